@@ -1,0 +1,7 @@
+//! Instruction set: decoding (with compressed expansion) and disassembly.
+mod op;
+mod decode;
+mod disasm;
+
+pub use decode::decode;
+pub use op::{Insn, Op};
