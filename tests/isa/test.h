@@ -112,6 +112,16 @@
 #define CHECK_EPC_LA(n, sym) \
     li TESTNUM, n; la s9, trap_epc; ld s9, 0(s9); la s10, sym; bne s9, s10, fail
 
+/* Case n: the instruction(s) must raise illegal instruction at the first one, with
+ * mepc = its address and mtval = its encoding (16 or 32 bits, read back from memory). */
+#define TEST_ILLEGAL(n, ...) \
+    li TESTNUM, n; ARM_TRAP(9993f); \
+9994: __VA_ARGS__; j fail; \
+9993: CHECK_MEM(n, trap_cause, CAUSE_ILLEGAL); CHECK_EPC_LA(n, 9994b); \
+    la s9, 9994b; lhu s10, 0(s9); andi s11, s10, 3; li s9, 3; bne s11, s9, 9992f; \
+    la s9, 9994b; lhu s9, 2(s9); slli s9, s9, 16; or s10, s10, s9; \
+9992: la s9, trap_tval; ld s9, 0(s9); bne s9, s10, fail
+
 /* Enter privilege `mode` (PRV_U or PRV_S) at `label` via mret. Clobbers t0. */
 #define GOTO_MODE(mode, label) \
     li t0, MSTATUS_MPP; csrc mstatus, t0; li t0, (mode) << 11; csrs mstatus, t0; \
