@@ -1,0 +1,46 @@
+"""pltvm: Penglai-TVM RISC-V enclaves on any machine.
+
+The main entry point is :class:`Machine`::
+
+    import pltvm
+    m = pltvm.Machine.bare(ram_size=64 << 20)
+    m.load_elf("test.elf")
+    ex = m.run(max_instructions=10_000_000)
+
+Importing :mod:`pltvm` is cheap: the native module and pyelftools are loaded on first use of
+:class:`Machine`, :class:`Exit` or ``__version__``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import programs
+from .errors import ElfError, PltvmError
+
+if TYPE_CHECKING:
+    from .machine import Exit, Machine
+
+    __version__: str
+
+__all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the native parts lazily (PEP 562)."""
+    if name in ("Machine", "Exit"):
+        from . import machine
+
+        value = getattr(machine, name)
+    elif name == "__version__":
+        from . import _core
+
+        value = _core.__version__
+    else:
+        raise AttributeError(f"module 'pltvm' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,8 @@
+"""``python -m pltvm``: the ``pltvm`` command line (see :mod:`pltvm.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
