@@ -1,1 +1,164 @@
+//! GNU-objdump-like text for a decoded instruction (`objdump -M no-aliases` style).
+//!
+//! Differences from objdump, all because an [`Insn`] carries no pc or dropped bits:
+//! branch and jump targets are printed as a signed decimal offset from the instruction
+//! (`beq a0,zero,-8`); compressed instructions print as their 32-bit expansion; `fence` prints
+//! without its (ignored) predecessor/successor sets; AMOs print without `.aq`/`.rl`;
+//! illegal instructions print as `illegal 0x0000` (16-bit) or `illegal 0x12345678` (32-bit).
 
+use core::fmt;
+
+use super::op::{Insn, Op};
+
+const REG: [&str; 32] = [
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
+    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+    "t5", "t6",
+];
+
+fn reg(r: u8) -> &'static str {
+    REG[(r & 31) as usize]
+}
+
+/// The mnemonic of an op (no `.aq`/`.rl` suffixes).
+pub(crate) fn mnemonic(op: Op) -> &'static str {
+    use Op::*;
+    match op {
+        Illegal => "illegal",
+        Lui => "lui", Auipc => "auipc", Jal => "jal", Jalr => "jalr",
+        Beq => "beq", Bne => "bne", Blt => "blt", Bge => "bge", Bltu => "bltu", Bgeu => "bgeu",
+        Lb => "lb", Lh => "lh", Lw => "lw", Ld => "ld", Lbu => "lbu", Lhu => "lhu", Lwu => "lwu",
+        Sb => "sb", Sh => "sh", Sw => "sw", Sd => "sd",
+        Addi => "addi", Slti => "slti", Sltiu => "sltiu", Xori => "xori", Ori => "ori",
+        Andi => "andi", Slli => "slli", Srli => "srli", Srai => "srai",
+        Add => "add", Sub => "sub", Sll => "sll", Slt => "slt", Sltu => "sltu", Xor => "xor",
+        Srl => "srl", Sra => "sra", Or => "or", And => "and",
+        Addiw => "addiw", Slliw => "slliw", Srliw => "srliw", Sraiw => "sraiw",
+        Addw => "addw", Subw => "subw", Sllw => "sllw", Srlw => "srlw", Sraw => "sraw",
+        Fence => "fence", FenceI => "fence.i",
+        Ecall => "ecall", Ebreak => "ebreak",
+        Sret => "sret", Mret => "mret", Wfi => "wfi", SfenceVma => "sfence.vma",
+        Csrrw => "csrrw", Csrrs => "csrrs", Csrrc => "csrrc",
+        Csrrwi => "csrrwi", Csrrsi => "csrrsi", Csrrci => "csrrci",
+        Mul => "mul", Mulh => "mulh", Mulhsu => "mulhsu", Mulhu => "mulhu",
+        Div => "div", Divu => "divu", Rem => "rem", Remu => "remu",
+        Mulw => "mulw", Divw => "divw", Divuw => "divuw", Remw => "remw", Remuw => "remuw",
+        LrW => "lr.w", ScW => "sc.w", AmoswapW => "amoswap.w", AmoaddW => "amoadd.w",
+        AmoxorW => "amoxor.w", AmoandW => "amoand.w", AmoorW => "amoor.w",
+        AmominW => "amomin.w", AmomaxW => "amomax.w", AmominuW => "amominu.w",
+        AmomaxuW => "amomaxu.w",
+        LrD => "lr.d", ScD => "sc.d", AmoswapD => "amoswap.d", AmoaddD => "amoadd.d",
+        AmoxorD => "amoxor.d", AmoandD => "amoand.d", AmoorD => "amoor.d",
+        AmominD => "amomin.d", AmomaxD => "amomax.d", AmominuD => "amominu.d",
+        AmomaxuD => "amomaxu.d",
+    }
+}
+
+/// Writes the name of a CSR as objdump does, or its number in hex when it has no name here.
+fn write_csr(f: &mut fmt::Formatter<'_>, csr: u32) -> fmt::Result {
+    let name = match csr {
+        0x001 => "fflags",
+        0x002 => "frm",
+        0x003 => "fcsr",
+        0xc00 => "cycle",
+        0xc01 => "time",
+        0xc02 => "instret",
+        0x100 => "sstatus",
+        0x104 => "sie",
+        0x105 => "stvec",
+        0x106 => "scounteren",
+        0x10a => "senvcfg",
+        0x140 => "sscratch",
+        0x141 => "sepc",
+        0x142 => "scause",
+        0x143 => "stval",
+        0x144 => "sip",
+        0x180 => "satp",
+        0xf11 => "mvendorid",
+        0xf12 => "marchid",
+        0xf13 => "mimpid",
+        0xf14 => "mhartid",
+        0xf15 => "mconfigptr",
+        0x300 => "mstatus",
+        0x301 => "misa",
+        0x302 => "medeleg",
+        0x303 => "mideleg",
+        0x304 => "mie",
+        0x305 => "mtvec",
+        0x306 => "mcounteren",
+        0x30a => "menvcfg",
+        0x320 => "mcountinhibit",
+        0x340 => "mscratch",
+        0x341 => "mepc",
+        0x342 => "mcause",
+        0x343 => "mtval",
+        0x344 => "mip",
+        0x34a => "mtinst",
+        0x34b => "mtval2",
+        0x747 => "mseccfg",
+        0xb00 => "mcycle",
+        0xb02 => "minstret",
+        0x7a0 => "tselect",
+        0x7a1 => "tdata1",
+        0x7a2 => "tdata2",
+        0x7a3 => "tdata3",
+        0x7b0 => "dcsr",
+        0x7b1 => "dpc",
+        0x7b2 => "dscratch0",
+        0x7b3 => "dscratch1",
+        // Numbered families.
+        0xc03..=0xc1f => return write!(f, "hpmcounter{}", csr - 0xc00),
+        0xb03..=0xb1f => return write!(f, "mhpmcounter{}", csr - 0xb00),
+        0x323..=0x33f => return write!(f, "mhpmevent{}", csr - 0x320),
+        // RV64: only the even pmpcfg registers exist, but objdump names all of them.
+        0x3a0..=0x3af => return write!(f, "pmpcfg{}", csr - 0x3a0),
+        0x3b0..=0x3ef => return write!(f, "pmpaddr{}", csr - 0x3b0),
+        _ => return write!(f, "{:#x}", csr),
+    };
+    f.write_str(name)
+}
+
+impl fmt::Display for Insn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Op::*;
+        let m = mnemonic(self.op);
+        let (rd, rs1, rs2, imm) = (reg(self.rd), reg(self.rs1), reg(self.rs2), self.imm);
+        match self.op {
+            Illegal => {
+                if self.len == 2 {
+                    write!(f, "illegal {:#06x}", imm as u32 & 0xffff)
+                } else {
+                    write!(f, "illegal {:#010x}", imm as u32)
+                }
+            }
+            Lui | Auipc => write!(f, "{m} {rd},{:#x}", (imm as u32) >> 12),
+            Jal => write!(f, "{m} {rd},{imm}"),
+            Jalr => write!(f, "{m} {rd},{imm}({rs1})"),
+            Beq | Bne | Blt | Bge | Bltu | Bgeu => write!(f, "{m} {rs1},{rs2},{imm}"),
+            Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => write!(f, "{m} {rd},{imm}({rs1})"),
+            Sb | Sh | Sw | Sd => write!(f, "{m} {rs2},{imm}({rs1})"),
+            Addi | Slti | Sltiu | Xori | Ori | Andi | Addiw => {
+                write!(f, "{m} {rd},{rs1},{imm}")
+            }
+            Slli | Srli | Srai | Slliw | Srliw | Sraiw => write!(f, "{m} {rd},{rs1},{imm:#x}"),
+            Fence | FenceI | Ecall | Ebreak | Sret | Mret | Wfi => f.write_str(m),
+            SfenceVma => write!(f, "{m} {rs1},{rs2}"),
+            Csrrw | Csrrs | Csrrc => {
+                write!(f, "{m} {rd},")?;
+                write_csr(f, imm as u32 & 0xfff)?;
+                write!(f, ",{rs1}")
+            }
+            Csrrwi | Csrrsi | Csrrci => {
+                write!(f, "{m} {rd},")?;
+                write_csr(f, imm as u32 & 0xfff)?;
+                write!(f, ",{}", self.rs1)
+            }
+            LrW | LrD => write!(f, "{m} {rd},({rs1})"),
+            ScW | ScD | AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW
+            | AmominuW | AmomaxuW | AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD | AmominD
+            | AmomaxD | AmominuD | AmomaxuD => write!(f, "{m} {rd},{rs2},({rs1})"),
+            // R-type ALU ops (RV64I and M).
+            _ => write!(f, "{m} {rd},{rs1},{rs2}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 mod op;
 mod decode;
 mod disasm;
+mod compressed;
 
 pub use decode::decode;
 pub use op::{Insn, Op};
