@@ -34,7 +34,7 @@ HWCAP_RV64IMAC = sum(1 << (ord(c) - ord("a")) for c in "imac")
 """AT_HWCAP of the hart: one bit per single-letter extension (I, M, A, C)."""
 
 StrPath = Union[str, "os.PathLike[str]"]
-EnvLike = Union[Mapping[str, str], Sequence[str]]
+EnvLike = Union[Mapping[str, str], Sequence[Union[str, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def _env_bytes(env: Optional[EnvLike]) -> list[bytes]:
         return [f"{k}={v}".encode() for k, v in os.environ.items()]
     if isinstance(env, Mapping):
         return [os.fsencode(f"{k}={v}") for k, v in env.items()]
-    return [os.fsencode(e) for e in env]
+    return [e if isinstance(e, bytes) else os.fsencode(e) for e in env]
 
 
 class Machine:
@@ -190,7 +190,7 @@ class Machine:
         """Wrap a native machine; use :meth:`bare` or :meth:`user` instead."""
         self._core = core
         self._argv = None if argv is None else list(argv)
-        self._env = env
+        self._env: list[bytes] = _env_bytes(env) if env is not None else []
         self._image: Optional[ElfImage] = None
         self._signature: Optional[tuple[int, int]] = None
         self._stack_set = False
@@ -230,7 +230,8 @@ class Machine:
         _check_misaligned(misaligned)
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a sequence of strings, not a single string")
-        return cls(_core.Machine.user(misaligned), argv=argv, env=env)
+        env_list = _env_bytes(env)  # a snapshot, taken now
+        return cls(_core.Machine.user(misaligned), argv=argv, env=env_list)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -283,7 +284,7 @@ class Machine:
             if user:
                 argv = self._argv if self._argv is not None else [image.path]
                 self._core.setup_stack(
-                    [os.fsencode(a) for a in argv], _env_bytes(self._env), user_auxv(image)
+                    [os.fsencode(a) for a in argv], self._env, user_auxv(image)
                 )
                 self._stack_set = True
                 self._core.set_brk(_page_up(image.end))
