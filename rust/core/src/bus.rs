@@ -1,0 +1,187 @@
+//! The physical address space a hart sees: RAM regions over [`PhysMem`], the CLINT, and HTIF.
+use crate::device::clint::Clint;
+use crate::device::console::{Console, HostConsole};
+use crate::device::htif::Htif;
+use crate::mem::{Frame, PhysMem, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
+
+/// Reads of RAM that was never written see this frame, so sparse reads allocate nothing.
+static ZERO_FRAME: Frame = [0; PAGE_SIZE];
+
+pub struct Bus {
+    pub mem: PhysMem,
+    /// Sorted, disjoint `[start, end)` physical ranges that are RAM (page-aligned).
+    regions: Vec<(u64, u64)>,
+    pub clint: Option<Clint>,
+    pub htif: Option<Htif>,
+    pub console: Box<dyn Console>,
+}
+
+/// A frame's host address for the hart's TLB, and whether the frame was (re)created by this
+/// request (so pointers to a previous frame at that address must be dropped).
+pub struct FramePtr {
+    pub base: *mut u8,
+    pub replaced: bool,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus { mem: PhysMem::default(), regions: Vec::new(), clint: None, htif: None, console: Box::new(HostConsole) }
+    }
+}
+
+impl Bus {
+    /// Adds RAM at `[start, end)` (rounded out to pages); merges with neighbours.
+    pub fn add_ram(&mut self, start: u64, end: u64) {
+        let start = start & !PAGE_MASK;
+        let end = (end + PAGE_MASK) & !PAGE_MASK;
+        self.regions.push((start, end));
+        self.regions.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.regions.len());
+        for &(s, e) in &self.regions {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.regions = merged;
+    }
+
+    /// Removes RAM at `[start, end)` (page-aligned) and drops its frames.
+    pub fn remove_ram(&mut self, start: u64, end: u64) {
+        let mut kept = Vec::with_capacity(self.regions.len() + 1);
+        for &(s, e) in &self.regions {
+            if e <= start || s >= end {
+                kept.push((s, e));
+                continue;
+            }
+            if s < start {
+                kept.push((s, start));
+            }
+            if e > end {
+                kept.push((end, e));
+            }
+        }
+        self.regions = kept;
+        let mut ppn = start >> PAGE_SHIFT;
+        while ppn < end >> PAGE_SHIFT {
+            self.mem.remove(ppn);
+            ppn += 1;
+        }
+    }
+
+    pub fn is_ram(&self, pa: u64) -> bool {
+        self.regions.iter().any(|&(s, e)| pa >= s && pa < e)
+    }
+
+    /// Whether every byte of `[start, start + len)` is RAM.
+    pub fn is_ram_range(&self, start: u64, len: u64) -> bool {
+        let Some(end) = start.checked_add(len) else { return false };
+        len == 0 || self.regions.iter().any(|&(s, e)| start >= s && end <= e)
+    }
+
+    pub fn ram_regions(&self) -> &[(u64, u64)] {
+        &self.regions
+    }
+
+    /// Whether stores to this page must take the slow path (the HTIF `tohost` word lives there).
+    pub fn write_watched(&self, ppn: u64) -> bool {
+        self.htif.is_some_and(|h| h.tohost >> PAGE_SHIFT == ppn)
+    }
+
+    /// Host pointer to the RAM frame holding `pa`; for writes the frame is made private.
+    pub fn frame(&mut self, pa: u64, write: bool) -> Option<FramePtr> {
+        if !self.is_ram(pa) {
+            return None;
+        }
+        let ppn = pa >> PAGE_SHIFT;
+        if write {
+            let (frame, replaced) = self.mem.get_mut(ppn)?;
+            Some(FramePtr { base: frame.as_mut_ptr(), replaced })
+        } else {
+            let frame: &Frame = match self.mem.get(ppn) {
+                Some(f) => f,
+                None => &ZERO_FRAME,
+            };
+            Some(FramePtr { base: frame.as_ptr() as *mut u8, replaced: false })
+        }
+    }
+
+    /// Reads `buf.len()` bytes of RAM at `pa`; false if any byte is not RAM.
+    pub fn read(&mut self, mut pa: u64, buf: &mut [u8]) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            let off = (pa & PAGE_MASK) as usize;
+            let n = (PAGE_SIZE - off).min(buf.len() - done);
+            if !self.is_ram(pa) {
+                return false;
+            }
+            match self.mem.get(pa >> PAGE_SHIFT) {
+                Some(f) => buf[done..done + n].copy_from_slice(&f[off..off + n]),
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
+            pa += n as u64;
+        }
+        true
+    }
+
+    /// Writes `data` to RAM at `pa`; false (and nothing written) if any byte is not RAM.
+    pub fn write(&mut self, pa: u64, data: &[u8]) -> bool {
+        let end = match pa.checked_add(data.len() as u64) {
+            Some(e) => e,
+            None => return false,
+        };
+        let mut p = pa & !PAGE_MASK;
+        while p < end {
+            if !self.is_ram(p.max(pa)) {
+                return false;
+            }
+            p += PAGE_SIZE as u64;
+        }
+        let mut done = 0;
+        let mut pa = pa;
+        while done < data.len() {
+            let off = (pa & PAGE_MASK) as usize;
+            let n = (PAGE_SIZE - off).min(data.len() - done);
+            let Some((frame, _)) = self.mem.get_mut(pa >> PAGE_SHIFT) else { return false };
+            frame[off..off + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+            pa += n as u64;
+        }
+        true
+    }
+
+    pub fn read_u64(&mut self, pa: u64) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.read(pa, &mut b).then(|| u64::from_le_bytes(b))
+    }
+
+    pub fn write_u64(&mut self, pa: u64, v: u64) -> bool {
+        self.write(pa, &v.to_le_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_merge_split_and_bound_accesses() {
+        let mut b = Bus::default();
+        b.add_ram(0x1000, 0x3000);
+        b.add_ram(0x3000, 0x5000);
+        assert_eq!(b.ram_regions(), &[(0x1000, 0x5000)]);
+        assert!(b.write(0x2ffe, &[1, 2, 3, 4]));
+        let mut buf = [0u8; 4];
+        assert!(b.read(0x2ffe, &mut buf));
+        assert_eq!(buf, [1, 2, 3, 4]);
+        assert!(!b.write(0x4ffe, &[0; 4]), "crosses the end of RAM");
+        assert!(!b.read(0x800, &mut buf));
+        b.remove_ram(0x2000, 0x3000);
+        assert_eq!(b.ram_regions(), &[(0x1000, 0x2000), (0x3000, 0x5000)]);
+        assert!(!b.is_ram(0x2ffe));
+        assert!(b.read(0x3000, &mut buf));
+        assert_eq!(buf, [3, 4, 0, 0]);
+        assert!(!b.write(u64::MAX - 1, &[0; 4]));
+    }
+}

@@ -1,0 +1,218 @@
+//! One RV64IMAC hart: architectural state, the run loop with its instruction budget, and the
+//! decoded-code cache.
+pub mod csr;
+mod decode_cache;
+mod execute;
+mod fetch;
+pub mod trap;
+
+use crate::bus::Bus;
+use crate::isa::Insn;
+use crate::mmu::Tlb;
+use csr::CsrFile;
+use decode_cache::DecodeCache;
+use trap::{cause, Trap};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Priv {
+    U = 0,
+    S = 1,
+    M = 3,
+}
+
+impl Priv {
+    /// Legalises a 2-bit privilege field: the reserved value 2 reads as U.
+    pub fn from_bits(bits: u64) -> Priv {
+        match bits & 3 {
+            3 => Priv::M,
+            1 => Priv::S,
+            _ => Priv::U,
+        }
+    }
+}
+
+/// Why `run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The instruction budget is used up.
+    Budget,
+    /// The guest asked to exit (HTIF) with this code.
+    Exit(i64),
+    /// A trap that would enter M-mode while the host owns M-mode (`host_traps`): `pc` still
+    /// points at the trapping instruction and no architectural state changed.
+    Trap(Trap),
+    /// `wfi` retired with no interrupt enabled that could ever become pending: the hart
+    /// would sleep forever.
+    Halt,
+}
+
+pub struct Hart {
+    pub x: [u64; 32],
+    pub pc: u64,
+    pub prv: Priv,
+    pub csr: CsrFile,
+    /// Instructions retired since reset (counts even when mcountinhibit stops minstret).
+    pub retired: u64,
+    /// Ticks `wfi` skipped; `mtime = retired + time_skip`.
+    time_skip: u64,
+    /// Misaligned loads/stores trap (cause 4/6) instead of completing.
+    pub misaligned_trap: bool,
+    /// Traps that would enter M-mode are returned from `run` as [`Event::Trap`] instead.
+    pub host_traps: bool,
+    pub(crate) tlb: Tlb,
+    pub(crate) code: DecodeCache,
+    pub(crate) reservation: Option<u64>,
+    /// The inner loop runs while `retired < slice_end`; slow paths lower it to stop early.
+    slice_end: u64,
+    event: Option<Event>,
+}
+
+impl Default for Hart {
+    fn default() -> Self {
+        Hart {
+            x: [0; 32],
+            pc: 0,
+            prv: Priv::M,
+            csr: CsrFile::default(),
+            retired: 0,
+            time_skip: 0,
+            misaligned_trap: false,
+            host_traps: false,
+            tlb: Tlb::default(),
+            code: DecodeCache::default(),
+            reservation: None,
+            slice_end: 0,
+            event: None,
+        }
+    }
+}
+
+impl Hart {
+    pub fn mtime(&self) -> u64 {
+        self.retired.wrapping_add(self.time_skip)
+    }
+
+    pub(crate) fn set_mtime(&mut self, t: u64) {
+        self.time_skip = t.wrapping_sub(self.retired);
+    }
+
+    pub(crate) fn set_priv(&mut self, p: Priv) {
+        if p != self.prv {
+            self.prv = p;
+            self.flush_translation();
+        }
+    }
+
+    /// Stops the inner loop after the current instruction.
+    pub(crate) fn end_slice(&mut self) {
+        self.slice_end = self.retired;
+    }
+
+    pub(crate) fn raise(&mut self, e: Event) {
+        self.event = Some(e);
+        self.end_slice();
+    }
+
+    pub(crate) fn flush_tlb(&mut self) {
+        self.tlb.flush();
+        self.code.forget_translations();
+    }
+
+    /// Translation inputs changed (satp, privilege, mstatus): drop cached translations and
+    /// re-check interrupts after this instruction.
+    pub(crate) fn flush_translation(&mut self) {
+        self.flush_tlb();
+        self.end_slice();
+    }
+
+    /// Physical page `ppn` was written: decoded instructions from it are stale.
+    pub(crate) fn forget_code(&mut self, ppn: u64) {
+        self.code.forget_page(ppn);
+    }
+
+    /// `fence.i`: drop every decoded instruction.
+    pub(crate) fn forget_all_code(&mut self) {
+        self.code.clear();
+    }
+
+    /// Runs until `budget` instructions retired, an exit, or (with `host_traps`) a trap into
+    /// M-mode. Interrupts are checked between slices; a slice ends at the budget, at the next
+    /// timer deadline, or after any instruction that may change what is pending or enabled.
+    pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Event {
+        let end = self.retired.saturating_add(budget);
+        loop {
+            if let Some(e) = self.event.take() {
+                return e;
+            }
+            if let Some(irq) = self.pending_interrupt(bus) {
+                let t = Trap::new(cause::INTERRUPT | irq, 0);
+                if self.host_traps && self.traps_to_m(t) {
+                    return Event::Trap(t);
+                }
+                self.take_trap(t);
+            }
+            if self.retired >= end {
+                return Event::Budget;
+            }
+            self.slice_end = end.min(self.next_timer_deadline(bus));
+            while self.retired < self.slice_end {
+                let step = match self.fetch(bus) {
+                    Ok(insn) => self.execute(bus, insn),
+                    Err(t) => Err(t),
+                };
+                match step {
+                    Ok(()) => self.retired += 1,
+                    Err(t) => {
+                        if self.host_traps && self.traps_to_m(t) {
+                            return Event::Trap(t);
+                        }
+                        self.take_trap(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `retired` count at which the timer interrupt becomes pending, if it could be taken.
+    fn next_timer_deadline(&self, bus: &Bus) -> u64 {
+        match &bus.clint {
+            Some(c) if self.csr.mie & csr::mip::MTIP != 0 && c.mtimecmp > self.mtime() => {
+                self.retired + (c.mtimecmp - self.mtime())
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    fn traps_to_m(&self, t: Trap) -> bool {
+        let code = t.cause & !cause::INTERRUPT;
+        let deleg = if t.is_interrupt() { self.csr.mideleg } else { self.csr.medeleg };
+        !(self.prv <= Priv::S && code < 64 && (deleg >> code) & 1 != 0)
+    }
+
+    /// `wfi`: if nothing enabled is pending, let time pass to the timer deadline; with no
+    /// deadline either, nothing can ever wake the hart.
+    pub(crate) fn wait_for_interrupt(&mut self, bus: &Bus) {
+        if self.interrupt_waiting(bus) {
+            return;
+        }
+        match &bus.clint {
+            Some(c) if self.csr.mie & csr::mip::MTIP != 0 && c.mtimecmp != u64::MAX => {
+                if c.mtimecmp > self.mtime() {
+                    self.set_mtime(c.mtimecmp);
+                }
+                self.end_slice();
+            }
+            _ => self.raise(Event::Halt),
+        }
+    }
+
+    /// The decoded instruction at `pc`.
+    #[inline(always)]
+    fn fetch(&mut self, bus: &mut Bus) -> Result<Insn, Trap> {
+        if let Some(insn) = self.code.lookup(self.pc) {
+            return Ok(insn);
+        }
+        self.fetch_slow(bus)
+    }
+}

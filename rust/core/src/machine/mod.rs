@@ -1,0 +1,163 @@
+//! Machines: a hart, its bus and what services its traps. `bare` runs M-mode programs with the
+//! CLINT and HTIF; `user` runs a static Linux ELF in U-mode with syscalls serviced here.
+mod user;
+
+use crate::bus::Bus;
+use crate::device::clint::Clint;
+use crate::device::htif::Htif;
+use crate::hart::trap::{cause, Trap};
+use crate::hart::{Event, Hart, Priv};
+use crate::mem::PAGE_MASK;
+
+pub use user::{STACK_SIZE, STACK_TOP};
+
+pub const RAM_BASE: u64 = 0x8000_0000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Bare,
+    User,
+}
+
+/// Why a run ended, as the host sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Exited(i64),
+    Budget,
+    /// A trap nobody handles (user machine), with the trapping pc.
+    Fault { cause: u64, tval: u64, pc: u64 },
+    Halt,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// Part of the range is not RAM (bare) or not mappable (user).
+    OutsideMemory { addr: u64, size: u64 },
+    Overlap { addr: u64 },
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::OutsideMemory { addr, size } => {
+                write!(f, "segment at {addr:#x} (size {size:#x}) is outside the machine's memory")
+            }
+            LoadError::Overlap { addr } => write!(f, "segment at {addr:#x} overlaps another one"),
+        }
+    }
+}
+
+pub struct Machine {
+    pub hart: Hart,
+    pub bus: Bus,
+    pub kind: Kind,
+    ram_size: u64,
+    user: user::UserState,
+}
+
+impl Machine {
+    /// An M-mode machine with `ram_size` bytes of RAM at [`RAM_BASE`], a CLINT and HTIF.
+    pub fn bare(ram_size: u64, misaligned_trap: bool) -> Machine {
+        let mut bus = Bus::default();
+        let ram_size = (ram_size + PAGE_MASK) & !PAGE_MASK;
+        bus.add_ram(RAM_BASE, RAM_BASE + ram_size);
+        bus.clint = Some(Clint::default());
+        let mut hart = Hart::default();
+        hart.misaligned_trap = misaligned_trap;
+        hart.pc = RAM_BASE;
+        Machine { hart, bus, kind: Kind::Bare, ram_size, user: Default::default() }
+    }
+
+    /// A U-mode machine for static Linux ELFs: no paging, every trap comes back to the host.
+    pub fn user(misaligned_trap: bool) -> Machine {
+        let mut hart = Hart::default();
+        hart.misaligned_trap = misaligned_trap;
+        hart.host_traps = true;
+        hart.prv = Priv::U;
+        let mut bus = Bus::default();
+        bus.add_ram(STACK_TOP - STACK_SIZE, STACK_TOP);
+        Machine { hart, bus, kind: Kind::User, ram_size: 0, user: Default::default() }
+    }
+
+    pub fn ram_base(&self) -> u64 {
+        if self.kind == Kind::Bare { RAM_BASE } else { 0 }
+    }
+
+    pub fn ram_size(&self) -> u64 {
+        self.ram_size
+    }
+
+    /// Copies `data` to `addr` and zero-fills to `memsz`.
+    pub fn load_segment(&mut self, addr: u64, data: &[u8], memsz: u64) -> Result<(), LoadError> {
+        let memsz = memsz.max(data.len() as u64);
+        let end = addr.checked_add(memsz).ok_or(LoadError::OutsideMemory { addr, size: memsz })?;
+        match self.kind {
+            Kind::Bare => {
+                if addr < RAM_BASE || end > RAM_BASE + self.ram_size {
+                    return Err(LoadError::OutsideMemory { addr, size: memsz });
+                }
+            }
+            Kind::User => self.user.map_segment(&mut self.bus, addr, end)?,
+        }
+        let mut bytes = data.to_vec();
+        bytes.resize(memsz as usize, 0);
+        if !self.hart.host_write(&mut self.bus, addr, &bytes) {
+            return Err(LoadError::OutsideMemory { addr, size: memsz });
+        }
+        Ok(())
+    }
+
+    pub fn set_htif(&mut self, tohost: u64, fromhost: Option<u64>) {
+        self.bus.htif = Some(Htif { tohost, fromhost });
+    }
+
+    /// User machine: the Linux initial stack; returns `sp`, or `None` if it does not fit.
+    pub fn setup_stack(&mut self, argv: &[Vec<u8>], envp: &[Vec<u8>], auxv: &[(u64, u64)]) -> Option<u64> {
+        self.user.setup_stack(&mut self.hart, &mut self.bus, argv, envp, auxv)
+    }
+
+    /// User machine: the initial program break.
+    pub fn set_brk(&mut self, addr: u64) {
+        self.user.set_brk(addr);
+    }
+
+    pub fn mem_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        self.bus.read(addr, buf)
+    }
+
+    pub fn mem_write(&mut self, addr: u64, data: &[u8]) -> bool {
+        self.hart.host_write(&mut self.bus, addr, data)
+    }
+
+    /// Runs at most `budget` instructions.
+    pub fn run(&mut self, budget: u64) -> Exit {
+        let end = self.hart.retired.saturating_add(budget);
+        loop {
+            let left = end.saturating_sub(self.hart.retired);
+            match self.hart.run(&mut self.bus, left) {
+                Event::Budget => return Exit::Budget,
+                Event::Exit(code) => return Exit::Exited(code),
+                Event::Halt => return Exit::Halt,
+                Event::Trap(t) => {
+                    if let Some(exit) = self.service(t) {
+                        return exit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A trap the host owns: a syscall for the user machine, otherwise a fault.
+    fn service(&mut self, t: Trap) -> Option<Exit> {
+        if self.kind == Kind::User && t.cause == cause::ECALL_U {
+            let exit = self.user.syscall(&mut self.hart, &mut self.bus);
+            if exit.is_none() {
+                self.hart.pc += 4;
+                // The ecall retires: count it like the hardware would.
+                self.hart.retired += 1;
+            }
+            return exit;
+        }
+        Some(Exit::Fault { cause: t.cause, tval: t.tval, pc: self.hart.pc })
+    }
+}

@@ -1,0 +1,271 @@
+//! Loads, stores and translation for the hart, fast path first.
+use super::sv39::{self, Regime};
+use super::tlb::{slot, Tlb};
+use super::Access;
+use crate::bus::Bus;
+use crate::device::clint::{Clint, ClintWrite};
+use crate::device::htif;
+use crate::hart::csr::mstatus;
+use crate::hart::trap::{cause, Trap};
+use crate::hart::{Event, Hart, Priv};
+use crate::mem::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
+
+fn misaligned(access: Access) -> u64 {
+    if access == Access::Load { cause::LOAD_MISALIGNED } else { cause::STORE_MISALIGNED }
+}
+
+fn access_fault(access: Access) -> u64 {
+    match access {
+        Access::Fetch => cause::FETCH_ACCESS,
+        Access::Load => cause::LOAD_ACCESS,
+        Access::Store => cause::STORE_ACCESS,
+    }
+}
+
+impl Hart {
+    /// Virtual to physical for `access` under the current privilege, MPRV, SUM, MXR and satp.
+    pub fn translate(&mut self, va: u64, access: Access, bus: &mut Bus) -> Result<u64, Trap> {
+        let s = self.csr.mstatus;
+        let prv = if access != Access::Fetch && s & mstatus::MPRV != 0 {
+            crate::hart::Priv::from_bits((s & mstatus::MPP) >> mstatus::MPP_SHIFT)
+        } else {
+            self.prv
+        };
+        if prv == Priv::M || self.csr.satp >> 60 == 0 {
+            return Ok(va);
+        }
+        let regime = Regime {
+            root_ppn: self.csr.satp & ((1 << 44) - 1),
+            user: prv == Priv::U,
+            sum: s & mstatus::SUM != 0,
+            mxr: s & mstatus::MXR != 0,
+        };
+        sv39::walk(va, access, regime, |pa| bus.read_u64(pa).filter(|_| pa & 7 == 0))
+            .map(|leaf| leaf.pa)
+            .map_err(|c| Trap::new(c, va))
+    }
+
+    /// Loads `N` bytes (1, 2, 4, 8) at `va`, zero-extended.
+    #[inline(always)]
+    pub fn load<const N: usize>(&mut self, bus: &mut Bus, va: u64) -> Result<u64, Trap> {
+        let vpn = va >> PAGE_SHIFT;
+        let e = self.tlb.read[slot(vpn)];
+        if e.tag == vpn && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
+            let p = va.wrapping_add(e.addend) as *const u8;
+            // SAFETY: the entry maps this virtual page to a live frame of this machine (entries
+            // are dropped whenever a frame is replaced or unmapped) and the N bytes lie in it.
+            return Ok(unsafe { read_n::<N>(p) });
+        }
+        self.load_slow(bus, va, N)
+    }
+
+    /// Stores the low `N` bytes of `value` at `va`.
+    #[inline(always)]
+    pub fn store<const N: usize>(&mut self, bus: &mut Bus, va: u64, value: u64) -> Result<(), Trap> {
+        let vpn = va >> PAGE_SHIFT;
+        let e = self.tlb.write[slot(vpn)];
+        if e.tag == vpn && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
+            let p = va.wrapping_add(e.addend) as *mut u8;
+            // SAFETY: as in `load`; write entries only exist for frames private to this machine.
+            unsafe { write_n::<N>(p, value) };
+            return Ok(());
+        }
+        self.store_slow(bus, va, N, value)
+    }
+
+    #[inline(never)]
+    fn load_slow(&mut self, bus: &mut Bus, va: u64, n: usize) -> Result<u64, Trap> {
+        if va as usize % n != 0 && self.misaligned_trap {
+            return Err(Trap::new(cause::LOAD_MISALIGNED, va));
+        }
+        if (va & PAGE_MASK) as usize + n > PAGE_SIZE {
+            let mut v = 0u64;
+            for i in 0..n as u64 {
+                v |= self.load::<1>(bus, va.wrapping_add(i))? << (8 * i);
+            }
+            return Ok(v);
+        }
+        let pa = self.translate(va, Access::Load, bus)?;
+        if let Some(fp) = bus.frame(pa, false) {
+            Tlb::fill(&mut self.tlb.read, va, pa >> PAGE_SHIFT, fp.base);
+            // SAFETY: `fp.base` is a live frame and the access lies within it.
+            return Ok(unsafe { read_var(fp.base.add((pa & PAGE_MASK) as usize), n) });
+        }
+        if Clint::contains(pa) && pa as usize % n == 0 {
+            if let Some(clint) = &bus.clint {
+                if let Some(v) = clint.load(pa, n as u64, self.mtime()) {
+                    return Ok(v);
+                }
+            }
+        }
+        Err(Trap::new(access_fault(Access::Load), va))
+    }
+
+    #[inline(never)]
+    fn store_slow(&mut self, bus: &mut Bus, va: u64, n: usize, value: u64) -> Result<(), Trap> {
+        if va as usize % n != 0 && self.misaligned_trap {
+            return Err(Trap::new(misaligned(Access::Store), va));
+        }
+        if (va & PAGE_MASK) as usize + n > PAGE_SIZE {
+            // Both pages must be writable before any byte is written.
+            let last = va.wrapping_add(n as u64 - 1);
+            self.translate(va, Access::Store, bus)?;
+            let pa_last = self.translate(last, Access::Store, bus)?;
+            if !bus.is_ram(pa_last) {
+                return Err(Trap::new(cause::STORE_ACCESS, last));
+            }
+            for i in 0..n as u64 {
+                self.store::<1>(bus, va.wrapping_add(i), value >> (8 * i))?;
+            }
+            return Ok(());
+        }
+        let pa = self.translate(va, Access::Store, bus)?;
+        let ppn = pa >> PAGE_SHIFT;
+        if let Some(fp) = bus.frame(pa, true) {
+            if fp.replaced {
+                // A fresh or copied frame: read entries may still point at the old one.
+                self.flush_tlb();
+            }
+            self.forget_code(ppn);
+            // SAFETY: `fp.base` is a live private frame and the access lies within it.
+            unsafe { write_var(fp.base.add((pa & PAGE_MASK) as usize), n, value) };
+            if bus.write_watched(ppn) {
+                self.htif_poll(bus);
+            } else {
+                Tlb::fill(&mut self.tlb.write, va, ppn, fp.base);
+            }
+            return Ok(());
+        }
+        if Clint::contains(pa) && pa as usize % n == 0 {
+            let mtime = self.mtime();
+            if let Some(clint) = &mut bus.clint {
+                if let ClintWrite::SetTime(t) = clint.store(pa, n as u64, value, mtime) {
+                    self.set_mtime(t);
+                }
+                // Pending interrupts may have changed: end the slice after this instruction.
+                self.end_slice();
+                return Ok(());
+            }
+        }
+        Err(Trap::new(access_fault(Access::Store), va))
+    }
+
+    /// Services a command written to HTIF `tohost`.
+    fn htif_poll(&mut self, bus: &mut Bus) {
+        let Some(h) = bus.htif else { return };
+        let value = bus.read_u64(h.tohost).unwrap_or(0);
+        if value == 0 {
+            return;
+        }
+        let command = htif::decode(value);
+        match command {
+            htif::Command::Exit(code) => {
+                self.raise(Event::Exit(code as i64));
+                return;
+            }
+            htif::Command::Putchar(c) => {
+                bus.console.write(1, &[c]);
+            }
+            htif::Command::Syscall(addr) => {
+                let mut args = [0u64; 4];
+                for (i, a) in args.iter_mut().enumerate() {
+                    *a = bus.read_u64(addr + 8 * i as u64).unwrap_or(0);
+                }
+                let ret = match args[0] {
+                    64 => {
+                        let mut buf = vec![0u8; args[3].min(1 << 20) as usize];
+                        if bus.read(args[2], &mut buf) { bus.console.write(args[1], &buf) } else { -14 }
+                    }
+                    93 => {
+                        self.raise(Event::Exit(args[1] as i64));
+                        return;
+                    }
+                    _ => -38,
+                };
+                bus.write_u64(addr, ret as u64);
+            }
+            htif::Command::Unknown => {}
+        }
+        bus.write_u64(h.tohost, 0);
+        if let Some(fromhost) = h.fromhost {
+            bus.write_u64(fromhost, htif::response(value));
+        }
+    }
+
+    /// The host removed `[start, end)` from RAM: nothing may point into those frames.
+    pub fn host_unmapped(&mut self, start: u64, end: u64) {
+        self.flush_tlb();
+        for ppn in start >> PAGE_SHIFT..(end + PAGE_MASK) >> PAGE_SHIFT {
+            self.forget_code(ppn);
+        }
+    }
+
+    /// Host-side write into guest physical memory (loader, syscalls, debugger): keeps the
+    /// TLB and decoded code consistent with it.
+    pub fn host_write(&mut self, bus: &mut Bus, pa: u64, data: &[u8]) -> bool {
+        if !bus.write(pa, data) {
+            return false;
+        }
+        self.flush_tlb();
+        let first = pa >> PAGE_SHIFT;
+        let last = (pa + data.len().max(1) as u64 - 1) >> PAGE_SHIFT;
+        for ppn in first..=last {
+            self.forget_code(ppn);
+        }
+        true
+    }
+}
+
+#[inline(always)]
+unsafe fn read_n<const N: usize>(p: *const u8) -> u64 {
+    match N {
+        1 => *p as u64,
+        2 => (p as *const u16).read_unaligned() as u64,
+        4 => (p as *const u32).read_unaligned() as u64,
+        _ => (p as *const u64).read_unaligned(),
+    }
+}
+
+#[inline(always)]
+unsafe fn write_n<const N: usize>(p: *mut u8, v: u64) {
+    match N {
+        1 => *p = v as u8,
+        2 => (p as *mut u16).write_unaligned(v as u16),
+        4 => (p as *mut u32).write_unaligned(v as u32),
+        _ => (p as *mut u64).write_unaligned(v),
+    }
+}
+
+unsafe fn read_var(p: *const u8, n: usize) -> u64 {
+    match n {
+        1 => read_n::<1>(p),
+        2 => read_n::<2>(p),
+        4 => read_n::<4>(p),
+        _ => read_n::<8>(p),
+    }
+}
+
+unsafe fn write_var(p: *mut u8, n: usize, v: u64) {
+    match n {
+        1 => write_n::<1>(p, v),
+        2 => write_n::<2>(p, v),
+        4 => write_n::<4>(p, v),
+        _ => write_n::<8>(p, v),
+    }
+}
+
+impl Hart {
+    /// Checks that an AMO may write `va` before it reads, so faults carry the store cause.
+    pub fn probe_store(&mut self, bus: &mut Bus, va: u64) -> Result<(), Trap> {
+        let vpn = va >> PAGE_SHIFT;
+        if self.tlb.write[slot(vpn)].tag == vpn {
+            return Ok(());
+        }
+        let pa = self.translate(va, Access::Store, bus)?;
+        if bus.is_ram(pa) || Clint::contains(pa) {
+            Ok(())
+        } else {
+            Err(Trap::new(cause::STORE_ACCESS, va))
+        }
+    }
+}
