@@ -34,7 +34,6 @@ const T0: u8 = 5;
 const T1: u8 = 6;
 const T2: u8 = 7;
 const S0: u8 = 8;
-const S1: u8 = 9;
 const A0: u8 = 10;
 const A1: u8 = 11;
 const A2: u8 = 12;
@@ -634,4 +633,21 @@ fn objdump_fixture() {
         assert_eq!(dw.to_string(), want);
         assert_eq!(dc.to_string(), want);
     }
+}
+
+/// Support for `fixtures/isa/crosscheck.py` (a development-time comparison with GNU objdump over
+/// every 16-bit value and many 32-bit ones): reads hex words, one per line, from the file named
+/// by `PLTVM_ISA_WORDS` and writes `hex<TAB>Display` lines to `PLTVM_ISA_OUT`.
+#[test]
+#[ignore]
+fn dump_for_crosscheck() {
+    let (Ok(inp), Ok(out)) = (std::env::var("PLTVM_ISA_WORDS"), std::env::var("PLTVM_ISA_OUT")) else {
+        return;
+    };
+    let mut s = String::new();
+    for l in std::fs::read_to_string(inp).unwrap().lines() {
+        let raw = u32::from_str_radix(l.trim(), 16).unwrap();
+        s += &format!("{}\t{}\n", l.trim(), decode(raw));
+    }
+    std::fs::write(out, s).unwrap();
 }
