@@ -1,6 +1,13 @@
+//! `pltvm._core`: the module declaration only; each class lives in its own file.
 use pyo3::prelude::*;
+
+mod error;
+mod machine;
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", pltvm_core::version())?;
+    m.add_class::<machine::Machine>()?;
+    m.add_class::<machine::Exit>()?;
     Ok(())
 }
