@@ -131,7 +131,7 @@
 #define RUN_IN_MODE(n, mode, ...) \
     li TESTNUM, n; ARM_TRAP(9997f); GOTO_MODE(mode, 9998f); \
 9998: __VA_ARGS__; ecall; j fail; \
-9997: CHECK_MEM(n, trap_cause, ((mode) == PRV_U ? CAUSE_ECALL_U : CAUSE_ECALL_S))
+9997: CHECK_MEM(n, trap_cause, CAUSE_ECALL_U + (mode))   /* 8 from U, 9 from S */
 
 /* Case n: code run in `mode` must trap to M with mcause == cause. */
 #define TEST_TRAP_IN_MODE(n, mode, cause, ...) \
