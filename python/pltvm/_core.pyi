@@ -3,18 +3,20 @@
 This module is private: use ``pltvm.Machine`` and friends. The stub is kept by hand and checked
 by ``python -m mypy.stubtest`` in the test suite.
 """
-from typing import Optional
+from typing import Optional, final
+
+__all__ = ["Exit", "Machine"]
 
 __version__: str
 
+@final
 class Exit:
     """Why a run stopped."""
 
     reason: str
     """``"exit"`` (guest asked to exit), ``"budget"`` (instruction budget used up),
-    ``"fault"`` (an exception the machine has nobody to deliver to: user machine traps,
-    or a bare-machine trap with ``mtvec`` pointing at unmapped memory loops are not detected),
-    ``"halt"`` (``wfi`` with no interrupt that could ever wake the hart)."""
+    ``"fault"`` (a trap the machine has nobody to deliver to: any trap of a user machine
+    other than a syscall)."""
     code: Optional[int]
     """Exit code for ``"exit"`` (HTIF value >> 1, or the ``exit`` syscall argument)."""
     pc: int
@@ -25,6 +27,7 @@ class Exit:
     instret: int
     """Instructions retired during this run."""
 
+@final
 class Machine:
     """One RV64 hart with its memory and devices."""
 

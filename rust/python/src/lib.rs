@@ -7,6 +7,7 @@ mod machine;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", pltvm_core::version())?;
+    m.add("__all__", ["Exit", "Machine"])?;
     m.add_class::<machine::Machine>()?;
     m.add_class::<machine::Exit>()?;
     Ok(())

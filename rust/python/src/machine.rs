@@ -181,7 +181,6 @@ impl Machine {
                 }
                 core::Exit::Budget => ("budget", None, None, None),
                 core::Exit::Exited(c) => ("exit", Some(c), None, None),
-                core::Exit::Halt => ("halt", None, None, None),
                 core::Exit::Fault { cause, tval, .. } => ("fault", None, Some(cause), Some(tval)),
             };
             return Ok(Exit { reason, code, pc, cause, tval, instret });

@@ -42,9 +42,6 @@ pub enum Event {
     /// A trap that would enter M-mode while the host owns M-mode (`host_traps`): `pc` still
     /// points at the trapping instruction and no architectural state changed.
     Trap(Trap),
-    /// `wfi` retired with no interrupt enabled that could ever become pending: the hart
-    /// would sleep forever.
-    Halt,
 }
 
 pub struct Hart {
@@ -190,20 +187,18 @@ impl Hart {
         !(self.prv <= Priv::S && code < 64 && (deleg >> code) & 1 != 0)
     }
 
-    /// `wfi`: if nothing enabled is pending, let time pass to the timer deadline; with no
-    /// deadline either, nothing can ever wake the hart.
+    /// `wfi`: if nothing enabled is pending, let time pass to the timer deadline. With no
+    /// deadline either, nothing could ever wake the hart and `wfi` is a no-op (the spec allows
+    /// it to complete at any time).
     pub(crate) fn wait_for_interrupt(&mut self, bus: &Bus) {
         if self.interrupt_waiting(bus) {
             return;
         }
-        match &bus.clint {
-            Some(c) if self.csr.mie & csr::mip::MTIP != 0 && c.mtimecmp != u64::MAX => {
-                if c.mtimecmp > self.mtime() {
-                    self.set_mtime(c.mtimecmp);
-                }
+        if let Some(c) = &bus.clint {
+            if self.csr.mie & csr::mip::MTIP != 0 && c.mtimecmp != u64::MAX && c.mtimecmp > self.mtime() {
+                self.set_mtime(c.mtimecmp);
                 self.end_slice();
             }
-            _ => self.raise(Event::Halt),
         }
     }
 

@@ -26,7 +26,6 @@ pub enum Exit {
     Budget,
     /// A trap nobody handles (user machine), with the trapping pc.
     Fault { cause: u64, tval: u64, pc: u64 },
-    Halt,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -137,7 +136,6 @@ impl Machine {
             match self.hart.run(&mut self.bus, left) {
                 Event::Budget => return Exit::Budget,
                 Event::Exit(code) => return Exit::Exited(code),
-                Event::Halt => return Exit::Halt,
                 Event::Trap(t) => {
                     if let Some(exit) = self.service(t) {
                         return exit;
@@ -151,10 +149,10 @@ impl Machine {
     fn service(&mut self, t: Trap) -> Option<Exit> {
         if self.kind == Kind::User && t.cause == cause::ECALL_U {
             let exit = self.user.syscall(&mut self.hart, &mut self.bus);
+            // The ecall completes, exit included: count it as retired.
+            self.hart.retired += 1;
             if exit.is_none() {
                 self.hart.pc += 4;
-                // The ecall retires: count it like the hardware would.
-                self.hart.retired += 1;
             }
             return exit;
         }
