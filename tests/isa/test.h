@@ -251,6 +251,24 @@ fail:
     bnez s11, fail_with_code
     li s11, 999             /* fail with TESTNUM 0 would look like a pass */
 fail_with_code:
+#ifdef DEBUG_PRINT
+    /* development aid (make qemu EXTRA=-DDEBUG_PRINT...): print the full code in hex */
+    li s10, 60
+1:  srl s9, s11, s10
+    andi s9, s9, 15
+    addi s9, s9, '0'
+    li t6, '9'
+    ble s9, t6, 2f
+    addi s9, s9, 'a' - '0' - 10
+2:  li t6, (1 << 56) | (1 << 48)
+    or s9, s9, t6
+    la t6, tohost
+    sd s9, 0(t6)
+3:  ld s9, 0(t6)
+    bnez s9, 3b
+    addi s10, s10, -4
+    bgez s10, 1b
+#endif
     slli s11, s11, 1
     ori s11, s11, 1
     la s10, tohost
