@@ -19,7 +19,7 @@ static void matmul(void)
 
 int main(int argc, char **argv)
 {
-    long iters = arg_long(argc, argv, 1, 160);
+    long iters = arg_long(argc, argv, 1, 137);
     uint64_t seed = 42;
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {

@@ -75,7 +75,7 @@ static void heapsort(uint64_t *v, long n)
 
 int main(int argc, char **argv)
 {
-    long iters = arg_long(argc, argv, 1, 60);
+    long iters = arg_long(argc, argv, 1, 67);
     uint64_t seed = 2024, check = 0;
     int ok = 1;
     for (long it = 0; it < iters; it++) {

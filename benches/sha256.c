@@ -77,7 +77,7 @@ static unsigned char buf[BUF];
 
 int main(int argc, char **argv)
 {
-    long iters = arg_long(argc, argv, 1, 220);
+    long iters = arg_long(argc, argv, 1, 174);
     unsigned char d[32];
     if (iters <= 0) {
         sha256((const unsigned char *)"abc", 3, d);

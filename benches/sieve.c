@@ -21,7 +21,7 @@ static unsigned long sieve(void)
 
 int main(int argc, char **argv)
 {
-    long iters = arg_long(argc, argv, 1, 40);
+    long iters = arg_long(argc, argv, 1, 37);
     unsigned long check = 0;
     for (long it = 0; it < iters; it++)
         check = check * 31 + sieve();

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Benchmark pltvm against qemu-riscv64 on the user-mode programs in benches/build/.
+
+Each program runs under ``pltvm exec --user --stats`` and under ``qemu-riscv64`` with the same
+arguments; their stdout and exit status must match. The table shows the instructions retired (from
+pltvm's ``--stats`` line), wall-clock seconds of both, pltvm's MIPS and the time ratio.
+
+    python3 benches/run.py              # default sizes: about 10^9 instructions per program
+    python3 benches/run.py --quick      # small sizes, a few seconds in all
+    python3 benches/run.py --only sieve --repeat 3
+
+Not part of the test suite. Build the programs with ``make -C tests/user``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+BUILD = HERE / "build"
+
+# argv[1] of each program: None = its built-in default (about 10^9 instructions).
+QUICK_ARGS = {"sieve": ["2"], "sha256": ["10"], "matmul": ["8"], "qsort": ["3"], "crc32": ["20"]}
+
+STATS_RE = re.compile(
+    r"pltvm:\s*([0-9][0-9_,]*)\s+instructions?\s+in\s+([0-9.eE+-]+)\s*s\b(?:.*?([0-9.eE+-]+)\s*MIPS)?"
+)
+
+
+def parse_stats(stderr: str) -> tuple[Optional[int], Optional[float], Optional[float]]:
+    """(instructions, seconds, MIPS) from the last ``pltvm: N instructions in S s, M MIPS`` line."""
+    found: tuple[Optional[int], Optional[float], Optional[float]] = (None, None, None)
+    for line in stderr.splitlines():
+        m = STATS_RE.search(line)
+        if m:
+            n = int(re.sub(r"[_,]", "", m.group(1)))
+            s = float(m.group(2))
+            mips = float(m.group(3)) if m.group(3) else (n / s / 1e6 if s > 0 else None)
+            found = (n, s, mips)
+    return found
+
+
+def strip_stats(stderr: str) -> str:
+    return "".join(l for l in stderr.splitlines(True) if not STATS_RE.search(l))
+
+
+def timed(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    return p, time.perf_counter() - t0
+
+
+def geomean(xs: list[float]) -> Optional[float]:
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def fmt(x: Optional[float], spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (a few million instructions each)")
+    ap.add_argument("--only", action="append", metavar="NAME", help="run only this program (repeatable)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per program and emulator; the fastest counts")
+    ap.add_argument("--pltvm", default=f"{shlex.quote(sys.executable)} -m pltvm",
+                    help="command that runs pltvm (default: %(default)s)")
+    ap.add_argument("--qemu", default="qemu-riscv64", help="qemu-user command (default: %(default)s)")
+    ap.add_argument("--no-qemu", action="store_true", help="run pltvm only")
+    ap.add_argument("--timeout", type=float, default=3600.0)
+    ap.add_argument("args", nargs="*", help="arguments for the programs instead of the defaults")
+    ns = ap.parse_args()
+
+    elfs = sorted(p for p in BUILD.glob("*.elf") if not p.stem.endswith("-gc"))
+    if ns.only:
+        elfs = [p for p in elfs if p.stem in ns.only]
+        missing = set(ns.only) - {p.stem for p in elfs}
+        if missing:
+            print(f"run.py: no such benchmark: {', '.join(sorted(missing))} "
+                  f"(have: {', '.join(p.stem for p in sorted(BUILD.glob('*.elf')))})", file=sys.stderr)
+            return 2
+    if not elfs:
+        print(f"run.py: no programs in {BUILD}; run `make -C tests/user`", file=sys.stderr)
+        return 2
+    use_qemu = not ns.no_qemu
+    if use_qemu and shutil.which(shlex.split(ns.qemu)[0]) is None:
+        print(f"run.py: {ns.qemu} not found (install qemu-user, or pass --no-qemu)", file=sys.stderr)
+        return 2
+    pltvm_cmd = shlex.split(ns.pltvm)
+
+    header = f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm s':>9} {'MIPS':>8} {'qemu s':>8} {'pltvm/qemu':>10}"
+    print(header)
+    print("-" * len(header))
+    rows = []
+    failed = False
+    for elf in elfs:
+        args = ns.args or (QUICK_ARGS.get(elf.stem, []) if ns.quick else [])
+        best_p: Optional[float] = None
+        best_q: Optional[float] = None
+        insns = mips = None
+        problem = ""
+        for _ in range(max(1, ns.repeat)):
+            p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", str(elf), *args], ns.timeout)
+            n, s, m = parse_stats(p.stderr.decode(errors="replace"))
+            if n is not None:
+                insns = n
+            if best_p is None or tp < best_p:
+                best_p, mips = tp, m
+            if use_qemu:
+                q, tq = timed([*shlex.split(ns.qemu), str(elf), *args], ns.timeout)
+                best_q = tq if best_q is None else min(best_q, tq)
+                if p.stdout != q.stdout or p.returncode != q.returncode:
+                    problem = (f"MISMATCH: pltvm exit {p.returncode}, qemu exit {q.returncode}, "
+                               f"stdout {'same' if p.stdout == q.stdout else 'differs'}")
+                    problem += f"\n  pltvm stdout: {p.stdout[-300:]!r}\n  qemu  stdout: {q.stdout[-300:]!r}"
+                    rest = strip_stats(p.stderr.decode(errors="replace")).strip()
+                    if rest:
+                        problem += f"\n  pltvm stderr: {rest[-500:]}"
+            elif p.returncode != 0:
+                problem = f"pltvm exit status {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}"
+        ratio = best_p / best_q if (best_p and best_q) else None
+        rows.append((best_p, mips, best_q, ratio))
+        print(f"{elf.stem:<10} {' '.join(args) or '-':<6} {insns if insns is not None else '-':>14} "
+              f"{fmt(best_p, '.3f'):>9} {fmt(mips, '.1f'):>8} {fmt(best_q, '.3f'):>8} {fmt(ratio, '.2f'):>10}")
+        if problem:
+            failed = True
+            print("  " + problem)
+        sys.stdout.flush()
+    print("-" * len(header))
+    gp = geomean([r[0] for r in rows])
+    gm = geomean([r[1] for r in rows])
+    gq = geomean([r[2] for r in rows])
+    gr = geomean([r[3] for r in rows])
+    print(f"{'geomean':<10} {'':<6} {'':>14} {fmt(gp, '.3f'):>9} {fmt(gm, '.1f'):>8} {fmt(gq, '.3f'):>8} {fmt(gr, '.2f'):>10}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
