@@ -7,32 +7,37 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    A0,
+    A1,
+    A2,
+    A7,
+    EBREAK,
+    ECALL,
+    PF_R,
+    PF_X,
     REPO,
+    SP,
+    SYS_EXIT,
+    SYS_WRITE,
+    Seg,
+    T0,
+    USER_BASE,
+    ZERO,
+    addi,
+    auipc,
     bare_exit_program,
     bare_loop_program,
     bare_signature_program,
+    code,
+    jal,
+    lbu,
+    li,
     needs_native,
     run_cli,
     user_exit_program,
     user_illegal_program,
     user_loop_program,
     user_write_exit_program,
-    Seg,
-    code,
-    EBREAK,
-    USER_BASE,
-    PF_R,
-    PF_X,
-    li,
-    A0,
-    A7,
-    ECALL,
-    lbu,
-    SP,
-    SYS_EXIT,
-    addi,
-    ZERO,
-    T0,
 )
 
 from pltvm import cli
@@ -290,3 +295,46 @@ def test_bundled_hello(tmp_path: Path) -> None:
 def test_python_main_function(write_elf, capfd: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["exec", str(write_elf(*user_write_exit_program(b"inproc\n", 9)))]) == 9
     assert capfd.readouterr().out == "inproc\n"
+
+
+def _ready_then_spin_program() -> tuple[list[Seg], int]:
+    """User: write(1, "R", 1); then `j .` forever."""
+    n = 7
+    text = code(
+        li(A0, 1),
+        auipc(A1, 0),
+        addi(A1, A1, 4 * (n - 1)),
+        li(A2, 1),
+        li(A7, SYS_WRITE),
+        ECALL,
+        jal(ZERO, 0),
+    )
+    assert len(text) == 4 * n
+    return [Seg(USER_BASE, text + b"R")], USER_BASE
+
+
+@needs_native
+def test_ctrl_c(write_elf) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    p = write_elf(*_ready_then_spin_program())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pltvm", "exec", "--stats", str(p)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.read(1) == b"R"  # the guest is running inside Machine.run
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "pltvm: interrupted after" in text
+    assert re.search(r"^pltvm: \d+ instructions in \d+\.\d{3} s, \d+\.\d MIPS$", text, re.M), text
+    assert "Traceback" not in text
