@@ -338,3 +338,21 @@ def test_ctrl_c(write_elf) -> None:
     assert "pltvm: interrupted after" in text
     assert re.search(r"^pltvm: \d+ instructions in \d+\.\d{3} s, \d+\.\d MIPS$", text, re.M), text
     assert "Traceback" not in text
+
+
+def _misaligned_load_program() -> tuple[list[Seg], int]:
+    """User: ld a0, 1(sp) (sp is 16-aligned, so the address is misaligned); exit(a0 & 0xFF)."""
+    ld_a0_1_sp = (1 << 20) | (SP << 15) | (3 << 12) | (A0 << 7) | 0x03
+    text = code(ld_a0_1_sp, li(A7, SYS_EXIT), ECALL)
+    return [Seg(USER_BASE, text)], USER_BASE
+
+
+@needs_native
+def test_misaligned_option(write_elf) -> None:
+    p = write_elf(*_misaligned_load_program())
+    r = run_cli("exec", str(p))  # emulated by default: the load completes
+    assert r.returncode < 128 and r.stderr == b"", r.stderr.decode()
+    r = run_cli("exec", "--misaligned", "trap", str(p))
+    err = r.stderr.decode()
+    assert r.returncode == 135, err  # SIGBUS
+    assert "pltvm: fault: load address misaligned (mcause=4)" in err

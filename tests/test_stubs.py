@@ -61,3 +61,19 @@ def test_stub_names_match_module() -> None:
         actual = {n for n in dir(cls) if not n.startswith("_")}
         assert members - actual == set(), f"{cls_name}: in the stub only"
         assert actual - members == set(), f"{cls_name}: in the module only"
+
+
+def test_package_modules_type_check(tmp_path: Path) -> None:
+    """The Python layer is fully annotated: mypy --strict accepts it (against _core.pyi)."""
+    pytest.importorskip("mypy")
+    pkg = REPO / "python" / "pltvm"
+    files = [str(pkg / f) for f in ("__init__.py", "errors.py", "elf.py", "machine.py", "cli.py")]
+    files.append(str(pkg / "programs" / "__init__.py"))
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *files],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO / "python",
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
