@@ -356,3 +356,14 @@ def test_misaligned_option(write_elf) -> None:
     err = r.stderr.decode()
     assert r.returncode == 135, err  # SIGBUS
     assert "pltvm: fault: load address misaligned (mcause=4)" in err
+
+
+@needs_native
+def test_bare_program_run_as_user_hints(write_elf) -> None:
+    segs, entry = user_illegal_program()
+    p = write_elf(segs, entry, {"tohost": USER_BASE + 0x100})
+    r = run_cli("exec", str(p))
+    assert r.returncode == 132
+    assert "need --bare" in r.stderr.decode()
+    r = run_cli("exec", str(write_elf(*user_illegal_program())))
+    assert "--bare" not in r.stderr.decode()

@@ -301,6 +301,8 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
             f"pltvm: fault: {cause_name(cause) if cause >= 0 else 'unknown'} (mcause={cause}) "
             f"at pc={ex.pc:#x}, tval={tval:#x}\n"
         )
+        if kind == "user" and m.image is not None and m.image.symbol("tohost") is not None:
+            sys.stderr.write("pltvm: hint: this ELF has a tohost symbol; bare-metal programs need --bare\n")
     elif ex.reason == "budget":
         sys.stderr.write(f"pltvm: instruction budget exhausted after {ex.instret} instructions\n")
     elif ex.reason == "halt":
