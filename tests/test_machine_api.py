@@ -352,3 +352,37 @@ def test_exit_is_dataclass_copy(bare_exit_elf: Path) -> None:
     assert isinstance(ex, pltvm.Exit)
     assert ex == pltvm.Exit(ex.reason, ex.code, ex.pc, ex.cause, ex.tval, ex.instret)
 
+
+
+def test_user_segments_sharing_a_page(write_elf, capfd: pytest.CaptureFixture[str]) -> None:
+    from conftest import PF_R, PF_W, Seg
+
+    segs, entry = user_write_exit_program(b"same page\n", 5)
+    n = len(segs[0].data)
+    segs.append(Seg(USER_BASE + n + 3, b"\x11\x22", memsz=0x2000, flags=PF_R | PF_W))
+    m = pltvm.Machine.user(argv=["x"], env={})
+    m.load_elf(write_elf(segs, entry))
+    assert m.mem_read(USER_BASE, 4) == segs[0].data[:4]
+    assert m.mem_read(USER_BASE + n + 3, 4) == b"\x11\x22\0\0"
+    ex = m.run()
+    assert (ex.reason, ex.code) == ("exit", 5)
+    assert capfd.readouterr().out == "same page\n"
+
+
+def test_user_initial_brk(write_elf) -> None:
+    """brk(0) returns the page-aligned end of the highest segment; exit((brk >> 12) & 0xFF)."""
+    from conftest import A7, ECALL, PF_R, PF_W, Seg, code, li
+    from conftest import _i  # the I-type encoder
+
+    text = code(
+        li(A0, 0), li(A7, 214), ECALL,
+        _i(12, A0, 5, A0, 0x13),  # srli a0, a0, 12
+        _i(255, A0, 7, A0, 0x13),  # andi a0, a0, 255
+        li(A7, 93), ECALL,
+    )
+    segs = [Seg(USER_BASE, text), Seg(USER_BASE + 0x1000, b"d", memsz=0x1801, flags=PF_R | PF_W)]
+    m = pltvm.Machine.user(argv=["brk"], env={})
+    m.load_elf(write_elf(segs, USER_BASE))
+    ex = m.run(max_instructions=100)
+    assert ex.reason == "exit"
+    assert ex.code == 0x13  # end 0x12801 rounds up to 0x13000
