@@ -9,7 +9,6 @@ import pytest
 from conftest import (
     PF_R,
     PF_W,
-    PF_X,
     PT_INTERP,
     PT_PHDR,
     RAM_BASE,
