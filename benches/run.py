@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
 
 # argv[1] of each program: None = its built-in default (about 10^9 instructions).
-QUICK_ARGS = {"sieve": ["2"], "sha256": ["10"], "matmul": ["8"], "qsort": ["3"], "crc32": ["20"]}
+QUICK_ARGS = {"sieve": ["2"], "sha256": ["10"], "matmul": ["8"], "qsort": ["3"], "crc32": ["20"], "lz": ["6"]}
 
 STATS_RE = re.compile(
     r"pltvm:\s*([0-9][0-9_,]*)\s+instructions?\s+in\s+([0-9.eE+-]+)\s*s\b(?:.*?([0-9.eE+-]+)\s*MIPS)?"

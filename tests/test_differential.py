@@ -78,6 +78,7 @@ BENCH_CASES: list[tuple[str, list[str], bytes]] = [
     ("matmul", ["2"], b""),
     ("qsort", ["2"], b""),
     ("crc32", ["3"], b""),
+    ("lz", ["2"], b""),
 ]
 
 
