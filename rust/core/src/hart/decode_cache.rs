@@ -1,20 +1,39 @@
-//! Decoded instructions cached per physical code page, with a small virtual-page index.
+//! Decoded basic blocks cached per physical code page, with a small virtual-page index.
 //!
-//! Each page holds one slot per halfword, filled the first time that address executes. A page is
-//! dropped when anything writes to its frame (the hart never keeps a write-TLB entry for a page
-//! that has decoded code, so every such write takes the slow path that calls `forget_page`).
+//! A block is a run of consecutive instructions inside one page that ends at the first
+//! instruction that may change control flow, privilege or translation (or at the page end, or
+//! after [`MAX_BLOCK`] instructions). The run loop executes a block from a contiguous array
+//! without looking the pc up again, and counts its instructions once.
+//!
+//! A page's blocks are dropped when anything writes to its frame: the hart never keeps a
+//! write-TLB entry for a page with decoded code, so every such write takes the slow path, which
+//! calls [`DecodeCache::forget_page`]. Dropped pages go to a graveyard that is emptied between
+//! blocks, because the block being executed may be the one whose page was just written.
 use crate::isa::{Insn, Op};
 use std::collections::HashMap;
 
+pub const MAX_BLOCK: usize = 64;
 const SLOTS: usize = 2048;
 /// Above this many decoded pages the cache starts over, bounding host memory per machine.
-const MAX_PAGES: usize = 4096;
+const MAX_PAGES: usize = 1024;
 const INDEX: usize = 64;
 const NONE: u64 = u64::MAX;
-const EMPTY: Insn = Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, len: 0, imm: 0 };
+const LEN_BITS: u32 = 7;
+
+/// Whether `op` must be the last instruction of a block.
+pub fn ends_block(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Jal | Op::Jalr | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+            | Op::Illegal | Op::FenceI | Op::Ecall | Op::Ebreak | Op::Mret | Op::Sret | Op::Wfi
+            | Op::SfenceVma | Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci
+    )
+}
 
 struct Page {
-    slots: [Insn; SLOTS],
+    /// Per halfword offset: 0, or `(arena start << LEN_BITS) | length` of the block there.
+    entry: Box<[u32; SLOTS]>,
+    arena: Vec<Insn>,
 }
 
 #[derive(Clone, Copy)]
@@ -28,8 +47,11 @@ const NO_ENTRY: IndexEntry = IndexEntry { vpn: NONE, ppn: NONE, page: std::ptr::
 
 pub struct DecodeCache {
     pages: HashMap<u64, Box<Page>>,
+    graveyard: Vec<Box<Page>>,
     index: [IndexEntry; INDEX],
     cur: IndexEntry,
+    /// An instruction that straddles two pages: decoded afresh each time, never cached.
+    straddler: Box<Insn>,
 }
 
 // SAFETY: the raw pointers point into boxes owned by `pages`; the cache moves between threads
@@ -38,20 +60,39 @@ unsafe impl Send for DecodeCache {}
 
 impl Default for DecodeCache {
     fn default() -> Self {
-        DecodeCache { pages: HashMap::new(), index: [NO_ENTRY; INDEX], cur: NO_ENTRY }
+        DecodeCache {
+            pages: HashMap::new(),
+            graveyard: Vec::new(),
+            index: [NO_ENTRY; INDEX],
+            cur: NO_ENTRY,
+            straddler: Box::new(crate::isa::Insn::illegal(0, 4)),
+        }
     }
 }
 
+/// A block to execute: `len` instructions from `start`, valid until the next [`DecodeCache::collect`].
+#[derive(Clone, Copy)]
+pub struct Block {
+    pub start: *const Insn,
+    pub len: usize,
+}
+
 impl DecodeCache {
-    /// The cached instruction at `pc` if its page is the current one and the slot is filled.
+    /// The cached block at `pc` if its page is the current one and the block is built.
     #[inline(always)]
-    pub fn lookup(&self, pc: u64) -> Option<Insn> {
+    pub fn lookup(&self, pc: u64) -> Option<Block> {
         if pc >> 12 != self.cur.vpn {
             return None;
         }
         // SAFETY: `cur.page` is valid while `cur.vpn` is not NONE (reset whenever pages go).
-        let insn = unsafe { (*self.cur.page).slots[(pc as usize & 0xfff) >> 1] };
-        (insn.len != 0).then_some(insn)
+        let page = unsafe { &*self.cur.page };
+        let e = page.entry[(pc as usize & 0xfff) >> 1];
+        if e == 0 {
+            return None;
+        }
+        let start = (e >> LEN_BITS) as usize;
+        // SAFETY: entries only ever describe ranges inside the arena.
+        Some(Block { start: unsafe { page.arena.as_ptr().add(start) }, len: (e & ((1 << LEN_BITS) - 1)) as usize })
     }
 
     /// Makes the page for `vpn` current if the index knows its frame.
@@ -72,7 +113,7 @@ impl DecodeCache {
         let mut created = false;
         let page = self.pages.entry(ppn).or_insert_with(|| {
             created = true;
-            Box::new(Page { slots: [EMPTY; SLOTS] })
+            Box::new(Page { entry: Box::new([0; SLOTS]), arena: Vec::new() })
         });
         let e = IndexEntry { vpn, ppn, page: &mut **page };
         self.index[vpn as usize % INDEX] = e;
@@ -84,10 +125,21 @@ impl DecodeCache {
         self.cur.ppn
     }
 
-    /// Stores the decoded instruction at page offset `off` of the current page.
-    pub fn store(&mut self, off: u64, insn: Insn) {
+    /// Records `insns` as the block at `pc` of the current page.
+    pub fn add_block(&mut self, pc: u64, insns: &[Insn]) -> Block {
+        debug_assert!(!insns.is_empty() && insns.len() <= MAX_BLOCK);
         // SAFETY: only called right after `select`/`install` made `cur` valid.
-        unsafe { (*self.cur.page).slots[(off as usize & 0xfff) >> 1] = insn };
+        let page = unsafe { &mut *self.cur.page };
+        let start = page.arena.len();
+        page.arena.extend_from_slice(insns);
+        page.entry[(pc as usize & 0xfff) >> 1] = ((start as u32) << LEN_BITS) | insns.len() as u32;
+        Block { start: page.arena[start..].as_ptr(), len: insns.len() }
+    }
+
+    /// A one-instruction block for an instruction that straddles a page boundary.
+    pub fn straddling(&mut self, insn: Insn) -> Block {
+        *self.straddler = insn;
+        Block { start: &*self.straddler, len: 1 }
     }
 
     /// Translations changed: the virtual index is stale, the decoded pages are not.
@@ -96,14 +148,25 @@ impl DecodeCache {
         self.cur = NO_ENTRY;
     }
 
-    pub fn forget_page(&mut self, ppn: u64) {
-        if self.pages.remove(&ppn).is_some() {
-            self.forget_translations();
+    /// Frame `ppn` was written; true if it held decoded code.
+    pub fn forget_page(&mut self, ppn: u64) -> bool {
+        match self.pages.remove(&ppn) {
+            Some(page) => {
+                self.graveyard.push(page);
+                self.forget_translations();
+                true
+            }
+            None => false,
         }
     }
 
     pub fn clear(&mut self) {
-        self.pages.clear();
+        self.graveyard.extend(self.pages.drain().map(|(_, p)| p));
         self.forget_translations();
+    }
+
+    /// Frees dropped pages; no block may be executing.
+    pub fn collect(&mut self) {
+        self.graveyard.clear();
     }
 }

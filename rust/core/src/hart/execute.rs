@@ -14,6 +14,11 @@ fn div(a: u64, b: u64) -> u64 {
     let (a, b) = (a as i64, b as i64);
     if b == 0 { u64::MAX } else { a.wrapping_div(b) as u64 }
 }
+#[inline(always)]
+fn branch(taken: bool, pc: u64, imm: u64, next: u64) -> u64 {
+    if taken { pc.wrapping_add(imm) } else { next }
+}
+
 fn divu(a: u64, b: u64) -> u64 {
     if b == 0 { u64::MAX } else { a / b }
 }
@@ -42,9 +47,10 @@ fn remuw(a: u64, b: u64) -> u64 {
 }
 
 impl Hart {
+    /// Executes `i` at `pc` and returns the next pc. Only the rare instructions read or write
+    /// `self.pc` (they set it to `pc` first).
     #[inline(always)]
-    pub(super) fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
-        let pc = self.pc;
+    pub(super) fn execute(&mut self, bus: &mut Bus, i: Insn, pc: u64) -> Result<u64, Trap> {
         let next = pc.wrapping_add(i.len as u64);
         let rs1 = self.x[i.rs1 as usize & 31];
         let rs2 = self.x[i.rs2 as usize & 31];
@@ -56,22 +62,20 @@ impl Hart {
             Op::Jal => {
                 self.x[rd] = next;
                 self.x[0] = 0;
-                self.pc = pc.wrapping_add(imm);
-                return Ok(());
+                return Ok(pc.wrapping_add(imm));
             }
             Op::Jalr => {
                 let target = rs1.wrapping_add(imm) & !1;
                 self.x[rd] = next;
                 self.x[0] = 0;
-                self.pc = target;
-                return Ok(());
+                return Ok(target);
             }
-            Op::Beq => return self.branch(rs1 == rs2, imm, next),
-            Op::Bne => return self.branch(rs1 != rs2, imm, next),
-            Op::Blt => return self.branch((rs1 as i64) < (rs2 as i64), imm, next),
-            Op::Bge => return self.branch((rs1 as i64) >= (rs2 as i64), imm, next),
-            Op::Bltu => return self.branch(rs1 < rs2, imm, next),
-            Op::Bgeu => return self.branch(rs1 >= rs2, imm, next),
+            Op::Beq => return Ok(branch(rs1 == rs2, pc, imm, next)),
+            Op::Bne => return Ok(branch(rs1 != rs2, pc, imm, next)),
+            Op::Blt => return Ok(branch((rs1 as i64) < (rs2 as i64), pc, imm, next)),
+            Op::Bge => return Ok(branch((rs1 as i64) >= (rs2 as i64), pc, imm, next)),
+            Op::Bltu => return Ok(branch(rs1 < rs2, pc, imm, next)),
+            Op::Bgeu => return Ok(branch(rs1 >= rs2, pc, imm, next)),
             Op::Lb => self.load::<1>(bus, rs1.wrapping_add(imm))? as i8 as i64 as u64,
             Op::Lh => self.load::<2>(bus, rs1.wrapping_add(imm))? as i16 as i64 as u64,
             Op::Lw => self.load::<4>(bus, rs1.wrapping_add(imm))? as i32 as i64 as u64,
@@ -79,10 +83,10 @@ impl Hart {
             Op::Lbu => self.load::<1>(bus, rs1.wrapping_add(imm))?,
             Op::Lhu => self.load::<2>(bus, rs1.wrapping_add(imm))?,
             Op::Lwu => self.load::<4>(bus, rs1.wrapping_add(imm))?,
-            Op::Sb => return self.store_then(bus, 1, rs1.wrapping_add(imm), rs2, next),
-            Op::Sh => return self.store_then(bus, 2, rs1.wrapping_add(imm), rs2, next),
-            Op::Sw => return self.store_then(bus, 4, rs1.wrapping_add(imm), rs2, next),
-            Op::Sd => return self.store_then(bus, 8, rs1.wrapping_add(imm), rs2, next),
+            Op::Sb => return self.store::<1>(bus, rs1.wrapping_add(imm), rs2).map(|_| next),
+            Op::Sh => return self.store::<2>(bus, rs1.wrapping_add(imm), rs2).map(|_| next),
+            Op::Sw => return self.store::<4>(bus, rs1.wrapping_add(imm), rs2).map(|_| next),
+            Op::Sd => return self.store::<8>(bus, rs1.wrapping_add(imm), rs2).map(|_| next),
             Op::Addi => rs1.wrapping_add(imm),
             Op::Slti => ((rs1 as i64) < (imm as i64)) as u64,
             Op::Sltiu => (rs1 < imm) as u64,
@@ -125,30 +129,15 @@ impl Hart {
             Op::Remw => remw(rs1, rs2),
             Op::Remuw => remuw(rs1, rs2),
             Op::Fence => 0,
-            _ => return self.execute_rare(bus, i),
+            _ => {
+                self.pc = pc;
+                self.execute_rare(bus, i)?;
+                return Ok(self.pc);
+            }
         };
         self.x[rd] = v;
         self.x[0] = 0;
-        self.pc = next;
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn branch(&mut self, taken: bool, imm: u64, next: u64) -> Result<(), Trap> {
-        self.pc = if taken { self.pc.wrapping_add(imm) } else { next };
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn store_then(&mut self, bus: &mut Bus, n: u8, va: u64, v: u64, next: u64) -> Result<(), Trap> {
-        match n {
-            1 => self.store::<1>(bus, va, v)?,
-            2 => self.store::<2>(bus, va, v)?,
-            4 => self.store::<4>(bus, va, v)?,
-            _ => self.store::<8>(bus, va, v)?,
-        }
-        self.pc = next;
-        Ok(())
+        Ok(next)
     }
 
     /// Atomics, system instructions and CSRs: rarer, kept out of the hot function.

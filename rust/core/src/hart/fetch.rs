@@ -1,4 +1,5 @@
-//! Instruction fetch on a decoded-cache miss: translate, find or create the page, decode a slot.
+//! Finding the block at `pc`: translate, find or create the page, decode the block.
+use super::decode_cache::{ends_block, Block, MAX_BLOCK};
 use super::trap::{cause, Trap};
 use super::Hart;
 use crate::bus::Bus;
@@ -6,8 +7,16 @@ use crate::isa::{decode, Insn};
 use crate::mmu::Access;
 
 impl Hart {
+    #[inline(always)]
+    pub(super) fn block(&mut self, bus: &mut Bus) -> Result<Block, Trap> {
+        match self.code.lookup(self.pc) {
+            Some(b) => Ok(b),
+            None => self.build_block(bus),
+        }
+    }
+
     #[inline(never)]
-    pub(super) fn fetch_slow(&mut self, bus: &mut Bus) -> Result<Insn, Trap> {
+    fn build_block(&mut self, bus: &mut Bus) -> Result<Block, Trap> {
         let pc = self.pc;
         let vpn = pc >> 12;
         if !self.code.select(vpn) {
@@ -17,20 +26,37 @@ impl Hart {
                 self.tlb.drop_writes_to(ppn);
             }
         }
-        let pa = (self.code.current_ppn() << 12) | (pc & 0xfff);
-        let mut raw = fetch_half(bus, pa);
-        if raw & 3 == 3 {
-            if pc & 0xfff == 0xffe {
-                // The upper half lives on the next page, which may map anywhere or fault: such
-                // an instruction is decoded afresh each time and never cached.
-                let hi = self.fetch_pa(pc.wrapping_add(2), bus)?;
-                return Ok(decode(raw | (fetch_half(bus, hi) << 16)));
-            }
-            raw |= fetch_half(bus, pa + 2) << 16;
+        if let Some(b) = self.code.lookup(pc) {
+            return Ok(b);
         }
-        let insn = decode(raw);
-        self.code.store(pc, insn);
-        Ok(insn)
+        let page = self.code.current_ppn() << 12;
+        let mut insns = [Insn::illegal(0, 4); MAX_BLOCK];
+        let mut n = 0;
+        let mut off = pc & 0xfff;
+        loop {
+            let mut raw = fetch_half(bus, page | off);
+            if raw & 3 == 3 {
+                if off == 0xffe {
+                    break;
+                }
+                raw |= fetch_half(bus, page | (off + 2)) << 16;
+            }
+            let insn = decode(raw);
+            insns[n] = insn;
+            n += 1;
+            off += insn.len as u64;
+            if ends_block(insn.op) || n == MAX_BLOCK || off >= 0x1000 {
+                break;
+            }
+        }
+        if n > 0 {
+            return Ok(self.code.add_block(pc, &insns[..n]));
+        }
+        // The first instruction straddles the page boundary; its upper half may map anywhere
+        // or fault, so it is decoded afresh each time.
+        let hi = self.fetch_pa(pc.wrapping_add(2), bus)?;
+        let raw = fetch_half(bus, page | 0xffe) | (fetch_half(bus, hi) << 16);
+        Ok(self.code.straddling(decode(raw)))
     }
 
     fn fetch_pa(&mut self, va: u64, bus: &mut Bus) -> Result<u64, Trap> {

@@ -60,8 +60,11 @@ pub struct Hart {
     pub(crate) tlb: Tlb,
     pub(crate) code: DecodeCache,
     pub(crate) reservation: Option<u64>,
-    /// The inner loop runs while `retired < slice_end`; slow paths lower it to stop early.
+    /// The inner loop runs blocks while `retired < slice_end` and `stop` is clear.
     slice_end: u64,
+    /// Set by anything that must be looked at between instructions: a pending event, a change
+    /// to what is pending or enabled, a change of translation.
+    stop: bool,
     event: Option<Event>,
 }
 
@@ -80,6 +83,7 @@ impl Default for Hart {
             code: DecodeCache::default(),
             reservation: None,
             slice_end: 0,
+            stop: false,
             event: None,
         }
     }
@@ -103,7 +107,7 @@ impl Hart {
 
     /// Stops the inner loop after the current instruction.
     pub(crate) fn end_slice(&mut self) {
-        self.slice_end = self.retired;
+        self.stop = true;
     }
 
     pub(crate) fn raise(&mut self, e: Event) {
@@ -123,14 +127,18 @@ impl Hart {
         self.end_slice();
     }
 
-    /// Physical page `ppn` was written: decoded instructions from it are stale.
+    /// Physical page `ppn` was written: decoded instructions from it are stale. The current
+    /// block may still finish (the ISA only promises new code after `fence.i`).
     pub(crate) fn forget_code(&mut self, ppn: u64) {
-        self.code.forget_page(ppn);
+        if self.code.forget_page(ppn) {
+            self.end_slice();
+        }
     }
 
     /// `fence.i`: drop every decoded instruction.
     pub(crate) fn forget_all_code(&mut self) {
         self.code.clear();
+        self.end_slice();
     }
 
     /// Runs until `budget` instructions retired, an exit, or (with `host_traps`) a trap into
@@ -139,6 +147,7 @@ impl Hart {
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Event {
         let end = self.retired.saturating_add(budget);
         loop {
+            self.code.collect();
             if let Some(e) = self.event.take() {
                 return e;
             }
@@ -153,22 +162,53 @@ impl Hart {
                 return Event::Budget;
             }
             self.slice_end = end.min(self.next_timer_deadline(bus));
-            while self.retired < self.slice_end {
-                let step = match self.fetch(bus) {
-                    Ok(insn) => self.execute(bus, insn),
+            self.stop = false;
+            while !self.stop && self.retired < self.slice_end {
+                let step = match self.block(bus) {
+                    Ok(b) => {
+                        let n = b.len.min((self.slice_end - self.retired) as usize);
+                        self.run_block(bus, b.start, n)
+                    }
                     Err(t) => Err(t),
                 };
-                match step {
-                    Ok(()) => self.retired += 1,
-                    Err(t) => {
-                        if self.host_traps && self.traps_to_m(t) {
-                            return Event::Trap(t);
-                        }
-                        self.take_trap(t);
+                if let Err(t) = step {
+                    if self.host_traps && self.traps_to_m(t) {
+                        return Event::Trap(t);
                     }
+                    self.take_trap(t);
                 }
             }
         }
+    }
+
+    /// Executes `n` instructions of a block. On a trap, `pc` is the trapping instruction's and
+    /// `retired` counts the ones before it. `retired` is exact during every instruction (CSR
+    /// and CLINT reads see it); it is a plain store per instruction, not a dependency chain.
+    #[inline(always)]
+    fn run_block(&mut self, bus: &mut Bus, start: *const Insn, n: usize) -> Result<(), Trap> {
+        let mut pc = self.pc;
+        let base = self.retired;
+        for k in 0..n {
+            // SAFETY: the block stays allocated until the next `collect`, which only the outer
+            // loop calls; `k < n <= len`.
+            let insn = unsafe { *start.add(k) };
+            self.retired = base + k as u64;
+            match self.execute(bus, insn, pc) {
+                Ok(next) => pc = next,
+                Err(t) => {
+                    self.pc = pc;
+                    return Err(t);
+                }
+            }
+            if self.stop {
+                self.pc = pc;
+                self.retired = base + k as u64 + 1;
+                return Ok(());
+            }
+        }
+        self.pc = pc;
+        self.retired = base + n as u64;
+        Ok(())
     }
 
     /// The `retired` count at which the timer interrupt becomes pending, if it could be taken.
@@ -202,12 +242,4 @@ impl Hart {
         }
     }
 
-    /// The decoded instruction at `pc`.
-    #[inline(always)]
-    fn fetch(&mut self, bus: &mut Bus) -> Result<Insn, Trap> {
-        if let Some(insn) = self.code.lookup(self.pc) {
-            return Ok(insn);
-        }
-        self.fetch_slow(bus)
-    }
 }

@@ -102,6 +102,7 @@ impl Hart {
             self.set_priv(Priv::M);
         }
         self.reservation = None;
+        self.end_slice();
     }
 
     pub fn mret(&mut self) {
@@ -119,6 +120,8 @@ impl Hart {
         self.pc = self.csr.mepc;
         self.reservation = None;
         self.set_priv(prev);
+        // Interrupt enables changed: pending interrupts are re-checked before the next block.
+        self.end_slice();
     }
 
     pub fn sret(&mut self) {
@@ -133,6 +136,7 @@ impl Hart {
         self.pc = self.csr.sepc;
         self.reservation = None;
         self.set_priv(prev);
+        self.end_slice();
     }
 }
 
