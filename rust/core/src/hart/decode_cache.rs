@@ -9,8 +9,31 @@
 //! write-TLB entry for a page with decoded code, so every such write takes the slow path, which
 //! calls [`DecodeCache::forget_page`]. Dropped pages go to a graveyard that is emptied between
 //! blocks, because the block being executed may be the one whose page was just written.
+use super::packed::Packed;
 use crate::isa::{Insn, Op};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Page numbers are already well spread; one multiply mixes them into the high bits the table
+/// uses, far cheaper than SipHash on the store slow path that asks "is this page code?".
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type PageMap = HashMap<u64, Box<Page>, BuildHasherDefault<PageHasher>>;
 
 pub const MAX_BLOCK: usize = 64;
 const SLOTS: usize = 2048;
@@ -33,7 +56,7 @@ pub fn ends_block(op: Op) -> bool {
 struct Page {
     /// Per halfword offset: 0, or `(arena start << LEN_BITS) | length` of the block there.
     entry: Box<[u32; SLOTS]>,
-    arena: Vec<Insn>,
+    arena: Vec<Packed>,
 }
 
 #[derive(Clone, Copy)]
@@ -46,12 +69,12 @@ struct IndexEntry {
 const NO_ENTRY: IndexEntry = IndexEntry { vpn: NONE, ppn: NONE, page: std::ptr::null_mut() };
 
 pub struct DecodeCache {
-    pages: HashMap<u64, Box<Page>>,
+    pages: PageMap,
     graveyard: Vec<Box<Page>>,
     index: [IndexEntry; INDEX],
     cur: IndexEntry,
     /// An instruction that straddles two pages: decoded afresh each time, never cached.
-    straddler: Box<Insn>,
+    straddler: Box<Packed>,
 }
 
 // SAFETY: the raw pointers point into boxes owned by `pages`; the cache moves between threads
@@ -61,11 +84,11 @@ unsafe impl Send for DecodeCache {}
 impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
-            pages: HashMap::new(),
+            pages: PageMap::default(),
             graveyard: Vec::new(),
             index: [NO_ENTRY; INDEX],
             cur: NO_ENTRY,
-            straddler: Box::new(crate::isa::Insn::illegal(0, 4)),
+            straddler: Box::new(Packed::new(Insn::illegal(0, 4))),
         }
     }
 }
@@ -73,7 +96,7 @@ impl Default for DecodeCache {
 /// A block to execute: `len` instructions from `start`, valid until the next [`DecodeCache::collect`].
 #[derive(Clone, Copy)]
 pub struct Block {
-    pub start: *const Insn,
+    pub start: *const Packed,
     pub len: usize,
 }
 
@@ -131,14 +154,14 @@ impl DecodeCache {
         // SAFETY: only called right after `select`/`install` made `cur` valid.
         let page = unsafe { &mut *self.cur.page };
         let start = page.arena.len();
-        page.arena.extend_from_slice(insns);
+        page.arena.extend(insns.iter().map(|&i| Packed::new(i)));
         page.entry[(pc as usize & 0xfff) >> 1] = ((start as u32) << LEN_BITS) | insns.len() as u32;
         Block { start: page.arena[start..].as_ptr(), len: insns.len() }
     }
 
     /// A one-instruction block for an instruction that straddles a page boundary.
     pub fn straddling(&mut self, insn: Insn) -> Block {
-        *self.straddler = insn;
+        *self.straddler = Packed::new(insn);
         Block { start: &*self.straddler, len: 1 }
     }
 

@@ -3,6 +3,7 @@ use super::csr::{mstatus, CsrError};
 use super::trap::{cause, Trap};
 use super::{Hart, Priv};
 use crate::bus::Bus;
+use super::packed::Packed;
 use crate::isa::{Insn, Op};
 
 #[inline(always)]
@@ -50,13 +51,13 @@ impl Hart {
     /// Executes `i` at `pc` and returns the next pc. Only the rare instructions read or write
     /// `self.pc` (they set it to `pc` first).
     #[inline(always)]
-    pub(super) fn execute(&mut self, bus: &mut Bus, i: Insn, pc: u64) -> Result<u64, Trap> {
-        let next = pc.wrapping_add(i.len as u64);
-        let rs1 = self.x[i.rs1 as usize & 31];
-        let rs2 = self.x[i.rs2 as usize & 31];
-        let imm = i.imm as i64 as u64;
-        let rd = i.rd as usize & 31;
-        let v: u64 = match i.op {
+    pub(super) fn execute(&mut self, bus: &mut Bus, i: Packed, pc: u64) -> Result<u64, Trap> {
+        let next = pc.wrapping_add(i.len());
+        let rs1 = self.x[i.rs1()];
+        let rs2 = self.x[i.rs2()];
+        let imm = i.imm() as i64 as u64;
+        let rd = i.rd();
+        let v: u64 = match i.op() {
             Op::Lui => imm,
             Op::Auipc => pc.wrapping_add(imm),
             Op::Jal => {
@@ -131,7 +132,7 @@ impl Hart {
             Op::Fence => 0,
             _ => {
                 self.pc = pc;
-                self.execute_rare(bus, i)?;
+                self.execute_rare(bus, i.unpack())?;
                 return Ok(self.pc);
             }
         };

@@ -4,10 +4,10 @@ pub mod csr;
 mod decode_cache;
 mod execute;
 mod fetch;
+mod packed;
 pub mod trap;
 
 use crate::bus::Bus;
-use crate::isa::Insn;
 use crate::mmu::Tlb;
 use csr::CsrFile;
 use decode_cache::DecodeCache;
@@ -185,7 +185,7 @@ impl Hart {
     /// `retired` counts the ones before it. `retired` is exact during every instruction (CSR
     /// and CLINT reads see it); it is a plain store per instruction, not a dependency chain.
     #[inline(always)]
-    fn run_block(&mut self, bus: &mut Bus, start: *const Insn, n: usize) -> Result<(), Trap> {
+    fn run_block(&mut self, bus: &mut Bus, start: *const packed::Packed, n: usize) -> Result<(), Trap> {
         let mut pc = self.pc;
         let base = self.retired;
         for k in 0..n {

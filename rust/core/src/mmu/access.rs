@@ -1,6 +1,6 @@
 //! Loads, stores and translation for the hart, fast path first.
 use super::sv39::{self, Regime};
-use super::tlb::{slot, Tlb};
+use super::tlb::slot;
 use super::Access;
 use crate::bus::Bus;
 use crate::device::clint::{Clint, ClintWrite};
@@ -50,7 +50,7 @@ impl Hart {
     pub fn load<const N: usize>(&mut self, bus: &mut Bus, va: u64) -> Result<u64, Trap> {
         let vpn = va >> PAGE_SHIFT;
         let e = self.tlb.read[slot(vpn)];
-        if e.tag == vpn && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
+        if e.tag == self.tlb.tag(vpn) && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
             let p = va.wrapping_add(e.addend) as *const u8;
             // SAFETY: the entry maps this virtual page to a live frame of this machine (entries
             // are dropped whenever a frame is replaced or unmapped) and the N bytes lie in it.
@@ -64,7 +64,7 @@ impl Hart {
     pub fn store<const N: usize>(&mut self, bus: &mut Bus, va: u64, value: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
         let e = self.tlb.write[slot(vpn)];
-        if e.tag == vpn && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
+        if e.tag == self.tlb.tag(vpn) && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
             let p = va.wrapping_add(e.addend) as *mut u8;
             // SAFETY: as in `load`; write entries only exist for frames private to this machine.
             unsafe { write_n::<N>(p, value) };
@@ -87,7 +87,7 @@ impl Hart {
         }
         let pa = self.translate(va, Access::Load, bus)?;
         if let Some(fp) = bus.frame(pa, false) {
-            Tlb::fill(&mut self.tlb.read, va, pa >> PAGE_SHIFT, fp.base);
+            self.tlb.fill_read(va, fp.base);
             // SAFETY: `fp.base` is a live frame and the access lies within it.
             return Ok(unsafe { read_var(fp.base.add((pa & PAGE_MASK) as usize), n) });
         }
@@ -132,7 +132,7 @@ impl Hart {
             if bus.write_watched(ppn) {
                 self.htif_poll(bus);
             } else {
-                Tlb::fill(&mut self.tlb.write, va, ppn, fp.base);
+                self.tlb.fill_write(va, ppn, fp.base);
             }
             return Ok(());
         }
@@ -258,7 +258,7 @@ impl Hart {
     /// Checks that an AMO may write `va` before it reads, so faults carry the store cause.
     pub fn probe_store(&mut self, bus: &mut Bus, va: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
-        if self.tlb.write[slot(vpn)].tag == vpn {
+        if self.tlb.write[slot(vpn)].tag == self.tlb.tag(vpn) {
             return Ok(());
         }
         let pa = self.translate(va, Access::Store, bus)?;
