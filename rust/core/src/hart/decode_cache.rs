@@ -42,6 +42,7 @@ const MAX_PAGES: usize = 1024;
 const INDEX: usize = 64;
 const NONE: u64 = u64::MAX;
 const LEN_BITS: u32 = 7;
+const STRADDLERS: usize = 4;
 
 /// Whether `op` must be the last instruction of a block.
 pub fn ends_block(op: Op) -> bool {
@@ -53,7 +54,7 @@ pub fn ends_block(op: Op) -> bool {
     )
 }
 
-struct Page {
+pub struct Page {
     /// Per halfword offset: 0, or `(arena start << LEN_BITS) | length` of the block there.
     entry: Box<[u32; SLOTS]>,
     arena: Vec<Packed>,
@@ -73,8 +74,9 @@ pub struct DecodeCache {
     graveyard: Vec<Box<Page>>,
     index: [IndexEntry; INDEX],
     cur: IndexEntry,
-    /// An instruction that straddles two pages: decoded afresh each time, never cached.
-    straddler: Box<Packed>,
+    /// Instructions that straddle two pages, by virtual pc. They depend on two frames and on
+    /// the translation of both pages, so any change to either empties this small cache.
+    straddlers: Box<[(u64, Packed); STRADDLERS]>,
 }
 
 // SAFETY: the raw pointers point into boxes owned by `pages`; the cache moves between threads
@@ -88,7 +90,7 @@ impl Default for DecodeCache {
             graveyard: Vec::new(),
             index: [NO_ENTRY; INDEX],
             cur: NO_ENTRY,
-            straddler: Box::new(Packed::new(Insn::illegal(0, 4))),
+            straddlers: Box::new([(NONE, Packed::new(Insn::illegal(0, 4))); STRADDLERS]),
         }
     }
 }
@@ -130,6 +132,16 @@ impl DecodeCache {
 
     /// Makes `vpn -> ppn` current, creating the decoded page if needed; true if created.
     pub fn install(&mut self, vpn: u64, ppn: u64) -> bool {
+        let (page, created) = self.page(ppn);
+        let e = IndexEntry { vpn, ppn, page };
+        self.index[vpn as usize % INDEX] = e;
+        self.cur = e;
+        created
+    }
+
+    /// The decoded page for frame `ppn`, created if needed (then `true`): from then on
+    /// writes to the frame drop it.
+    pub fn page(&mut self, ppn: u64) -> (*mut Page, bool) {
         if self.pages.len() >= MAX_PAGES && !self.pages.contains_key(&ppn) {
             self.clear();
         }
@@ -138,10 +150,7 @@ impl DecodeCache {
             created = true;
             Box::new(Page { entry: Box::new([0; SLOTS]), arena: Vec::new() })
         });
-        let e = IndexEntry { vpn, ppn, page: &mut **page };
-        self.index[vpn as usize % INDEX] = e;
-        self.cur = e;
-        created
+        (&mut **page, created)
     }
 
     pub fn current_ppn(&self) -> u64 {
@@ -159,16 +168,30 @@ impl DecodeCache {
         Block { start: page.arena[start..].as_ptr(), len: insns.len() }
     }
 
-    /// A one-instruction block for an instruction that straddles a page boundary.
-    pub fn straddling(&mut self, insn: Insn) -> Block {
-        *self.straddler = Packed::new(insn);
-        Block { start: &*self.straddler, len: 1 }
+    fn straddler_slot(pc: u64) -> usize {
+        (pc >> 12) as usize % STRADDLERS
+    }
+
+    /// The cached one-instruction block for a page-straddling instruction at `pc`.
+    pub fn straddler(&self, pc: u64) -> Option<Block> {
+        let e = &self.straddlers[Self::straddler_slot(pc)];
+        (e.0 == pc).then_some(Block { start: &e.1, len: 1 })
+    }
+
+    /// Caches the page-straddling instruction at `pc`.
+    pub fn add_straddler(&mut self, pc: u64, insn: Insn) -> Block {
+        let e = &mut self.straddlers[Self::straddler_slot(pc)];
+        *e = (pc, Packed::new(insn));
+        Block { start: &e.1, len: 1 }
     }
 
     /// Translations changed: the virtual index is stale, the decoded pages are not.
     pub fn forget_translations(&mut self) {
         self.index = [NO_ENTRY; INDEX];
         self.cur = NO_ENTRY;
+        for e in self.straddlers.iter_mut() {
+            e.0 = NONE;
+        }
     }
 
     /// Frame `ppn` was written; true if it held decoded code.
@@ -176,6 +199,7 @@ impl DecodeCache {
         match self.pages.remove(&ppn) {
             Some(page) => {
                 self.graveyard.push(page);
+                // Also drops the straddlers, whose halves may live in this frame.
                 self.forget_translations();
                 true
             }

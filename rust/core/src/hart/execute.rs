@@ -213,7 +213,7 @@ impl Hart {
                 }
                 let ok = self.reservation == Some(rs1 | (n >> 3));
                 if ok {
-                    if n == 4 { self.store::<4>(bus, rs1, rs2)? } else { self.store::<8>(bus, rs1, rs2)? }
+                    if n == 4 { self.store_within::<4>(bus, rs1, rs2)? } else { self.store_within::<8>(bus, rs1, rs2)? }
                 }
                 self.reservation = None;
                 !ok as u64
@@ -254,7 +254,7 @@ impl Hart {
             Op::AmomaxuW | Op::AmomaxuD => if word { (old as u32).max(b as u32) as u64 } else { old.max(b) },
             _ => unreachable!("execute_rare routes only AMOs here"),
         };
-        if word { self.store::<4>(bus, addr, new)? } else { self.store::<8>(bus, addr, new)? }
+        if word { self.store_within::<4>(bus, addr, new)? } else { self.store_within::<8>(bus, addr, new)? }
         Ok(old)
     }
 

@@ -29,6 +29,9 @@ impl Hart {
         if let Some(b) = self.code.lookup(pc) {
             return Ok(b);
         }
+        if let Some(b) = self.code.straddler(pc) {
+            return Ok(b);
+        }
         let page = self.code.current_ppn() << 12;
         let mut insns = [Insn::illegal(0, 4); MAX_BLOCK];
         let mut n = 0;
@@ -53,10 +56,15 @@ impl Hart {
             return Ok(self.code.add_block(pc, &insns[..n]));
         }
         // The first instruction straddles the page boundary; its upper half may map anywhere
-        // or fault, so it is decoded afresh each time.
+        // or fault, so it has its own small cache, emptied on any translation or code change.
         let hi = self.fetch_pa(pc.wrapping_add(2), bus)?;
+        let hi_ppn = hi >> 12;
+        if self.code.page(hi_ppn).1 {
+            // The upper half's frame now counts as code: writes to it take the slow path.
+            self.tlb.drop_writes_to(hi_ppn);
+        }
         let raw = fetch_half(bus, page | 0xffe) | (fetch_half(bus, hi) << 16);
-        Ok(self.code.straddling(decode(raw)))
+        Ok(self.code.add_straddler(pc, decode(raw)))
     }
 
     fn fetch_pa(&mut self, va: u64, bus: &mut Bus) -> Result<u64, Trap> {

@@ -64,7 +64,7 @@ pub struct Hart {
     slice_end: u64,
     /// Set by anything that must be looked at between instructions: a pending event, a change
     /// to what is pending or enabled, a change of translation.
-    stop: bool,
+    pub(crate) stop: bool,
     event: Option<Event>,
 }
 
@@ -184,6 +184,8 @@ impl Hart {
     /// Executes `n` instructions of a block. On a trap, `pc` is the trapping instruction's and
     /// `retired` counts the ones before it. `retired` is exact during every instruction (CSR
     /// and CLINT reads see it); it is a plain store per instruction, not a dependency chain.
+    /// Only the last instruction of a block, or a store returning [`Trap::STOP`], can ask the
+    /// loop to stop, so `stop` is not tested per instruction.
     #[inline(always)]
     fn run_block(&mut self, bus: &mut Bus, start: *const packed::Packed, n: usize) -> Result<(), Trap> {
         let mut pc = self.pc;
@@ -195,15 +197,15 @@ impl Hart {
             self.retired = base + k as u64;
             match self.execute(bus, insn, pc) {
                 Ok(next) => pc = next,
+                Err(t) if t == Trap::STOP => {
+                    self.pc = pc.wrapping_add(insn.len());
+                    self.retired = base + k as u64 + 1;
+                    return Ok(());
+                }
                 Err(t) => {
                     self.pc = pc;
                     return Err(t);
                 }
-            }
-            if self.stop {
-                self.pc = pc;
-                self.retired = base + k as u64 + 1;
-                return Ok(());
             }
         }
         self.pc = pc;

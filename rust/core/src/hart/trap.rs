@@ -29,6 +29,10 @@ pub struct Trap {
 }
 
 impl Trap {
+    /// Not a trap: a store completed and asks the run loop to stop after it (HTIF, CLINT or
+    /// code written). Never reaches `take_trap`.
+    pub const STOP: Trap = Trap { cause: u64::MAX, tval: 0 };
+
     pub const fn new(cause: u64, tval: u64) -> Trap {
         Trap { cause, tval }
     }

@@ -59,7 +59,8 @@ impl Hart {
         self.load_slow(bus, va, N)
     }
 
-    /// Stores the low `N` bytes of `value` at `va`.
+    /// Stores the low `N` bytes of `value` at `va`. `Err(Trap::STOP)` means the store completed
+    /// and the run loop must look at the hart before the next instruction.
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, bus: &mut Bus, va: u64, value: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
@@ -115,9 +116,9 @@ impl Hart {
                 return Err(Trap::new(cause::STORE_ACCESS, last));
             }
             for i in 0..n as u64 {
-                self.store::<1>(bus, va.wrapping_add(i), value >> (8 * i))?;
+                self.store_within::<1>(bus, va.wrapping_add(i), value >> (8 * i))?;
             }
-            return Ok(());
+            return if self.stop { Err(Trap::STOP) } else { Ok(()) };
         }
         let pa = self.translate(va, Access::Store, bus)?;
         let ppn = pa >> PAGE_SHIFT;
@@ -134,7 +135,8 @@ impl Hart {
             } else {
                 self.tlb.fill_write(va, ppn, fp.base);
             }
-            return Ok(());
+            // Code was written or HTIF acted: stop after this store.
+            return if self.stop { Err(Trap::STOP) } else { Ok(()) };
         }
         if Clint::contains(pa) && pa as usize % n == 0 {
             let mtime = self.mtime();
@@ -144,7 +146,7 @@ impl Hart {
                 }
                 // Pending interrupts may have changed: end the slice after this instruction.
                 self.end_slice();
-                return Ok(());
+                return Err(Trap::STOP);
             }
         }
         Err(Trap::new(access_fault(Access::Store), va))
@@ -255,6 +257,15 @@ unsafe fn write_var(p: *mut u8, n: usize, v: u64) {
 }
 
 impl Hart {
+    /// A store from an instruction that has more to do after it (AMO, SC): a stop request is
+    /// left in `self.stop` for the run loop to see at the end of the block.
+    pub fn store_within<const N: usize>(&mut self, bus: &mut Bus, va: u64, value: u64) -> Result<(), Trap> {
+        match self.store::<N>(bus, va, value) {
+            Err(t) if t == Trap::STOP => Ok(()),
+            r => r,
+        }
+    }
+
     /// Checks that an AMO may write `va` before it reads, so faults carry the store cause.
     pub fn probe_store(&mut self, bus: &mut Bus, va: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
