@@ -5,10 +5,15 @@
 //! after [`MAX_BLOCK`] instructions). The run loop executes a block from a contiguous array
 //! without looking the pc up again, and counts its instructions once.
 //!
+//! Each block remembers the last two blocks that followed it (with their pc), so a loop or a
+//! call/return pair goes from block to block without a lookup. A link is valid only while the
+//! cache's epoch is unchanged; the epoch moves whenever a block is added or dropped or
+//! translations change, so a link can never lead to a freed or stale block.
+//!
 //! A page's blocks are dropped when anything writes to its frame: the hart never keeps a
 //! write-TLB entry for a page with decoded code, so every such write takes the slow path, which
 //! calls [`DecodeCache::forget_page`]. Dropped pages go to a graveyard that is emptied between
-//! blocks, because the block being executed may be the one whose page was just written.
+//! slices, because the block being executed may be the one whose page was just written.
 use super::packed::Packed;
 use crate::isa::{Insn, Op};
 use std::collections::HashMap;
@@ -41,7 +46,6 @@ const SLOTS: usize = 2048;
 const MAX_PAGES: usize = 1024;
 const INDEX: usize = 64;
 const NONE: u64 = u64::MAX;
-const LEN_BITS: u32 = 7;
 const STRADDLERS: usize = 4;
 
 /// Whether `op` must be the last instruction of a block.
@@ -54,10 +58,48 @@ pub fn ends_block(op: Op) -> bool {
     )
 }
 
+#[derive(Clone, Copy)]
+struct Link {
+    pc: u64,
+    epoch: u64,
+    to: *mut BlockData,
+}
+
+const NO_LINK: Link = Link { pc: NONE, epoch: NONE, to: std::ptr::null_mut() };
+
+/// One decoded block and its links to the blocks seen after it.
+pub struct BlockData {
+    pub insns: Box<[Packed]>,
+    links: [Link; 2],
+}
+
+impl BlockData {
+    fn new(insns: Box<[Packed]>) -> Box<BlockData> {
+        Box::new(BlockData { insns, links: [NO_LINK; 2] })
+    }
+
+    /// The block recorded as following this one at `pc`, if still valid.
+    #[inline(always)]
+    pub fn follow(&self, pc: u64, epoch: u64) -> Option<*mut BlockData> {
+        for l in &self.links {
+            if l.pc == pc && l.epoch == epoch {
+                return Some(l.to);
+            }
+        }
+        None
+    }
+
+    /// Records `to` as following this block at `pc`, replacing the older link.
+    pub fn link(&mut self, pc: u64, to: *mut BlockData, epoch: u64) {
+        self.links[1] = self.links[0];
+        self.links[0] = Link { pc, epoch, to };
+    }
+}
+
 pub struct Page {
-    /// Per halfword offset: 0, or `(arena start << LEN_BITS) | length` of the block there.
+    /// Per halfword offset: 0, or 1 + the index in `blocks` of the block starting there.
     entry: Box<[u32; SLOTS]>,
-    arena: Vec<Packed>,
+    blocks: Vec<Box<BlockData>>,
 }
 
 #[derive(Clone, Copy)]
@@ -76,11 +118,13 @@ pub struct DecodeCache {
     cur: IndexEntry,
     /// Instructions that straddle two pages, by virtual pc. They depend on two frames and on
     /// the translation of both pages, so any change to either empties this small cache.
-    straddlers: Box<[(u64, Packed); STRADDLERS]>,
+    straddlers: [(u64, Option<Box<BlockData>>); STRADDLERS],
+    dead_straddlers: Vec<Box<BlockData>>,
+    epoch: u64,
 }
 
-// SAFETY: the raw pointers point into boxes owned by `pages`; the cache moves between threads
-// only as a whole, together with its boxes.
+// SAFETY: the raw pointers point into boxes owned by this cache; it moves between threads only
+// as a whole, together with its boxes.
 unsafe impl Send for DecodeCache {}
 
 impl Default for DecodeCache {
@@ -90,19 +134,21 @@ impl Default for DecodeCache {
             graveyard: Vec::new(),
             index: [NO_ENTRY; INDEX],
             cur: NO_ENTRY,
-            straddlers: Box::new([(NONE, Packed::new(Insn::illegal(0, 4))); STRADDLERS]),
+            straddlers: [const { (NONE, None) }; STRADDLERS],
+            dead_straddlers: Vec::new(),
+            epoch: 0,
         }
     }
 }
 
-/// A block to execute: `len` instructions from `start`, valid until the next [`DecodeCache::collect`].
-#[derive(Clone, Copy)]
-pub struct Block {
-    pub start: *const Packed,
-    pub len: usize,
-}
+/// A block to execute; valid until the next [`DecodeCache::collect`].
+pub type Block = *mut BlockData;
 
 impl DecodeCache {
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// The cached block at `pc` if its page is the current one and the block is built.
     #[inline(always)]
     pub fn lookup(&self, pc: u64) -> Option<Block> {
@@ -110,14 +156,12 @@ impl DecodeCache {
             return None;
         }
         // SAFETY: `cur.page` is valid while `cur.vpn` is not NONE (reset whenever pages go).
-        let page = unsafe { &*self.cur.page };
+        let page = unsafe { &mut *self.cur.page };
         let e = page.entry[(pc as usize & 0xfff) >> 1];
         if e == 0 {
             return None;
         }
-        let start = (e >> LEN_BITS) as usize;
-        // SAFETY: entries only ever describe ranges inside the arena.
-        Some(Block { start: unsafe { page.arena.as_ptr().add(start) }, len: (e & ((1 << LEN_BITS) - 1)) as usize })
+        Some(&mut *page.blocks[e as usize - 1])
     }
 
     /// Makes the page for `vpn` current if the index knows its frame.
@@ -148,7 +192,7 @@ impl DecodeCache {
         let mut created = false;
         let page = self.pages.entry(ppn).or_insert_with(|| {
             created = true;
-            Box::new(Page { entry: Box::new([0; SLOTS]), arena: Vec::new() })
+            Box::new(Page { entry: Box::new([0; SLOTS]), blocks: Vec::new() })
         });
         (&mut **page, created)
     }
@@ -162,10 +206,10 @@ impl DecodeCache {
         debug_assert!(!insns.is_empty() && insns.len() <= MAX_BLOCK);
         // SAFETY: only called right after `select`/`install` made `cur` valid.
         let page = unsafe { &mut *self.cur.page };
-        let start = page.arena.len();
-        page.arena.extend(insns.iter().map(|&i| Packed::new(i)));
-        page.entry[(pc as usize & 0xfff) >> 1] = ((start as u32) << LEN_BITS) | insns.len() as u32;
-        Block { start: page.arena[start..].as_ptr(), len: insns.len() }
+        page.blocks.push(BlockData::new(insns.iter().map(|&i| Packed::new(i)).collect()));
+        page.entry[(pc as usize & 0xfff) >> 1] = page.blocks.len() as u32;
+        self.epoch += 1;
+        &mut **page.blocks.last_mut().expect("just pushed")
     }
 
     fn straddler_slot(pc: u64) -> usize {
@@ -173,25 +217,34 @@ impl DecodeCache {
     }
 
     /// The cached one-instruction block for a page-straddling instruction at `pc`.
-    pub fn straddler(&self, pc: u64) -> Option<Block> {
-        let e = &self.straddlers[Self::straddler_slot(pc)];
-        (e.0 == pc).then_some(Block { start: &e.1, len: 1 })
+    pub fn straddler(&mut self, pc: u64) -> Option<Block> {
+        match &mut self.straddlers[Self::straddler_slot(pc)] {
+            (p, Some(b)) if *p == pc => Some(&mut **b),
+            _ => None,
+        }
     }
 
     /// Caches the page-straddling instruction at `pc`.
     pub fn add_straddler(&mut self, pc: u64, insn: Insn) -> Block {
-        let e = &mut self.straddlers[Self::straddler_slot(pc)];
-        *e = (pc, Packed::new(insn));
-        Block { start: &e.1, len: 1 }
+        let slot = &mut self.straddlers[Self::straddler_slot(pc)];
+        if let Some(old) = slot.1.take() {
+            self.dead_straddlers.push(old);
+        }
+        let b = slot.1.insert(BlockData::new(Box::new([Packed::new(insn)])));
+        slot.0 = pc;
+        self.epoch += 1;
+        &mut **b
     }
 
-    /// Translations changed: the virtual index is stale, the decoded pages are not.
+    /// Translations changed: the virtual index and the links are stale, the decoded pages
+    /// are not.
     pub fn forget_translations(&mut self) {
         self.index = [NO_ENTRY; INDEX];
         self.cur = NO_ENTRY;
-        for e in self.straddlers.iter_mut() {
-            e.0 = NONE;
+        for s in self.straddlers.iter_mut() {
+            s.0 = NONE;
         }
+        self.epoch += 1;
     }
 
     /// Frame `ppn` was written; true if it held decoded code.
@@ -212,8 +265,9 @@ impl DecodeCache {
         self.forget_translations();
     }
 
-    /// Frees dropped pages; no block may be executing.
+    /// Frees dropped pages and blocks; no block may be executing or held.
     pub fn collect(&mut self) {
         self.graveyard.clear();
+        self.dead_straddlers.clear();
     }
 }

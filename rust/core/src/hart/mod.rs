@@ -10,7 +10,7 @@ pub mod trap;
 use crate::bus::Bus;
 use crate::mmu::Tlb;
 use csr::CsrFile;
-use decode_cache::DecodeCache;
+use decode_cache::{Block, DecodeCache};
 use trap::{cause, Trap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,19 +163,44 @@ impl Hart {
             }
             self.slice_end = end.min(self.next_timer_deadline(bus));
             self.stop = false;
+            // The block just run, to follow its links instead of looking the pc up.
+            let mut prev: Option<Block> = None;
             while !self.stop && self.retired < self.slice_end {
-                let step = match self.block(bus) {
-                    Ok(b) => {
-                        let n = b.len.min((self.slice_end - self.retired) as usize);
-                        self.run_block(bus, b.start, n)
-                    }
-                    Err(t) => Err(t),
+                let epoch = self.code.epoch();
+                // SAFETY: blocks stay allocated until `collect`, at the top of the outer loop.
+                let linked = prev.and_then(|p| unsafe { (*p).follow(self.pc, epoch) });
+                let block = match linked {
+                    Some(b) => b,
+                    None => match self.block(bus) {
+                        Ok(b) => {
+                            if let Some(p) = prev {
+                                // SAFETY: as above; a link is only followed while its epoch holds.
+                                unsafe { (*p).link(self.pc, b, self.code.epoch()) };
+                            }
+                            b
+                        }
+                        Err(t) => {
+                            prev = None;
+                            if self.host_traps && self.traps_to_m(t) {
+                                return Event::Trap(t);
+                            }
+                            self.take_trap(t);
+                            continue;
+                        }
+                    },
                 };
-                if let Err(t) = step {
-                    if self.host_traps && self.traps_to_m(t) {
-                        return Event::Trap(t);
+                // SAFETY: as above.
+                let insns = unsafe { &(*block).insns };
+                let n = insns.len().min((self.slice_end - self.retired) as usize);
+                match self.run_block(bus, insns.as_ptr(), n) {
+                    Ok(()) => prev = Some(block),
+                    Err(t) => {
+                        prev = None;
+                        if self.host_traps && self.traps_to_m(t) {
+                            return Event::Trap(t);
+                        }
+                        self.take_trap(t);
                     }
-                    self.take_trap(t);
                 }
             }
         }
