@@ -1,0 +1,69 @@
+/*
+ * pltvm guest SDK: enclave entry stub and exit.
+ *
+ * The monitor enters at e_entry (= _start, placed at 0x1000 by enclave.lds) in U-mode with
+ *   sp = 0x38_0000_0000, a0 = shm VA, a1 = shm size, a2 = run counter, a3 = relay VA,
+ *   a4 = relay size, every other register 0 (penglai-tvm-abi.md §2.1).
+ * We save x1..x31 (slot n = register xn, slot 2 = the entry sp) in a 256-byte block at the
+ * top of the stack, exactly the block the SDK's EAPP_RESERVE_REG builds, but from assembly so
+ * the compiler cannot clobber a0..a4 first [B38]. __eapp_args points at it.
+ * Then gp and tp are set up, constructors run, and main(a0, a1, a2, a3, a4) is called.
+ * If main returns, its return value is passed to EAPP_RETURN (the SDK would jump to 0 and fault).
+ */
+	.section .text.entry, "ax", @progbits
+	.globl	_start
+	.type	_start, @function
+_start:
+	addi	sp, sp, -256
+	sd	zero, 0(sp)
+	sd	x1, 8(sp)
+	sd	x3, 24(sp)
+	sd	x4, 32(sp)
+	sd	x5, 40(sp)
+	sd	x6, 48(sp)
+	sd	x7, 56(sp)
+	sd	x8, 64(sp)
+	sd	x9, 72(sp)
+	sd	x10, 80(sp)
+	sd	x11, 88(sp)
+	sd	x12, 96(sp)
+	sd	x13, 104(sp)
+	sd	x14, 112(sp)
+	sd	x15, 120(sp)
+	sd	x16, 128(sp)
+	sd	x17, 136(sp)
+	sd	x18, 144(sp)
+	sd	x19, 152(sp)
+	sd	x20, 160(sp)
+	sd	x21, 168(sp)
+	sd	x22, 176(sp)
+	sd	x23, 184(sp)
+	sd	x24, 192(sp)
+	sd	x25, 200(sp)
+	sd	x26, 208(sp)
+	sd	x27, 216(sp)
+	sd	x28, 224(sp)
+	sd	x29, 232(sp)
+	sd	x30, 240(sp)
+	sd	x31, 248(sp)
+	addi	t0, sp, 256
+	sd	t0, 16(sp)		/* slot 2: sp at entry */
+
+	.option	push
+	.option	norelax
+	la	gp, __global_pointer$
+	.option	pop
+	la	tp, __tls_base
+	la	t0, __eapp_args
+	sd	sp, 0(t0)
+
+	call	__eapp_init		/* constructors (C); may clobber a0..a4 */
+
+	ld	a0, 80(sp)
+	ld	a1, 88(sp)
+	ld	a2, 96(sp)
+	ld	a3, 104(sp)
+	ld	a4, 112(sp)
+	call	main
+	tail	EAPP_RETURN		/* a0 = main's return value */
+	.size	_start, . - _start
