@@ -7,6 +7,7 @@ pub mod isa;
 pub mod machine;
 pub mod mem;
 pub mod mmu;
+pub mod monitor;
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

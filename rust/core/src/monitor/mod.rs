@@ -1,0 +1,360 @@
+//! The Penglai-TVM secure monitor model (penglai-tvm-abi.md): a secure-memory pool, the enclave
+//! table and state machine (§5.4), normal-enclave creation exactly as the driver and monitor do
+//! it (§1.3–§1.5), enclave calls and OCALLs (§3), and runs on the hart in U-mode with M-mode
+//! handled here natively (§2, §8).
+//!
+//! Identifier spaces: the *monitor eid* is the lowest free slot of the enclave table (what
+//! `get_enclave_id()` returns); the *driver id* is what the host program sees in
+//! `user_param.eid`, lowest free in `[0x1000, 0xFFFF)`.
+//!
+//! Locking: the monitor's tables are behind one mutex that is held only for bookkeeping, never
+//! while an enclave executes. Each enclave has a small control block (state, stop/destroy
+//! requests, a condvar) and its machine state behind its own mutex, held by the thread that runs
+//! it. Stop/resume/destroy from other threads go through the control block; the running thread
+//! looks at it between instruction slices.
+pub mod consts;
+mod ecall;
+pub mod elf;
+pub mod enclave;
+pub mod pt;
+pub mod rng;
+pub mod run;
+
+use consts::*;
+use enclave::{CreateError, CreateParams, Enclave};
+use rng::{RngMode, SplitMix};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+pub use enclave::CreateError as Error;
+pub use run::{BufferHost, Entry, Host, RunExit, RunOutcome, RunRequest, StdoutHost};
+
+/// Enclave states (§5.4, Appendix A).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum State {
+    Destroyed = -1,
+    Invalid = 0,
+    Fresh = 1,
+    Runnable = 2,
+    Running = 3,
+    Stopped = 4,
+    Attesting = 5,
+    Ocalling = 6,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Destroyed => "DESTROYED",
+            State::Invalid => "INVALID",
+            State::Fresh => "FRESH",
+            State::Runnable => "RUNNABLE",
+            State::Running => "RUNNING",
+            State::Stopped => "STOPPED",
+            State::Attesting => "ATTESTING",
+            State::Ocalling => "OCALLING",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bytes of secure memory enclaves may hold (blocks, mmap and heap blocks).
+    pub secure_memory: u64,
+    pub rng: RngMode,
+    /// Seed of the per-enclave generators (`RngMode::Seeded`).
+    pub seed: u64,
+    /// Instructions per slice: the granularity of invisible preemption, stop and destroy.
+    pub slice: u64,
+    /// `get_caller_id` returns 0 like Penglai (B2) instead of -1 outside a call.
+    pub caller_id_compat: bool,
+}
+
+pub const DEFAULT_SECURE_MEMORY: u64 = 1 << 30;
+pub const DEFAULT_SLICE: u64 = 1 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secure_memory: DEFAULT_SECURE_MEMORY,
+            rng: RngMode::Seeded,
+            seed: 0,
+            slice: DEFAULT_SLICE,
+            caller_id_compat: false,
+        }
+    }
+}
+
+struct Ctl {
+    state: State,
+    /// A thread is inside `Monitor::run` for this enclave.
+    runner: bool,
+    /// Destroy requested while running.
+    destroy: bool,
+}
+
+/// One enclave as the monitor and driver know it. Shared (`Arc`) between the monitor's tables
+/// and the host objects that refer to it.
+pub struct EnclaveCell {
+    /// Monitor eid (table slot).
+    pub eid: u32,
+    /// Driver id (`user_param.eid`).
+    pub id: u32,
+    pub name: [u8; 16],
+    pub kind: u32,
+    ctl: Mutex<Ctl>,
+    cv: Condvar,
+    /// Something for the running thread to look at between slices.
+    poll: AtomicBool,
+    inner: Mutex<Option<Enclave>>,
+}
+
+impl EnclaveCell {
+    pub fn state(&self) -> State {
+        self.ctl.lock().unwrap().state
+    }
+
+    /// The enclave's machine state, unless a thread is running it (`Err(true)`) or it is gone
+    /// (`Err(false)`).
+    pub fn try_inner(&self) -> Result<MutexGuard<'_, Option<Enclave>>, bool> {
+        match self.inner.try_lock() {
+            Ok(g) if g.is_some() => Ok(g),
+            Ok(_) => Err(false),
+            Err(_) => Err(true),
+        }
+    }
+
+    fn name_key(&self) -> &[u8] {
+        let n = self.name.iter().position(|&b| b == 0).unwrap_or(16);
+        &self.name[..n]
+    }
+}
+
+struct Tables {
+    eids: Vec<Option<Arc<EnclaveCell>>>,
+    ids: BTreeMap<u32, Arc<EnclaveCell>>,
+    used: u64,
+    /// Monitor-global run counter passed in `a2` (B1).
+    eapp_args: u64,
+    lcg: u32,
+    creates: u64,
+}
+
+pub struct Monitor {
+    pub config: Config,
+    tables: Mutex<Tables>,
+}
+
+impl Monitor {
+    pub fn new(config: Config) -> Monitor {
+        Monitor {
+            config,
+            tables: Mutex::new(Tables {
+                eids: Vec::new(),
+                ids: BTreeMap::new(),
+                used: 0,
+                eapp_args: 0,
+                lcg: rng::LCG_SEED,
+                creates: 0,
+            }),
+        }
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn secure_memory_used(&self) -> u64 {
+        self.tables().used
+    }
+
+    pub fn eapp_args(&self) -> u64 {
+        self.tables().eapp_args
+    }
+
+    /// Driver ids in use, ascending.
+    pub fn ids(&self) -> Vec<u32> {
+        self.tables().ids.keys().copied().collect()
+    }
+
+    pub fn lookup(&self, id: u32) -> Option<Arc<EnclaveCell>> {
+        self.tables().ids.get(&id).cloned()
+    }
+
+    /// Takes `bytes` from the secure-memory pool.
+    pub(crate) fn reserve(&self, bytes: u64) -> bool {
+        let mut t = self.tables();
+        if t.used.saturating_add(bytes) > self.config.secure_memory {
+            return false;
+        }
+        t.used += bytes;
+        true
+    }
+
+    pub(crate) fn release(&self, bytes: u64) {
+        let mut t = self.tables();
+        t.used = t.used.saturating_sub(bytes);
+    }
+
+    pub(crate) fn with_lcg<R>(&self, f: impl FnOnce(&mut u32) -> R) -> R {
+        f(&mut self.tables().lcg)
+    }
+
+    fn next_run_counter(&self) -> u64 {
+        let mut t = self.tables();
+        let v = t.eapp_args;
+        t.eapp_args += 1;
+        v
+    }
+
+    fn name_taken(&self, cell: &EnclaveCell) -> bool {
+        let t = self.tables();
+        t.eids.iter().flatten().any(|c| c.eid != cell.eid && c.name_key() == cell.name_key())
+    }
+
+    /// Creates a normal enclave from ELF file bytes (driver CREATE + monitor fid 99).
+    pub fn create(&self, elf_bytes: &[u8], p: &CreateParams) -> Result<Arc<EnclaveCell>, CreateError> {
+        match p.kind {
+            NORMAL_ENCLAVE => {}
+            SERVER_ENCLAVE => return Err(CreateError::Unsupported("server enclaves are not supported yet".into())),
+            SHADOW_ENCLAVE => {
+                return Err(CreateError::Unsupported("shadow enclaves are not supported yet (issue 5)".into()))
+            }
+            k => return Err(CreateError::Param(format!("unknown enclave type {k}"))),
+        }
+        let info = enclave::parse(elf_bytes)?;
+        let pages = enclave::block_pages(&info, p.stack_size)?;
+        let bytes = pages * PAGE;
+        if !self.reserve(bytes) {
+            let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
+            return Err(CreateError::NoMemory { need: bytes, free });
+        }
+        let mut enc = match Enclave::build(elf_bytes, &info, p, pages) {
+            Ok(e) => e,
+            Err(err) => {
+                self.release(bytes);
+                return Err(err);
+            }
+        };
+        let mut t = self.tables();
+        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+            t.used -= bytes;
+            return Err(CreateError::NoId);
+        };
+        let eid = match t.eids.iter().position(|s| s.is_none()) {
+            Some(i) => i,
+            None => {
+                t.eids.push(None);
+                t.eids.len() - 1
+            }
+        };
+        t.creates += 1;
+        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let cell = Arc::new(EnclaveCell {
+            eid: eid as u32,
+            id,
+            name: p.name,
+            kind: p.kind,
+            ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
+            cv: Condvar::new(),
+            poll: AtomicBool::new(false),
+            inner: Mutex::new(Some(enc)),
+        });
+        t.eids[eid] = Some(Arc::clone(&cell));
+        t.ids.insert(id, Arc::clone(&cell));
+        Ok(cell)
+    }
+
+    /// Returns an enclave's resources and frees its table slot and driver id.
+    fn free(&self, cell: &EnclaveCell, enc: Enclave) {
+        let mut t = self.tables();
+        t.used = t.used.saturating_sub(enc.secure_bytes);
+        if let Some(slot) = t.eids.get_mut(cell.eid as usize) {
+            if slot.as_ref().is_some_and(|c| std::ptr::eq(&**c, cell)) {
+                *slot = None;
+            }
+        }
+        if t.ids.get(&cell.id).is_some_and(|c| std::ptr::eq(&**c, cell)) {
+            t.ids.remove(&cell.id);
+        }
+        drop(t);
+        drop(enc);
+    }
+
+    /// Host stop (fid 96): 0 or -1 (§5.4).
+    pub fn stop(&self, cell: &EnclaveCell) -> i32 {
+        let mut c = cell.ctl.lock().unwrap();
+        if cell.kind == SERVER_ENCLAVE {
+            return -1;
+        }
+        match c.state {
+            State::Runnable | State::Stopped => {
+                c.state = State::Stopped;
+                0
+            }
+            State::Running => {
+                c.state = State::Stopped;
+                cell.poll.store(true, Ordering::Release);
+                0
+            }
+            _ => -1,
+        }
+    }
+
+    /// Host resume with reason "stop" (wake): STOPPED -> RUNNABLE, 0; else -1.
+    pub fn resume(&self, cell: &EnclaveCell) -> i32 {
+        let mut c = cell.ctl.lock().unwrap();
+        if c.state != State::Stopped {
+            return -1;
+        }
+        c.state = State::Runnable;
+        cell.poll.store(true, Ordering::Release);
+        cell.cv.notify_all();
+        0
+    }
+
+    /// Host destroy (fid 94): frees the enclave at once, or, when a thread is running it,
+    /// makes that run end (it returns `RunExit::Destroyed`) and waits until it has. 0 or -1.
+    pub fn destroy(&self, cell: &EnclaveCell) -> i32 {
+        let mut c = cell.ctl.lock().unwrap();
+        if matches!(c.state, State::Invalid | State::Destroyed) {
+            return -1;
+        }
+        if c.runner {
+            c.destroy = true;
+            cell.poll.store(true, Ordering::Release);
+            cell.cv.notify_all();
+            while c.state != State::Invalid {
+                c = cell.cv.wait(c).unwrap();
+            }
+            return 0;
+        }
+        c.state = State::Invalid;
+        drop(c);
+        let enc = cell.inner.lock().unwrap().take();
+        if let Some(enc) = enc {
+            self.free(cell, enc);
+        }
+        0
+    }
+
+    /// The driver drops its record of the enclave (a failed wake does this, §4.4). The
+    /// enclave, which Penglai would leak, is destroyed unless a thread is running it (that run
+    /// finishes normally).
+    pub fn forget(&self, cell: &EnclaveCell) {
+        {
+            let mut t = self.tables();
+            if t.ids.get(&cell.id).is_some_and(|c| std::ptr::eq(&**c, cell)) {
+                t.ids.remove(&cell.id);
+            }
+        }
+        if !cell.ctl.lock().unwrap().runner {
+            self.destroy(cell);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

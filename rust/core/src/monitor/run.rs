@@ -1,0 +1,287 @@
+//! Running an enclave: entry (§2.1), the slice loop with stop/resume/destroy from other threads
+//! and invisible preemption (§8, B40), and what each way of leaving means (§2.2).
+use super::consts::*;
+use super::ecall::{self, Ctx, Step};
+use super::enclave::{Enclave, Pending};
+use super::{EnclaveCell, Monitor, State};
+use crate::hart::trap::cause;
+use crate::hart::Event;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The host program's side of a run: where prints go, and a periodic chance to interrupt.
+pub trait Host {
+    /// Enclave output (one `OCALL_SYS_WRITE`). `false` aborts the run (enclave destroyed).
+    fn output(&mut self, data: &[u8]) -> bool;
+    /// Called between slices; `false` interrupts the run (enclave stays RUNNABLE).
+    fn tick(&mut self) -> bool {
+        true
+    }
+}
+
+/// Output to the process's stdout, no interruption.
+pub struct StdoutHost;
+
+impl Host for StdoutHost {
+    fn output(&mut self, data: &[u8]) -> bool {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(data).and_then(|_| out.flush()).is_ok()
+    }
+}
+
+/// Collects output in memory.
+#[derive(Default)]
+pub struct BufferHost(pub Vec<u8>);
+
+impl Host for BufferHost {
+    fn output(&mut self, data: &[u8]) -> bool {
+        self.0.extend_from_slice(data);
+        true
+    }
+}
+
+/// How to enter the enclave.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// First run of a FRESH enclave, optionally with a relay region (its contents).
+    Start { relay: Option<Vec<u8>> },
+    /// Re-run after `RETURN_USER_RELAY_PAGE`: region 0 comes back with these contents.
+    RerunRelay { relay: Option<Vec<u8>> },
+    /// Result of an OCALL forwarded to the host program (`a0`).
+    OcallReturn(u64),
+    /// Continue a RUNNABLE (budget/interrupted) or STOPPED enclave.
+    Continue,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub entry: Entry,
+    /// The host's current shm contents, copied in before entering.
+    pub shm: Option<Vec<u8>>,
+    /// At most this many instructions in this call (None: until the enclave leaves).
+    pub budget: Option<u64>,
+}
+
+impl RunRequest {
+    pub fn start() -> RunRequest {
+        RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// `EAPP_RETURN(retval)`: the enclave is gone.
+    Exited { retval: u64 },
+    /// `OCALL_RETURN_RELAY_PAGE`: the host holds the relay pages; re-run with `RerunRelay`.
+    Relay,
+    /// Any exception, an unknown enclave call or a non-Penglai ecall (`ecall` = `(a6, a7)`):
+    /// the enclave is destroyed (B25, B39).
+    Fault { cause: u64, tval: u64, pc: u64, ecall: Option<(u64, u64)> },
+    /// Destroyed by the host while this run was in flight (B23).
+    Destroyed,
+    /// An OCALL id registered by the host program: answer with `OcallReturn`.
+    Ocall { id: u64, args: [u64; 3] },
+    /// The request's budget is used; the enclave is RUNNABLE.
+    Budget,
+    /// `Host::tick` asked to stop; the enclave is RUNNABLE (or STOPPED).
+    Interrupted,
+    /// `Host::output` failed; the enclave is destroyed.
+    Aborted,
+    /// The monitor refused the run (no such enclave, wrong state, busy); nothing changed.
+    Refused(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub exit: RunExit,
+    /// The shm contents after the run (what the host sees through its mapping).
+    pub shm: Option<Vec<u8>>,
+    /// Contents of the relay regions handed back to the host (exit, fault, destroy, relay return).
+    pub relay: Vec<Vec<u8>>,
+    /// Instructions the enclave retired in this call.
+    pub instret: u64,
+}
+
+fn refused(msg: impl Into<String>) -> RunOutcome {
+    RunOutcome { exit: RunExit::Refused(msg.into()), shm: None, relay: Vec::new(), instret: 0 }
+}
+
+impl Monitor {
+    /// Runs (or re-enters) an enclave on this thread until it leaves. Never holds the monitor
+    /// lock while the enclave executes.
+    pub fn run(&self, cell: &Arc<EnclaveCell>, req: RunRequest, host: &mut dyn Host) -> RunOutcome {
+        {
+            let mut c = cell.ctl.lock().unwrap();
+            if c.runner {
+                return refused("the enclave is already running in another thread");
+            }
+            let ok = match &req.entry {
+                Entry::Start { .. } => c.state == State::Fresh && cell.kind == NORMAL_ENCLAVE,
+                Entry::RerunRelay { .. } | Entry::OcallReturn(_) => c.state == State::Ocalling,
+                Entry::Continue => matches!(c.state, State::Runnable | State::Stopped),
+            };
+            if !ok {
+                return refused(format!("the enclave is {} and cannot be run this way", c.state.name()));
+            }
+            c.runner = true;
+        }
+        let mut guard = cell.inner.lock().unwrap();
+        let Some(e) = guard.as_mut() else {
+            drop(guard);
+            self.end_runner(cell, None);
+            return refused("the enclave no longer exists");
+        };
+        if let Err(msg) = self.enter(cell, e, req.entry) {
+            drop(guard);
+            self.end_runner(cell, None);
+            return refused(msg);
+        }
+        if let Some(shm) = &req.shm {
+            e.set_shm_bytes(shm);
+        }
+        {
+            let mut c = cell.ctl.lock().unwrap();
+            if c.state == State::Stopped {
+                cell.poll.store(true, Ordering::Release);
+            } else {
+                c.state = State::Running;
+            }
+        }
+        let start = e.hart.retired;
+        let end = req.budget.map(|b| start.saturating_add(b));
+        let exit = self.execute(cell, e, host, end);
+        let instret = e.hart.retired - start;
+        let shm = e.shm_bytes();
+        let destroy_requested = cell.ctl.lock().unwrap().destroy;
+        let ends = destroy_requested
+            || matches!(exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted);
+        let relay = if ends || exit == RunExit::Relay { e.take_relay() } else { Vec::new() };
+        let exit = match exit {
+            RunExit::Relay | RunExit::Ocall { .. } | RunExit::Budget | RunExit::Interrupted if destroy_requested => {
+                RunExit::Destroyed
+            }
+            x => x,
+        };
+        let freed = if ends { guard.take() } else { None };
+        drop(guard);
+        let next = match exit {
+            RunExit::Relay | RunExit::Ocall { .. } => Some(State::Ocalling),
+            RunExit::Budget | RunExit::Interrupted => Some(State::Runnable),
+            _ => Some(State::Invalid),
+        };
+        if let Some(enc) = freed {
+            self.free(cell, enc);
+        }
+        self.end_runner(cell, next);
+        RunOutcome { exit, shm, relay, instret }
+    }
+
+    /// Entry work of each kind of run; `Err` refuses the run with nothing changed.
+    fn enter(&self, cell: &EnclaveCell, e: &mut Enclave, entry: Entry) -> Result<(), String> {
+        match entry {
+            Entry::Start { relay } => {
+                if let Some(data) = relay {
+                    if data.is_empty() || data.len() as u64 % PAGE != 0 {
+                        return Err("the relay region must be a non-zero multiple of 4096 bytes".into());
+                    }
+                    if self.name_taken(cell) {
+                        return Err("another live enclave has the same name; relay pages need a unique name".into());
+                    }
+                    if !e.map_relay(&data) {
+                        return Err("cannot map the relay region".into());
+                    }
+                }
+                let counter = self.next_run_counter();
+                e.set_entry_registers(counter);
+            }
+            Entry::RerunRelay { relay } => {
+                if e.pending != Pending::Relay {
+                    return Err("the enclave did not return its relay pages".into());
+                }
+                if let Some(data) = relay {
+                    if !data.is_empty() && !e.map_relay(&data) {
+                        return Err("cannot map the relay region".into());
+                    }
+                }
+                e.pending = Pending::None;
+                e.hart.x[10] = 0;
+            }
+            Entry::OcallReturn(v) => {
+                if e.pending != Pending::User {
+                    return Err("the enclave is not waiting for a host OCALL".into());
+                }
+                e.pending = Pending::None;
+                e.hart.x[10] = v;
+            }
+            Entry::Continue => {}
+        }
+        Ok(())
+    }
+
+    fn execute(&self, cell: &EnclaveCell, e: &mut Enclave, host: &mut dyn Host, end: Option<u64>) -> RunExit {
+        let slice = self.config.slice.max(1);
+        loop {
+            if cell.poll.load(Ordering::Acquire) {
+                if let Some(x) = self.wait_if_stopped(cell, host) {
+                    return x;
+                }
+            }
+            if !host.tick() {
+                return RunExit::Interrupted;
+            }
+            let n = match end {
+                Some(end) if e.hart.retired >= end => return RunExit::Budget,
+                Some(end) => (end - e.hart.retired).min(slice),
+                None => slice,
+            };
+            match e.hart.run(&mut e.bus, n) {
+                Event::Budget | Event::Exit(_) => {}
+                Event::Trap(t) if t.cause == cause::ECALL_U => {
+                    let mut cx = Ctx { monitor: self, eid: cell.eid, host: &mut *host };
+                    if let Step::Leave(x) = ecall::ecall(e, &mut cx) {
+                        return x;
+                    }
+                }
+                Event::Trap(t) => return RunExit::Fault { cause: t.cause, tval: t.tval, pc: e.hart.pc, ecall: None },
+            }
+        }
+    }
+
+    /// Between slices: a stop parks the run until resume or destroy; a destroy ends it.
+    fn wait_if_stopped(&self, cell: &EnclaveCell, host: &mut dyn Host) -> Option<RunExit> {
+        let mut c = cell.ctl.lock().unwrap();
+        cell.poll.store(false, Ordering::Release);
+        loop {
+            if c.destroy {
+                return Some(RunExit::Destroyed);
+            }
+            if c.state != State::Stopped {
+                c.state = State::Running;
+                return None;
+            }
+            let (g, _) = cell.cv.wait_timeout(c, Duration::from_millis(50)).unwrap();
+            c = g;
+            if !c.destroy && c.state == State::Stopped {
+                drop(c);
+                if !host.tick() {
+                    cell.poll.store(true, Ordering::Release);
+                    return Some(RunExit::Interrupted);
+                }
+                c = cell.ctl.lock().unwrap();
+            }
+        }
+    }
+
+    fn end_runner(&self, cell: &EnclaveCell, next: Option<State>) {
+        let mut c = cell.ctl.lock().unwrap();
+        c.runner = false;
+        match next {
+            Some(State::Invalid) => c.state = State::Invalid,
+            Some(s) if c.state != State::Stopped || s == State::Ocalling => c.state = s,
+            _ => {}
+        }
+        cell.cv.notify_all();
+    }
+}

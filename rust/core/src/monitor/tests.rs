@@ -1,0 +1,198 @@
+//! Unit tests of the monitor model with hand-assembled enclaves.
+use super::consts::*;
+use super::enclave::CreateParams;
+use super::run::{BufferHost, Entry, RunExit, RunRequest};
+use super::*;
+use std::sync::Arc;
+
+fn i_type(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
+}
+fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(imm, rs1, 0, rd, 0x13)
+}
+fn sd(rs2: u32, off: i32, rs1: u32) -> u32 {
+    let imm = off as u32 & 0xfff;
+    ((imm >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((imm & 0x1f) << 7) | 0x23
+}
+fn lui(rd: u32, imm20: u32) -> u32 {
+    (imm20 << 12) | (rd << 7) | 0x37
+}
+const ECALL: u32 = 0x73;
+const SPIN: u32 = 0x0000_006f; // jal x0, 0
+
+/// a6 = 0x100101 (lui a6, 0x100; addi a6, a6, 0x101), a7 = fid.
+fn penglai(fid: i32) -> Vec<u32> {
+    vec![lui(16, 0x100), addi(16, 16, 0x101), addi(17, 0, fid)]
+}
+
+/// ELF64 RISC-V executable with one RWX PT_LOAD at 0x1000.
+fn elf(code: &[u32]) -> Vec<u8> {
+    let text: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut f = vec![0u8; 0x1000];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2;
+    f[5] = 1;
+    f[6] = 1;
+    f[16..18].copy_from_slice(&2u16.to_le_bytes());
+    f[18..20].copy_from_slice(&243u16.to_le_bytes());
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[24..32].copy_from_slice(&0x1000u64.to_le_bytes());
+    f[32..40].copy_from_slice(&64u64.to_le_bytes());
+    f[52..54].copy_from_slice(&64u16.to_le_bytes());
+    f[54..56].copy_from_slice(&56u16.to_le_bytes());
+    f[56..58].copy_from_slice(&1u16.to_le_bytes());
+    let ph = 64;
+    f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+    f[ph + 4..ph + 8].copy_from_slice(&7u32.to_le_bytes());
+    f[ph + 8..ph + 16].copy_from_slice(&0x1000u64.to_le_bytes());
+    f[ph + 16..ph + 24].copy_from_slice(&0x1000u64.to_le_bytes());
+    f[ph + 24..ph + 32].copy_from_slice(&0x1000u64.to_le_bytes());
+    f[ph + 32..ph + 40].copy_from_slice(&(text.len() as u64).to_le_bytes());
+    f[ph + 40..ph + 48].copy_from_slice(&(text.len() as u64).to_le_bytes());
+    f.extend_from_slice(&text);
+    f
+}
+
+fn params(name: &str, shm: Option<usize>) -> CreateParams {
+    let mut n = [0u8; 16];
+    n[..name.len()].copy_from_slice(name.as_bytes());
+    CreateParams {
+        name: n,
+        kind: NORMAL_ENCLAVE,
+        stack_size: DEFAULT_STACK_SIZE,
+        shm: shm.map(|s| vec![0u8; s]),
+        persistency: None,
+    }
+}
+
+fn exit_program(v: i32) -> Vec<u32> {
+    let mut c = vec![addi(10, 0, v)];
+    c.extend(penglai(99));
+    c.push(ECALL);
+    c
+}
+
+#[test]
+fn layout_follows_the_driver_loader() {
+    let m = Monitor::new(Config::default());
+    let cell = m.create(&elf(&exit_program(0)), &params("a", None)).unwrap();
+    let mut g = cell.try_inner().unwrap();
+    let e = g.as_mut().unwrap();
+    // 16 stack pages (page 3, tables 4 and 5, then 6..=20), then the text page 21 + tables.
+    let block = e.block_pa;
+    assert_eq!(e.root, block + PAGE);
+    assert_eq!(e.translate(STACK_BASE - DEFAULT_STACK_SIZE), Some(block + 3 * PAGE));
+    assert_eq!(e.translate(STACK_BASE - PAGE), Some(block + 20 * PAGE));
+    assert_eq!(e.translate(0x1000), Some(block + 21 * PAGE));
+    assert_eq!(e.free_pages.start, block + 24 * PAGE + 2 * PAGE, "free_mem = page 24; kbuffer took two tables");
+    let slot = pt::leaf_slot(&mut e.bus, e.root, 0x1000).unwrap();
+    assert_eq!(e.bus.read_u64(slot).unwrap() & 0x3ff, PTE_IMAGE_RWX);
+    let slot = pt::leaf_slot(&mut e.bus, e.root, STACK_BASE - PAGE).unwrap();
+    assert_eq!(e.bus.read_u64(slot).unwrap() & 0x3ff, PTE_DATA);
+    let slot = pt::leaf_slot(&mut e.bus, e.root, KBUFFER).unwrap();
+    assert_eq!(e.bus.read_u64(slot).unwrap() & 0x3ff, PTE_DATA);
+    assert_eq!(e.bus.read_u64(e.root + 0xDF * 8).unwrap(), pt::pte(block + 4 * PAGE, PTE_POINTER));
+    assert_eq!(e.bus.read_u64(e.root).unwrap(), pt::pte(block + 22 * PAGE, PTE_POINTER));
+    assert_eq!(e.block_pages, 512, "1 + 16 + 256 pages round up to 2^9");
+    assert!(e.translate(0x2000).is_none());
+}
+
+#[test]
+fn entry_registers_and_exit_value() {
+    let m = Monitor::new(Config::default());
+    // Store a0..a4 and sp at shm[0..48], then exit with 7.
+    let mut code = vec![addi(5, 10, 0)];
+    for (i, r) in [10u32, 11, 12, 13, 14, 2].iter().enumerate() {
+        code.push(sd(*r, 8 * i as i32, 5));
+    }
+    code.extend(exit_program(7));
+    let cell = m.create(&elf(&code), &params("e", Some(0x2000))).unwrap();
+    assert_eq!((cell.eid, cell.id), (0, 0x1000));
+    let mut h = BufferHost::default();
+    let req = RunRequest { entry: Entry::Start { relay: Some(vec![9u8; 0x1000]) }, shm: None, budget: None };
+    let out = m.run(&cell, req, &mut h);
+    assert_eq!(out.exit, RunExit::Exited { retval: 7 });
+    let shm = out.shm.unwrap();
+    let w = |i: usize| u64::from_le_bytes(shm[8 * i..8 * i + 8].try_into().unwrap());
+    assert_eq!([w(0), w(1), w(2), w(3), w(4), w(5)], [SHM_BASE, 0x2000, 0, MM_ARG_BASE, 0x1000, STACK_BASE]);
+    assert_eq!(out.relay, vec![vec![9u8; 0x1000]]);
+    assert_eq!(cell.state(), State::Invalid);
+    assert!(m.lookup(0x1000).is_none());
+    assert_eq!(m.secure_memory_used(), 0);
+    assert_eq!(m.eapp_args(), 1);
+}
+
+#[test]
+fn fault_destroys_only_the_faulting_enclave() {
+    let m = Monitor::new(Config::default());
+    let good = m.create(&elf(&exit_program(1)), &params("g", None)).unwrap();
+    let bad = m.create(&elf(&[0]), &params("b", None)).unwrap();
+    let out = m.run(&bad, RunRequest::start(), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Fault { cause: 2, tval: 0, pc: 0x1000, ecall: None });
+    assert_eq!(m.ids(), vec![good.id]);
+    let out = m.run(&good, RunRequest::start(), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 1 });
+}
+
+#[test]
+fn secure_memory_exhaustion_refuses_create_and_keeps_the_rest() {
+    let m = Monitor::new(Config { secure_memory: 5 << 20, ..Config::default() });
+    let a = m.create(&elf(&exit_program(0)), &params("a", None)).unwrap();
+    let _b = m.create(&elf(&exit_program(0)), &params("b", None)).unwrap();
+    let err = m.create(&elf(&exit_program(0)), &params("c", None)).err().unwrap();
+    assert!(matches!(err, CreateError::NoMemory { .. }), "{err}");
+    assert_eq!(m.secure_memory_used(), 4 << 20);
+    assert_eq!(m.destroy(&a), 0);
+    assert_eq!(m.destroy(&a), -1);
+    let c = m.create(&elf(&exit_program(0)), &params("c", None)).unwrap();
+    assert_eq!((c.eid, c.id), (0, 0x1000), "lowest free slot and id are reused");
+}
+
+#[test]
+fn stop_resume_destroy_from_another_thread() {
+    let m = Arc::new(Monitor::new(Config { slice: 10_000, ..Config::default() }));
+    let cell = m.create(&elf(&[SPIN]), &params("loop", None)).unwrap();
+    assert_eq!(m.stop(&cell), -1, "FRESH cannot be stopped");
+    let (m2, c2) = (Arc::clone(&m), Arc::clone(&cell));
+    let t = std::thread::spawn(move || m2.run(&c2, RunRequest::start(), &mut BufferHost::default()));
+    while cell.state() != State::Running {
+        std::thread::yield_now();
+    }
+    assert_eq!(m.resume(&cell), -1);
+    assert_eq!(m.stop(&cell), 0);
+    assert_eq!(cell.state(), State::Stopped);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(m.resume(&cell), 0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(cell.state(), State::Running);
+    assert_eq!(m.destroy(&cell), 0);
+    let out = t.join().unwrap();
+    assert_eq!(out.exit, RunExit::Destroyed);
+    assert!(out.instret > 0);
+    assert_eq!(m.destroy(&cell), -1);
+    assert_eq!(m.secure_memory_used(), 0);
+}
+
+#[test]
+fn budget_and_continue() {
+    let m = Monitor::new(Config::default());
+    let cell = m.create(&elf(&[SPIN]), &params("loop", None)).unwrap();
+    let req = RunRequest { budget: Some(1000), ..RunRequest::start() };
+    let out = m.run(&cell, req, &mut BufferHost::default());
+    assert_eq!((out.exit, out.instret), (RunExit::Budget, 1000));
+    assert_eq!(cell.state(), State::Runnable);
+    let out = m.run(&cell, RunRequest { entry: Entry::Continue, shm: None, budget: Some(5) }, &mut BufferHost::default());
+    assert_eq!((out.exit, out.instret), (RunExit::Budget, 5));
+    assert!(matches!(m.run(&cell, RunRequest::start(), &mut BufferHost::default()).exit, RunExit::Refused(_)));
+}
+
+#[test]
+fn ioctl_is_tolerated_other_linux_calls_destroy() {
+    let m = Monitor::new(Config::default());
+    // ioctl (a7 = 29, a6 = 0) then write (a7 = 64).
+    let code = vec![addi(17, 0, 29), ECALL, addi(17, 0, 64), ECALL];
+    let cell = m.create(&elf(&code), &params("x", None)).unwrap();
+    let out = m.run(&cell, RunRequest::start(), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Fault { cause: 8, tval: 0, pc: 0x100c, ecall: Some((0, 64)) });
+}
