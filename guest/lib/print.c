@@ -160,6 +160,17 @@ static int utoa_rev(char *end, unsigned long long v, int min)
 	return n;
 }
 
+/* Round s (>= 0) to an integer; exact ties go to the even neighbour (like glibc). When the
+ * integer part of s is not the last printed digit, `odd` gives that digit's parity. */
+static unsigned long long round_even(double s, int odd)
+{
+	unsigned long long r = (unsigned long long)s;
+	double rem = s - (double)r;
+	if (rem > 0.5 || (rem == 0.5 && (odd || (r & 1))))
+		r++;
+	return r;
+}
+
 /* Normalise |d| (finite, > 0) to m in [1, 10) with d = m * 10^exp. */
 static double normalise(double d, int *exp)
 {
@@ -182,7 +193,7 @@ static unsigned long long e_digits(double d, int prec, int *exp)
 		return 0;
 	}
 	double m = normalise(d, exp);
-	unsigned long long r = (unsigned long long)(m * pow10_tab[p] + 0.5);
+	unsigned long long r = round_even(m * pow10_tab[p], 0);
 	if (r >= (unsigned long long)(pow10_tab[p + 1])) {
 		r /= 10;
 		(*exp)++;
@@ -268,7 +279,7 @@ static void fmt_float(struct out *o, double d, char conv, int flags, int width, 
 	} else {
 		unsigned long long ip = (unsigned long long)d;
 		double frac = d - (double)ip;
-		unsigned long long fr = (unsigned long long)(frac * pow10_tab[fp] + 0.5);
+		unsigned long long fr = round_even(frac * pow10_tab[fp], fp == 0 && (ip & 1));
 		if (fr >= (unsigned long long)pow10_tab[fp]) {
 			fr -= (unsigned long long)pow10_tab[fp];
 			ip++;
