@@ -293,11 +293,7 @@ fn illegal_and_reserved() {
     illegal(0x8002); // c.jr zero
     illegal(0x2001); // c.addiw zero,0
     illegal(0x2005); // c.addiw zero,1
-    illegal(0x2188); // c.fld
-    illegal(0xa188); // c.fsd
     illegal(0x8188); // quadrant 0, funct3 100 (reserved)
-    illegal(0x2502); // c.fldsp
-    illegal(0xa02a); // c.fsdsp
     illegal(0x9c41); // c.subw/c.addw neighbour, funct2 = 10 (reserved)
     illegal(0x9c61); // c.subw/c.addw neighbour, funct2 = 11 (reserved)
     // ---- 32-bit ----
@@ -313,14 +309,7 @@ fn illegal_and_reserved() {
     illegal(0x0000003f); // 64-bit encoding space
     illegal(0xffffffff);
     illegal(0x0000000b); // custom-0
-    illegal(0x0005a507); // flw fa0,0(a1)
-    illegal(0x0005b507); // fld fa0,0(a1)
-    illegal(0x00a5a027); // fsw fa0,0(a1)
-    illegal(0x00b50553); // fadd.s fa0,fa0,fa1
-    illegal(0x00c5f543); // fmadd.s
-    illegal(0x00c5f547); // fmsub.s
-    illegal(0x00c5f54b); // fnmsub.s
-    illegal(0x00c5f54f); // fnmadd.s
+    // (F/D encodings, legal since RV64FD, are checked in decode_fp.rs.)
     illegal(0x00051067); // jalr with funct3 = 1
     illegal(0x00b52463); // branch funct3 = 010
     illegal(0x00b53463); // branch funct3 = 011
@@ -352,9 +341,9 @@ fn illegal_and_reserved() {
 #[test]
 fn illegal_display() {
     assert_eq!(decode(0x0000).to_string(), "illegal 0x0000");
-    assert_eq!(decode(0x2188).to_string(), "illegal 0x2188");
+    assert_eq!(decode(0x8188).to_string(), "illegal 0x8188");
     assert_eq!(decode(0x12345678 | 0x7f).to_string(), "illegal 0x1234567f");
-    assert_eq!(decode(0x0005a507).to_string(), "illegal 0x0005a507");
+    assert_eq!(decode(0x0005f507).to_string(), "illegal 0x0005f507");
 }
 
 #[test]
@@ -415,6 +404,12 @@ fn encode(i: &Insn) -> u32 {
     };
     let sh = |hi: u32, f3: u32, opc: u32| (hi << 26) | ((imm & 0x3f) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opc;
     let amo = |f5: u32, f3: u32| r(f5 << 2, f3, 0x2f);
+    // F/D: rm is imm[2:0]; R4 has rs3 in imm[7:3]; unary ops carry a fixed rs2 field.
+    let rm = imm & 7;
+    let stf = |f3: u32| st(f3) ^ 0x23 ^ 0x27;
+    let r4 = |fmt: u32, opc: u32| ((imm >> 3) << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | opc;
+    let fr = |f7: u32| r(f7, rm, 0x53);
+    let fu = |f7: u32, rs2c: u32, f3: u32| (f7 << 25) | (rs2c << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x53;
     match i.op {
         Illegal => panic!("encode(Illegal)"),
         Lui => (imm & 0xffff_f000) | (rd << 7) | 0x37,
@@ -460,6 +455,25 @@ fn encode(i: &Insn) -> u32 {
         AmoaddD => amo(0, 3), AmoxorD => amo(0b00100, 3), AmoandD => amo(0b01100, 3),
         AmoorD => amo(0b01000, 3), AmominD => amo(0b10000, 3), AmomaxD => amo(0b10100, 3),
         AmominuD => amo(0b11000, 3), AmomaxuD => amo(0b11100, 3),
+        Flw => it(2, 0x07), Fld => it(3, 0x07), Fsw => stf(2), Fsd => stf(3),
+        FmaddS => r4(0, 0x43), FmsubS => r4(0, 0x47), FnmsubS => r4(0, 0x4b), FnmaddS => r4(0, 0x4f),
+        FmaddD => r4(1, 0x43), FmsubD => r4(1, 0x47), FnmsubD => r4(1, 0x4b), FnmaddD => r4(1, 0x4f),
+        FaddS => fr(0x00), FsubS => fr(0x04), FmulS => fr(0x08), FdivS => fr(0x0c),
+        FaddD => fr(0x01), FsubD => fr(0x05), FmulD => fr(0x09), FdivD => fr(0x0d),
+        FsqrtS => fu(0x2c, 0, rm), FsqrtD => fu(0x2d, 0, rm),
+        FsgnjS => r(0x10, 0, 0x53), FsgnjnS => r(0x10, 1, 0x53), FsgnjxS => r(0x10, 2, 0x53),
+        FsgnjD => r(0x11, 0, 0x53), FsgnjnD => r(0x11, 1, 0x53), FsgnjxD => r(0x11, 2, 0x53),
+        FminS => r(0x14, 0, 0x53), FmaxS => r(0x14, 1, 0x53),
+        FminD => r(0x15, 0, 0x53), FmaxD => r(0x15, 1, 0x53),
+        FcvtSD => fu(0x20, 1, rm), FcvtDS => fu(0x21, 0, rm),
+        FeqS => r(0x50, 2, 0x53), FltS => r(0x50, 1, 0x53), FleS => r(0x50, 0, 0x53),
+        FeqD => r(0x51, 2, 0x53), FltD => r(0x51, 1, 0x53), FleD => r(0x51, 0, 0x53),
+        FcvtWS => fu(0x60, 0, rm), FcvtWuS => fu(0x60, 1, rm), FcvtLS => fu(0x60, 2, rm), FcvtLuS => fu(0x60, 3, rm),
+        FcvtWD => fu(0x61, 0, rm), FcvtWuD => fu(0x61, 1, rm), FcvtLD => fu(0x61, 2, rm), FcvtLuD => fu(0x61, 3, rm),
+        FcvtSW => fu(0x68, 0, rm), FcvtSWu => fu(0x68, 1, rm), FcvtSL => fu(0x68, 2, rm), FcvtSLu => fu(0x68, 3, rm),
+        FcvtDW => fu(0x69, 0, rm), FcvtDWu => fu(0x69, 1, rm), FcvtDL => fu(0x69, 2, rm), FcvtDLu => fu(0x69, 3, rm),
+        FmvXW => fu(0x70, 0, 0), FclassS => fu(0x70, 0, 1), FmvXD => fu(0x71, 0, 0), FclassD => fu(0x71, 0, 1),
+        FmvWX => fu(0x78, 0, 0), FmvDX => fu(0x79, 0, 0),
     }
 }
 
@@ -495,11 +509,11 @@ fn all_16bit_values() {
         // Upper bits are ignored.
         assert_eq!(decode(h | 0xabcd_0000), d);
     }
-    // Of the 49152 compressed code points, the reserved/unsupported ones are: quadrant-0
-    // funct3 001/100/101 (3 * 2048), c.addi4spn 0 (8), c.addiw x0 (64), c.addi16sp 0 (1),
-    // c.lui 0 with rd != sp (31), the c.subw/c.addw neighbours (128), quadrant-2 funct3 001/101
-    // (2 * 2048), c.lwsp/c.ldsp x0 (64 + 64) and c.jr x0 (1): 10601 in all.
-    assert_eq!(legal, 49152 - 10601);
+    // Of the 49152 compressed code points, the reserved ones are: quadrant-0 funct3 100
+    // (2048), c.addi4spn 0 (8), c.addiw x0 (64), c.addi16sp 0 (1), c.lui 0 with rd != sp (31),
+    // the c.subw/c.addw neighbours (128), c.lwsp/c.ldsp x0 (64 + 64) and c.jr x0 (1): 2409 in
+    // all (c.fld, c.fsd, c.fldsp and c.fsdsp are legal since RV64FD).
+    assert_eq!(legal, 49152 - 2409);
 }
 
 #[test]

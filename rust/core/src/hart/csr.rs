@@ -42,6 +42,9 @@ pub mod mip {
 }
 
 pub mod num {
+    pub const FFLAGS: u16 = 0x001;
+    pub const FRM: u16 = 0x002;
+    pub const FCSR: u16 = 0x003;
     pub const SSTATUS: u16 = 0x100;
     pub const SIE: u16 = 0x104;
     pub const STVEC: u16 = 0x105;
@@ -81,8 +84,11 @@ pub mod num {
     pub const MCONFIGPTR: u16 = 0xf15;
 }
 
-/// RV64 (MXL = 2) with A, C, I, M, S, U.
-pub const MISA: u64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+/// RV64 (MXL = 2) with A, C, D, F, I, M, S, U.
+pub const MISA: u64 =
+    (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+/// mstatus.FS = Initial (what a Linux process starts with).
+pub const FS_INITIAL: u64 = 1 << 13;
 /// Exceptions that may be delegated: all defined causes except ecall from M (11).
 const MEDELEG_WRITABLE: u64 = 0xb3ff;
 const COUNTEREN_WRITABLE: u64 = 0b111;
@@ -233,6 +239,10 @@ impl Hart {
         if n == num::SATP && self.prv == Priv::S && self.csr.mstatus & mstatus::TVM != 0 {
             return Err(CsrError::Denied);
         }
+        // The FP CSRs are illegal while mstatus.FS is Off.
+        if n <= num::FCSR && self.csr.mstatus & mstatus::FS == 0 {
+            return Err(CsrError::Denied);
+        }
         if (0xc00..0xc20).contains(&n) {
             let bit = 1u64 << (n - 0xc00);
             let ok = match self.prv {
@@ -251,6 +261,9 @@ impl Hart {
     pub fn csr_read(&self, n: u16, bus: &Bus) -> Result<u64, CsrError> {
         let c = &self.csr;
         Ok(match n {
+            num::FFLAGS => self.fp.fflags as u64,
+            num::FRM => self.fp.frm as u64,
+            num::FCSR => self.fp.fcsr(),
             num::SSTATUS => with_sd(c.mstatus) & mstatus::S_VIEW,
             num::SIE => c.mie & c.mideleg,
             num::STVEC => c.stvec,
@@ -291,6 +304,17 @@ impl Hart {
     pub fn csr_write(&mut self, n: u16, v: u64) -> Result<(), CsrError> {
         let c = &mut self.csr;
         match n {
+            // Writing any of them makes the FP state Dirty.
+            num::FFLAGS | num::FRM | num::FCSR => {
+                let fcsr = match n {
+                    num::FFLAGS => (self.fp.fcsr() & !0x1f) | (v & 0x1f),
+                    num::FRM => (self.fp.fcsr() & 0x1f) | ((v & 7) << 5),
+                    _ => v & 0xff,
+                };
+                self.fp.fflags = fcsr as u8 & 0x1f;
+                self.fp.frm = (fcsr >> 5) as u8 & 7;
+                c.mstatus |= mstatus::FS;
+            }
             num::SSTATUS => {
                 c.mstatus = (c.mstatus & !mstatus::S_WRITABLE) | (v & mstatus::S_WRITABLE);
                 self.flush_translation();
@@ -377,7 +401,7 @@ impl Hart {
 /// Every CSR this hart implements (some read as zero).
 pub fn csr_exists(n: u16) -> bool {
     matches!(n,
-        0x100 | 0x104 | 0x105 | 0x106 | 0x10a | 0x140..=0x144 | 0x180
+        0x001..=0x003 | 0x100 | 0x104 | 0x105 | 0x106 | 0x10a | 0x140..=0x144 | 0x180
         | 0x300..=0x306 | 0x30a | 0x320 | 0x323..=0x33f | 0x340..=0x344
         | 0x3a0 | 0x3a2 | 0x3a4 | 0x3a6 | 0x3a8 | 0x3aa | 0x3ac | 0x3ae | 0x3b0..=0x3ef
         | 0xb00 | 0xb02..=0xb1f | 0xc00..=0xc1f

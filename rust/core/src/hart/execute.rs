@@ -218,6 +218,7 @@ impl Hart {
                 self.reservation = None;
                 !ok as u64
             }
+            op if op.is_fp() => return self.execute_fp(bus, i),
             op => self.amo(bus, op, rs1, rs2)?,
         };
         self.x[rd] = v;

@@ -4,6 +4,7 @@ pub mod csr;
 mod decode_cache;
 mod execute;
 mod fetch;
+pub mod fpu;
 mod packed;
 pub mod trap;
 
@@ -49,6 +50,8 @@ pub struct Hart {
     pub pc: u64,
     pub prv: Priv,
     pub csr: CsrFile,
+    /// F/D registers and fcsr.
+    pub fp: fpu::FpState,
     /// Instructions retired since reset (counts even when mcountinhibit stops minstret).
     pub retired: u64,
     /// Ticks `wfi` skipped; `mtime = retired + time_skip`.
@@ -75,6 +78,7 @@ impl Default for Hart {
             pc: 0,
             prv: Priv::M,
             csr: CsrFile::default(),
+            fp: fpu::FpState::default(),
             retired: 0,
             time_skip: 0,
             misaligned_trap: false,

@@ -3,8 +3,8 @@
 //!
 //! Reserved encodings (all-zero word, `c.addi4spn` with 0, `c.addi16sp`/`c.lui` with 0,
 //! `c.lwsp`/`c.ldsp`/`c.jr` with x0, `c.addiw` with x0, the reserved quadrant-0 slot and
-//! `c.subw`/`c.addw` neighbours) and all floating-point forms decode as `Illegal` carrying the
-//! 16 raw bits. HINTs (`c.nop` with imm, `c.li`/`c.lui`/`c.mv`/`c.add`/`c.slli` with rd=x0,
+//! `c.subw`/`c.addw` neighbours) decode as `Illegal` carrying the 16 raw bits. The RV64 FP forms
+//! are `c.fld`, `c.fsd`, `c.fldsp` and `c.fsdsp` (`c.flw`/`c.fsw` exist only on RV32). HINTs (`c.nop` with imm, `c.li`/`c.lui`/`c.mv`/`c.add`/`c.slli` with rd=x0,
 //! shift amounts of 0, ...) expand to their ordinary ops.
 
 use super::decode::mk;
@@ -73,7 +73,17 @@ pub(super) fn expand(half: u16) -> Insn {
             let imm = (bits(x, 12, 10) << 3) | (bits(x, 6, 5) << 6);
             mk(Op::Sd, 0, rs1p, rdp, imm as i32, L)
         }
-        // 001 c.fld, 100 reserved, 101 c.fsd
+        (0, 0b001) => {
+            // c.fld: offsets as c.ld
+            let imm = (bits(x, 12, 10) << 3) | (bits(x, 6, 5) << 6);
+            mk(Op::Fld, rdp, rs1p, 0, imm as i32, L)
+        }
+        (0, 0b101) => {
+            // c.fsd
+            let imm = (bits(x, 12, 10) << 3) | (bits(x, 6, 5) << 6);
+            mk(Op::Fsd, 0, rs1p, rdp, imm as i32, L)
+        }
+        // 100 reserved
         (0, _) => ill,
 
         // ---- Quadrant 1 ----
@@ -191,8 +201,16 @@ pub(super) fn expand(half: u16) -> Insn {
             let imm = (bits(x, 12, 10) << 3) | (bits(x, 9, 7) << 6);
             mk(Op::Sd, 0, 2, rs2, imm as i32, L)
         }
-        // 001 c.fldsp, 101 c.fsdsp
-        (2, _) => ill,
+        (2, 0b001) => {
+            // c.fldsp: offsets as c.ldsp; any f register, f0 included
+            let imm = (bit(x, 12) << 5) | (bits(x, 6, 5) << 3) | (bits(x, 4, 2) << 6);
+            mk(Op::Fld, rd, 2, 0, imm as i32, L)
+        }
+        (2, 0b101) => {
+            // c.fsdsp: offsets as c.sdsp
+            let imm = (bits(x, 12, 10) << 3) | (bits(x, 9, 7) << 6);
+            mk(Op::Fsd, 0, 2, rs2, imm as i32, L)
+        }
 
         // Low bits 11: not a compressed instruction (unreachable through `decode`).
         _ => ill,

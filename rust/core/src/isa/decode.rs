@@ -1,4 +1,4 @@
-//! Decoding of 32-bit instructions (RV64IMA, Zicsr, Zifencei, privileged); 16-bit ones are
+//! Decoding of 32-bit instructions (RV64IMAFD, Zicsr, Zifencei, privileged); 16-bit ones are
 //! expanded by [`super::compressed`].
 //!
 //! Decisions an executor must know (all are spec-sanctioned):
@@ -6,8 +6,11 @@
 //!   pred/succ): any such encoding decodes to `Fence`/`FenceI` with all fields 0.
 //! - HINT encodings (e.g. `addi x0,x0,5`, `c.li x0,5`, `c.slli x5,0`) decode as the ordinary op
 //!   with `rd` possibly 0; executors must keep x0 hard-wired to zero.
-//! - Everything not listed in [`super::Op`] is `Illegal` with `imm` = the raw bits, including all
-//!   F/D encodings, instructions longer than 32 bits and reserved SYSTEM encodings.
+//! - Everything not listed in [`super::Op`] is `Illegal` with `imm` = the raw bits, including
+//!   instructions longer than 32 bits and reserved SYSTEM encodings.
+//! - F/D: a static rounding mode of 5 or 6 is `Illegal` here; the dynamic mode (7) is checked
+//!   against `frm` when the instruction executes. See [`super::Op`] for how rm and rs3 are
+//!   carried in `imm`.
 
 use super::compressed;
 use super::op::{Insn, Op};
@@ -243,7 +246,145 @@ fn decode32(raw: u32) -> Insn {
             };
             mk(op, rd, rs1, rs2, 0, L)
         }
-        // Everything else: FP opcodes, custom opcodes, >32-bit encodings (low 5 bits 11111).
+        // LOAD-FP / STORE-FP
+        0x07 => match f3 {
+            2 => mk(Op::Flw, rd, rs1, 0, i_imm(raw), L),
+            3 => mk(Op::Fld, rd, rs1, 0, i_imm(raw), L),
+            _ => ill,
+        },
+        0x27 => match f3 {
+            2 => mk(Op::Fsw, 0, rs1, rs2, s_imm(raw), L),
+            3 => mk(Op::Fsd, 0, rs1, rs2, s_imm(raw), L),
+            _ => ill,
+        },
+        // MADD / MSUB / NMSUB / NMADD
+        0x43 | 0x47 | 0x4b | 0x4f => {
+            if !rm_ok(f3) {
+                return ill;
+            }
+            let d = match (raw >> 25) & 3 {
+                0 => false,
+                1 => true,
+                _ => return ill,
+            };
+            let op = match (raw & 0x7f, d) {
+                (0x43, false) => Op::FmaddS,
+                (0x47, false) => Op::FmsubS,
+                (0x4b, false) => Op::FnmsubS,
+                (0x4f, false) => Op::FnmaddS,
+                (0x43, true) => Op::FmaddD,
+                (0x47, true) => Op::FmsubD,
+                (0x4b, true) => Op::FnmsubD,
+                _ => Op::FnmaddD,
+            };
+            mk(op, rd, rs1, rs2, (f3 | (raw >> 27) << 3) as i32, L)
+        }
+        // OP-FP
+        0x53 => decode_op_fp(raw, rd, rs1, rs2, f3, f7),
+        // Everything else: custom opcodes, >32-bit encodings (low 5 bits 11111).
         _ => ill,
     }
+}
+
+/// Rounding modes 5 and 6 are reserved.
+#[inline(always)]
+const fn rm_ok(rm: u32) -> bool {
+    rm != 5 && rm != 6
+}
+
+fn decode_op_fp(raw: u32, rd: u32, rs1: u32, rs2: u32, f3: u32, f7: u32) -> Insn {
+    const L: u8 = 4;
+    let ill = Insn::illegal(raw, L);
+    // (op, uses rs2, has an rm field)
+    let (op, two, rm) = match f7 {
+        0x00 => (Op::FaddS, true, true),
+        0x04 => (Op::FsubS, true, true),
+        0x08 => (Op::FmulS, true, true),
+        0x0c => (Op::FdivS, true, true),
+        0x01 => (Op::FaddD, true, true),
+        0x05 => (Op::FsubD, true, true),
+        0x09 => (Op::FmulD, true, true),
+        0x0d => (Op::FdivD, true, true),
+        0x2c if rs2 == 0 => (Op::FsqrtS, false, true),
+        0x2d if rs2 == 0 => (Op::FsqrtD, false, true),
+        0x10 | 0x11 => {
+            let d = f7 == 0x11;
+            let op = match (f3, d) {
+                (0, false) => Op::FsgnjS,
+                (1, false) => Op::FsgnjnS,
+                (2, false) => Op::FsgnjxS,
+                (0, true) => Op::FsgnjD,
+                (1, true) => Op::FsgnjnD,
+                (2, true) => Op::FsgnjxD,
+                _ => return ill,
+            };
+            (op, true, false)
+        }
+        0x14 | 0x15 => {
+            let d = f7 == 0x15;
+            let op = match (f3, d) {
+                (0, false) => Op::FminS,
+                (1, false) => Op::FmaxS,
+                (0, true) => Op::FminD,
+                (1, true) => Op::FmaxD,
+                _ => return ill,
+            };
+            (op, true, false)
+        }
+        0x20 if rs2 == 1 => (Op::FcvtSD, false, true),
+        0x21 if rs2 == 0 => (Op::FcvtDS, false, true),
+        0x50 | 0x51 => {
+            let d = f7 == 0x51;
+            let op = match (f3, d) {
+                (2, false) => Op::FeqS,
+                (1, false) => Op::FltS,
+                (0, false) => Op::FleS,
+                (2, true) => Op::FeqD,
+                (1, true) => Op::FltD,
+                (0, true) => Op::FleD,
+                _ => return ill,
+            };
+            (op, true, false)
+        }
+        0x60 | 0x61 | 0x68 | 0x69 => {
+            let op = match (f7, rs2) {
+                (0x60, 0) => Op::FcvtWS,
+                (0x60, 1) => Op::FcvtWuS,
+                (0x60, 2) => Op::FcvtLS,
+                (0x60, 3) => Op::FcvtLuS,
+                (0x61, 0) => Op::FcvtWD,
+                (0x61, 1) => Op::FcvtWuD,
+                (0x61, 2) => Op::FcvtLD,
+                (0x61, 3) => Op::FcvtLuD,
+                (0x68, 0) => Op::FcvtSW,
+                (0x68, 1) => Op::FcvtSWu,
+                (0x68, 2) => Op::FcvtSL,
+                (0x68, 3) => Op::FcvtSLu,
+                (0x69, 0) => Op::FcvtDW,
+                (0x69, 1) => Op::FcvtDWu,
+                (0x69, 2) => Op::FcvtDL,
+                (0x69, 3) => Op::FcvtDLu,
+                _ => return ill,
+            };
+            (op, false, true)
+        }
+        0x70 | 0x71 if rs2 == 0 => {
+            let op = match (f7, f3) {
+                (0x70, 0) => Op::FmvXW,
+                (0x70, 1) => Op::FclassS,
+                (0x71, 0) => Op::FmvXD,
+                (0x71, 1) => Op::FclassD,
+                _ => return ill,
+            };
+            (op, false, false)
+        }
+        0x78 if rs2 == 0 && f3 == 0 => (Op::FmvWX, false, false),
+        0x79 if rs2 == 0 && f3 == 0 => (Op::FmvDX, false, false),
+        _ => return ill,
+    };
+    if rm && !rm_ok(f3) {
+        return ill;
+    }
+    let imm = if rm { f3 as i32 } else { 0 };
+    mk(op, rd, rs1, if two { rs2 } else { 0 }, imm, L)
 }

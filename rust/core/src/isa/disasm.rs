@@ -20,6 +20,28 @@ fn reg(r: u8) -> &'static str {
     REG[(r & 31) as usize]
 }
 
+const FREG: [&str; 32] = [
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
+    "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9",
+    "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+];
+
+fn freg(r: u8) -> &'static str {
+    FREG[(r & 31) as usize]
+}
+
+/// The `,rm` suffix objdump prints for a static rounding mode (nothing for dynamic).
+fn rm_suffix(rm: i32) -> &'static str {
+    match rm & 7 {
+        0 => ",rne",
+        1 => ",rtz",
+        2 => ",rdn",
+        3 => ",rup",
+        4 => ",rmm",
+        _ => "",
+    }
+}
+
 /// The mnemonic of an op (no `.aq`/`.rl` suffixes).
 pub(crate) fn mnemonic(op: Op) -> &'static str {
     use Op::*;
@@ -51,6 +73,24 @@ pub(crate) fn mnemonic(op: Op) -> &'static str {
         AmoxorD => "amoxor.d", AmoandD => "amoand.d", AmoorD => "amoor.d",
         AmominD => "amomin.d", AmomaxD => "amomax.d", AmominuD => "amominu.d",
         AmomaxuD => "amomaxu.d",
+        Flw => "flw", Fsw => "fsw", Fld => "fld", Fsd => "fsd",
+        FmaddS => "fmadd.s", FmsubS => "fmsub.s", FnmsubS => "fnmsub.s", FnmaddS => "fnmadd.s",
+        FmaddD => "fmadd.d", FmsubD => "fmsub.d", FnmsubD => "fnmsub.d", FnmaddD => "fnmadd.d",
+        FaddS => "fadd.s", FsubS => "fsub.s", FmulS => "fmul.s", FdivS => "fdiv.s",
+        FsqrtS => "fsqrt.s", FsgnjS => "fsgnj.s", FsgnjnS => "fsgnjn.s", FsgnjxS => "fsgnjx.s",
+        FminS => "fmin.s", FmaxS => "fmax.s",
+        FcvtWS => "fcvt.w.s", FcvtWuS => "fcvt.wu.s", FcvtLS => "fcvt.l.s", FcvtLuS => "fcvt.lu.s",
+        FmvXW => "fmv.x.w", FclassS => "fclass.s", FeqS => "feq.s", FltS => "flt.s", FleS => "fle.s",
+        FcvtSW => "fcvt.s.w", FcvtSWu => "fcvt.s.wu", FcvtSL => "fcvt.s.l", FcvtSLu => "fcvt.s.lu",
+        FmvWX => "fmv.w.x",
+        FaddD => "fadd.d", FsubD => "fsub.d", FmulD => "fmul.d", FdivD => "fdiv.d",
+        FsqrtD => "fsqrt.d", FsgnjD => "fsgnj.d", FsgnjnD => "fsgnjn.d", FsgnjxD => "fsgnjx.d",
+        FminD => "fmin.d", FmaxD => "fmax.d",
+        FcvtSD => "fcvt.s.d", FcvtDS => "fcvt.d.s",
+        FcvtWD => "fcvt.w.d", FcvtWuD => "fcvt.wu.d", FcvtLD => "fcvt.l.d", FcvtLuD => "fcvt.lu.d",
+        FmvXD => "fmv.x.d", FclassD => "fclass.d", FeqD => "feq.d", FltD => "flt.d", FleD => "fle.d",
+        FcvtDW => "fcvt.d.w", FcvtDWu => "fcvt.d.wu", FcvtDL => "fcvt.d.l", FcvtDLu => "fcvt.d.lu",
+        FmvDX => "fmv.d.x",
     }
 }
 
@@ -157,6 +197,42 @@ impl fmt::Display for Insn {
             ScW | ScD | AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW
             | AmominuW | AmomaxuW | AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD | AmominD
             | AmomaxD | AmominuD | AmomaxuD => write!(f, "{m} {rd},{rs2},({rs1})"),
+            // F and D
+            Flw | Fld => write!(f, "{m} {},{imm}({rs1})", freg(self.rd)),
+            Fsw | Fsd => write!(f, "{m} {},{imm}({rs1})", freg(self.rs2)),
+            FmaddS | FmsubS | FnmsubS | FnmaddS | FmaddD | FmsubD | FnmsubD | FnmaddD => write!(
+                f,
+                "{m} {},{},{},{}{}",
+                freg(self.rd),
+                freg(self.rs1),
+                freg(self.rs2),
+                freg((imm >> 3) as u8),
+                rm_suffix(imm)
+            ),
+            FaddS | FsubS | FmulS | FdivS | FaddD | FsubD | FmulD | FdivD => write!(
+                f,
+                "{m} {},{},{}{}",
+                freg(self.rd),
+                freg(self.rs1),
+                freg(self.rs2),
+                rm_suffix(imm)
+            ),
+            FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FsgnjD | FsgnjnD | FsgnjxD | FminD
+            | FmaxD => write!(f, "{m} {},{},{}", freg(self.rd), freg(self.rs1), freg(self.rs2)),
+            FeqS | FltS | FleS | FeqD | FltD | FleD => {
+                write!(f, "{m} {rd},{},{}", freg(self.rs1), freg(self.rs2))
+            }
+            FsqrtS | FsqrtD | FcvtSD | FcvtDS => {
+                write!(f, "{m} {},{}{}", freg(self.rd), freg(self.rs1), rm_suffix(imm))
+            }
+            FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => {
+                write!(f, "{m} {rd},{}{}", freg(self.rs1), rm_suffix(imm))
+            }
+            FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => {
+                write!(f, "{m} {},{rs1}{}", freg(self.rd), rm_suffix(imm))
+            }
+            FmvXW | FclassS | FmvXD | FclassD => write!(f, "{m} {rd},{}", freg(self.rs1)),
+            FmvWX | FmvDX => write!(f, "{m} {},{rs1}", freg(self.rd)),
             // R-type ALU ops (RV64I and M).
             _ => write!(f, "{m} {rd},{rs1},{rs2}"),
         }

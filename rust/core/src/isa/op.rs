@@ -31,6 +31,28 @@ pub enum Op {
     // RV64A (aq/rl are irrelevant on one hart and are dropped)
     LrW, ScW, AmoswapW, AmoaddW, AmoxorW, AmoandW, AmoorW, AmominW, AmomaxW, AmominuW, AmomaxuW,
     LrD, ScD, AmoswapD, AmoaddD, AmoxorD, AmoandD, AmoorD, AmominD, AmomaxD, AmominuD, AmomaxuD,
+    // RV64F and RV64D: every op from `Flw` on is floating point (see [`Op::is_fp`]).
+    // Loads/stores: `imm` = offset. R4 (fused multiply-add): `imm` = rm | rs3 << 3. Ops with a
+    // rounding-mode field: `imm` = rm (0-4 or 7 = dynamic; 5 and 6 decode as `Illegal`).
+    // Ops without one: `imm` = 0. `rd`/`rs1`/`rs2` name f or x registers as the op says.
+    Flw, Fsw, Fld, Fsd,
+    FmaddS, FmsubS, FnmsubS, FnmaddS, FmaddD, FmsubD, FnmsubD, FnmaddD,
+    FaddS, FsubS, FmulS, FdivS, FsqrtS, FsgnjS, FsgnjnS, FsgnjxS, FminS, FmaxS,
+    FcvtWS, FcvtWuS, FcvtLS, FcvtLuS, FmvXW, FclassS, FeqS, FltS, FleS,
+    FcvtSW, FcvtSWu, FcvtSL, FcvtSLu, FmvWX,
+    FaddD, FsubD, FmulD, FdivD, FsqrtD, FsgnjD, FsgnjnD, FsgnjxD, FminD, FmaxD,
+    FcvtSD, FcvtDS,
+    FcvtWD, FcvtWuD, FcvtLD, FcvtLuD, FmvXD, FclassD, FeqD, FltD, FleD,
+    FcvtDW, FcvtDWu, FcvtDL, FcvtDLu, FmvDX,
+}
+
+impl Op {
+    /// Floating-point (F or D) instruction: executed by the hart's FPU, illegal while
+    /// `mstatus.FS` is Off.
+    #[inline(always)]
+    pub const fn is_fp(self) -> bool {
+        self as u8 >= Op::Flw as u8
+    }
 }
 
 /// One decoded instruction.

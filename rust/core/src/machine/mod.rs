@@ -73,6 +73,8 @@ impl Machine {
         hart.misaligned_trap = misaligned_trap;
         hart.host_traps = true;
         hart.prv = Priv::U;
+        // FP usable from the start, as Linux starts a process (FS = Initial).
+        hart.csr.mstatus |= crate::hart::csr::FS_INITIAL;
         let mut bus = Bus::default();
         bus.add_ram(STACK_TOP - STACK_SIZE, STACK_TOP);
         Machine { hart, bus, kind: Kind::User, ram_size: 0, user: Default::default() }

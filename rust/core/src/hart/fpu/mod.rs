@@ -1,0 +1,247 @@
+//! RV64F and RV64D: the floating-point registers, fcsr, and execution of every F/D instruction.
+//!
+//! Decisions (all as the RISC-V unprivileged spec states them):
+//! - Registers are 64 bits; single-precision values are NaN-boxed (upper 32 bits all ones) when
+//!   written, and a single-precision operand that is not properly boxed reads as the canonical
+//!   NaN. `fsw` and `fmv.x.w` move the low 32 bits whatever the upper ones are.
+//! - Every NaN result is the canonical NaN (0x7fc00000 / 0x7ff8000000000000).
+//! - `mstatus.FS = Off` makes every F/D instruction (and the FP CSRs) illegal. Writing an f
+//!   register, or raising a flag, sets FS to Dirty (like Spike: an FP instruction that raises no
+//!   flag and writes only an x register or memory leaves FS alone).
+//! - Rounding mode 7 reads `frm`; `frm` holding 5, 6 or 7 makes such an instruction illegal.
+//!
+//! Arithmetic is in [`arith`]: NaN cases decided there, then the host's SSE/FMA unit with the
+//! rounding mode and flags in MXCSR ([`hard`], x86-64) or `rustc_apfloat` ([`soft`]).
+pub mod arith;
+mod hard;
+mod soft;
+
+use super::csr::mstatus;
+use super::trap::{cause, Trap};
+use super::Hart;
+use crate::bus::Bus;
+use crate::isa::{Insn, Op};
+use arith::{Arith, Int};
+
+/// The F/D register file and fcsr.
+#[derive(Clone, Debug, Default)]
+pub struct FpState {
+    pub f: [u64; 32],
+    /// Accrued exceptions (NV DZ OF UF NX = bits 4..0).
+    pub fflags: u8,
+    /// Dynamic rounding mode (3 bits; 5-7 are stored but make dynamic-rm instructions illegal).
+    pub frm: u8,
+}
+
+const BOX: u64 = 0xffff_ffff_0000_0000;
+
+impl FpState {
+    /// A single-precision operand: the low word if properly NaN-boxed, else the canonical NaN.
+    #[inline(always)]
+    pub fn s(&self, r: usize) -> u64 {
+        let v = self.f[r];
+        if v & BOX == BOX { v & 0xffff_ffff } else { arith::CANON_S }
+    }
+
+    pub fn fcsr(&self) -> u64 {
+        ((self.frm as u64) << 5) | self.fflags as u64
+    }
+}
+
+impl Hart {
+    #[inline(always)]
+    fn fs_dirty(&mut self) {
+        self.csr.mstatus |= mstatus::FS;
+    }
+
+    #[inline(always)]
+    fn set_fd(&mut self, rd: usize, v: u64) {
+        self.fp.f[rd] = v;
+        self.fs_dirty();
+    }
+
+    #[inline(always)]
+    fn set_fs(&mut self, rd: usize, v: u64) {
+        self.set_fd(rd, BOX | (v & 0xffff_ffff));
+    }
+
+    #[inline(always)]
+    fn accrue(&mut self, flags: u8) {
+        if flags != 0 {
+            self.fp.fflags |= flags;
+            self.fs_dirty();
+        }
+    }
+
+    #[inline(always)]
+    fn set_x(&mut self, rd: usize, v: u64) {
+        self.x[rd] = v;
+        self.x[0] = 0;
+    }
+
+    fn fp_illegal(&mut self, bus: &mut Bus, i: &Insn) -> Trap {
+        Trap::new(cause::ILLEGAL_INSN, self.raw_insn(bus, i.len))
+    }
+
+    /// Executes an F/D instruction at `self.pc`; on success `self.pc` is the next instruction.
+    #[inline(never)]
+    pub(super) fn execute_fp(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
+        if self.csr.mstatus & mstatus::FS == 0 {
+            return Err(self.fp_illegal(bus, &i));
+        }
+        let next = self.pc.wrapping_add(i.len as u64);
+        let (rd, r1, r2) = (i.rd as usize & 31, i.rs1 as usize & 31, i.rs2 as usize & 31);
+        let imm = i.imm;
+        let addr = self.x[r1].wrapping_add(imm as i64 as u64);
+        // The resolved rounding mode, for the ops that have one.
+        let mut rm = (imm & 7) as u8;
+        if rm == 7 {
+            rm = self.fp.frm;
+        }
+        let needs_rm = !matches!(
+            i.op,
+            Op::Flw | Op::Fsw | Op::Fld | Op::Fsd
+                | Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS | Op::FminS | Op::FmaxS
+                | Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD | Op::FminD | Op::FmaxD
+                | Op::FmvXW | Op::FclassS | Op::FeqS | Op::FltS | Op::FleS | Op::FmvWX
+                | Op::FmvXD | Op::FclassD | Op::FeqD | Op::FltD | Op::FleD | Op::FmvDX
+        );
+        if needs_rm && rm > 4 {
+            return Err(self.fp_illegal(bus, &i));
+        }
+        let fp = &self.fp;
+        let (s1, s2, d1, d2) = (fp.s(r1), fp.s(r2), fp.f[r1], fp.f[r2]);
+        use Op::*;
+        match i.op {
+            Flw => {
+                let v = self.load::<4>(bus, addr)?;
+                self.set_fs(rd, v);
+            }
+            Fld => {
+                let v = self.load::<8>(bus, addr)?;
+                self.set_fd(rd, v);
+            }
+            Fsw => self.store::<4>(bus, addr, d2)?,
+            Fsd => self.store::<8>(bus, addr, d2)?,
+            FmaddS | FmsubS | FnmsubS | FnmaddS | FmaddD | FmsubD | FnmsubD | FnmaddD => {
+                let d = matches!(i.op, FmaddD | FmsubD | FnmsubD | FnmaddD);
+                let r3 = (imm >> 3) as usize & 31;
+                let (a, b, c) = if d { (d1, d2, self.fp.f[r3]) } else { (s1, s2, self.fp.s(r3)) };
+                let sbit = if d { 1 << 63 } else { 1 << 31 };
+                // fmsub: a*b - c; fnmsub: -(a*b) + c; fnmadd: -(a*b) - c.
+                let (na, nc) = match i.op {
+                    FmaddS | FmaddD => (0, 0),
+                    FmsubS | FmsubD => (0, sbit),
+                    FnmsubS | FnmsubD => (sbit, 0),
+                    _ => (sbit, sbit),
+                };
+                let (v, f) = arith::arith(Arith::Fma, d, a ^ na, b, c ^ nc, rm);
+                self.accrue(f);
+                if d { self.set_fd(rd, v) } else { self.set_fs(rd, v) }
+            }
+            FaddS | FsubS | FmulS | FdivS | FsqrtS => {
+                let op = match i.op {
+                    FaddS => Arith::Add,
+                    FsubS => Arith::Sub,
+                    FmulS => Arith::Mul,
+                    FdivS => Arith::Div,
+                    _ => Arith::Sqrt,
+                };
+                let (v, f) = arith::arith(op, false, s1, s2, 0, rm);
+                self.accrue(f);
+                self.set_fs(rd, v);
+            }
+            FaddD | FsubD | FmulD | FdivD | FsqrtD => {
+                let op = match i.op {
+                    FaddD => Arith::Add,
+                    FsubD => Arith::Sub,
+                    FmulD => Arith::Mul,
+                    FdivD => Arith::Div,
+                    _ => Arith::Sqrt,
+                };
+                let (v, f) = arith::arith(op, true, d1, d2, 0, rm);
+                self.accrue(f);
+                self.set_fd(rd, v);
+            }
+            FsgnjS => self.set_fs(rd, (s1 & 0x7fff_ffff) | (s2 & 0x8000_0000)),
+            FsgnjnS => self.set_fs(rd, (s1 & 0x7fff_ffff) | (!s2 & 0x8000_0000)),
+            FsgnjxS => self.set_fs(rd, s1 ^ (s2 & 0x8000_0000)),
+            FsgnjD => self.set_fd(rd, (d1 & !(1 << 63)) | (d2 & (1 << 63))),
+            FsgnjnD => self.set_fd(rd, (d1 & !(1 << 63)) | (!d2 & (1 << 63))),
+            FsgnjxD => self.set_fd(rd, d1 ^ (d2 & (1 << 63))),
+            FminS | FmaxS => {
+                let (v, f) = arith::min_max(false, s1, s2, i.op == FmaxS);
+                self.accrue(f);
+                self.set_fs(rd, v);
+            }
+            FminD | FmaxD => {
+                let (v, f) = arith::min_max(true, d1, d2, i.op == FmaxD);
+                self.accrue(f);
+                self.set_fd(rd, v);
+            }
+            FeqS | FltS | FleS | FeqD | FltD | FleD => {
+                let d = matches!(i.op, FeqD | FltD | FleD);
+                let which = match i.op {
+                    FeqS | FeqD => 0,
+                    FltS | FltD => 1,
+                    _ => 2,
+                };
+                let (v, f) = if d { arith::compare(true, d1, d2, which) } else { arith::compare(false, s1, s2, which) };
+                self.accrue(f);
+                self.set_x(rd, v);
+            }
+            FclassS => self.set_x(rd, arith::classify(false, s1)),
+            FclassD => self.set_x(rd, arith::classify(true, d1)),
+            FmvXW => self.set_x(rd, d1 as u32 as i32 as i64 as u64),
+            FmvXD => self.set_x(rd, d1),
+            FmvWX => self.set_fs(rd, self.x[r1]),
+            FmvDX => self.set_fd(rd, self.x[r1]),
+            FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => {
+                let (d, kind) = match i.op {
+                    FcvtWS => (false, Int::W),
+                    FcvtWuS => (false, Int::Wu),
+                    FcvtLS => (false, Int::L),
+                    FcvtLuS => (false, Int::Lu),
+                    FcvtWD => (true, Int::W),
+                    FcvtWuD => (true, Int::Wu),
+                    FcvtLD => (true, Int::L),
+                    _ => (true, Int::Lu),
+                };
+                let (v, f) = arith::to_int(d, if d { d1 } else { s1 }, kind, rm);
+                self.accrue(f);
+                self.set_x(rd, v);
+            }
+            FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => {
+                let (d, kind) = match i.op {
+                    FcvtSW => (false, Int::W),
+                    FcvtSWu => (false, Int::Wu),
+                    FcvtSL => (false, Int::L),
+                    FcvtSLu => (false, Int::Lu),
+                    FcvtDW => (true, Int::W),
+                    FcvtDWu => (true, Int::Wu),
+                    FcvtDL => (true, Int::L),
+                    _ => (true, Int::Lu),
+                };
+                let (v, f) = arith::from_int(d, self.x[r1], kind, rm);
+                self.accrue(f);
+                if d { self.set_fd(rd, v) } else { self.set_fs(rd, v) }
+            }
+            FcvtSD => {
+                let (v, f) = arith::d_to_s(d1, rm);
+                self.accrue(f);
+                self.set_fs(rd, v);
+            }
+            FcvtDS => {
+                let (v, f) = arith::s_to_d(s1);
+                self.accrue(f);
+                self.set_fd(rd, v);
+            }
+            _ => unreachable!("execute_rare routes only F/D ops here"),
+        }
+        self.pc = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
