@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._bundled import Bundle
+
 __all__ = ["path", "names"]
 
-_DIR = Path(__file__).resolve().parent
-_SUFFIX = ".elf"
+_BUNDLE = Bundle(Path(__file__).parent, "program")
 
 
 def names() -> list[str]:
     """Names of the bundled programs, sorted (without the ``.elf`` suffix)."""
-    return sorted(p.name[: -len(_SUFFIX)] for p in _DIR.glob("*" + _SUFFIX) if p.is_file())
+    return _BUNDLE.names()
 
 
 def path(name: str) -> Path:
@@ -23,11 +24,4 @@ def path(name: str) -> Path:
 
     Raises FileNotFoundError if there is no such bundled program.
     """
-    base = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
-    if not base or "/" in base or "\\" in base or base.startswith("."):
-        raise FileNotFoundError(f"no bundled program named {name!r}")
-    p = _DIR / (base + _SUFFIX)
-    if not p.is_file():
-        available = ", ".join(names()) or "none"
-        raise FileNotFoundError(f"no bundled program named {name!r} (available: {available})")
-    return p
+    return _BUNDLE.path(name)
