@@ -19,11 +19,12 @@ from . import programs
 from .errors import ElfError, PltvmError
 
 if TYPE_CHECKING:
+    from . import host
     from .machine import Exit, Machine
 
     __version__: str
 
-__all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "__version__"]
+__all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "host", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from . import machine
 
         value = getattr(machine, name)
+    elif name == "host":
+        import importlib
+
+        value = importlib.import_module(".host", __name__)
     elif name == "__version__":
         from . import _core
 

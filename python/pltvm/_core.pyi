@@ -3,9 +3,10 @@
 This module is private: use ``pltvm.Machine`` and friends. The stub is kept by hand and checked
 by ``python -m mypy.stubtest`` in the test suite.
 """
-from typing import Optional, final
+from os import PathLike
+from typing import Callable, Optional, Union, final
 
-__all__ = ["Exit", "Machine"]
+__all__ = ["Enclave", "Exit", "Machine", "Monitor", "RunResult"]
 
 __version__: str
 
@@ -69,3 +70,130 @@ class Machine:
     def run(self, max_instructions: Optional[int] = None) -> Exit:
         """Run until exit, fault, halt or budget. Releases the GIL; Ctrl-C stops the run
         between slices and raises KeyboardInterrupt."""
+
+# ---- Penglai-TVM monitor model (rust/python/src/monitor.rs) ----
+
+@final
+class RunResult:
+    """How an enclave run ended."""
+
+    reason: str
+    """``"exit"`` (EAPP_RETURN; enclave gone), ``"relay"`` (OCALL_RETURN_RELAY_PAGE; re-run
+    with ``entry="rerun_relay"``), ``"fault"`` (exception, unknown enclave call or non-Penglai
+    ecall; enclave destroyed), ``"destroyed"`` (destroyed by the host during the run),
+    ``"ocall"`` (an OCALL id registered with ``set_user_ocalls``; answer with
+    ``entry="ocall_return"``), ``"budget"`` (``budget`` used; ``entry="continue"``),
+    ``"interrupted"`` (not returned: the pending exception is raised instead), ``"aborted"``
+    (not returned: the output callable's exception is raised; enclave destroyed),
+    ``"refused"`` (the monitor refused the run; ``message`` says why; nothing changed)."""
+    retval: Optional[int]
+    """EAPP_RETURN value (``"exit"``)."""
+    cause: Optional[int]
+    """``mcause`` (``"fault"``); 8 for a refused ecall."""
+    tval: Optional[int]
+    pc: Optional[int]
+    """pc of the faulting instruction (``"fault"``)."""
+    syscall: Optional[int]
+    """``a7`` of an ecall that destroyed the enclave (``"fault"``, cause 8)."""
+    ocall_id: Optional[int]
+    ocall_args: Optional[tuple[int, int, int]]
+    """``a1..a3`` of a forwarded OCALL."""
+    message: Optional[str]
+    shm: Optional[bytes]
+    """The enclave's host shm contents after the run (None without shm)."""
+    relay: list[bytes]
+    """Contents of relay regions handed back (relay return, exit, fault, destroy)."""
+    instret: int
+    """Instructions the enclave retired in this call."""
+
+@final
+class Enclave:
+    """One enclave of a :class:`Monitor` (a handle; it stays valid after the enclave ends)."""
+
+    @property
+    def id(self) -> int:
+        """Driver id (``user_param.eid``), in [0x1000, 0xFFFF)."""
+    @property
+    def eid(self) -> int:
+        """Monitor eid (what ``get_enclave_id()`` returns inside)."""
+    @property
+    def name(self) -> bytes: ...
+    @property
+    def type(self) -> int: ...
+    @property
+    def state(self) -> str:
+        """``"FRESH"``, ``"RUNNABLE"``, ``"RUNNING"``, ``"STOPPED"``, ``"OCALLING"``, ``"INVALID"``..."""
+    @property
+    def warnings(self) -> list[str]:
+        """Loader warnings (pages mapped twice, NOBITS tail pages skipped)."""
+    @property
+    def measurement(self) -> bytes:
+        """32-byte creation measurement (zeros until attestation is implemented)."""
+    @property
+    def pc(self) -> int: ...
+    @property
+    def instret(self) -> int: ...
+    def get_x(self, i: int) -> int: ...
+    def read(self, va: int, n: int) -> bytes:
+        """Enclave virtual memory (through its page tables). ValueError if unmapped."""
+    def write(self, va: int, data: bytes) -> None: ...
+    def set_user_ocalls(self, ids: list[int]) -> None:
+        """OCALL ids (other than 1..12) that end a run with reason ``"ocall"``."""
+    def stop(self) -> int:
+        """0, or -1 if the enclave is not RUNNING/RUNNABLE/STOPPED."""
+    def resume(self) -> int:
+        """Wake a STOPPED enclave: 0 or -1."""
+    def destroy(self) -> int:
+        """0 or -1; a run in flight in another thread ends with ``"destroyed"``."""
+    def forget(self) -> None:
+        """The driver drops its id for the enclave (destroyed unless it is running)."""
+    def run(
+        self,
+        entry: str = "start",
+        *,
+        relay: Optional[bytes] = None,
+        shm: Optional[bytes] = None,
+        budget: Optional[int] = None,
+        output: Optional[Callable[[bytes], object]] = None,
+        ocall_result: int = 0,
+    ) -> RunResult:
+        """Run on this thread with the GIL released. ``entry``: ``"start"`` (FRESH enclave;
+        ``relay`` = contents of a relay region to map), ``"rerun_relay"`` (``relay`` = the
+        region's contents now), ``"ocall_return"`` (``ocall_result`` -> a0), ``"continue"``.
+        ``shm``: the host shm contents to copy in first. ``output``: called with the bytes the
+        enclave prints (default: the process's stdout)."""
+
+@final
+class Monitor:
+    """The Penglai-TVM secure monitor and enclave driver model: one secure-memory pool, one
+    enclave table."""
+
+    def __init__(
+        self,
+        secure_memory: int = 1073741824,
+        rng: str = "seeded",
+        seed: int = 0,
+        slice: int = 1048576,
+        caller_id_compat: bool = False,
+    ) -> None: ...
+    @property
+    def secure_memory(self) -> int: ...
+    @property
+    def secure_memory_used(self) -> int: ...
+    @property
+    def eapp_args(self) -> int:
+        """The monitor-global run counter passed in a2 (B1)."""
+    def ids(self) -> list[int]: ...
+    def lookup(self, id: int) -> Optional[Enclave]: ...
+    def create(
+        self,
+        elf: bytes,
+        *,
+        name: bytes = b"",
+        type: int = 0,
+        stack_size: int = 65536,
+        shm: Optional[bytes] = None,
+        persistency: Union[str, PathLike[str], None] = None,
+    ) -> Enclave:
+        """Create a normal enclave from ELF file bytes. ValueError: bad ELF or parameters;
+        MemoryError: secure memory exhausted; NotImplementedError: server/shadow types."""

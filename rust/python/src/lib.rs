@@ -3,12 +3,16 @@ use pyo3::prelude::*;
 
 mod error;
 mod machine;
+mod monitor;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", pltvm_core::version())?;
-    m.add("__all__", ["Exit", "Machine"])?;
+    m.add("__all__", ["Enclave", "Exit", "Machine", "Monitor", "RunResult"])?;
     m.add_class::<machine::Machine>()?;
     m.add_class::<machine::Exit>()?;
+    m.add_class::<monitor::Monitor>()?;
+    m.add_class::<monitor::Enclave>()?;
+    m.add_class::<monitor::RunResult>()?;
     Ok(())
 }

@@ -1,0 +1,920 @@
+"""``pltvm.host``: Penglai-TVM's C host library (``libpenglai-enclave-host``) mirrored in Python.
+
+A host program written against ``penglai-enclave.h`` translates line by line::
+
+    from pltvm.host import *
+
+    elf = elf_args()
+    elf_args_init(elf, "hello-world.elf")
+    if not elf_valid(elf):
+        print("error when initializing enclaveFile")
+    enclave = PLenclave()
+    params = enclave_args()
+    PLenclave_init(enclave)
+    enclave_args_init(params)
+    if PLenclave_create(enclave, elf, params) < 0:
+        ...
+    while (r := PLenclave_run(enclave)):
+        ...
+    PLenclave_destruct(enclave)
+    elf_args_destroy(elf)
+
+Return codes and the messages printed to stderr/stdout are the C library's (penglai-tvm-abi.md
+§4.5), typos included. Structures are dataclasses with the C field names. Pointers become Python
+objects: ``elf_args.ptr`` holds the file's bytes, ``PLenclave_shmat`` and
+``PLenclave_schrodinger_at`` return a writable :class:`memoryview` the program uses like the C
+pointer (``struct.pack_into("<i", p, 0, 11111)``), or ``-1`` (``MAP_FAILED``) on failure.
+
+The device. ``/dev/penglai_enclave_dev`` is emulated in-process: one monitor model
+(``pltvm._core.Monitor``) with a configurable secure-memory pool, plus the driver's shm and
+schrodinger (relay-page) registries. :func:`PLenclave_init` opens it; ``PLenclave.fd`` is a real
+file descriptor of this process (on ``os.devnull``) that names the device, so closing it
+(:func:`PLenclave_destruct`) makes later calls on it fail exactly as in C. Configure the device
+with :func:`configure` before the first :func:`PLenclave_init` (or set ``PLTVM_SECURE_MEMORY``).
+
+Host-shared memory. shm and schrodinger regions are host memory (``bytearray``) the program
+reads and writes through the memoryview. The enclave sees the same bytes: they are copied into
+the enclave's mapping every time it is entered (run, re-run) and copied back every time the run
+returns to the program. While a run is in flight the two copies are not synchronised (a host
+thread writing the buffer during a run is not seen by the enclave until the next entry).
+
+Enclave output (``printf`` through the kbuffer) goes to ``sys.stdout`` by default (on Penglai
+it goes to the kernel console); :func:`set_output` redirects it. Driver diagnostics that the
+kernel would log (why a create failed, ...) go to the ``logging`` logger ``"pltvm.driver"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+from . import _core
+
+__all__ = [
+    "NORMAL_ENCLAVE",
+    "SERVER_ENCLAVE",
+    "SHADOW_ENCLAVE",
+    "RETURN_USER_EXIT_ENCL",
+    "RETURN_USER_RELAY_PAGE",
+    "DEFAULT_STACK_SIZE",
+    "NAME_LEN",
+    "HASH_SIZE",
+    "SIGNATURE_SIZE",
+    "PUBLIC_KEY_SIZE",
+    "PRIVATE_KEY_SIZE",
+    "PENGLAI_ENCLAVE_DEV_PATH",
+    "MAP_FAILED",
+    "ENCLAVE_SUCCESS",
+    "ENCLAVE_TIMER_IRQ",
+    "ENCLAVE_OCALL",
+    "ENCLAVE_YIELD",
+    "ENCLAVE_ERROR",
+    "ENCLAVE_NO_MEM",
+    "elf_args",
+    "enclave_args",
+    "penglai_enclave_user_param",
+    "sm_report_t",
+    "enclave_report_t",
+    "report_t",
+    "penglai_enclave_attest_param",
+    "PLenclave",
+    "elf_args_init",
+    "elf_args_destroy",
+    "elf_valid",
+    "enclave_args_init",
+    "PLenclave_init",
+    "PLenclave_create",
+    "PLenclave_run",
+    "PLenclave_attest",
+    "PLenclave_stop",
+    "PLenclave_resume",
+    "PLenclave_destroy",
+    "PLenclave_destruct",
+    "PLenclave_shmget",
+    "PLenclave_shmat",
+    "PLenclave_shmdt",
+    "PLenclave_shmctl",
+    "PLenclave_schrodinger_get",
+    "PLenclave_schrodinger_at",
+    "PLenclave_schrodinger_dt",
+    "PLenclave_schrodinger_ctl",
+    "PLenclave_set_shm",
+    "PLenclave_set_mem_arg",
+    "PLenclave_set_rerun_arg",
+    "PLenclave_fs_persistency_init",
+    "Device",
+    "configure",
+    "default_device",
+    "set_output",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Constants (param.h, penglai-enclave.h).
+
+NORMAL_ENCLAVE = 0
+SERVER_ENCLAVE = 1
+SHADOW_ENCLAVE = 2
+RETURN_USER_EXIT_ENCL = 0
+RETURN_USER_RELAY_PAGE = 1
+DEFAULT_STACK_SIZE = 64 * 1024
+NAME_LEN = 16
+HASH_SIZE = 32
+SIGNATURE_SIZE = 64
+PUBLIC_KEY_SIZE = 64
+PRIVATE_KEY_SIZE = 32
+PENGLAI_ENCLAVE_DEV_PATH = "/dev/penglai_enclave_dev"
+MAP_FAILED = -1
+"""What :func:`PLenclave_shmat` / :func:`PLenclave_schrodinger_at` return on failure."""
+ENCLAVE_SUCCESS, ENCLAVE_TIMER_IRQ, ENCLAVE_OCALL, ENCLAVE_YIELD = 0, 1, 2, 3
+ENCLAVE_ERROR, ENCLAVE_NO_MEM = -1, -2
+
+PAGE_SIZE = 4096
+SHM_ID_MIN, SHM_ID_END = 0x10000, 0xFFFFF
+SCHRODINGER_POOL_PAGES = 4096
+PERSISTENCY_FILE = os.environ.get("PLTVM_PERSISTENCY_FILE", "/mnt/persistencty_file")
+"""Host file behind OCALL_READ_SECT / OCALL_WRITE_SECT (the driver's path; override with the
+environment variable or by assigning this attribute before PLenclave_fs_persistency_init)."""
+
+_log = logging.getLogger("pltvm.driver")
+
+# ---------------------------------------------------------------------------------------------
+# Structures.
+
+
+@dataclass
+class elf_args:
+    """``struct elf_args``: the ELF file, open and mapped (``ptr`` holds its bytes)."""
+
+    fd: int = -1
+    size: int = 0
+    ptr: Optional[bytes] = None
+
+
+@dataclass
+class enclave_args:
+    """``struct enclave_args``."""
+
+    name: bytes = b""
+    type: int = NORMAL_ENCLAVE
+    stack_size: int = 0
+    shmid: int = 0
+    shm_offset: int = 0
+    shm_size: int = 0
+
+
+@dataclass
+class penglai_enclave_user_param:
+    """``struct penglai_enclave_user_param`` (the driver's ioctl argument)."""
+
+    eid: int = 0
+    name: bytes = b""
+    type: int = NORMAL_ENCLAVE
+    elf_ptr: Optional[bytes] = None
+    elf_size: int = 0
+    stack_size: int = 0
+    shmid: int = 0
+    isShadow: int = 0
+    shm_offset: int = 0
+    shm_size: int = 0
+    schrodinger_id: int = 0
+    rerun_reason: int = 0
+    schrodinger_offset: int = 0
+    schrodinger_size: int = 0
+    retval: int = 0
+
+
+@dataclass
+class sm_report_t:
+    hash: bytes = bytes(HASH_SIZE)
+    signature: bytes = bytes(SIGNATURE_SIZE)
+    sm_pub_key: bytes = bytes(PUBLIC_KEY_SIZE)
+
+
+@dataclass
+class enclave_report_t:
+    hash: bytes = bytes(HASH_SIZE)
+    signature: bytes = bytes(SIGNATURE_SIZE)
+    nonce: int = 0
+
+
+@dataclass
+class report_t:
+    sm: sm_report_t = field(default_factory=sm_report_t)
+    enclave: enclave_report_t = field(default_factory=enclave_report_t)
+    dev_pub_key: bytes = bytes(PUBLIC_KEY_SIZE)
+
+
+@dataclass
+class penglai_enclave_attest_param:
+    eid: int = 0
+    isShadow: int = 0
+    nonce: int = 0
+    report: report_t = field(default_factory=report_t)
+
+
+@dataclass
+class PLenclave:
+    """``struct PLenclave``."""
+
+    elffile: Optional[elf_args] = None
+    eid: int = -1
+    fd: int = -1
+    user_param: penglai_enclave_user_param = field(default_factory=penglai_enclave_user_param)
+    attest_param: penglai_enclave_attest_param = field(default_factory=penglai_enclave_attest_param)
+
+
+# ---------------------------------------------------------------------------------------------
+# The emulated device.
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(msg)
+    sys.stderr.flush()
+
+
+def _out(msg: str) -> None:
+    sys.stdout.write(msg)
+    sys.stdout.flush()
+
+
+def _stdout_bytes(data: bytes) -> None:
+    out = sys.stdout
+    buf = getattr(out, "buffer", None)
+    out.flush()
+    if buf is not None:
+        buf.write(data)
+        buf.flush()
+    else:
+        out.write(data.decode("utf-8", "replace"))
+        out.flush()
+
+
+_output: Callable[[bytes], Any] = _stdout_bytes
+
+
+def set_output(sink: Optional[Callable[[bytes], Any]]) -> None:
+    """Where enclave prints go: a callable taking ``bytes``; ``None`` restores ``sys.stdout``.
+    If the callable raises, the enclave is destroyed and the exception propagates from
+    :func:`PLenclave_run`."""
+    global _output
+    _output = sink if sink is not None else _stdout_bytes
+
+
+def _page_count(size: int) -> int:
+    pages = (size + PAGE_SIZE - 1) // PAGE_SIZE
+    return 1 << max(pages - 1, 0).bit_length()
+
+
+class _Region:
+    """A driver shm or schrodinger region: host memory the program maps."""
+
+    __slots__ = ("buf", "pages", "refcount")
+
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)  # zero-filled (B19)
+        self.pages = _page_count(size)
+        self.refcount = 0
+
+
+@dataclass
+class _Binding:
+    """Where an enclave's shm / relay bytes live on the host side."""
+
+    region: _Region
+    offset: int
+    size: int
+
+    def get(self) -> bytes:
+        return bytes(self.region.buf[self.offset : self.offset + self.size])
+
+    def put(self, data: bytes) -> None:
+        n = min(len(data), self.size)
+        self.region.buf[self.offset : self.offset + n] = data[:n]
+
+
+class Device:
+    """The emulated ``/dev/penglai_enclave_dev``: one monitor and the driver's registries.
+
+    ``secure_memory`` bounds what enclaves may hold (blocks, heap, mmap); ``rng`` is
+    ``"seeded"`` (default: per-enclave deterministic generator), ``"penglai-lcg"`` (Penglai's
+    global LCG, §6.6) or ``"os"``.
+    """
+
+    def __init__(self, secure_memory: Optional[int] = None, rng: str = "seeded", seed: int = 0) -> None:
+        if secure_memory is None:
+            env = os.environ.get("PLTVM_SECURE_MEMORY")
+            secure_memory = int(env, 0) if env else 1 << 30
+        self.monitor = _core.Monitor(secure_memory=secure_memory, rng=rng, seed=seed)
+        self.lock = threading.Lock()
+        self.shms: dict[int, _Region] = {}
+        self.schrodingers: dict[int, _Region] = {}
+        self.schrodinger_pages = 0
+        self.shm_of: dict[int, _Binding] = {}
+        self.relay_of: dict[int, _Binding] = {}
+        self.persistency_shm: Optional[int] = None
+
+    @staticmethod
+    def _resolve(table: dict[int, _Region], rid: int, offset: int, size: int) -> Optional[_Binding]:
+        region = table.get(rid)
+        if region is None or offset % PAGE_SIZE or size <= 0 or size % PAGE_SIZE:
+            return None
+        if offset < 0 or offset + size > len(region.buf):
+            return None
+        return _Binding(region, offset, size)
+
+    def _new_id(self, table: dict[int, _Region]) -> Optional[int]:
+        for i in range(SHM_ID_MIN, SHM_ID_END):
+            if i not in table and i not in self.shms and i not in self.schrodingers:
+                return i
+        return None
+
+    def shmget(self, size: int, schrodinger: bool) -> int:
+        if size <= 0 or size % PAGE_SIZE:
+            return -1
+        with self.lock:
+            table = self.schrodingers if schrodinger else self.shms
+            region = _Region(size)
+            if schrodinger and self.schrodinger_pages + region.pages > SCHRODINGER_POOL_PAGES:
+                return -1
+            rid = self._new_id(table)
+            if rid is None:
+                return -1
+            table[rid] = region
+            if schrodinger:
+                self.schrodinger_pages += region.pages
+            return rid
+
+    def shmat(self, rid: int, schrodinger: bool) -> Optional[memoryview]:
+        with self.lock:
+            region = (self.schrodingers if schrodinger else self.shms).get(rid)
+            if region is None or (schrodinger and region.refcount >= 1):
+                return None
+            region.refcount += 1
+            return memoryview(region.buf)
+
+    def shmdt(self, rid: int, schrodinger: bool) -> bool:
+        with self.lock:
+            region = (self.schrodingers if schrodinger else self.shms).get(rid)
+            if region is None or region.refcount <= 0:
+                return False
+            region.refcount -= 1
+            return True
+
+    def shmctl(self, rid: int, schrodinger: bool) -> bool:
+        with self.lock:
+            table = self.schrodingers if schrodinger else self.shms
+            region = table.get(rid)
+            if region is None or region.refcount > 0:  # B43: refuse while attached
+                return False
+            del table[rid]
+            if schrodinger:
+                self.schrodinger_pages -= region.pages
+            if self.persistency_shm == rid:
+                self.persistency_shm = None
+            return True
+
+    def forget(self, eid: int) -> None:
+        self.shm_of.pop(eid, None)
+        self.relay_of.pop(eid, None)
+
+
+_device: Optional[Device] = None
+_device_lock = threading.Lock()
+_fds: dict[int, Device] = {}
+
+
+def configure(secure_memory: Optional[int] = None, rng: str = "seeded", seed: int = 0) -> Device:
+    """Replace the process's default device (enclaves of the previous one stay with it)."""
+    global _device
+    with _device_lock:
+        _device = Device(secure_memory, rng, seed)
+        return _device
+
+
+def default_device() -> Device:
+    """The process's emulated enclave device, created on first use."""
+    global _device
+    with _device_lock:
+        if _device is None:
+            _device = Device()
+        return _device
+
+
+def _open_dev() -> int:
+    dev = default_device()
+    try:
+        fd = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return -1
+    _fds[fd] = dev
+    return fd
+
+
+def _close_dev(fd: int) -> int:
+    _fds.pop(fd, None)
+    try:
+        os.close(fd)
+    except OSError:
+        return -1
+    return 0
+
+
+def _dev(fd: int) -> Optional[Device]:
+    return _fds.get(fd) if isinstance(fd, int) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# ELF files.
+
+
+def _elf_problem(data: bytes) -> Optional[str]:
+    """Why ``data`` is not an RV64 little-endian RISC-V executable, or None."""
+    import io
+
+    try:
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+    except ImportError:  # pragma: no cover - pyelftools is a dependency
+        return None
+    try:
+        f = ELFFile(io.BytesIO(data))
+        h = f.header
+        ident = h["e_ident"]
+        if ident["EI_CLASS"] != "ELFCLASS64":
+            return f"{ident['EI_CLASS']}: not a 64-bit ELF file"
+        if ident["EI_DATA"] != "ELFDATA2LSB":
+            return f"{ident['EI_DATA']}: not a little-endian ELF file"
+        if h["e_machine"] != "EM_RISCV":
+            return f"{h['e_machine']}: not a RISC-V ELF file"
+        if h["e_type"] != "ET_EXEC":
+            return f"{h['e_type']}: not an executable"
+        for seg in f.iter_segments():
+            if seg["p_offset"] + seg["p_filesz"] > len(data):
+                return "a program header extends past the end of the file"
+        for _ in f.iter_sections():
+            pass
+    except ELFError as e:
+        return f"not a valid ELF file ({e})"
+    except Exception as e:  # malformed files make pyelftools raise anything
+        return f"not a valid ELF file ({type(e).__name__}: {e})"
+    return None
+
+
+def elf_args_init(elf_args_: Optional[elf_args], filename: Union[str, "os.PathLike[str]", None]) -> None:
+    """Open and map the ELF file. Problems print the C library's message and leave an
+    invalid ``elf_args`` (see :func:`elf_valid`); the file is also checked with pyelftools
+    (64-bit, little-endian, EM_RISCV, ET_EXEC)."""
+    if elf_args_ is None:
+        return
+    elf_args_.fd, elf_args_.size, elf_args_.ptr = -1, 0, None
+    try:
+        if filename is None:
+            raise OSError("NULL")
+        fd = os.open(filename, os.O_RDONLY)
+    except (OSError, TypeError, ValueError):
+        _err("LIB: the elf file is not existed\n")
+        return
+    elf_args_.fd = fd
+    try:
+        size = os.fstat(fd).st_size
+    except OSError:
+        _err("LIB: fstat is failed \n")
+        return
+    if size == 0:
+        _err("LIB: the elf file'size  is zero\n")
+        return
+    elf_args_.size = size
+    try:
+        data = b""
+        while len(data) < size:
+            chunk = os.pread(fd, size - len(data), len(data))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) != size:
+            raise OSError("short read")
+    except OSError:
+        _err("LIB: can not mmap enough memory for elf file")
+        return
+    problem = _elf_problem(data)
+    if problem is not None:
+        _err(f"LIB: the elf file is not a valid Penglai enclave: {problem}\n")
+        return
+    elf_args_.ptr = data
+
+
+def elf_args_destroy(elf_args_: Optional[elf_args]) -> None:
+    """Close and unmap the file."""
+    if elf_args_ is None:
+        return
+    if elf_args_.fd >= 0:
+        try:
+            os.close(elf_args_.fd)
+        except OSError:
+            pass
+    elf_args_.ptr = None
+
+
+def elf_valid(elf_args_: Optional[elf_args]) -> bool:
+    """``fd >= 0 && size > 0 && ptr != NULL``."""
+    return elf_args_ is not None and elf_args_.fd >= 0 and elf_args_.size > 0 and elf_args_.ptr is not None
+
+
+def enclave_args_init(enclave_args_: Optional[enclave_args]) -> None:
+    """Defaults: NORMAL_ENCLAVE, 64 KiB stack, no shm. The name is not touched (B18)."""
+    if enclave_args_ is None:
+        return
+    enclave_args_.type = NORMAL_ENCLAVE
+    enclave_args_.stack_size = DEFAULT_STACK_SIZE
+    enclave_args_.shmid = 0
+    enclave_args_.shm_offset = 0
+    enclave_args_.shm_size = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Enclave life cycle.
+
+
+def PLenclave_init(PLenclave_: Optional[PLenclave]) -> int:
+    """Reset the structure and open the (emulated) enclave device."""
+    if PLenclave_ is None:
+        return -1
+    PLenclave_.elffile = None
+    PLenclave_.eid = -1
+    PLenclave_.user_param = penglai_enclave_user_param()
+    PLenclave_.attest_param = penglai_enclave_attest_param()
+    PLenclave_.fd = _open_dev()
+    if PLenclave_.fd < 0:
+        _err("LIB: PLenclave_init: cannot open enclave dev\n")
+        return -1
+    return 0
+
+
+def _name16(name: Union[bytes, str, None]) -> bytes:
+    if name is None:
+        return b""
+    if isinstance(name, str):
+        name = name.encode()
+    return bytes(name[:NAME_LEN]).split(b"\0", 1)[0]
+
+
+def PLenclave_create(
+    PLenclave_: Optional[PLenclave], u_elffile: Optional[elf_args], u_param: Optional[enclave_args]
+) -> int:
+    """Create an enclave from the ELF; ``user_param.eid`` (and ``eid``) become its id."""
+    if PLenclave_ is None or PLenclave_.fd < 0:
+        _err("LIB: PLenclave_create: enclave hasn't be initialized yet\n")
+        return -1
+    if u_elffile is None:
+        _err("LIB: PLenclave_create: elffile does not exist\n")
+        return -1
+    PLenclave_.elffile = u_elffile
+    p = PLenclave_.user_param
+    p.elf_ptr = u_elffile.ptr
+    p.elf_size = u_elffile.size
+    if p.elf_ptr is None or p.elf_size <= 0:
+        _err("LIB: PLencalve_create: ioctl create enclave: elf_ptr is NULL\n")
+        return -1
+    if u_param is None:
+        _err("LIB: PLenclave_create: ioctl create enclave is failed\n")
+        return -1
+    p.stack_size = 0 if u_param.type == SHADOW_ENCLAVE else u_param.stack_size
+    p.shmid = u_param.shmid
+    p.shm_offset = u_param.shm_offset
+    p.shm_size = u_param.shm_size
+    p.type = u_param.type
+    p.name = _name16(u_param.name)
+    dev = _dev(PLenclave_.fd)
+    eid = _ioctl_create(dev, p) if dev is not None else None
+    if eid is None:
+        _err("LIB: PLenclave_create: ioctl create enclave is failed\n")
+        return -1
+    p.eid = eid
+    PLenclave_.eid = eid
+    return 0
+
+
+def _ioctl_create(dev: Device, p: penglai_enclave_user_param) -> Optional[int]:
+    assert p.elf_ptr is not None
+    shm = None
+    if p.type in (NORMAL_ENCLAVE, SERVER_ENCLAVE):
+        shm = Device._resolve(dev.shms, p.shmid, p.shm_offset, p.shm_size)
+    persistency = PERSISTENCY_FILE if shm is not None and dev.persistency_shm == p.shmid else None
+    try:
+        enc = dev.monitor.create(
+            p.elf_ptr,
+            name=p.name,
+            type=p.type,
+            stack_size=p.stack_size,
+            shm=shm.get() if shm is not None else None,
+            persistency=persistency,
+        )
+    except (ValueError, MemoryError, NotImplementedError, RuntimeError, OverflowError) as e:
+        _log.warning("create enclave failed: %s", e)
+        return None
+    for w in enc.warnings:
+        _log.warning("%s", w)
+    if shm is not None:
+        dev.shm_of[enc.id] = shm
+    return enc.id
+
+
+def _run_result(dev: Device, p: penglai_enclave_user_param, enc: _core.Enclave, entry: str,
+                relay: Optional[bytes]) -> int:
+    shm = dev.shm_of.get(enc.id)
+    try:
+        r = enc.run(entry, relay=relay, shm=shm.get() if shm is not None else None, output=_output)
+    except BaseException:
+        if enc.state == "INVALID":  # the output sink raised: the enclave was destroyed
+            dev.forget(enc.id)
+        raise
+    if shm is not None and r.shm is not None:
+        shm.put(r.shm)
+    rb = dev.relay_of.get(enc.id)
+    if rb is not None and r.relay:
+        rb.put(r.relay[0])
+    if r.reason == "exit":
+        p.retval = r.retval or 0
+    elif r.reason in ("destroyed", "fault", "aborted"):
+        p.retval = 0  # B23: read from a freed record on Penglai
+    if r.reason == "relay":
+        return RETURN_USER_RELAY_PAGE
+    if r.reason in ("exit", "fault", "destroyed", "aborted"):
+        dev.forget(enc.id)
+    if r.reason in ("exit", "destroyed"):
+        return 0
+    if r.reason == "fault":
+        _log.warning(
+            "enclave %#x destroyed: cause %s at pc %#x, tval %#x%s", enc.id, r.cause, r.pc or 0, r.tval or 0,
+            f", ecall a7={r.syscall}" if r.syscall is not None else "",
+        )
+    elif r.reason == "refused":
+        _log.warning("run enclave %#x refused: %s", enc.id, r.message)
+    return -1
+
+
+def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
+    """Run (or re-run after a relay-page return). 0: the enclave exited (value in
+    ``user_param.retval``) or was destroyed; 1: it returned its relay page; -1: failure,
+    including a faulting enclave."""
+    if PLenclave_ is None or PLenclave_.fd < 0 or PLenclave_.eid < 0:
+        _err("LIB: PLenclave_run: enclave can not be run\n")
+        return -1
+    dev = _dev(PLenclave_.fd)
+    p = PLenclave_.user_param
+    enc = dev.monitor.lookup(p.eid) if dev is not None else None
+    ret = -1
+    if dev is not None and enc is not None:
+        if p.rerun_reason > 0:
+            if p.rerun_reason == RETURN_USER_RELAY_PAGE:
+                rb = dev.relay_of.get(enc.id)
+                ret = _run_result(dev, p, enc, "rerun_relay", rb.get() if rb is not None else None)
+        else:
+            relay = None
+            if p.schrodinger_id > 0 and p.schrodinger_size != 0:
+                relay = Device._resolve(dev.schrodingers, p.schrodinger_id, p.schrodinger_offset,
+                                        p.schrodinger_size)
+            elif p.schrodinger_id > 0:
+                _log.warning("inheriting relay pages by name (schrodinger size 0) is not supported")
+            if relay is not None:
+                dev.relay_of[enc.id] = relay
+            ret = _run_result(dev, p, enc, "start", relay.get() if relay is not None else None)
+    if ret < 0:
+        _err("LIB: PLenclave_run: ioctl run enclave is failed \n")
+        return -1
+    return ret
+
+
+def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
+    """Host attestation. Not implemented yet (the attestation issue): always fails with the C
+    library's message, after filling ``attest_param`` as the library does."""
+    if PLenclave_ is not None:
+        PLenclave_.attest_param.isShadow = PLenclave_.user_param.isShadow
+        PLenclave_.attest_param.eid = PLenclave_.eid
+        PLenclave_.attest_param.nonce = nonce
+    _err("LIB: ioctl attest enclave is failed ret -1 \n")
+    return -1
+
+
+def _lookup(PLenclave_: Optional[PLenclave]) -> tuple[Optional[Device], Optional[_core.Enclave]]:
+    if PLenclave_ is None:
+        return None, None
+    dev = _dev(PLenclave_.fd)
+    if dev is None:
+        return None, None
+    return dev, dev.monitor.lookup(PLenclave_.user_param.eid)
+
+
+def PLenclave_stop(PLenclave_: Optional[PLenclave]) -> int:
+    """Stop a running (or runnable) enclave; its pending PLenclave_run keeps blocking."""
+    _, enc = _lookup(PLenclave_)
+    if enc is None or enc.stop() != 0:
+        _err("LIB: ioctl stop enclave is failed \n")
+        return -1
+    return 0
+
+
+def PLenclave_resume(PLenclave_: Optional[PLenclave]) -> int:
+    """Wake a stopped enclave. On failure the driver drops its record of the enclave."""
+    dev, enc = _lookup(PLenclave_)
+    if dev is None or enc is None:
+        _err("LIB: ioctl stop enclave is failed \n")
+        return -1
+    if enc.resume() != 0:
+        enc.forget()
+        dev.forget(enc.id)
+        _err("LIB: ioctl stop enclave is failed \n")
+        return -1
+    return 0
+
+
+def PLenclave_destroy(PLenclave_: Optional[PLenclave]) -> int:
+    """Destroy the enclave; a run in flight in another thread returns 0."""
+    dev, enc = _lookup(PLenclave_)
+    if dev is None or enc is None or enc.destroy() != 0:
+        _err("LIB: ioctl stop enclave is failed \n")
+        return -1
+    dev.forget(enc.id)
+    return 0
+
+
+def PLenclave_destruct(PLenclave_: Optional[PLenclave]) -> int:
+    """Close the device file descriptor; returns ``close()``'s result."""
+    if PLenclave_ is None:
+        return -1
+    return _close_dev(PLenclave_.fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Host shared memory and relay pages.
+
+
+def PLenclave_shmget(size: int) -> int:
+    """A new host shm of ``size`` bytes (non-zero multiple of 4096); its id (>= 0x10000) or -1."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_shmget: failed to open enclave dev\n")
+        return -1
+    dev = _fds[fd]
+    rid = dev.shmget(size, False) if isinstance(size, int) else -1
+    _close_dev(fd)
+    if rid < 0:
+        _out("PLenclave_shmget: failed to create shm\n")
+        return -1
+    return rid
+
+
+def PLenclave_shmat(shmid: int, addr: Any = None) -> Union[memoryview, int]:
+    """Attach: a writable memoryview of the shm, or ``MAP_FAILED`` (-1)."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_shmat: failed to open enclave dev\n")
+        return MAP_FAILED
+    view = _fds[fd].shmat(shmid, False)
+    _close_dev(fd)
+    if view is None:
+        _out(f"PLenclave_shmat: failed to bind shm {shmid}\n")
+        return MAP_FAILED
+    return view
+
+
+def _release(addr: Any) -> None:
+    if isinstance(addr, memoryview):
+        try:
+            addr.release()
+        except (BufferError, ValueError):
+            pass
+
+
+def PLenclave_shmdt(shmid: int, addr: Any) -> int:
+    """Detach; the memoryview ``addr`` is released (like munmap). 0 or -1."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_shmdt: failed to open enclave dev\n")
+        return -1
+    ok = _fds[fd].shmdt(shmid, False)
+    _close_dev(fd)
+    if not ok:
+        _out(f"PLenclave_shmdt: failed to unbind shm{shmid}\n")
+        return -1
+    _release(addr)
+    return 0
+
+
+def PLenclave_shmctl(shmid: int) -> int:
+    """Destroy the shm (refused while attached, B43). Returns 0 even on failure (B41)."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_shmctl: failed to open enclave dev\n")
+        return -1
+    ok = _fds[fd].shmctl(shmid, False)
+    _close_dev(fd)
+    if not ok:
+        _out(f"PLenclave_shmctl: failed to destroy shm{shmid}\n")
+    return 0
+
+
+def PLenclave_schrodinger_get(size: int) -> int:
+    """A relay region from the driver's 16 MiB pool; its id or -1."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_schrodinger_get: failed to open enclave dev\n")
+        return -1
+    rid = _fds[fd].shmget(size, True) if isinstance(size, int) else -1
+    _close_dev(fd)
+    if rid < 0:
+        _out("PLenclave_schrodinger_get: failed to create\n")
+        return -1
+    return rid
+
+
+def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int]:
+    """Attach (exclusive): a writable memoryview, or ``MAP_FAILED`` (-1)."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_schrodinger_at: failed to open enclave dev\n")
+        return MAP_FAILED
+    view = _fds[fd].shmat(id, True)
+    _close_dev(fd)
+    if view is None:
+        _out(f"PLenclave_schrodinger_at: failed to bind schrodinger mm {id}\n")
+        return MAP_FAILED
+    return view
+
+
+def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_schrodinger_dt: failed to open enclave dev\n")
+        return -1
+    ok = _fds[fd].shmdt(id, True)
+    _close_dev(fd)
+    if not ok:
+        _out(f"PLenclave_schrodinger_dt: failed to unbind schrodinger mm{id}\n")
+        return -1
+    _release(addr)
+    return 0
+
+
+def PLenclave_schrodinger_ctl(id: int) -> int:
+    """Destroy the relay region; returns 0 even on failure (B41)."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_schrodinger_ctl: failed to open enclave dev\n")
+        return -1
+    ok = _fds[fd].shmctl(id, True)
+    _close_dev(fd)
+    if not ok:
+        _out(f"PLenclave_schrodinger_ctl: failed to destroy schrodinger mm{id}\n")
+    return 0
+
+
+def PLenclave_set_shm(PLenclave_: Optional[PLenclave], shmid: int, shm_offset: int, shm_size: int) -> int:
+    if PLenclave_ is None:
+        return -1
+    p = PLenclave_.user_param
+    p.shmid, p.shm_offset, p.shm_size = shmid, shm_offset, shm_size
+    return 0
+
+
+def PLenclave_set_mem_arg(PLenclave_: Optional[PLenclave], id: int, offset: int, size: int) -> int:
+    if PLenclave_ is None:
+        return -1
+    p = PLenclave_.user_param
+    p.schrodinger_id, p.schrodinger_offset, p.schrodinger_size = id, offset, size
+    return 0
+
+
+def PLenclave_set_rerun_arg(PLenclave_: Optional[PLenclave], reason: int) -> int:
+    if PLenclave_ is None:
+        return -1
+    PLenclave_.user_param.rerun_reason = reason
+    return 0
+
+
+def PLenclave_fs_persistency_init(shm_id: int) -> int:
+    """Bind the persistency file to this shm for OCALL_READ_SECT / OCALL_WRITE_SECT. Enclaves
+    created afterwards with the same shm can use them (the transfer buffer is the shm page the
+    enclave sees at 0x39_0000_0000)."""
+    fd = _open_dev()
+    if fd < 0:
+        _out("PLenclave_fs_persistency_init: failed to open enclave dev\n")
+        return -1
+    dev = _fds[fd]
+    _close_dev(fd)
+    if shm_id not in dev.shms:
+        _out("PLenclave_fs_persistency_init failed\n")
+        return -1
+    try:
+        with open(PERSISTENCY_FILE, "ab") as f:
+            if f.tell() == 0:
+                f.truncate(4 << 20)
+    except OSError:
+        _out("PLenclave_fs_persistency_init failed\n")
+        return -1
+    dev.persistency_shm = shm_id
+    return 0

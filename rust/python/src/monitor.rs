@@ -1,0 +1,380 @@
+//! `pltvm._core.Monitor`, `Enclave` and `RunResult`: the Penglai-TVM monitor model of
+//! `pltvm_core::monitor` for Python. Conversion, locking and GIL release only.
+use crate::error::Error;
+use pltvm_core::monitor::enclave::CreateParams;
+use pltvm_core::monitor::rng::RngMode;
+use pltvm_core::monitor::{self as core, EnclaveCell, Entry, Host, RunExit, RunRequest};
+use pyo3::exceptions::{PyMemoryError, PyNotImplementedError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Output flushed to the Python sink at least this often while an enclave prints.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+const FLUSH_BYTES: usize = 4096;
+/// Ctrl-C is looked at this often during a run.
+const SIGNALS_EVERY: Duration = Duration::from_millis(50);
+
+#[pyclass(module = "pltvm._core", frozen)]
+pub struct Monitor {
+    inner: Arc<core::Monitor>,
+}
+
+#[pyclass(module = "pltvm._core", frozen)]
+pub struct Enclave {
+    monitor: Arc<core::Monitor>,
+    cell: Arc<EnclaveCell>,
+}
+
+#[pyclass(module = "pltvm._core", frozen, get_all)]
+pub struct RunResult {
+    reason: &'static str,
+    retval: Option<u64>,
+    cause: Option<u64>,
+    tval: Option<u64>,
+    pc: Option<u64>,
+    syscall: Option<u64>,
+    ocall_id: Option<u64>,
+    ocall_args: Option<(u64, u64, u64)>,
+    message: Option<String>,
+    shm: Option<Py<PyBytes>>,
+    relay: Vec<Py<PyBytes>>,
+    instret: u64,
+}
+
+#[pymethods]
+impl RunResult {
+    fn __repr__(&self) -> String {
+        let mut s = format!("RunResult(reason={:?}", self.reason);
+        let hex = |v: u64| format!("{v:#x}");
+        for (k, v) in [("retval", self.retval), ("cause", self.cause), ("tval", self.tval), ("pc", self.pc), ("syscall", self.syscall), ("ocall_id", self.ocall_id)] {
+            if let Some(v) = v {
+                s += &format!(", {k}={}", hex(v));
+            }
+        }
+        if let Some(m) = &self.message {
+            s += &format!(", message={m:?}");
+        }
+        s + &format!(", instret={})", self.instret)
+    }
+}
+
+/// The Python side of a run: buffered output to an optional callable, Ctrl-C checks.
+struct PyHost {
+    output: Option<Py<PyAny>>,
+    buf: Vec<u8>,
+    last_flush: Instant,
+    last_tick: Instant,
+    err: Option<PyErr>,
+}
+
+impl PyHost {
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let data = std::mem::take(&mut self.buf);
+        self.last_flush = Instant::now();
+        match &self.output {
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&data).and_then(|_| out.flush());
+                true
+            }
+            Some(f) => Python::attach(|py| match f.call1(py, (PyBytes::new(py, &data),)) {
+                Ok(_) => true,
+                Err(e) => {
+                    self.err = Some(e);
+                    false
+                }
+            }),
+        }
+    }
+}
+
+impl Host for PyHost {
+    fn output(&mut self, data: &[u8]) -> bool {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= FLUSH_BYTES || self.last_flush.elapsed() >= FLUSH_EVERY {
+            return self.flush();
+        }
+        true
+    }
+
+    fn tick(&mut self) -> bool {
+        if self.last_tick.elapsed() < SIGNALS_EVERY {
+            return true;
+        }
+        self.last_tick = Instant::now();
+        if !self.flush() {
+            return false;
+        }
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => true,
+            Err(e) => {
+                self.err = Some(e);
+                false
+            }
+        })
+    }
+}
+
+fn name16(name: &[u8]) -> [u8; 16] {
+    let mut n = [0u8; 16];
+    let k = name.len().min(16);
+    n[..k].copy_from_slice(&name[..k]);
+    n
+}
+
+#[pymethods]
+impl Monitor {
+    #[new]
+    #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false))]
+    fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool) -> PyResult<Monitor> {
+        let rng = match rng {
+            "seeded" => RngMode::Seeded,
+            "penglai-lcg" => RngMode::PenglaiLcg,
+            "os" => RngMode::Os,
+            other => {
+                return Err(Error::Argument(format!("rng must be \"seeded\", \"penglai-lcg\" or \"os\", not {other:?}")).into())
+            }
+        };
+        if slice == 0 {
+            return Err(Error::Argument("slice must be positive".into()).into());
+        }
+        let config = core::Config { secure_memory, rng, seed, slice, caller_id_compat };
+        Ok(Monitor { inner: Arc::new(core::Monitor::new(config)) })
+    }
+
+    #[getter]
+    fn secure_memory(&self) -> u64 {
+        self.inner.config.secure_memory
+    }
+
+    #[getter]
+    fn secure_memory_used(&self) -> u64 {
+        self.inner.secure_memory_used()
+    }
+
+    #[getter]
+    fn eapp_args(&self) -> u64 {
+        self.inner.eapp_args()
+    }
+
+    fn ids(&self) -> Vec<u32> {
+        self.inner.ids()
+    }
+
+    fn lookup(&self, id: i64) -> Option<Enclave> {
+        let id = u32::try_from(id).ok()?;
+        self.inner.lookup(id).map(|cell| Enclave { monitor: Arc::clone(&self.inner), cell })
+    }
+
+    #[pyo3(signature = (elf, *, name=b"".to_vec(), r#type=0, stack_size=0x10000, shm=None, persistency=None))]
+    fn create(
+        &self,
+        py: Python<'_>,
+        elf: Vec<u8>,
+        name: Vec<u8>,
+        r#type: u32,
+        stack_size: u64,
+        shm: Option<Vec<u8>>,
+        persistency: Option<std::path::PathBuf>,
+    ) -> PyResult<Enclave> {
+        let p = CreateParams { name: name16(&name), kind: r#type, stack_size, shm, persistency };
+        let m = Arc::clone(&self.inner);
+        let cell = py.detach(|| m.create(&elf, &p)).map_err(|e| {
+            use core::Error as E;
+            match &e {
+                E::Elf(_) | E::Param(_) => PyValueError::new_err(e.to_string()),
+                E::NoMemory { .. } => PyMemoryError::new_err(e.to_string()),
+                E::Unsupported(_) => PyNotImplementedError::new_err(e.to_string()),
+                E::NoId => PyRuntimeError::new_err(e.to_string()),
+            }
+        })?;
+        Ok(Enclave { monitor: Arc::clone(&self.inner), cell })
+    }
+}
+
+impl Enclave {
+    fn with<R>(&self, f: impl FnOnce(&mut pltvm_core::monitor::enclave::Enclave) -> R) -> PyResult<R> {
+        match self.cell.try_inner() {
+            Ok(mut g) => Ok(f(g.as_mut().expect("present"))),
+            Err(true) => Err(Error::Busy.into()),
+            Err(false) => Err(PyRuntimeError::new_err("the enclave no longer exists")),
+        }
+    }
+}
+
+#[pymethods]
+impl Enclave {
+    #[getter]
+    fn id(&self) -> u32 {
+        self.cell.id
+    }
+
+    #[getter]
+    fn eid(&self) -> u32 {
+        self.cell.eid
+    }
+
+    #[getter]
+    fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let n = self.cell.name.iter().position(|&b| b == 0).unwrap_or(16);
+        PyBytes::new(py, &self.cell.name[..n])
+    }
+
+    #[getter]
+    fn r#type(&self) -> u32 {
+        self.cell.kind
+    }
+
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.cell.state().name()
+    }
+
+    #[getter]
+    fn warnings(&self) -> PyResult<Vec<String>> {
+        self.with(|e| e.warnings.clone())
+    }
+
+    #[getter]
+    fn measurement<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let m = self.with(|e| e.measurement)?;
+        Ok(PyBytes::new(py, &m))
+    }
+
+    #[getter]
+    fn pc(&self) -> PyResult<u64> {
+        self.with(|e| e.hart.pc)
+    }
+
+    #[getter]
+    fn instret(&self) -> PyResult<u64> {
+        self.with(|e| e.hart.retired)
+    }
+
+    fn get_x(&self, i: usize) -> PyResult<u64> {
+        if i >= 32 {
+            return Err(Error::Argument(format!("no register x{i}")).into());
+        }
+        self.with(|e| e.hart.x[i])
+    }
+
+    /// Enclave virtual memory, translated through the enclave's page tables.
+    fn read<'py>(&self, py: Python<'py>, va: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let data = self.with(|e| e.read_va(va, n))?;
+        let data = data.ok_or(Error::Memory { addr: va, len: n as u64 })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    fn write(&self, va: u64, data: &[u8]) -> PyResult<()> {
+        if !self.with(|e| e.write_va(va, data))? {
+            return Err(Error::Memory { addr: va, len: data.len() as u64 }.into());
+        }
+        Ok(())
+    }
+
+    fn set_user_ocalls(&self, ids: Vec<u64>) -> PyResult<()> {
+        self.with(|e| e.user_ocalls = ids)
+    }
+
+    fn stop(&self, py: Python<'_>) -> i32 {
+        py.detach(|| self.monitor.stop(&self.cell))
+    }
+
+    fn resume(&self, py: Python<'_>) -> i32 {
+        py.detach(|| self.monitor.resume(&self.cell))
+    }
+
+    fn destroy(&self, py: Python<'_>) -> i32 {
+        py.detach(|| self.monitor.destroy(&self.cell))
+    }
+
+    fn forget(&self, py: Python<'_>) {
+        py.detach(|| self.monitor.forget(&self.cell))
+    }
+
+    #[pyo3(signature = (entry="start", *, relay=None, shm=None, budget=None, output=None, ocall_result=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        py: Python<'_>,
+        entry: &str,
+        relay: Option<Vec<u8>>,
+        shm: Option<Vec<u8>>,
+        budget: Option<u64>,
+        output: Option<Py<PyAny>>,
+        ocall_result: i64,
+    ) -> PyResult<RunResult> {
+        let entry = match entry {
+            "start" => Entry::Start { relay },
+            "rerun_relay" => Entry::RerunRelay { relay },
+            "ocall_return" => Entry::OcallReturn(ocall_result as u64),
+            "continue" => Entry::Continue,
+            other => {
+                return Err(Error::Argument(format!(
+                    "entry must be \"start\", \"rerun_relay\", \"ocall_return\" or \"continue\", not {other:?}"
+                ))
+                .into())
+            }
+        };
+        let req = RunRequest { entry, shm, budget };
+        let now = Instant::now();
+        let mut host = PyHost { output, buf: Vec::new(), last_flush: now, last_tick: now, err: None };
+        let (m, cell) = (&self.monitor, &self.cell);
+        let out = py.detach(|| {
+            let out = m.run(cell, req, &mut host);
+            host.flush();
+            out
+        });
+        if let Some(e) = host.err.take() {
+            return Err(e);
+        }
+        let mut r = RunResult {
+            reason: "",
+            retval: None,
+            cause: None,
+            tval: None,
+            pc: None,
+            syscall: None,
+            ocall_id: None,
+            ocall_args: None,
+            message: None,
+            shm: out.shm.map(|s| PyBytes::new(py, &s).unbind()),
+            relay: out.relay.iter().map(|b| PyBytes::new(py, b).unbind()).collect(),
+            instret: out.instret,
+        };
+        r.reason = match out.exit {
+            RunExit::Exited { retval } => {
+                r.retval = Some(retval);
+                "exit"
+            }
+            RunExit::Relay => "relay",
+            RunExit::Fault { cause, tval, pc, ecall } => {
+                (r.cause, r.tval, r.pc, r.syscall) = (Some(cause), Some(tval), Some(pc), ecall.map(|(_, a7)| a7));
+                "fault"
+            }
+            RunExit::Destroyed => "destroyed",
+            RunExit::Ocall { id, args } => {
+                (r.ocall_id, r.ocall_args) = (Some(id), Some((args[0], args[1], args[2])));
+                "ocall"
+            }
+            RunExit::Budget => "budget",
+            RunExit::Interrupted => "interrupted",
+            RunExit::Aborted => "aborted",
+            RunExit::Refused(msg) => {
+                r.message = Some(msg);
+                "refused"
+            }
+        };
+        Ok(r)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Enclave(id={:#x}, eid={}, state={})", self.cell.id, self.cell.eid, self.cell.state().name())
+    }
+}
