@@ -30,8 +30,8 @@ AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 3, 4, 5, 6
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 16, 17
 AT_SECURE, AT_RANDOM, AT_EXECFN = 23, 25, 31
 
-HWCAP_RV64IMAC = sum(1 << (ord(c) - ord("a")) for c in "imac")
-"""AT_HWCAP of the hart: one bit per single-letter extension (I, M, A, C)."""
+HWCAP_RV64IMAFDC = sum(1 << (ord(c) - ord("a")) for c in "imafdc")
+"""AT_HWCAP of the hart: one bit per single-letter extension (I, M, A, F, D, C)."""
 
 StrPath = Union[str, "os.PathLike[str]"]
 EnvLike = Union[Mapping[str, str], Sequence[Union[str, bytes]]]
@@ -155,7 +155,7 @@ def user_auxv(image: ElfImage) -> list[tuple[int, int]]:
         (AT_EUID, 0),
         (AT_GID, 0),
         (AT_EGID, 0),
-        (AT_HWCAP, HWCAP_RV64IMAC),
+        (AT_HWCAP, HWCAP_RV64IMAFDC),
         (AT_CLKTCK, 100),
         (AT_SECURE, 0),
         (AT_RANDOM, 0),

@@ -104,6 +104,44 @@ pub fn arith(op: Arith, d: bool, a: u64, b: u64, c: u64, rm: u8) -> (u64, u8) {
     if is_nan(d, r) { (canon(d), f) } else { (r, f) }
 }
 
+/// The common case without any status-register work: round to nearest even with NX already
+/// accrued (as it is after the first inexact operation of almost any program), finite operands
+/// and a finite result above the smallest normal number. Then the only flag the operation could
+/// raise is NX, so the host's default arithmetic gives the result and nothing else is needed.
+/// `None`: use [`arith`].
+#[inline(always)]
+pub fn quick_d(op: Arith, a: f64, b: f64, c: f64) -> Option<u64> {
+    if !(a.is_finite() && b.is_finite() && c.is_finite()) {
+        return None;
+    }
+    let r = match op {
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div => a / b,
+        Arith::Sqrt => a.sqrt(),
+        Arith::Fma => a.mul_add(b, c),
+    };
+    if r.is_finite() && r.abs() > f64::MIN_POSITIVE { Some(r.to_bits()) } else { None }
+}
+
+/// [`quick_d`] for binary32.
+#[inline(always)]
+pub fn quick_s(op: Arith, a: f32, b: f32, c: f32) -> Option<u64> {
+    if !(a.is_finite() && b.is_finite() && c.is_finite()) {
+        return None;
+    }
+    let r = match op {
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div => a / b,
+        Arith::Sqrt => a.sqrt(),
+        Arith::Fma => a.mul_add(b, c),
+    };
+    if r.is_finite() && r.abs() > f32::MIN_POSITIVE { Some(r.to_bits() as u64) } else { None }
+}
+
 /// The same through the soft-float path only (tests compare the two paths).
 pub fn arith_soft(op: Arith, d: bool, a: u64, b: u64, c: u64, rm: u8) -> (u64, u8) {
     let nan = is_nan(d, a) || (op != Arith::Sqrt && is_nan(d, b)) || (op == Arith::Fma && is_nan(d, c));

@@ -79,6 +79,31 @@ impl Hart {
         self.x[0] = 0;
     }
 
+    #[inline(always)]
+    fn arith_d(&mut self, op: Arith, rd: usize, a: u64, b: u64, c: u64, rm: u8) {
+        if rm == 0 && self.fp.fflags & arith::NX != 0 {
+            if let Some(v) = arith::quick_d(op, f64::from_bits(a), f64::from_bits(b), f64::from_bits(c)) {
+                return self.set_fd(rd, v);
+            }
+        }
+        let (v, f) = arith::arith(op, true, a, b, c, rm);
+        self.accrue(f);
+        self.set_fd(rd, v);
+    }
+
+    #[inline(always)]
+    fn arith_s(&mut self, op: Arith, rd: usize, a: u64, b: u64, c: u64, rm: u8) {
+        if rm == 0 && self.fp.fflags & arith::NX != 0 {
+            let f = |x: u64| f32::from_bits(x as u32);
+            if let Some(v) = arith::quick_s(op, f(a), f(b), f(c)) {
+                return self.set_fs(rd, v);
+            }
+        }
+        let (v, f) = arith::arith(op, false, a, b, c, rm);
+        self.accrue(f);
+        self.set_fs(rd, v);
+    }
+
     fn fp_illegal(&mut self, bus: &mut Bus, i: &Insn) -> Trap {
         Trap::new(cause::ILLEGAL_INSN, self.raw_insn(bus, i.len))
     }
@@ -135,9 +160,8 @@ impl Hart {
                     FnmsubS | FnmsubD => (sbit, 0),
                     _ => (sbit, sbit),
                 };
-                let (v, f) = arith::arith(Arith::Fma, d, a ^ na, b, c ^ nc, rm);
-                self.accrue(f);
-                if d { self.set_fd(rd, v) } else { self.set_fs(rd, v) }
+                let (a, c) = (a ^ na, c ^ nc);
+                if d { self.arith_d(Arith::Fma, rd, a, b, c, rm) } else { self.arith_s(Arith::Fma, rd, a, b, c, rm) }
             }
             FaddS | FsubS | FmulS | FdivS | FsqrtS => {
                 let op = match i.op {
@@ -147,9 +171,7 @@ impl Hart {
                     FdivS => Arith::Div,
                     _ => Arith::Sqrt,
                 };
-                let (v, f) = arith::arith(op, false, s1, s2, 0, rm);
-                self.accrue(f);
-                self.set_fs(rd, v);
+                self.arith_s(op, rd, s1, s2, 0, rm);
             }
             FaddD | FsubD | FmulD | FdivD | FsqrtD => {
                 let op = match i.op {
@@ -159,9 +181,7 @@ impl Hart {
                     FdivD => Arith::Div,
                     _ => Arith::Sqrt,
                 };
-                let (v, f) = arith::arith(op, true, d1, d2, 0, rm);
-                self.accrue(f);
-                self.set_fd(rd, v);
+                self.arith_d(op, rd, d1, d2, 0, rm);
             }
             FsgnjS => self.set_fs(rd, (s1 & 0x7fff_ffff) | (s2 & 0x8000_0000)),
             FsgnjnS => self.set_fs(rd, (s1 & 0x7fff_ffff) | (!s2 & 0x8000_0000)),

@@ -187,6 +187,19 @@ fn soft_path_matches_host_path() {
         if op == Arith::Fma && n % 3 == 0 {
             c = arith(Arith::Mul, dbl, a, b, 0, 0).0 ^ if dbl { 1 << 63 } else { 1 << 31 };
         }
+        if n % 4 == 1 {
+            let full = arith(op, dbl, a, b, c, 0);
+            let quick = if dbl {
+                quick_d(op, f64::from_bits(a), f64::from_bits(b), f64::from_bits(c))
+            } else {
+                let f = |x: u64| f32::from_bits(x as u32);
+                quick_s(op, f(a), f(b), f(c))
+            };
+            if let Some(q) = quick {
+                assert_eq!(q, full.0, "quick {op:?} d={dbl} a={a:#x} b={b:#x} c={c:#x}");
+                assert_eq!(full.1 & !NX, 0, "quick {op:?} d={dbl} a={a:#x} b={b:#x} c={c:#x}");
+            }
+        }
         let rm = (g.next() % 4) as u8;
         let hard = arith(op, dbl, a, b, c, rm);
         let soft = arith_soft(op, dbl, a, b, c, rm);
