@@ -61,6 +61,8 @@ USER_CASES: list[tuple[str, list[str], bytes]] = [
     ("atomics", [], b""),
     ("memops", [], b""),
     ("compressed", [], b""),
+    ("fpdiff", [], b"3ff0000000000000 4000000000000000 c008000000000000\n"
+                   b"ffffffff7f800001 ffffffff3f800000 0000000000000001\n"),
 ]
 
 # Programs that end with a trap: qemu-riscv64 dies of the signal, pltvm exits with 128 + signal
@@ -79,7 +81,12 @@ BENCH_CASES: list[tuple[str, list[str], bytes]] = [
     ("qsort", ["2"], b""),
     ("crc32", ["3"], b""),
     ("lz", ["2"], b""),
+    ("nbody", ["20"], b""),
 ]
+
+# Every program is built twice (tests/user/Makefile): NAME.elf for rv64imac and NAME-gc.elf for
+# rv64gc (F and D instructions; the FP-heavy nbody exercises them most). Both run every case.
+VARIANTS = ["", "-gc"]
 
 
 def _qemu() -> str:
@@ -156,29 +163,32 @@ def _case_id(case: tuple[str, list[str], bytes]) -> str:
     return ident.encode("ascii", "backslashreplace").decode()
 
 
+@pytest.mark.parametrize("variant", VARIANTS, ids=["imac", "gc"])
 @pytest.mark.parametrize("case", USER_CASES, ids=_case_id)
-def test_user_program(case: tuple[str, list[str], bytes]) -> None:
+def test_user_program(case: tuple[str, list[str], bytes], variant: str) -> None:
     name, args, stdin = case
-    _check(USER_BUILD / f"{name}.elf", args, stdin)
+    _check(USER_BUILD / f"{name}{variant}.elf", args, stdin)
 
 
+@pytest.mark.parametrize("variant", VARIANTS, ids=["imac", "gc"])
 @pytest.mark.parametrize("case", FAULT_CASES, ids=_case_id)
-def test_user_program_fault(case: tuple[str, list[str], bytes]) -> None:
+def test_user_program_fault(case: tuple[str, list[str], bytes], variant: str) -> None:
     name, args, stdin = case
-    _check(USER_BUILD / f"{name}.elf", args, stdin, fault=True)
+    _check(USER_BUILD / f"{name}{variant}.elf", args, stdin, fault=True)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS, ids=["imac", "gc"])
 @pytest.mark.parametrize("case", BENCH_CASES, ids=_case_id)
-def test_bench_program(case: tuple[str, list[str], bytes]) -> None:
+def test_bench_program(case: tuple[str, list[str], bytes], variant: str) -> None:
     name, args, stdin = case
-    _check(BENCH_BUILD / f"{name}.elf", args, stdin)
+    _check(BENCH_BUILD / f"{name}{variant}.elf", args, stdin)
 
 
 def test_every_program_is_covered() -> None:
     """Each committed user test ELF and benchmark has at least one differential case."""
-    user = {p.stem for p in USER_BUILD.glob("*.elf")}
-    bench = {p.stem for p in BENCH_BUILD.glob("*.elf") if not p.stem.endswith("-gc")}
+    user = {p.stem.removesuffix("-gc") for p in USER_BUILD.glob("*.elf")}
+    bench = {p.stem.removesuffix("-gc") for p in BENCH_BUILD.glob("*.elf")}
     assert user, f"no ELFs in {USER_BUILD}"
     assert bench, f"no ELFs in {BENCH_BUILD}"
     covered = {c[0] for c in USER_CASES + FAULT_CASES}
