@@ -30,7 +30,12 @@ HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
 
 # argv[1] of each program: None = its built-in default (about 10^9 instructions).
-QUICK_ARGS = {"sieve": ["2"], "sha256": ["10"], "matmul": ["8"], "qsort": ["3"], "crc32": ["20"], "lz": ["6"]}
+# Every program is built twice: NAME.elf (rv64imac) and NAME-gc.elf (rv64gc, with F and D).
+QUICK_ARGS = {"sieve": ["2"], "sha256": ["10"], "matmul": ["8"], "qsort": ["3"], "crc32": ["20"], "lz": ["6"],
+              "nbody": ["200"], "nbody-gc": ["20000"]}
+# Default-size arguments where the built-in default is sized for the other variant: nbody's
+# default steps are for rv64gc; on rv64imac each step costs ~100x more (soft-float).
+DEFAULT_ARGS = {"nbody": ["16000"]}
 
 STATS_RE = re.compile(
     r"pltvm:\s*([0-9][0-9_,]*)\s+instructions?\s+in\s+([0-9.eE+-]+)\s*s\b(?:.*?([0-9.eE+-]+)\s*MIPS)?"
@@ -82,7 +87,7 @@ def main() -> int:
     ap.add_argument("args", nargs="*", help="arguments for the programs instead of the defaults")
     ns = ap.parse_args()
 
-    elfs = sorted(p for p in BUILD.glob("*.elf") if not p.stem.endswith("-gc"))
+    elfs = sorted(BUILD.glob("*.elf"))
     if ns.only:
         elfs = [p for p in elfs if p.stem in ns.only]
         missing = set(ns.only) - {p.stem for p in elfs}
@@ -105,7 +110,13 @@ def main() -> int:
     rows = []
     failed = False
     for elf in elfs:
-        args = ns.args or (QUICK_ARGS.get(elf.stem, []) if ns.quick else [])
+        base = elf.stem.removesuffix("-gc")
+        if ns.args:
+            args = ns.args
+        elif ns.quick:
+            args = QUICK_ARGS.get(elf.stem, QUICK_ARGS.get(base, []))
+        else:
+            args = DEFAULT_ARGS.get(elf.stem, [])
         best_p: Optional[float] = None
         best_q: Optional[float] = None
         insns = mips = None
