@@ -68,6 +68,8 @@ struct PyHost {
     last_flush: Instant,
     last_tick: Instant,
     err: Option<PyErr>,
+    /// The output callable raised: the enclave is destroyed, the exception propagates.
+    sink_failed: bool,
 }
 
 impl PyHost {
@@ -87,6 +89,7 @@ impl PyHost {
                 Ok(_) => true,
                 Err(e) => {
                     self.err = Some(e);
+                    self.sink_failed = true;
                     false
                 }
             }),
@@ -324,11 +327,14 @@ impl Enclave {
         };
         let req = RunRequest { entry, shm, budget };
         let now = Instant::now();
-        let mut host = PyHost { output, buf: Vec::new(), last_flush: now, last_tick: now, err: None };
+        let mut host = PyHost { output, buf: Vec::new(), last_flush: now, last_tick: now, err: None, sink_failed: false };
         let (m, cell) = (&self.monitor, &self.cell);
         let out = py.detach(|| {
             let out = m.run(cell, req, &mut host);
             host.flush();
+            if host.sink_failed {
+                m.destroy(cell);
+            }
             out
         });
         if let Some(e) = host.err.take() {
