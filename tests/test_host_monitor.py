@@ -75,7 +75,7 @@ def words(b: bytes, n: int) -> list[int]:
 
 @pytest.fixture
 def mon() -> Any:
-    return _core.Monitor()
+    return _core.Monitor.new()
 
 
 def run(mon: Any, elf: bytes, shm: int = 0x1000, **kw: Any) -> Any:
@@ -213,16 +213,16 @@ def test_getrandom_seeded_lcg_and_bad_buffer() -> None:
             out.append(r.shm[0x100:0x110])
         return out
 
-    a, b = draws(_core.Monitor()), draws(_core.Monitor())
+    a, b = draws(_core.Monitor.new()), draws(_core.Monitor.new())
     assert a == b, "deterministic for the same monitor seed"
     assert a[0] != a[1], "independent streams per enclave"
-    assert draws(_core.Monitor(seed=1)) != a
-    lcg = draws(_core.Monitor(rng="penglai-lcg"))
+    assert draws(_core.Monitor.new(seed=1)) != a
+    lcg = draws(_core.Monitor.new(rng="penglai-lcg"))
     assert lcg[0] == bytes.fromhex("0001b208000f424f" "000954ce0003fb45")  # §6.6 test vector
-    osr = draws(_core.Monitor(rng="os"))
+    osr = draws(_core.Monitor.new(rng="os"))
     assert osr[0] != osr[1]
     with pytest.raises(ValueError):
-        _core.Monitor(rng="bogus")
+        _core.Monitor.new(rng="bogus")
 
 
 def test_sbrk_semantics(mon: Any) -> None:
@@ -293,7 +293,7 @@ def test_enclave_calls_without_exit(mon: Any) -> None:
     e, r = run(mon, prog)
     assert e.eid == 1
     assert words(r.shm, 5) == [1, MINUS_ONE, 77, MINUS_ONE, MINUS_ONE]
-    e2, r2 = run(_core.Monitor(caller_id_compat=True), prog)
+    e2, r2 = run(_core.Monitor.new(caller_id_compat=True), prog)
     assert words(r2.shm, 2) == [0, 0]
 
 
@@ -322,7 +322,7 @@ def test_relay_needs_a_unique_name(mon: Any) -> None:
 
 
 def test_secure_memory_exhausted(mon: Any) -> None:
-    m = _core.Monitor(secure_memory=5 << 20)
+    m = _core.Monitor.new(secure_memory=5 << 20)
     a = m.create(enclave_elf(exit_with(1)))
     b = m.create(enclave_elf(exit_with(2)))
     with pytest.raises(MemoryError, match="secure memory exhausted"):
@@ -349,7 +349,7 @@ def spin_elf() -> bytes:
 
 
 def test_stop_resume_destroy_from_another_thread() -> None:
-    mon = _core.Monitor(slice=10_000)
+    mon = _core.Monitor.new(slice=10_000)
     e = mon.create(spin_elf())
     assert e.stop() == -1 and e.resume() == -1
     result: list[Any] = []
@@ -375,7 +375,7 @@ def test_stop_resume_destroy_from_another_thread() -> None:
 
 
 def test_budget_then_continue() -> None:
-    mon = _core.Monitor()
+    mon = _core.Monitor.new()
     e = mon.create(spin_elf())
     r = e.run(budget=1000)
     assert (r.reason, r.instret, e.state) == ("budget", 1000, "RUNNABLE")

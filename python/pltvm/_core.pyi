@@ -168,14 +168,18 @@ class Monitor:
     """The Penglai-TVM secure monitor and enclave driver model: one secure-memory pool, one
     enclave table."""
 
-    def __init__(
-        self,
-        secure_memory: int = 1073741824,
+    @staticmethod
+    def new(
+        secure_memory: int = ...,
         rng: str = "seeded",
         seed: int = 0,
-        slice: int = 1048576,
+        slice: int = ...,
         caller_id_compat: bool = False,
-    ) -> None: ...
+    ) -> Monitor:
+        """A monitor with ``secure_memory`` bytes of secure memory (default 1 GiB).
+        ``rng``: ``"seeded"`` (per-enclave deterministic generator from ``seed``),
+        ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``slice``: instructions between
+        looks at stop/destroy requests. ``caller_id_compat``: get_caller_id returns 0 (B2)."""
     @property
     def secure_memory(self) -> int: ...
     @property
@@ -189,11 +193,12 @@ class Monitor:
         self,
         elf: bytes,
         *,
-        name: bytes = b"",
-        type: int = 0,
+        name: bytes = ...,
+        type: int = ...,
         stack_size: int = 65536,
         shm: Optional[bytes] = None,
         persistency: Union[str, PathLike[str], None] = None,
     ) -> Enclave:
-        """Create a normal enclave from ELF file bytes. ValueError: bad ELF or parameters;
+        """Create a normal enclave from ELF file bytes (name: up to 16 bytes, default empty;
+        type: 0 normal, 1 server, 2 shadow).  ValueError: bad ELF or parameters;
         MemoryError: secure memory exhausted; NotImplementedError: server/shadow types."""

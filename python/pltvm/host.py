@@ -308,7 +308,7 @@ class Device:
         if secure_memory is None:
             env = os.environ.get("PLTVM_SECURE_MEMORY")
             secure_memory = int(env, 0) if env else 1 << 30
-        self.monitor = _core.Monitor(secure_memory=secure_memory, rng=rng, seed=seed)
+        self.monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed)
         self.lock = threading.Lock()
         self.shms: dict[int, _Region] = {}
         self.schrodingers: dict[int, _Region] = {}

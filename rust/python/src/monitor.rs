@@ -133,7 +133,7 @@ fn name16(name: &[u8]) -> [u8; 16] {
 
 #[pymethods]
 impl Monitor {
-    #[new]
+    #[staticmethod]
     #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false))]
     fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool) -> PyResult<Monitor> {
         let rng = match rng {
@@ -175,7 +175,7 @@ impl Monitor {
         self.inner.lookup(id).map(|cell| Enclave { monitor: Arc::clone(&self.inner), cell })
     }
 
-    #[pyo3(signature = (elf, *, name=b"".to_vec(), r#type=0, stack_size=0x10000, shm=None, persistency=None))]
+    #[pyo3(signature = (elf, *, name=Vec::new(), r#type=0, stack_size=0x10000, shm=None, persistency=None))]
     fn create(
         &self,
         py: Python<'_>,
