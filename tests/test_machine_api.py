@@ -236,7 +236,7 @@ def test_user_initial_stack(write_elf) -> None:
     assert auxv[9] == USER_BASE  # AT_ENTRY
     assert auxv[6] == 4096  # AT_PAGESZ
     assert auxv[4] == 56 and auxv[5] == 1  # AT_PHENT, AT_PHNUM
-    assert auxv[16] == (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12)  # AT_HWCAP: a c i m
+    assert auxv[16] == (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12)  # AT_HWCAP: a c d f i m
     assert auxv[25] != 0 and len(m.mem_read(auxv[25], 16)) == 16  # AT_RANDOM filled in
     assert auxv[31] != 0 and cstr(auxv[31])  # AT_EXECFN filled in
 
