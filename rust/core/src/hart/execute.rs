@@ -47,17 +47,65 @@ fn remuw(a: u64, b: u64) -> u64 {
     sext32(if b == 0 { a } else { a % b } as u64)
 }
 
+/// Executes one instruction and returns the next pc, or [`TRAPPED`] with the trap (or
+/// [`Trap::STOP`]) in `Hart::trapped`.
+pub type Handler = fn(&mut Hart, &mut Bus, &Packed, u64) -> u64;
+
+/// Not a pc (pcs are even): the handler left a trap in `Hart::trapped`.
+pub const TRAPPED: u64 = 1;
+
+/// `execute` specialised for one op: the match folds away and only that op's code remains.
+fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, i: &Packed, pc: u64) -> u64 {
+    // SAFETY: `handler_for` instantiates this only with the discriminant of a real `Op`.
+    let op = unsafe { std::mem::transmute::<u8, Op>(OP) };
+    match h.execute(bus, op, i, pc) {
+        Ok(next) => next,
+        Err(t) => {
+            h.trapped = t;
+            TRAPPED
+        }
+    }
+}
+
+/// For the rare ops: dispatches on the stored op at run time.
+fn generic(h: &mut Hart, bus: &mut Bus, i: &Packed, pc: u64) -> u64 {
+    match h.execute(bus, i.op(), i, pc) {
+        Ok(next) => next,
+        Err(t) => {
+            h.trapped = t;
+            TRAPPED
+        }
+    }
+}
+
+pub fn handler_for(op: Op) -> Handler {
+    macro_rules! specialised {
+        ($($o:ident)*) => {
+            match op {
+                $(Op::$o => handler::<{ Op::$o as u8 }>,)*
+                _ => generic,
+            }
+        };
+    }
+    specialised!(
+        Lui Auipc Jal Jalr Beq Bne Blt Bge Bltu Bgeu Lb Lh Lw Ld Lbu Lhu Lwu Sb Sh Sw Sd
+        Addi Slti Sltiu Xori Ori Andi Slli Srli Srai Add Sub Sll Slt Sltu Xor Srl Sra Or And
+        Addiw Slliw Srliw Sraiw Addw Subw Sllw Srlw Sraw Mul Mulh Mulhsu Mulhu Div Divu Rem Remu
+        Mulw Divw Divuw Remw Remuw Fence
+    )
+}
+
 impl Hart {
     /// Executes `i` at `pc` and returns the next pc. Only the rare instructions read or write
     /// `self.pc` (they set it to `pc` first).
     #[inline(always)]
-    pub(super) fn execute(&mut self, bus: &mut Bus, i: Packed, pc: u64) -> Result<u64, Trap> {
+    pub(super) fn execute(&mut self, bus: &mut Bus, op: Op, i: &Packed, pc: u64) -> Result<u64, Trap> {
         let next = pc.wrapping_add(i.len());
         let rs1 = self.x[i.rs1()];
         let rs2 = self.x[i.rs2()];
         let imm = i.imm() as i64 as u64;
         let rd = i.rd();
-        let v: u64 = match i.op() {
+        let v: u64 = match op {
             Op::Lui => imm,
             Op::Auipc => pc.wrapping_add(imm),
             Op::Jal => {

@@ -68,6 +68,8 @@ pub struct Hart {
     /// Set by anything that must be looked at between instructions: a pending event, a change
     /// to what is pending or enabled, a change of translation.
     pub(crate) stop: bool,
+    /// The trap of the instruction whose handler returned `TRAPPED`.
+    pub(crate) trapped: Trap,
     event: Option<Event>,
 }
 
@@ -88,6 +90,7 @@ impl Default for Hart {
             reservation: None,
             slice_end: 0,
             stop: false,
+            trapped: Trap::STOP,
             event: None,
         }
     }
@@ -222,20 +225,20 @@ impl Hart {
         for k in 0..n {
             // SAFETY: the block stays allocated until the next `collect`, which only the outer
             // loop calls; `k < n <= len`.
-            let insn = unsafe { *start.add(k) };
+            let insn = unsafe { &*start.add(k) };
             self.retired = base + k as u64;
-            match self.execute(bus, insn, pc) {
-                Ok(next) => pc = next,
-                Err(t) if t == Trap::STOP => {
+            let next = (insn.handler)(self, bus, insn, pc);
+            if next == execute::TRAPPED {
+                let t = self.trapped;
+                if t == Trap::STOP {
                     self.pc = pc.wrapping_add(insn.len());
                     self.retired = base + k as u64 + 1;
                     return Ok(());
                 }
-                Err(t) => {
-                    self.pc = pc;
-                    return Err(t);
-                }
+                self.pc = pc;
+                return Err(t);
             }
+            pc = next;
         }
         self.pc = pc;
         self.retired = base + n as u64;

@@ -1,62 +1,56 @@
-//! The executor's 8-byte form of a decoded instruction.
-//!
-//! Blocks store instructions packed into one `u64` so the run loop loads each with a single
-//! load and takes fields apart in registers; a 12-byte [`Insn`] tended to go through the
-//! stack first, putting a store-forwarding delay on every instruction's critical path.
+//! The executor's form of a decoded instruction: its handler and byte-sized fields.
+use super::execute::{handler_for, Handler};
 use crate::isa::{Insn, Op};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Packed(u64);
+/// One decoded instruction as a block stores it: the function that executes it (specialised
+/// for its op, so dispatch is one indirect call and each op's code is small) and its fields.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Packed {
+    pub handler: Handler,
+    op: Op,
+    /// Bits 0-4: rd; bit 7: compressed (2-byte) instruction.
+    rd: u8,
+    rs1: u8,
+    rs2: u8,
+    imm: i32,
+}
 
-// Layout: bits 0-7 op, 8-12 rd, 13-17 rs1, 18-22 rs2, 23 compressed, 32-63 imm.
+const COMPRESSED: u8 = 0x80;
+
 impl Packed {
     pub fn new(i: Insn) -> Packed {
-        let compressed = (i.len == 2) as u64;
-        Packed(
-            i.op as u8 as u64
-                | (i.rd as u64 & 31) << 8
-                | (i.rs1 as u64 & 31) << 13
-                | (i.rs2 as u64 & 31) << 18
-                | compressed << 23
-                | (i.imm as u32 as u64) << 32,
-        )
+        let compressed = if i.len == 2 { COMPRESSED } else { 0 };
+        Packed { handler: handler_for(i.op), op: i.op, rd: (i.rd & 31) | compressed, rs1: i.rs1 & 31, rs2: i.rs2 & 31, imm: i.imm }
     }
 
     #[inline(always)]
-    pub fn op(self) -> Op {
-        // SAFETY: the low byte was written by `new` from a valid `Op` (a `repr(u8)` enum).
-        unsafe { std::mem::transmute::<u8, Op>(self.0 as u8) }
+    pub fn op(&self) -> Op {
+        self.op
     }
     #[inline(always)]
-    pub fn rd(self) -> usize {
-        (self.0 >> 8) as usize & 31
+    pub fn rd(&self) -> usize {
+        (self.rd & 31) as usize
     }
     #[inline(always)]
-    pub fn rs1(self) -> usize {
-        (self.0 >> 13) as usize & 31
+    pub fn rs1(&self) -> usize {
+        (self.rs1 & 31) as usize
     }
     #[inline(always)]
-    pub fn rs2(self) -> usize {
-        (self.0 >> 18) as usize & 31
+    pub fn rs2(&self) -> usize {
+        (self.rs2 & 31) as usize
     }
     #[inline(always)]
-    pub fn len(self) -> u64 {
-        4 - ((self.0 >> 22) & 2)
+    pub fn len(&self) -> u64 {
+        if self.rd & COMPRESSED != 0 { 2 } else { 4 }
     }
     #[inline(always)]
-    pub fn imm(self) -> i32 {
-        (self.0 >> 32) as i32
+    pub fn imm(&self) -> i32 {
+        self.imm
     }
 
-    pub fn unpack(self) -> Insn {
-        Insn {
-            op: self.op(),
-            rd: self.rd() as u8,
-            rs1: self.rs1() as u8,
-            rs2: self.rs2() as u8,
-            len: self.len() as u8,
-            imm: self.imm(),
-        }
+    pub fn unpack(&self) -> Insn {
+        Insn { op: self.op, rd: self.rd() as u8, rs1: self.rs1, rs2: self.rs2, len: self.len() as u8, imm: self.imm }
     }
 }
 
@@ -66,7 +60,8 @@ mod tests {
     use crate::isa::decode;
 
     #[test]
-    fn round_trips_every_compressed_encoding_and_sampled_32_bit_ones() {
+    fn packed_is_sixteen_bytes_and_round_trips() {
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
         for raw in 0..=0xffffu32 {
             let i = decode(raw);
             assert_eq!(Packed::new(i).unpack(), i, "{raw:#06x}");
