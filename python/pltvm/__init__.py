@@ -17,14 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from . import programs
 from .errors import ElfError, PltvmError
+from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
 
 if TYPE_CHECKING:
     from . import host
     from .machine import Exit, Machine
+    from .device import Device, Enclave, Fault, RunResult
 
     __version__: str
 
 __all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "host", "__version__"]
+__all__ += ["Device", "Enclave", "RunResult", "Fault", "EnclaveError", "EnclaveFault", "EnclaveDestroyed",
+            "SecureMemoryExhausted", "InvalidEnclave"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,6 +37,10 @@ def __getattr__(name: str) -> Any:
         from . import machine
 
         value = getattr(machine, name)
+    elif name in ("Device", "Enclave", "RunResult", "Fault"):
+        from . import device
+
+        value = getattr(device, name)
     elif name == "host":
         import importlib
 

@@ -1,0 +1,818 @@
+"""``pltvm.Device``: the Pythonic host API for Penglai-TVM enclaves.
+
+The same monitor model as the C-API mirror (:mod:`pltvm.host`), without return codes,
+structures or ids to pass around::
+
+    import pltvm
+
+    with pltvm.Device() as dev:
+        with dev.create("hello-world", shm=4096) as enclave:
+            result = enclave.run()          # prints "hello world!" to sys.stdout
+            assert result.exited and result.value == 0
+
+* :class:`Device` is one emulated enclave device: a monitor with its own secure-memory pool,
+  enclave table and run counter. Leaving its ``with`` block (or :meth:`Device.close`) destroys
+  every enclave it still holds.
+* :meth:`Device.create` loads an enclave from a path, ELF bytes or the name of a bundled enclave
+  (``pltvm enclaves``). Bad input raises :class:`~pltvm.InvalidEnclave`, a full pool
+  :class:`~pltvm.SecureMemoryExhausted`.
+* :meth:`Enclave.run` returns a frozen :class:`RunResult`: the exit value, a relay-page return
+  (re-run with :meth:`Enclave.resume_relay` or :meth:`Enclave.run`), or a fault, which also
+  raises :class:`~pltvm.EnclaveFault` unless ``check=False``.
+* Host shm (``create(shm=...)``) and the relay region (``run(relay=...)``) are ``bytearray``
+  objects (:attr:`Enclave.shm`, :attr:`Enclave.relay`) the program reads and writes; they are
+  copied into the enclave whenever it is entered and copied back whenever a run returns (the
+  binding's synchronisation at run boundaries, docs/compatibility.md).
+* Enclave output goes to ``sys.stdout`` as it is at the time of the print (so redirections and
+  pytest's ``capsys`` see it), or to a callable, a ``bytearray``, a file object, or is captured
+  into :attr:`RunResult.output` (``output="capture"``).
+* OCALL ids the monitor does not know can be handled in Python (``@device.ocall(100)`` or
+  :meth:`Enclave.on_ocall`): the handler gets the enclave and ``a1, a2, a3`` and returns the
+  value the enclave sees in ``a0``. If a handler (or an output callable) raises, the enclave is
+  destroyed and the exception propagates from the run.
+* :meth:`Enclave.stop`, :meth:`Enclave.resume` and :meth:`Enclave.destroy` may be called from any
+  thread while another thread is inside :meth:`Enclave.run`; runs release the GIL, so enclaves in
+  different threads execute in parallel.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, List, Optional, TypeVar, Union
+
+from . import _core
+from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
+
+__all__ = [
+    "Device",
+    "Enclave",
+    "RunResult",
+    "Fault",
+    "OcallHandler",
+    "OutputSink",
+    "ElfSource",
+    "DEFAULT_STACK_SIZE",
+    "DEFAULT_SECURE_MEMORY",
+    "PAGE_SIZE",
+    "MONITOR_OCALLS",
+]
+
+PAGE_SIZE = 4096
+DEFAULT_STACK_SIZE = 0x10000
+"""The C library's default (``enclave_args_init``): 64 KiB."""
+DEFAULT_SECURE_MEMORY = 1 << 30
+MAX_STACK_SIZE = 64 << 20
+"""The driver's limit on an enclave stack."""
+NAME_LEN = 16
+MONITOR_OCALLS = frozenset(range(1, 13))
+"""OCALL ids the monitor services itself (penglai-tvm-abi.md §3.4); they cannot be handled in
+Python."""
+
+OcallHandler = Callable[["Enclave", int, int, int], Optional[int]]
+"""``handler(enclave, a1, a2, a3) -> a0`` (``None`` means 0; negative values are allowed)."""
+OutputSink = Union[None, str, bytearray, Callable[[bytes], Any], IO[Any]]
+"""Where enclave prints go: ``None`` (``sys.stdout`` at the time of the print), ``"capture"``
+(collected into :attr:`RunResult.output`), a ``bytearray`` (appended to, and also reported in
+:attr:`RunResult.output`), a callable taking ``bytes``, or a text or binary file object."""
+ElfSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+"""A path, the ELF file's bytes, or the name of a bundled enclave (``"hello-world"``)."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_UNSET: Any = object()
+_MASK64 = (1 << 64) - 1
+
+
+def _signed64(v: int) -> int:
+    v &= _MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _pad(data: Union[bytes, bytearray, memoryview]) -> bytearray:
+    buf = bytearray(data)
+    if len(buf) % PAGE_SIZE:
+        buf.extend(bytes(PAGE_SIZE - len(buf) % PAGE_SIZE))
+    return buf
+
+
+def _region(value: Union[None, int, bytes, bytearray, memoryview], what: str) -> Optional[bytearray]:
+    """Host memory for shm / relay: None, a size, or initial contents; whole zero-filled pages."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be bytes, a size in bytes or None, not bool")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{what} size must be >= 0, not {value}")
+        if value == 0:
+            return None
+        return bytearray(-(-value // PAGE_SIZE) * PAGE_SIZE)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) == 0:
+            raise ValueError(f"{what} must not be empty (use None for no {what})")
+        return _pad(value)
+    raise TypeError(f"{what} must be bytes, a size in bytes or None, not {type(value).__name__}")
+
+
+def _write_stdout(data: bytes) -> None:
+    """Default sink: ``sys.stdout`` as it is now (redirections and capture included)."""
+    out = sys.stdout
+    if out is None:  # pythonw, closed stdout
+        return
+    buf = getattr(out, "buffer", None)
+    if buf is not None:
+        out.flush()
+        buf.write(data)
+        buf.flush()
+    else:
+        out.write(data.decode("utf-8", "replace"))
+        out.flush()
+
+
+def _file_sink(f: IO[Any]) -> Callable[[bytes], None]:
+    if isinstance(f, io.TextIOBase):
+
+        def text(data: bytes) -> None:
+            f.write(data.decode("utf-8", "replace"))
+            f.flush()
+
+        return text
+
+    def binary(data: bytes) -> None:
+        f.write(data)
+        f.flush()
+
+    return binary
+
+
+class _Capture:
+    """Resolves an :data:`OutputSink` for one run; ``output()`` is what the run printed."""
+
+    __slots__ = ("sink", "buf", "start")
+
+    def __init__(self, output: OutputSink) -> None:
+        self.buf: Optional[bytearray] = None
+        self.start = 0
+        if output is None:
+            self.sink: Callable[[bytes], Any] = _write_stdout
+        elif isinstance(output, str):
+            if output != "capture":
+                raise ValueError(f'output must be None, "capture", a bytearray, a callable or a file, not {output!r}')
+            self.buf = bytearray()
+            self.sink = self.buf.extend
+        elif isinstance(output, bytearray):
+            self.buf, self.start = output, len(output)
+            self.sink = output.extend
+        elif callable(output):
+            self.sink = output
+        elif hasattr(output, "write"):
+            self.sink = _file_sink(output)
+        else:
+            raise TypeError(f"output must be None, \"capture\", a bytearray, a callable or a file, "
+                            f"not {type(output).__name__}")
+
+    def output(self) -> Optional[bytes]:
+        return None if self.buf is None else bytes(self.buf[self.start :])
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An exception that ended an enclave (the monitor destroyed it)."""
+
+    cause: int
+    """``mcause`` (e.g. 15: store/AMO page fault; 8: an ecall the monitor does not know)."""
+    pc: int
+    """Address of the faulting instruction."""
+    tval: int
+    """``mtval``: the bad address of an access or page fault, else 0 or the instruction."""
+    syscall: Optional[int] = None
+    """``a7`` of a rejected ecall (a Linux syscall other than ioctl, B25), else None."""
+
+    @property
+    def cause_name(self) -> str:
+        """Readable name of ``cause``, e.g. ``"store/AMO page fault"``."""
+        from .cli import cause_name
+
+        return cause_name(self.cause)
+
+    def __str__(self) -> str:
+        extra = f", ecall a7={self.syscall}" if self.syscall is not None else ""
+        return f"{self.cause_name} (mcause={self.cause}) at pc={self.pc:#x}, tval={self.tval:#x}{extra}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a call of :meth:`Enclave.run` ended.
+
+    ``reason`` is one of:
+
+    * ``"exit"``: ``EAPP_RETURN(value)``; the enclave is gone. ``value`` is ``a0`` as a signed
+      64-bit integer.
+    * ``"relay"``: the enclave returned its relay page (``eapp_return_relay_page``); ``relay``
+      holds the page's contents (also in :attr:`Enclave.relay`). Change them if you like and
+      continue with :meth:`Enclave.resume_relay` (or :meth:`Enclave.run`).
+    * ``"fault"``: the monitor destroyed the enclave after an exception; see ``fault``. Only
+      returned with ``run(check=False)``; otherwise :class:`~pltvm.EnclaveFault` is raised.
+    * ``"destroyed"``: :meth:`Enclave.destroy` was called (from another thread) during the run.
+    * ``"budget"``: ``max_instructions`` were executed; :meth:`Enclave.run` continues.
+    """
+
+    reason: str
+    value: Optional[int] = None
+    """Exit value (``reason == "exit"``), signed."""
+    relay: Optional[bytes] = field(default=None, repr=False)
+    """Relay region contents handed back to the host (relay return, exit, fault, destroy)."""
+    shm: Optional[bytes] = field(default=None, repr=False)
+    """Host shm contents when the run returned (also in :attr:`Enclave.shm`)."""
+    fault: Optional[Fault] = None
+    """Cause, pc and tval of a fault."""
+    output: Optional[bytes] = None
+    """What the enclave printed during this run, when the output sink collects bytes
+    (``"capture"`` or a ``bytearray``); else None."""
+    instret: int = 0
+    """Instructions the enclave retired during this run (OCALL round trips included)."""
+    ocalls: int = 0
+    """Python OCALL handlers called during this run."""
+
+    @property
+    def exited(self) -> bool:
+        """The enclave called ``EAPP_RETURN``."""
+        return self.reason == "exit"
+
+    @property
+    def relay_returned(self) -> bool:
+        """The enclave returned its relay page and waits for :meth:`Enclave.resume_relay`."""
+        return self.reason == "relay"
+
+    @property
+    def faulted(self) -> bool:
+        """The monitor destroyed the enclave after an exception."""
+        return self.reason == "fault"
+
+    @property
+    def destroyed(self) -> bool:
+        """The host destroyed the enclave during the run."""
+        return self.reason == "destroyed"
+
+    @property
+    def finished(self) -> bool:
+        """The enclave no longer exists (exit, fault or destroy)."""
+        return self.reason in ("exit", "fault", "destroyed")
+
+
+class Enclave:
+    """A normal Penglai enclave on a :class:`Device` (made by :meth:`Device.create`).
+
+    Use it as a context manager to destroy it on exit. After it exits, faults or is destroyed,
+    :meth:`run` raises :class:`~pltvm.EnclaveDestroyed`; :meth:`destroy` is then a no-op.
+    """
+
+    def __init__(self, device: Device, core: Any, shm: Optional[bytearray], output: OutputSink) -> None:
+        self._device = device
+        self._core = core
+        self._shm = shm
+        self._relay: Optional[bytearray] = None
+        self._output = output
+        self._handlers: Dict[int, OcallHandler] = {}
+        self._ocall_ids: List[int] = []
+        self._relay_pending = False
+        self._runner: Optional[int] = None
+
+    # --- identity and state -----------------------------------------------------------------
+
+    @property
+    def device(self) -> Device:
+        """The device the enclave lives on."""
+        return self._device
+
+    @property
+    def id(self) -> int:
+        """The driver's id (``PLenclave.eid`` in C, e.g. ``0x1000``)."""
+        return int(self._core.id)
+
+    @property
+    def eid(self) -> int:
+        """The monitor's enclave id (what ``get_enclave_id()`` returns inside)."""
+        return int(self._core.eid)
+
+    @property
+    def name(self) -> str:
+        """The enclave's name (at most 16 bytes)."""
+        return bytes(self._core.name).decode("utf-8", "replace")
+
+    @property
+    def state(self) -> str:
+        """Monitor state: ``FRESH``, ``RUNNING``, ``RUNNABLE``, ``STOPPED``, ``OCALLING`` or
+        ``INVALID`` (gone)."""
+        return str(self._core.state)
+
+    @property
+    def alive(self) -> bool:
+        """The enclave still exists in the monitor."""
+        return self.state not in ("INVALID", "DESTROYED")
+
+    @property
+    def shm(self) -> Optional[bytearray]:
+        """Host shm (mapped at ``0x39_0000_0000`` in the enclave), or None. Write it between
+        runs; the enclave's writes appear here when a run returns."""
+        return self._shm
+
+    @property
+    def relay(self) -> Optional[bytearray]:
+        """The relay region given to :meth:`run` (mapped at ``0x38_0000_0000``), or None.
+        Updated when a run returns; modify it before :meth:`resume_relay`."""
+        return self._relay
+
+    @property
+    def measurement(self) -> bytes:
+        """The enclave's measurement (32 bytes)."""
+        try:
+            return bytes(self._core.measurement)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+
+    @property
+    def warnings(self) -> List[str]:
+        """Loader warnings (a page mapped twice, ...)."""
+        try:
+            return list(self._core.warnings)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+
+    def read(self, va: int, n: int) -> bytes:
+        """``n`` bytes of enclave virtual memory at ``va`` (not while the enclave runs; e.g. in
+        an OCALL handler). Raises :class:`~pltvm.EnclaveError` if a page is not mapped."""
+        try:
+            return bytes(self._core.read(va, n))
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+        except ValueError as e:
+            raise EnclaveError(f"enclave memory: {e}") from None
+
+    def write(self, va: int, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Write enclave virtual memory (same rules as :meth:`read`)."""
+        try:
+            self._core.write(va, bytes(data))
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+        except ValueError as e:
+            raise EnclaveError(f"enclave memory: {e}") from None
+
+    def _gone_or(self, e: BaseException) -> EnclaveError:
+        if not self.alive:
+            return EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
+        return EnclaveError(str(e))
+
+    # --- OCALL handlers ----------------------------------------------------------------------
+
+    def on_ocall(self, ocall_id: int, handler: Optional[OcallHandler] = None) -> Any:
+        """Handle OCALL ``ocall_id`` of this enclave in Python (overrides a device handler).
+
+        ``handler(enclave, a1, a2, a3)`` returns the enclave's ``a0`` (None → 0). Usable as a
+        decorator: ``@enclave.on_ocall(100)``. Ids the monitor services (1–12) are refused.
+        """
+        oid = _check_ocall_id(ocall_id)
+        if handler is None:
+
+            def decorate(func: _F) -> _F:
+                self._handlers[oid] = func
+                return func
+
+            return decorate
+        self._handlers[oid] = handler
+        return handler
+
+    def _handler(self, oid: int) -> Optional[OcallHandler]:
+        h = self._handlers.get(oid)
+        return h if h is not None else self._device._handlers.get(oid)
+
+    def _sync_ocalls(self) -> None:
+        ids = sorted(set(self._handlers) | set(self._device._handlers))
+        if ids != self._ocall_ids:
+            self._core.set_user_ocalls(ids)
+            self._ocall_ids = ids
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        relay: Union[None, bytes, bytearray, memoryview] = None,
+        *,
+        output: OutputSink = _UNSET,
+        max_instructions: Optional[int] = None,
+        check: bool = True,
+    ) -> RunResult:
+        """Run the enclave until it exits, returns its relay page or faults.
+
+        * First run: ``relay`` (bytes, padded to whole pages) becomes the relay region the
+          enclave sees at ``0x38_0000_0000`` (``PLenclave_set_mem_arg``).
+        * After a relay return: the same as :meth:`resume_relay` (``relay`` replaces the
+          region's contents).
+        * After a ``"budget"`` result (or a Ctrl-C): continues where the enclave stopped.
+
+        ``output`` overrides the enclave's output sink for this run; ``max_instructions``
+        bounds this call (reason ``"budget"``). A fault raises :class:`~pltvm.EnclaveFault`
+        (``check=False`` returns the result instead). Raises :class:`~pltvm.EnclaveDestroyed`
+        if the enclave is gone, :class:`~pltvm.EnclaveError` if it cannot run now (another
+        thread is running it). Running a stopped enclave blocks until :meth:`resume`.
+        """
+        if self._relay_pending:
+            return self.resume_relay(relay, output=output, max_instructions=max_instructions, check=check)
+        state = self.state
+        if state == "FRESH":
+            region = _region(relay, "relay")
+            if region is not None:
+                self._relay = region
+            return self._run("start", output, max_instructions, check)
+        if relay is not None:
+            raise EnclaveError(f"a relay region can only be given to the first run or after a relay "
+                               f"return (the enclave is {state})")
+        if state in ("RUNNABLE", "STOPPED"):
+            return self._run("continue", output, max_instructions, check)
+        if state in ("INVALID", "DESTROYED"):
+            raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists (it exited, faulted or was destroyed)")
+        raise EnclaveError(f"enclave {self.id:#x} cannot be run now: it is {state}")
+
+    def resume_relay(
+        self,
+        relay: Union[None, bytes, bytearray, memoryview] = None,
+        *,
+        output: OutputSink = _UNSET,
+        max_instructions: Optional[int] = None,
+        check: bool = True,
+    ) -> RunResult:
+        """Continue after a relay-page return (``PLenclave_set_rerun_arg(e,
+        RETURN_USER_RELAY_PAGE)`` + ``PLenclave_run``): the relay region, with the contents of
+        :attr:`relay` (or ``relay`` if given), is mapped again and the enclave continues with
+        ``a0 = 0``."""
+        if not self._relay_pending:
+            if not self.alive:
+                raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
+            raise EnclaveError(f"enclave {self.id:#x} has not returned its relay page")
+        if relay is not None:
+            region = _region(relay, "relay")
+            assert region is not None
+            self._relay = region
+        return self._run("rerun_relay", output, max_instructions, check)
+
+    def _run(self, entry: str, output: OutputSink, budget: Optional[int], check: bool) -> RunResult:
+        if budget is not None and budget < 0:
+            raise ValueError(f"max_instructions must be >= 0, not {budget}")
+        cap = _Capture(self._output if output is _UNSET else output)
+        total = 0
+        ocalls = 0
+        result = 0
+        first = True
+        while True:
+            try:
+                self._sync_ocalls()
+            except RuntimeError as e:
+                raise self._gone_or(e) from None
+            relay = bytes(self._relay) if (self._relay is not None and entry in ("start", "rerun_relay")) else None
+            left = None if budget is None else max(budget - total, 0)
+            self._runner = threading.get_ident()
+            try:
+                r = self._core.run(entry, relay=relay, shm=bytes(self._shm) if self._shm is not None else None,
+                                   budget=left, output=cap.sink, ocall_result=result)
+            except BaseException:
+                # An output callable raised (the binding destroyed the enclave) or Ctrl-C (the
+                # enclave is RUNNABLE and can be run again).
+                if not self.alive:
+                    self._relay_pending = False
+                    self._device._forget(self)
+                raise
+            finally:
+                self._runner = None
+            total += int(r.instret)
+            if r.shm is not None and self._shm is not None:
+                self._shm[:] = r.shm
+            if r.relay and self._relay is not None:
+                self._relay[:] = _pad(r.relay[0])
+            reason = str(r.reason)
+            if reason == "refused":
+                if not self.alive:
+                    self._relay_pending = False
+                    self._device._forget(self)
+                    if not first:  # destroyed while a Python OCALL handler ran
+                        return self._result(cap, "destroyed", total, ocalls)
+                    raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
+                raise EnclaveError(f"enclave {self.id:#x} cannot run: {r.message}")
+            first = False
+            if reason == "ocall":
+                oid = int(r.ocall_id)
+                handler = self._handler(oid)
+                ocalls += 1
+                if handler is None:
+                    result = -1
+                else:
+                    a1, a2, a3 = r.ocall_args
+                    try:
+                        ret = handler(self, int(a1), int(a2), int(a3))
+                    except BaseException:
+                        self._core.destroy()
+                        self._device._forget(self)
+                        raise
+                    result = _ocall_value(ret, oid)
+                entry = "ocall_return"
+                continue
+            break
+
+        self._relay_pending = reason == "relay"
+        if reason in ("exit", "fault", "destroyed", "aborted"):
+            self._device._forget(self)
+        relay_out = bytes(r.relay[0]) if r.relay else None
+        shm_out = bytes(r.shm) if r.shm is not None else None
+        if reason == "exit":
+            return self._result(cap, "exit", total, ocalls, value=_signed64(int(r.retval)), relay=relay_out, shm=shm_out)
+        if reason == "fault":
+            fault = Fault(int(r.cause), int(r.pc), int(r.tval), None if r.syscall is None else int(r.syscall))
+            res = self._result(cap, "fault", total, ocalls, relay=relay_out, shm=shm_out, fault=fault)
+            if check:
+                raise EnclaveFault(fault.cause, fault.pc, fault.tval, fault.syscall, res, self.id)
+            return res
+        if reason == "aborted":
+            raise EnclaveError(f"enclave {self.id:#x} was destroyed: its output could not be delivered")
+        return self._result(cap, reason, total, ocalls, relay=relay_out, shm=shm_out)
+
+    @staticmethod
+    def _result(cap: _Capture, reason: str, instret: int, ocalls: int, **kw: Any) -> RunResult:
+        return RunResult(reason=reason, output=cap.output(), instret=instret, ocalls=ocalls, **kw)
+
+    # --- control from any thread --------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the enclave (``PLenclave_stop``): a run in another thread keeps blocking until
+        :meth:`resume` or :meth:`destroy`. Possible while the enclave is running or between
+        slices of a budgeted run; raises :class:`~pltvm.EnclaveError` otherwise (e.g. before
+        its first run, as Penglai, B24)."""
+        if self._core.stop() != 0:
+            if not self.alive:
+                raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
+            raise EnclaveError(f"enclave {self.id:#x} cannot be stopped: it is {self.state}")
+
+    def resume(self) -> None:
+        """Wake a stopped enclave (``PLenclave_resume``). Raises :class:`~pltvm.EnclaveError`
+        if it is not stopped (unlike the C library, the enclave is left alone)."""
+        if self._core.resume() != 0:
+            if not self.alive:
+                raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
+            raise EnclaveError(f"enclave {self.id:#x} cannot be resumed: it is {self.state}, not STOPPED")
+
+    def destroy(self) -> None:
+        """Destroy the enclave and free its secure memory. A run in flight in another thread
+        returns a ``"destroyed"`` result; this call waits until it has. Does nothing if the
+        enclave no longer exists. Must not be called from this enclave's output callable
+        (raise an exception there instead: that destroys the enclave)."""
+        if self._runner is not None and self._runner == threading.get_ident():
+            raise EnclaveError("an enclave cannot be destroyed from its own output callable; raise an exception")
+        self._core.destroy()
+        self._relay_pending = False
+        self._device._forget(self)
+
+    def __enter__(self) -> Enclave:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        return f"<pltvm.Enclave id={self.id:#x} name={self.name!r} state={self.state}>"
+
+
+def _check_ocall_id(ocall_id: int) -> int:
+    if isinstance(ocall_id, bool) or not isinstance(ocall_id, int):
+        raise TypeError(f"an OCALL id must be an int, not {type(ocall_id).__name__}")
+    if not 0 <= ocall_id <= _MASK64:
+        raise ValueError(f"an OCALL id must be a 64-bit unsigned value, not {ocall_id}")
+    if ocall_id in MONITOR_OCALLS:
+        raise ValueError(f"OCALL {ocall_id} is serviced by the monitor (ids 1-12) and cannot be handled in Python")
+    return ocall_id
+
+
+def _ocall_value(ret: object, oid: int) -> int:
+    if ret is None:
+        return 0
+    if isinstance(ret, bool) or not isinstance(ret, int):
+        raise TypeError(f"the handler of OCALL {oid} must return an int or None, not {type(ret).__name__}")
+    return _signed64(ret)
+
+
+def _load_elf(elf: ElfSource) -> tuple[bytes, str]:
+    """ELF bytes and a label for messages."""
+    if isinstance(elf, (bytes, bytearray, memoryview)):
+        return bytes(elf), "<bytes>"
+    if isinstance(elf, (str, os.PathLike)):
+        path = Path(os.fspath(elf))
+        if not path.exists() and isinstance(elf, str):
+            from . import enclaves
+
+            try:
+                path = enclaves.path(elf)
+            except FileNotFoundError:
+                raise InvalidEnclave(
+                    f"{elf}: no such file or bundled enclave (bundled: {', '.join(enclaves.names()) or 'none'})"
+                ) from None
+        try:
+            return path.read_bytes(), str(elf)
+        except OSError as e:
+            raise InvalidEnclave(f"{elf}: cannot read: {e.strerror or e}") from None
+    raise TypeError(f"elf must be a path, bytes or a bundled enclave name, not {type(elf).__name__}")
+
+
+def _elf_type_problem(data: bytes) -> Optional[str]:
+    """The check the monitor leaves to the host: an RV64 ELF must be an executable (ET_EXEC)."""
+    if len(data) >= 64 and data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1 and data[18:20] == b"\xf3\x00":
+        e_type = int.from_bytes(data[16:18], "little")
+        if e_type != 2:
+            kind = {1: "ET_REL", 3: "ET_DYN", 4: "ET_CORE"}.get(e_type, str(e_type))
+            return f"e_type is {kind}, not an executable (ET_EXEC)"
+    return None
+
+
+def _name_bytes(name: Union[str, bytes, None]) -> Optional[bytes]:
+    if name is None:
+        return None
+    b = name.encode("utf-8") if isinstance(name, str) else bytes(name)
+    if len(b) > NAME_LEN:
+        raise ValueError(f"an enclave name has at most {NAME_LEN} bytes, not {len(b)} ({name!r})")
+    if b"\0" in b:
+        raise ValueError("an enclave name cannot contain NUL bytes")
+    return b
+
+
+class Device:
+    """An emulated Penglai enclave device: one monitor, its secure-memory pool and enclaves.
+
+    ``secure_memory`` (bytes, or a size such as ``"64M"``) bounds what enclaves may hold
+    (blocks, heap, mmap; default ``PLTVM_SECURE_MEMORY`` or 1 GiB). ``rng`` chooses what
+    ``getrandom`` returns: ``"seeded"`` (default; a deterministic per-enclave generator from
+    ``seed``), ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``output`` is the default
+    output sink of its enclaves (:data:`OutputSink`).
+
+    Devices are independent of each other and of :mod:`pltvm.host`'s default device. All
+    methods are thread-safe.
+    """
+
+    def __init__(
+        self,
+        secure_memory: Union[int, str, None] = None,
+        rng: str = "seeded",
+        seed: int = 0,
+        *,
+        output: OutputSink = None,
+    ) -> None:
+        if secure_memory is None:
+            env = os.environ.get("PLTVM_SECURE_MEMORY")
+            secure_memory = env if env else DEFAULT_SECURE_MEMORY
+        if isinstance(secure_memory, str):
+            from .cli import parse_size
+
+            secure_memory = parse_size(secure_memory)
+        if isinstance(secure_memory, bool) or not isinstance(secure_memory, int):
+            raise TypeError(f"secure_memory must be an int or a size string, not {type(secure_memory).__name__}")
+        if secure_memory < 0:
+            raise ValueError(f"secure_memory must be >= 0, not {secure_memory}")
+        if rng not in ("seeded", "penglai-lcg", "os"):
+            raise ValueError(f'rng must be "seeded", "penglai-lcg" or "os", not {rng!r}')
+        _Capture(output)  # validate now
+        self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & _MASK64)
+        self._output = output
+        self._lock = threading.Lock()
+        self._enclaves: Dict[int, Enclave] = {}
+        self._handlers: Dict[int, OcallHandler] = {}
+        self._names = itertools.count(1)
+        self._closed = False
+
+    @property
+    def monitor(self) -> Any:
+        """The underlying ``pltvm._core.Monitor``."""
+        return self._monitor
+
+    @property
+    def secure_memory(self) -> int:
+        """Size of the secure-memory pool in bytes."""
+        return int(self._monitor.secure_memory)
+
+    @property
+    def secure_memory_used(self) -> int:
+        """Secure memory the live enclaves hold."""
+        return int(self._monitor.secure_memory_used)
+
+    @property
+    def enclaves(self) -> List[Enclave]:
+        """The enclaves of this device that still exist, in creation order."""
+        with self._lock:
+            return list(self._enclaves.values())
+
+    @property
+    def closed(self) -> bool:
+        """:meth:`close` was called."""
+        return self._closed
+
+    def create(
+        self,
+        elf: ElfSource,
+        *,
+        stack_size: int = DEFAULT_STACK_SIZE,
+        shm: Union[None, int, bytes, bytearray, memoryview] = None,
+        name: Union[str, bytes, None] = None,
+        output: OutputSink = _UNSET,
+    ) -> Enclave:
+        """Create a normal enclave (``PLenclave_create``).
+
+        ``elf``: a path, ELF bytes, or a bundled enclave name (``"hello-world"``).
+        ``stack_size``: bytes of stack (default 64 KiB, at most 64 MiB).
+        ``shm``: host shared memory the enclave sees at ``0x39_0000_0000`` (``a0``/``a1`` at
+        entry): a size in bytes or initial contents, rounded up to whole pages
+        (:attr:`Enclave.shm`). ``name``: at most 16 bytes (default: unique on this device;
+        relay regions need names unique among live enclaves). ``output``: the enclave's output
+        sink (default: the device's).
+
+        Raises :class:`~pltvm.InvalidEnclave` (no such file, bad ELF, loader rejection),
+        :class:`~pltvm.SecureMemoryExhausted`, or :class:`~pltvm.EnclaveError` (device closed,
+        enclave table full).
+        """
+        if self._closed:
+            raise EnclaveError("the device is closed")
+        if isinstance(stack_size, bool) or not isinstance(stack_size, int):
+            raise TypeError(f"stack_size must be an int, not {type(stack_size).__name__}")
+        if not 0 <= stack_size <= MAX_STACK_SIZE:
+            raise ValueError(f"stack_size must be between 0 and {MAX_STACK_SIZE:#x} (the driver's limit), "
+                             f"not {stack_size:#x}")
+        shm_buf = _region(shm, "shm")
+        name_b = _name_bytes(name)
+        if name_b is None:
+            name_b = f"enclave{next(self._names)}".encode()
+        out = self._output if output is _UNSET else output
+        _Capture(out)  # validate now rather than at the first run
+        data, label = _load_elf(elf)
+        problem = _elf_type_problem(data)
+        if problem is not None:
+            raise InvalidEnclave(f"{label}: {problem}")
+        try:
+            core = self._monitor.create(
+                data, name=name_b, type=0, stack_size=stack_size,
+                shm=bytes(shm_buf) if shm_buf is not None else None,
+            )
+        except MemoryError as e:
+            raise SecureMemoryExhausted(f"{label}: {e}") from None
+        except (ValueError, OverflowError) as e:
+            raise InvalidEnclave(f"{label}: {e}") from None
+        except (RuntimeError, NotImplementedError) as e:
+            raise EnclaveError(f"{label}: {e}") from None
+        enclave = Enclave(self, core, shm_buf, out)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._enclaves[enclave.id] = enclave
+        if closed:  # closed while we were creating it
+            core.destroy()
+            raise EnclaveError("the device is closed")
+        return enclave
+
+    def ocall(self, ocall_id: int) -> Callable[[_F], _F]:
+        """Decorator: handle OCALL ``ocall_id`` in Python for every enclave of this device
+        (an :meth:`Enclave.on_ocall` handler takes precedence)::
+
+            @device.ocall(100)
+            def add(enclave, a1, a2, a3):
+                return a1 + a2
+        """
+        oid = _check_ocall_id(ocall_id)
+
+        def decorate(func: _F) -> _F:
+            self._handlers[oid] = func
+            return func
+
+        return decorate
+
+    def _forget(self, enclave: Enclave) -> None:
+        with self._lock:
+            if self._enclaves.get(enclave.id) is enclave:
+                del self._enclaves[enclave.id]
+
+    def close(self) -> None:
+        """Destroy every enclave of this device (runs in flight return ``"destroyed"``) and
+        refuse new ones. Idempotent."""
+        with self._lock:
+            self._closed = True
+            enclaves = list(self._enclaves.values())
+        for e in enclaves:
+            if e._runner is not None and e._runner == threading.get_ident():
+                continue  # cannot wait for our own run
+            e.destroy()
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<pltvm.Device enclaves={len(self._enclaves)} secure_memory={self.secure_memory:#x} "
+                f"used={self.secure_memory_used:#x}{' closed' if self._closed else ''}>")
