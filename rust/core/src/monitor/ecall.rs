@@ -62,8 +62,9 @@ pub fn ecall(e: &mut Enclave, cx: &mut Ctx<'_>) -> Step {
         }
         // B11 fix: yield is a transparent preemption point; a0 unchanged.
         fid::YIELD => a0,
-        // Attestation (issue 6) and server enclaves are not modelled yet: -1 to the enclave.
-        fid::GET_REPORT | fid::GET_KEY => MINUS_ONE,
+        fid::GET_REPORT => super::attest::get_report(e, cx.monitor, a0, a1, a2),
+        fid::GET_KEY => super::attest::get_key(e, a0, a1, a2),
+        // Server enclaves are not modelled yet: -1 to the enclave.
         fid::ACQUIRE | fid::CALL | fid::RETURN | fid::ASYN_CALL => MINUS_ONE,
         fid::SPLIT_MEM_REGION => split_mem_region(e, a0, a1, a2),
         // Secure shm as the SDK driver serves it (B29's "driver" behaviour): attach finds nothing.

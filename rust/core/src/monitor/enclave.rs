@@ -69,7 +69,8 @@ pub struct Enclave {
     /// OCALL ids forwarded to the host program instead of returning -1.
     pub user_ocalls: Vec<u64>,
     pub pending: Pending,
-    /// Measurement (SM3, §6.1): filled by the attestation issue; zeros until then.
+    /// Stored measurement (SM3, §6.1–§6.2): measured at create (normal enclave: with stack,
+    /// shm and kbuffer; template: image only); a fork instance copies its template's.
     pub measurement: [u8; 32],
     /// Loader warnings (B17): pages mapped twice, NOBITS tail pages skipped.
     pub warnings: Vec<String>,
@@ -280,6 +281,7 @@ impl Enclave {
         let satp = (8u64 << 60) | (root >> 12);
         let _ = e.hart.csr_write(SATP, satp);
         e.hart.pc = info.entry;
+        e.measurement = super::measure::measure(&e.bus, e.root, e.entry, 0);
         Ok(e)
     }
 

@@ -12,10 +12,13 @@
 //! requests, a condvar) and its machine state behind its own mutex, held by the thread that runs
 //! it. Stop/resume/destroy from other threads go through the control block; the running thread
 //! looks at it between instruction slices.
+pub mod attest;
 pub mod consts;
 mod ecall;
 pub mod elf;
 pub mod enclave;
+pub mod keys;
+pub mod measure;
 pub mod pt;
 pub mod rng;
 pub mod run;
@@ -104,6 +107,9 @@ pub struct EnclaveCell {
     pub id: u32,
     pub name: [u8; 16],
     pub kind: u32,
+    /// The stored measurement (§6.2): `Enclave::measurement` at creation (a fork instance: its
+    /// template's hash). Kept here so host attestation works while a thread holds the enclave.
+    pub measurement: [u8; 32],
     ctl: Mutex<Ctl>,
     cv: Condvar,
     /// Something for the running thread to look at between slices.
@@ -145,6 +151,8 @@ struct Tables {
 pub struct Monitor {
     pub config: Config,
     tables: Mutex<Tables>,
+    /// Platform keys and the filled platform block (attest.rs).
+    attest: attest::AttestState,
 }
 
 impl Monitor {
@@ -159,6 +167,7 @@ impl Monitor {
                 lcg: rng::LCG_SEED,
                 creates: 0,
             }),
+            attest: attest::AttestState::default(),
         }
     }
 
@@ -257,6 +266,7 @@ impl Monitor {
             id,
             name: p.name,
             kind: p.kind,
+            measurement: enc.measurement,
             ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
             cv: Condvar::new(),
             poll: AtomicBool::new(false),
