@@ -15,6 +15,11 @@ __all__ = [
     "SecureMemoryExhausted",
     "EnclaveDestroyed",
     "EnclaveFault",
+    "AttestationError",
+    "ReportFormatError",
+    "SignatureChainError",
+    "NonceMismatchError",
+    "MeasurementMismatchError",
 ]
 
 
@@ -86,3 +91,46 @@ class EnclaveFault(EnclaveError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.cause, self.pc, self.tval, self.syscall, None, self.enclave_id))
+
+
+# --- attestation (pltvm.attest) -------------------------------------------------------------------
+
+
+class AttestationError(PltvmError):
+    """A report failed verification (:func:`pltvm.attest.verify`). ``check`` names the failed
+    check: ``"format"``, ``"device_key"``, ``"sm_signature"``, ``"sm_hash"``,
+    ``"enclave_signature"``, ``"nonce"`` or ``"measurement"``."""
+
+    check = "attestation"
+
+    def __init__(self, message: str, *, check: str | None = None) -> None:
+        super().__init__(message)
+        if check is not None:
+            self.check = check
+
+
+class ReportFormatError(AttestationError, ValueError):
+    """Not a 328-byte ``report_t``."""
+
+    check = "format"
+
+
+class SignatureChainError(AttestationError):
+    """The signature chain is broken: the device key is not the trusted one, ``sm.signature``
+    does not verify under the device key, ``sm.hash`` is not the expected monitor, or
+    ``enclave.signature`` does not verify under the SM key (``check`` says which)."""
+
+    check = "signature_chain"
+
+
+class NonceMismatchError(AttestationError):
+    """The report's nonce is not the one the verifier sent."""
+
+    check = "nonce"
+
+
+class MeasurementMismatchError(AttestationError):
+    """``enclave.hash`` is not ``SM3(expected measurement ‖ nonce)``: another enclave (or
+    another image, stack size, shm contents) produced the report."""
+
+    check = "measurement"
