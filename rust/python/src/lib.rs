@@ -1,6 +1,7 @@
 //! `pltvm._core`: the module declaration only; each class lives in its own file.
 use pyo3::prelude::*;
 
+mod attest;
 mod error;
 mod machine;
 mod monitor;
@@ -14,5 +15,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::Monitor>()?;
     m.add_class::<monitor::Enclave>()?;
     m.add_class::<monitor::RunResult>()?;
+    attest::register(m)?;
     Ok(())
 }

@@ -199,6 +199,20 @@ impl Monitor {
         })?;
         Ok(Enclave { monitor: Arc::clone(&self.inner), cell })
     }
+
+    /// Platform keys for attestation (bodies in attest.rs).
+    #[pyo3(signature = (device_key=None, sm_key=None, *, test=false))]
+    fn set_keys(&self, device_key: Option<Vec<u8>>, sm_key: Option<Vec<u8>>, test: bool) -> PyResult<()> {
+        crate::attest::set_keys(&self.inner, device_key.as_deref(), sm_key.as_deref(), test)
+    }
+
+    fn platform<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        crate::attest::platform(py, &self.inner)
+    }
+
+    fn attest_hash<'py>(&self, py: Python<'py>, hash: &[u8], nonce: u64) -> PyResult<Bound<'py, PyBytes>> {
+        crate::attest::attest_hash(py, &self.inner, hash, nonce)
+    }
 }
 
 impl Enclave {
@@ -299,6 +313,11 @@ impl Enclave {
 
     fn forget(&self, py: Python<'_>) {
         py.detach(|| self.monitor.forget(&self.cell))
+    }
+
+    /// Host attestation (fid 98): report_t bytes (attest.rs).
+    fn attest<'py>(&self, py: Python<'py>, nonce: u64) -> PyResult<Bound<'py, PyBytes>> {
+        crate::attest::attest(py, &self.monitor, &self.cell, nonce)
     }
 
     #[pyo3(signature = (entry="start", *, relay=None, shm=None, budget=None, output=None, ocall_result=0))]
