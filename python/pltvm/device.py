@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, List, Optional, TypeVar, Union
 
 from . import _core
+from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
 
 __all__ = [
@@ -341,6 +342,16 @@ class Enclave:
         """Loader warnings (a page mapped twice, ...)."""
         try:
             return list(self._core.warnings)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+
+    def attest(self, nonce: int = 0) -> Report:
+        """Host attestation (``PLenclave_attest``): a signed :class:`pltvm.attest.Report` whose
+        ``enclave_hash`` is ``SM3(measurement ‖ le64(nonce))``. Possible before the first run
+        and while stopped (Penglai's rule); raises :class:`~pltvm.EnclaveError` otherwise.
+        Check it with :func:`pltvm.attest.verify`."""
+        try:
+            return Report.from_bytes(self._core.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF))
         except RuntimeError as e:
             raise self._gone_or(e) from None
 
