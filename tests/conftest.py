@@ -17,6 +17,12 @@ from typing import Optional, Sequence
 
 import pytest
 
+# Attestation keys: tests never touch the user's key store (~/.local/share/pltvm).
+if not os.environ.get("PLTVM_KEY_DIR"):
+    import tempfile
+
+    os.environ["PLTVM_KEY_DIR"] = tempfile.mkdtemp(prefix="pltvm-test-keys-")
+
 # ---------------------------------------------------------------------------------------------
 # Registers and instruction encoders (RV64I subset, 32-bit encodings only).
 

@@ -690,14 +690,31 @@ def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
 
 
 def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
-    """Host attestation. Not implemented yet (the attestation issue): always fails with the C
-    library's message, after filling ``attest_param`` as the library does."""
+    """Host attestation (monitor fid 98; fid 80 for a shadow template): fills ``attest_param``
+    as the library does (``isShadow``, ``eid`` = ``PLenclave->eid``, ``nonce``), then
+    ``attest_param.report`` with the signed ``report_t`` (``enclave.hash`` =
+    ``SM3(measurement ‖ le64(nonce))``; see :mod:`pltvm.attest`). The enclave must be FRESH or
+    STOPPED. With ``isShadow = 1`` the instance named by ``user_param.eid`` is attested (B22)."""
+    report = None
     if PLenclave_ is not None:
         PLenclave_.attest_param.isShadow = PLenclave_.user_param.isShadow
         PLenclave_.attest_param.eid = PLenclave_.eid
         PLenclave_.attest_param.nonce = nonce
-    _err("LIB: ioctl attest enclave is failed ret -1 \n")
-    return -1
+        dev = _dev(PLenclave_.fd)
+        rid = PLenclave_.user_param.eid if PLenclave_.attest_param.isShadow else PLenclave_.eid
+        target = dev.monitor.lookup(rid) if dev is not None and rid >= 0 else None
+        if target is not None and hasattr(target, "attest"):
+            try:
+                report = target.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF)
+            except (RuntimeError, ValueError) as e:
+                _log.warning("attest enclave %#x failed: %s", rid, e)
+    if report is None:
+        _err("LIB: ioctl attest enclave is failed ret -1 \n")
+        return -1
+    from .attest import Report
+
+    PLenclave_.attest_param.report = Report.from_bytes(report).to_report_t()  # type: ignore[union-attr]
+    return 0
 
 
 def _lookup(PLenclave_: Optional[PLenclave]) -> tuple[Optional[Device], Optional[_core.Enclave]]:
