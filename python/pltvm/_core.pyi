@@ -4,9 +4,22 @@ This module is private: use ``pltvm.Machine`` and friends. The stub is kept by h
 by ``python -m mypy.stubtest`` in the test suite.
 """
 from os import PathLike
-from typing import Callable, Optional, Union, final
+from typing import Any, Callable, Optional, Union, final
 
-__all__ = ["Enclave", "Exit", "Machine", "Monitor", "RunResult"]
+__all__ = [
+    "Enclave",
+    "Exit",
+    "Machine",
+    "Monitor",
+    "RunResult",
+    "default_keys",
+    "parse_private_key",
+    "private_key_pem",
+    "sm2_public_key",
+    "sm2_sign",
+    "sm2_verify",
+    "test_keys",
+]
 
 __version__: str
 
@@ -147,6 +160,9 @@ class Enclave:
         """0 or -1; a run in flight in another thread ends with ``"destroyed"``."""
     def forget(self) -> None:
         """The driver drops its id for the enclave (destroyed unless it is running)."""
+    def attest(self, nonce: int) -> bytes:
+        """Host attestation (fid 98): the signed 328-byte ``report_t``. RuntimeError if the
+        enclave is not FRESH/STOPPED or no platform keys can be loaded."""
     def run(
         self,
         entry: str = "start",
@@ -202,3 +218,31 @@ class Monitor:
         """Create a normal enclave from ELF file bytes (name: up to 16 bytes, default empty;
         type: 0 normal, 1 server, 2 shadow).  ValueError: bad ELF or parameters;
         MemoryError: secure memory exhausted; NotImplementedError: server/shadow types."""
+    def set_keys(
+        self, device_key: Optional[bytes] = None, sm_key: Optional[bytes] = None, *, test: bool = False
+    ) -> None:
+        """Platform keys for reports: SM2 private keys as 32 raw bytes, 64 hex digits or PEM;
+        ``test=True``: the documented test keys. Default (never set): the per-user key store."""
+    def platform(self) -> dict[str, Any]:
+        """The filled platform block: ``dev_pub_key``, ``sm_pub_key``, ``sm_hash``,
+        ``sm_signature`` (bytes), ``description`` (what ``sm_hash`` hashes), ``origin``."""
+    def attest_hash(self, hash: bytes, nonce: int) -> bytes:
+        """A signed report for a stored hash: ``enclave.hash = SM3(hash ‖ le64(nonce))``
+        (fid 80, a shadow template)."""
+
+def sm2_verify(public_key: bytes, digest: bytes, signature: bytes) -> bool:
+    """SM2 (sm2p256v1) verification of ``r ‖ s`` over the 32-byte digest used directly as e
+    (no Z_A); public key ``X ‖ Y``."""
+def sm2_sign(private_key: bytes, digest: bytes) -> bytes:
+    """SM2 signature ``r ‖ s`` over the 32-byte digest (e = digest, RFC 6979 k)."""
+def sm2_public_key(private_key: bytes) -> bytes:
+    """``X ‖ Y`` of a 32-byte private scalar."""
+def parse_private_key(data: bytes) -> bytes:
+    """A 32-byte private scalar from raw bytes, 64 hex digits or PEM (PKCS#8 / SEC1)."""
+def private_key_pem(private_key: bytes) -> str:
+    """PKCS#8 PEM of a 32-byte private scalar."""
+def test_keys() -> tuple[bytes, bytes, str]:
+    """The documented test keys: (device scalar, SM scalar, ``"test"``)."""
+def default_keys() -> tuple[bytes, bytes, str]:
+    """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
+    created on first use): (device scalar, SM scalar, origin)."""
