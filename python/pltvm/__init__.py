@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from . import host
     from .machine import Exit, Machine
     from .device import Device, Enclave, Fault, RunResult
+    from . import attest
+    from .attest import measure
 
     __version__: str
 
 __all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "host", "__version__"]
 __all__ += ["Device", "Enclave", "RunResult", "Fault", "EnclaveError", "EnclaveFault", "EnclaveDestroyed",
             "SecureMemoryExhausted", "InvalidEnclave"]
+__all__ += ["attest", "measure"]
 
 
 def __getattr__(name: str) -> Any:
@@ -41,10 +44,12 @@ def __getattr__(name: str) -> Any:
         from . import device
 
         value = getattr(device, name)
-    elif name == "host":
+    elif name in ("host", "attest"):
         import importlib
 
-        value = importlib.import_module(".host", __name__)
+        value = importlib.import_module("." + name, __name__)
+    elif name == "measure":
+        from .attest import measure as value
     elif name == "__version__":
         from . import _core
 
