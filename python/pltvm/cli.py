@@ -179,6 +179,9 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     ex.add_argument("guest_args", metavar="ARGS", nargs="*", help="arguments for the program")
     sub.add_parser("programs", help="list the bundled programs",
                    description="List the names of the bundled programs.")
+    from . import cli_attest
+
+    cli_attest.add_parsers(sub)
     return parser, ex
 
 
@@ -232,6 +235,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name in programs.names():
             print(name)
         return 0
+    if ns.command in ("measure", "attest", "verify"):
+        from . import cli_attest
+
+        return cli_attest.main(ns)
     if ns.command == "exec":
         try:
             return _exec(ns, list(ns.guest_args) + guest)
