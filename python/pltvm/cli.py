@@ -179,6 +179,9 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     ex.add_argument("guest_args", metavar="ARGS", nargs="*", help="arguments for the program")
     sub.add_parser("programs", help="list the bundled programs",
                    description="List the names of the bundled programs.")
+    from . import cli_enclave
+
+    cli_enclave.add_parsers(sub)
     from . import cli_attest
 
     cli_attest.add_parsers(sub)
@@ -235,6 +238,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name in programs.names():
             print(name)
         return 0
+    if ns.command in ("run", "enclaves"):
+        from . import cli_enclave
+
+        return cli_enclave.main(ns)
     if ns.command in ("measure", "attest", "verify"):
         from . import cli_attest
 

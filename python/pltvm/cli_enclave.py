@@ -1,0 +1,239 @@
+"""``pltvm run`` and ``pltvm enclaves``: the SDK's ``host`` demo and the bundled enclaves.
+
+``pltvm run ELF [THREADS]`` is Penglai-TVM's ``demo/host/host.c`` (penglai-tvm-abi.md §4.6)
+written against :mod:`pltvm.host`, the C-API mirror, line for line: per thread a host shm page
+holding 11111, a relay page holding 22222, the name ``test-enclave<i>``, create, attest, run
+until the enclave exits (writing 0 to the relay page whenever the enclave returns it). Enclave
+output goes to stdout, where Penglai's kernel console would show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import threading
+from typing import Any, Optional
+
+__all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
+
+COMMANDS = ("run", "enclaves")
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+SHM_SIZE = 0x1000
+MM_ARG_SIZE = 0x1000
+MAGIC_SHM_VALUE = 11111
+MAGIC_RELAY_PAGE_VALUE = 22222
+
+_RUN_EPILOG = """\
+what it prints (stdout), per thread i = 1..THREADS:
+  <the enclave's output>                     e.g. "hello world!"
+  host: PLenclave run is finish              after the enclave exited
+  host:<i>: failed to create enclave         if the create failed (then the line above)
+  [ERROR] host: result <r> val is wrong!     if a run returned anything but 0 or 1,
+                                             e.g. -1 for an enclave that faulted
+and once all threads are done:
+  host: after exit the thread
+The C library's messages go to stderr (e.g. "LIB: PLenclave_run: ioctl run enclave is failed"),
+the driver's explanations to the pltvm.driver logger (also stderr).
+
+exit status:
+  0    the demo ran to the end, also when an enclave failed (as the C demo; look for the
+       [ERROR] and "failed to create enclave" lines)
+  2    bad usage: no such file or bundled enclave, an ELF that is not an RV64 RISC-V
+       executable, THREADS not a positive integer
+  130  interrupted (Ctrl-C), e.g. `pltvm run loop`, which spins forever
+
+ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such file exists.
+"""
+
+
+def _threads_arg(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+def _size_arg(text: str) -> int:
+    from .cli import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the ``run`` and ``enclaves`` sub-commands to the ``pltvm`` parser's subparsers."""
+    run = sub.add_parser(
+        "run",
+        help="run an enclave like the Penglai SDK's host demo",
+        description="Run a Penglai-TVM enclave the way the SDK's demo/host program does: "
+        "THREADS threads (default 1) each create and run one enclave from ELF.",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--secure-memory", type=_size_arg, metavar="N",
+                     help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
+    run.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
+    run.add_argument("threads", metavar="THREADS", nargs="?", type=_threads_arg, default=1,
+                     help="number of threads, each running its own enclave (default 1)")
+    sub.add_parser("enclaves", help="list the bundled enclaves",
+                   description="List the names of the bundled demo enclaves (usable as `pltvm run NAME`).")
+
+
+def _err(message: str) -> int:
+    sys.stderr.write(f"pltvm: error: {message}\n")
+    sys.stderr.flush()
+    return EXIT_USAGE
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def main(ns: argparse.Namespace) -> int:
+    """Run the sub-command of ``ns`` (``ns.command`` in :data:`COMMANDS`); the exit status."""
+    if ns.command == "enclaves":
+        from . import enclaves
+
+        for name in enclaves.names():
+            print(name)
+        return 0
+    path = _resolve(ns.elf)
+    if path is None:
+        return _err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return _err(f"{ns.elf}: cannot read: {e.strerror or e}")
+    from . import host
+
+    if not data:
+        return _err(f"{ns.elf}: the file is empty")
+    problem = host._elf_problem(data)
+    if problem is not None:
+        return _err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
+    if ns.secure_memory is not None:
+        host.configure(secure_memory=ns.secure_memory)
+    try:
+        return run_host_demo(path, ns.threads)
+    except KeyboardInterrupt:  # pragma: no cover - raised between join attempts
+        sys.stderr.write("pltvm: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _resolve(name: str) -> Optional[str]:
+    if os.path.exists(name):
+        return name
+    from . import enclaves
+
+    try:
+        return str(enclaves.path(name))
+    except FileNotFoundError:
+        return None
+
+
+def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> None:
+    """``create_enclave`` of host.c: one thread's enclave, from init to cleanup."""
+    from . import host as H
+
+    enclave = H.PLenclave()
+    params = H.enclave_args()
+    H.PLenclave_init(enclave)
+    H.enclave_args_init(params)
+
+    shmid = H.PLenclave_shmget(SHM_SIZE)
+    shm = H.PLenclave_shmat(shmid, 0)
+    if isinstance(shm, memoryview):
+        struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+    params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
+    mm_arg_id = H.PLenclave_schrodinger_get(MM_ARG_SIZE)
+    mm_arg = H.PLenclave_schrodinger_at(mm_arg_id, 0)
+    if isinstance(mm_arg, memoryview):
+        struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
+    params.name = b"test-enclave%d" % i
+
+    finished = True
+    if H.PLenclave_create(enclave, enclave_file, params) < 0:
+        _out(f"host:{i}: failed to create enclave\n")
+    elif stop.is_set():  # Ctrl-C while we were creating it
+        H.PLenclave_destroy(enclave)
+        finished = False
+    else:
+        H.PLenclave_attest(enclave, 0)
+        if mm_arg_id > 0 and isinstance(mm_arg, memoryview):
+            H.PLenclave_set_mem_arg(enclave, mm_arg_id, 0, MM_ARG_SIZE)
+        while True:
+            result = H.PLenclave_run(enclave)
+            if result == 0 or stop.is_set():
+                break
+            if result == H.RETURN_USER_RELAY_PAGE and isinstance(mm_arg, memoryview):
+                struct.pack_into("<i", mm_arg, 0, 0)
+                H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
+            else:
+                _out(f"[ERROR] host: result {result} val is wrong!\n")
+                finished = False
+                break
+    H.PLenclave_destruct(enclave)
+    if finished and not stop.is_set():
+        _out("host: PLenclave run is finish \n")
+    H.PLenclave_shmdt(shmid, shm)
+    H.PLenclave_shmctl(shmid)
+    H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
+    H.PLenclave_schrodinger_ctl(mm_arg_id)
+
+
+def run_host_demo(path: str, threads: int = 1) -> int:
+    """``main`` of host.c: load ``path`` and run ``threads`` threads of :func:`_create_enclave`
+    (names ``test-enclave1`` ...). Returns the exit status (0, or 130 after Ctrl-C, when the
+    enclaves still running are destroyed)."""
+    from . import host as H
+
+    enclave_file = H.elf_args()
+    H.elf_args_init(enclave_file, path)
+    if not H.elf_valid(enclave_file):
+        _out("error when initializing enclaveFile\n")
+        H.elf_args_destroy(enclave_file)
+        return EXIT_USAGE
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=_create_enclave, args=(i + 1, enclave_file, stop), name=f"pltvm-host-{i + 1}",
+                         daemon=True)
+        for i in range(threads)
+    ]
+    try:
+        for t in workers:
+            t.start()
+        for t in workers:
+            while t.is_alive():
+                t.join(0.1)
+    except KeyboardInterrupt:
+        stop.set()
+        _destroy_all(H.default_device())
+        for t in workers:
+            t.join(5)
+        sys.stdout.flush()
+        sys.stderr.write("pltvm: interrupted\n")
+        sys.stderr.flush()
+        H.elf_args_destroy(enclave_file)
+        return EXIT_INTERRUPTED
+    _out("host: after exit the thread\n")
+    H.elf_args_destroy(enclave_file)
+    return 0
+
+
+def _destroy_all(device: Any) -> None:
+    """Destroy every enclave of the device (their runs return), after Ctrl-C."""
+    monitor = device.monitor
+    for eid in monitor.ids():
+        enc = monitor.lookup(eid)
+        if enc is not None:
+            enc.destroy()
