@@ -479,6 +479,7 @@ class Enclave:
         ocalls = 0
         result = 0
         first = True
+        send_shm = True
         while True:
             try:
                 self._sync_ocalls()
@@ -488,8 +489,8 @@ class Enclave:
             left = None if budget is None else max(budget - total, 0)
             self._runner = threading.get_ident()
             try:
-                r = self._core.run(entry, relay=relay, shm=bytes(self._shm) if self._shm is not None else None,
-                                   budget=left, output=cap.sink, ocall_result=result)
+                shm = bytes(self._shm) if self._shm is not None and send_shm else None
+                r = self._core.run(entry, relay=relay, shm=shm, budget=left, output=cap.sink, ocall_result=result)
             except BaseException:
                 # An output callable raised (the binding destroyed the enclave) or Ctrl-C (the
                 # enclave is RUNNABLE and can be run again).
@@ -518,17 +519,22 @@ class Enclave:
                 oid = int(r.ocall_id)
                 handler = self._handler(oid)
                 ocalls += 1
-                if handler is None:
+                if handler is None:  # unregistered meanwhile
                     result = -1
+                    send_shm = False
                 else:
                     a1, a2, a3 = r.ocall_args
+                    before = bytes(self._shm) if self._shm is not None else None
                     try:
-                        ret = handler(self, int(a1), int(a2), int(a3))
+                        result = _ocall_value(handler(self, int(a1), int(a2), int(a3)), oid)
                     except BaseException:
                         self._core.destroy()
+                        self._relay_pending = False
                         self._device._forget(self)
                         raise
-                    result = _ocall_value(ret, oid)
+                    # The handler may have written the shm through Enclave.shm (copy it in) or
+                    # through Enclave.write (keep the enclave's copy).
+                    send_shm = self._shm is not None and bytes(self._shm) != before
                 entry = "ocall_return"
                 continue
             break
