@@ -261,6 +261,11 @@ impl Enclave {
             measurement: [0; 32],
             warnings,
         };
+        // A shadow template (§5.1) gets no kbuffer and no shm: only its image is measured.
+        if p.kind == SHADOW_ENCLAVE {
+            e.measurement = super::measure::measure(&e.bus, e.root, e.entry, 0);
+            return Ok(e);
+        }
         // Monitor: kbuffer (stays host memory), then host shm.
         let kb = e.host_alloc(KBUFFER_SIZE);
         e.kbuffer_pa = kb;

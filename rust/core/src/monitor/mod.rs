@@ -22,6 +22,7 @@ pub mod measure;
 pub mod pt;
 pub mod rng;
 pub mod run;
+pub mod shadow;
 
 use consts::*;
 use enclave::{CreateError, CreateParams, Enclave};
@@ -110,6 +111,8 @@ pub struct EnclaveCell {
     /// The stored measurement (§6.2): `Enclave::measurement` at creation (a fork instance: its
     /// template's hash). Kept here so host attestation works while a thread holds the enclave.
     pub measurement: [u8; 32],
+    /// A fork instance: the driver id of its shadow template (Penglai's `isShadow = 1`).
+    pub shadow_of: Option<u32>,
     ctl: Mutex<Ctl>,
     cv: Condvar,
     /// Something for the running thread to look at between slices.
@@ -146,6 +149,8 @@ struct Tables {
     eapp_args: u64,
     lcg: u32,
     creates: u64,
+    /// Shadow templates by shadow eid (their own table, §5.1) with their fork recipe.
+    shadows: Vec<Option<(Arc<EnclaveCell>, Arc<shadow::Template>)>>,
 }
 
 pub struct Monitor {
@@ -166,6 +171,7 @@ impl Monitor {
                 eapp_args: 0,
                 lcg: rng::LCG_SEED,
                 creates: 0,
+                shadows: Vec::new(),
             }),
             attest: attest::AttestState::default(),
         }
@@ -228,9 +234,7 @@ impl Monitor {
         match p.kind {
             NORMAL_ENCLAVE => {}
             SERVER_ENCLAVE => return Err(CreateError::Unsupported("server enclaves are not supported yet".into())),
-            SHADOW_ENCLAVE => {
-                return Err(CreateError::Unsupported("shadow enclaves are not supported yet (issue 5)".into()))
-            }
+            SHADOW_ENCLAVE => return self.create_shadow(elf_bytes, p),
             k => return Err(CreateError::Param(format!("unknown enclave type {k}"))),
         }
         let info = enclave::parse(elf_bytes)?;
@@ -267,6 +271,7 @@ impl Monitor {
             name: p.name,
             kind: p.kind,
             measurement: enc.measurement,
+            shadow_of: None,
             ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
             cv: Condvar::new(),
             poll: AtomicBool::new(false),
@@ -281,7 +286,9 @@ impl Monitor {
     fn free(&self, cell: &EnclaveCell, enc: Enclave) {
         let mut t = self.tables();
         t.used = t.used.saturating_sub(enc.secure_bytes);
-        if let Some(slot) = t.eids.get_mut(cell.eid as usize) {
+        if cell.kind == SHADOW_ENCLAVE {
+            shadow::free_slot(&mut t, cell);
+        } else if let Some(slot) = t.eids.get_mut(cell.eid as usize) {
             if slot.as_ref().is_some_and(|c| std::ptr::eq(&**c, cell)) {
                 *slot = None;
             }

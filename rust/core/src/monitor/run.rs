@@ -194,7 +194,8 @@ impl Monitor {
                     }
                 }
                 let counter = self.next_run_counter();
-                e.set_entry_registers(counter);
+                // B1: fork instances get the counter mod 5.
+                e.set_entry_registers(if cell.shadow_of.is_some() { counter % 5 } else { counter });
             }
             Entry::RerunRelay { relay } => {
                 if e.pending != Pending::Relay {

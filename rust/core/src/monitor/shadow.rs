@@ -1,0 +1,378 @@
+//! Shadow enclaves (templates, fid 86, §5.1) and fork (`run_shadow_enclave`, fid 87, §5.2) with
+//! copy-on-write instead of Penglai's eager copy.
+//!
+//! A template is built like a normal enclave with no stack, no kbuffer and no shm, and measured
+//! (image only). Then, once, a *fork skeleton* is added to the template's physical memory
+//! beside the measured tables: a second root page (a copy of the template root) whose extra
+//! entries map a 64 KiB stack and a kbuffer at fixed physical addresses, and empty tables for
+//! the relay (`0x38_0000_0000`) and shm (`0x39_0000_0000`) areas. The template's own root, and
+//! so its measurement, are untouched; the stack and kbuffer frames are absent (they read as
+//! zero and cost nothing until written).
+//!
+//! Forking clones the template's [`PhysMem`] (one `Arc`), gives the instance a fresh hart with
+//! `satp` on the skeleton root, and maps the instance's shm. Every frame stays shared until the
+//! instance writes it; the first write copies that frame alone (and the radix-tree nodes above
+//! it). What the instance can observe — memory contents at every VA, registers, its
+//! measurement (the template's hash, B36) — is what Penglai's eager copy gives it; only the
+//! physical addresses differ, and enclaves cannot see those. Because nothing is copied, an
+//! image of any size can be forked (B35).
+//!
+//! Locking: the monitor lock is taken twice per fork, each time only for table bookkeeping
+//! (find the template recipe; insert the instance). Destroying a template while instances
+//! live is safe: instances hold their own references to the frames.
+use super::consts::*;
+use super::enclave::{CreateError, CreateParams, Enclave, Pending};
+use super::pt;
+use super::rng::SplitMix;
+use super::run::{BufferHost, Entry, Host, RunExit, RunRequest};
+use super::{Ctl, EnclaveCell, Monitor, State, Tables};
+use crate::bus::Bus;
+use crate::hart::csr::num::SATP;
+use crate::hart::{Hart, Priv};
+use crate::mem::PhysMem;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Where the fork skeleton puts an instance's stack (16 pages) and kbuffer (one page): a
+/// physical range of the enclave's own space that nothing else uses (the driver block sits at
+/// `BLOCK_PA`, below 0x1_2400_0000 at most; host allocations start at `HOST_PA`).
+pub const INSTANCE_STACK_PA: u64 = 0x8_0000_0000;
+pub const INSTANCE_KBUFFER_PA: u64 = INSTANCE_STACK_PA + DEFAULT_STACK_SIZE;
+const INSTANCE_RAM_END: u64 = INSTANCE_KBUFFER_PA + KBUFFER_SIZE;
+
+/// Everything a fork needs, immutable once built and shared by every fork of one template.
+pub struct Template {
+    /// The template's physical memory with the fork skeleton.
+    pub mem: PhysMem,
+    pub regions: Vec<(u64, u64)>,
+    pub entry: u64,
+    /// Root of the instances' page table (the skeleton root).
+    pub root: u64,
+    pub block_pa: u64,
+    pub block_pages: u64,
+    /// The monitor's free list left for an instance's own page tables.
+    pub free_pages: std::ops::Range<u64>,
+    pub measurement: [u8; 32],
+}
+
+/// What a fork gets from the host at run time (§5.2 `shadow_enclave_run_param`).
+#[derive(Clone, Debug, Default)]
+pub struct ForkParams {
+    pub name: [u8; 16],
+    /// Host shm contents (non-zero multiple of 4096 bytes), mapped at `0x39_0000_0000`.
+    pub shm: Option<Vec<u8>>,
+    pub persistency: Option<PathBuf>,
+}
+
+/// Frame accounting of the live enclaves (`Monitor::stats`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live normal enclaves and fork instances.
+    pub enclaves: usize,
+    /// Of these, fork instances.
+    pub instances: usize,
+    pub templates: usize,
+    /// Enclaves being run by a thread at the moment (not counted in the frame figures).
+    pub busy: usize,
+    /// Frames owned by exactly one enclave or instance.
+    pub frames_private: usize,
+    /// Frames that instances share with their template or siblings, counted once per instance.
+    pub frames_shared: usize,
+    /// Frames held by templates (shared with their instances).
+    pub frames_template: usize,
+}
+
+/// (private, shared) frames of one enclave's physical memory.
+pub fn frame_counts(bus: &Bus) -> (usize, usize) {
+    let (mut private, mut shared) = (0, 0);
+    for &(s, e) in bus.ram_regions() {
+        for ppn in s >> 12..e >> 12 {
+            if bus.mem.get(ppn).is_some() {
+                if bus.mem.is_shared(ppn) {
+                    shared += 1;
+                } else {
+                    private += 1;
+                }
+            }
+        }
+    }
+    (private, shared)
+}
+
+/// Takes a zeroed page from a free list (for page tables).
+fn take(free: &mut std::ops::Range<u64>, bus: &mut Bus) -> Option<u64> {
+    let pa = free.start;
+    if pa >= free.end {
+        return None;
+    }
+    free.start += PAGE;
+    bus.write(pa, &[0u8; PAGE as usize]).then_some(pa)
+}
+
+/// Adds the fork skeleton to a freshly built template (see the module comment).
+fn build_template(e: &mut Enclave) -> Option<Template> {
+    let mut free = e.free_pages.clone();
+    let bus = &mut e.bus;
+    let root = take(&mut free, bus)?;
+    let mut table = vec![0u8; PAGE as usize];
+    if !bus.read(e.root, &mut table) || !bus.write(root, &table) {
+        return None;
+    }
+    bus.add_ram(INSTANCE_STACK_PA, INSTANCE_RAM_END);
+    let mut alloc = |bus: &mut Bus| take(&mut free, bus);
+    let stack_pages = DEFAULT_STACK_SIZE / PAGE;
+    if !pt::map_range(bus, root, STACK_BASE - DEFAULT_STACK_SIZE, INSTANCE_STACK_PA, stack_pages, PTE_DATA, &mut alloc)
+        || !pt::map_range(bus, root, KBUFFER, INSTANCE_KBUFFER_PA, 1, PTE_DATA, &mut alloc)
+    {
+        return None;
+    }
+    // Empty tables for the relay and shm areas, so mapping them later copies one table page.
+    pt::walk_create(bus, root, MM_ARG_BASE, &mut alloc)?;
+    pt::walk_create(bus, root, SHM_BASE, &mut alloc)?;
+    Some(Template {
+        mem: bus.mem.clone(),
+        regions: bus.ram_regions().to_vec(),
+        entry: e.entry,
+        root,
+        block_pa: e.block_pa,
+        block_pages: e.block_pages,
+        free_pages: free,
+        measurement: e.measurement,
+    })
+}
+
+/// Clears a template's slot in the shadow table (on destroy).
+pub(super) fn free_slot(t: &mut Tables, cell: &EnclaveCell) {
+    if let Some(slot) = t.shadows.get_mut(cell.eid as usize) {
+        if slot.as_ref().is_some_and(|(c, _)| std::ptr::eq(&**c, cell)) {
+            *slot = None;
+        }
+    }
+    if t.ids.get(&cell.id).is_some_and(|c| std::ptr::eq(&**c, cell)) {
+        t.ids.remove(&cell.id);
+    }
+}
+
+fn new_cell(eid: u32, id: u32, name: [u8; 16], kind: u32, shadow_of: Option<u32>, enc: Enclave) -> Arc<EnclaveCell> {
+    Arc::new(EnclaveCell {
+        eid,
+        id,
+        name,
+        kind,
+        measurement: enc.measurement,
+        shadow_of,
+        ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
+        cv: Condvar::new(),
+        poll: AtomicBool::new(false),
+        inner: Mutex::new(Some(enc)),
+    })
+}
+
+impl Monitor {
+    /// Creates a shadow template (driver CREATE with `SHADOW_ENCLAVE` + monitor fid 86): the ELF
+    /// loaded with no stack, no kbuffer and no shm, measured, in the shadow table; its driver id
+    /// is what the host sees in `user_param.eid`. Resets the run counter (B1).
+    pub fn create_shadow(&self, elf_bytes: &[u8], p: &CreateParams) -> Result<Arc<EnclaveCell>, CreateError> {
+        self.tables().eapp_args = 0;
+        let info = super::enclave::parse(elf_bytes)?;
+        let pages = super::enclave::block_pages(&info, 0)?;
+        let bytes = pages * PAGE;
+        if !self.reserve(bytes) {
+            let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
+            return Err(CreateError::NoMemory { need: bytes, free });
+        }
+        let params = CreateParams { name: p.name, kind: SHADOW_ENCLAVE, stack_size: 0, shm: None, persistency: None };
+        let built = Enclave::build(elf_bytes, &info, &params, pages).and_then(|mut e| {
+            let t = build_template(&mut e)
+                .ok_or_else(|| CreateError::Elf("the enclave block is too small for the fork page tables".into()))?;
+            Ok((e, t))
+        });
+        let (enc, template) = match built {
+            Ok(x) => x,
+            Err(err) => {
+                self.release(bytes);
+                return Err(err);
+            }
+        };
+        let mut t = self.tables();
+        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+            t.used -= bytes;
+            return Err(CreateError::NoId);
+        };
+        let sid = match t.shadows.iter().position(|s| s.is_none()) {
+            Some(i) => i,
+            None => {
+                t.shadows.push(None);
+                t.shadows.len() - 1
+            }
+        };
+        let cell = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, enc);
+        t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(template)));
+        t.ids.insert(id, Arc::clone(&cell));
+        Ok(cell)
+    }
+
+    /// The fork recipe of a live template.
+    pub fn template(&self, cell: &EnclaveCell) -> Option<Arc<Template>> {
+        if cell.kind != SHADOW_ENCLAVE {
+            return None;
+        }
+        let t = self.tables();
+        match t.shadows.get(cell.eid as usize) {
+            Some(Some((c, tpl))) if std::ptr::eq(&**c, cell) => Some(Arc::clone(tpl)),
+            _ => None,
+        }
+    }
+
+    /// Forks a FRESH instance of a template (fid 87 up to, not including, entering it): its own
+    /// monitor eid and driver id, a fresh zero 64 KiB stack, its own kbuffer, the given shm;
+    /// memory shared copy-on-write with the template. Run it with `Entry::Start` (which maps the
+    /// relay region and sets the entry registers, `a2` = run counter mod 5).
+    pub fn fork(&self, template: &EnclaveCell, p: &ForkParams) -> Result<Arc<EnclaveCell>, CreateError> {
+        let Some(tpl) = self.template(template) else {
+            return Err(CreateError::Param("not a live shadow enclave".into()));
+        };
+        let mut enc = instantiate(&tpl, p)?;
+        let mut t = self.tables();
+        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+            return Err(CreateError::NoId);
+        };
+        let eid = match t.eids.iter().position(|s| s.is_none()) {
+            Some(i) => i,
+            None => {
+                t.eids.push(None);
+                t.eids.len() - 1
+            }
+        };
+        t.creates += 1;
+        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let cell = new_cell(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), enc);
+        t.eids[eid] = Some(Arc::clone(&cell));
+        t.ids.insert(id, Arc::clone(&cell));
+        Ok(cell)
+    }
+
+    /// Frame accounting over every live enclave and template.
+    pub fn stats(&self) -> Stats {
+        let (cells, templates): (Vec<Arc<EnclaveCell>>, Vec<Arc<Template>>) = {
+            let t = self.tables();
+            (t.eids.iter().flatten().cloned().collect(), t.shadows.iter().flatten().map(|(_, tpl)| Arc::clone(tpl)).collect())
+        };
+        let mut s = Stats { templates: templates.len(), ..Stats::default() };
+        for tpl in &templates {
+            s.frames_template += tpl.mem.frames();
+        }
+        for cell in cells {
+            s.enclaves += 1;
+            if cell.shadow_of.is_some() {
+                s.instances += 1;
+            }
+            match cell.try_inner() {
+                Ok(g) => {
+                    let (private, shared) = frame_counts(&g.as_ref().expect("present").bus);
+                    s.frames_private += private;
+                    s.frames_shared += shared;
+                }
+                Err(true) => s.busy += 1,
+                Err(false) => s.enclaves -= 1,
+            }
+        }
+        s
+    }
+
+    /// Fork, run to the end and destroy, `n` times, on this thread (the throughput path:
+    /// nothing crosses into Python per instance). Output goes to `host`. Returns how many
+    /// instances exited with `EAPP_RETURN`; stops at the first fork that fails.
+    pub fn fork_run_destroy(
+        &self,
+        template: &EnclaveCell,
+        p: &ForkParams,
+        relay: Option<&[u8]>,
+        n: u64,
+        host: &mut dyn Host,
+    ) -> Result<u64, CreateError> {
+        let mut exited = 0;
+        for _ in 0..n {
+            let cell = self.fork(template, p)?;
+            let req = RunRequest { entry: Entry::Start { relay: relay.map(|r| r.to_vec()) }, shm: None, budget: None };
+            let out = self.run(&cell, req, host);
+            match out.exit {
+                RunExit::Exited { .. } => exited += 1,
+                RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted => {}
+                _ => {
+                    self.destroy(&cell);
+                }
+            }
+        }
+        Ok(exited)
+    }
+
+    /// [`Monitor::fork_run_destroy`] collecting the output in memory.
+    pub fn fork_run_destroy_buffered(
+        &self,
+        template: &EnclaveCell,
+        p: &ForkParams,
+        relay: Option<&[u8]>,
+        n: u64,
+    ) -> Result<(u64, Vec<u8>), CreateError> {
+        let mut host = BufferHost::default();
+        let k = self.fork_run_destroy(template, p, relay, n, &mut host)?;
+        Ok((k, host.0))
+    }
+}
+
+/// The instance's machine state: a clone of the template's memory, a fresh hart on the
+/// skeleton root, and its shm.
+pub fn instantiate(tpl: &Template, p: &ForkParams) -> Result<Enclave, CreateError> {
+    let mut bus = Bus::default();
+    bus.mem = tpl.mem.clone();
+    for &(s, e) in &tpl.regions {
+        bus.add_ram(s, e);
+    }
+    let mut hart = Hart::default();
+    hart.prv = Priv::U;
+    hart.host_traps = true;
+    let _ = hart.csr_write(SATP, (8u64 << 60) | (tpl.root >> 12));
+    hart.pc = tpl.entry;
+    let mut e = Enclave {
+        hart,
+        bus,
+        entry: tpl.entry,
+        root: tpl.root,
+        block_pa: tpl.block_pa,
+        block_pages: tpl.block_pages,
+        free_pages: tpl.free_pages.clone(),
+        host_pa: HOST_PA,
+        kbuffer_pa: INSTANCE_KBUFFER_PA,
+        shm: None,
+        relay: Vec::new(),
+        mmaps: Vec::new(),
+        heap: Vec::new(),
+        heap_top: HEAP_BASE,
+        rng: SplitMix(0),
+        // Copy-on-write: an instance holds no secure memory of its own until it grows a heap
+        // or mmap region (Penglai takes a 2 MiB block per instance, B35).
+        secure_bytes: 0,
+        persistency: p.persistency.clone(),
+        user_ocalls: Vec::new(),
+        pending: Pending::None,
+        measurement: tpl.measurement,
+        warnings: Vec::new(),
+    };
+    if let Some(shm) = &p.shm {
+        let size = shm.len() as u64;
+        if size != 0 && size % PAGE == 0 {
+            let pa = e.host_alloc(size);
+            e.bus.write(pa, shm);
+            if !e.map(SHM_BASE, pa, size / PAGE, PTE_DATA) {
+                return Err(CreateError::Elf("no free page-table pages for the shm mapping".into()));
+            }
+            e.shm = Some((pa, size));
+        }
+    }
+    Ok(e)
+}
+
+#[cfg(test)]
+mod tests;
