@@ -163,6 +163,35 @@ class Enclave:
     def attest(self, nonce: int) -> bytes:
         """Host attestation (fid 98): the signed 328-byte ``report_t``. RuntimeError if the
         enclave is not FRESH/STOPPED or no platform keys can be loaded."""
+    @property
+    def shadow_of(self) -> Optional[int]:
+        """A fork instance: the driver id of its shadow template (``isShadow = 1``); else None."""
+    @property
+    def private_bytes(self) -> int:
+        """Bytes of memory this enclave owns alone (frames not shared copy-on-write)."""
+    @property
+    def shared_bytes(self) -> int:
+        """Bytes of memory shared copy-on-write with its template or siblings."""
+    def fork(
+        self,
+        *,
+        name: bytes = ...,
+        shm: Optional[bytes] = None,
+        persistency: Union[str, PathLike[str], None] = None,
+    ) -> Enclave:
+        """Fork a FRESH instance of this shadow template (type 2) in O(1), sharing its memory
+        copy-on-write: own ids, fresh zero stack, own kbuffer, ``shm`` mapped. Run it with
+        ``run()``. ValueError if this is not a live template."""
+    def fork_run_destroy(
+        self,
+        n: int,
+        *,
+        name: bytes = ...,
+        shm: Optional[bytes] = None,
+        relay: Optional[bytes] = None,
+    ) -> tuple[int, bytes]:
+        """Fork, run to the end and destroy ``n`` instances of this template with the GIL
+        released: (how many exited with EAPP_RETURN, their collected output)."""
     def run(
         self,
         entry: str = "start",
@@ -217,7 +246,14 @@ class Monitor:
     ) -> Enclave:
         """Create a normal enclave from ELF file bytes (name: up to 16 bytes, default empty;
         type: 0 normal, 1 server, 2 shadow).  ValueError: bad ELF or parameters;
-        MemoryError: secure memory exhausted; NotImplementedError: server/shadow types."""
+        MemoryError: secure memory exhausted; NotImplementedError: server types."""
+    def create_shadow(self, elf: bytes, *, name: bytes = ...) -> Enclave:
+        """A shadow template (``create(elf, type=2)``): no stack, kbuffer or shm; measured
+        (image only); never runs; ``fork()`` it."""
+    def stats(self) -> dict[str, int]:
+        """Frame accounting: ``enclaves``, ``instances``, ``templates``, ``busy`` (being run,
+        not counted below), ``frames_private``, ``frames_shared`` (per instance),
+        ``frames_template``, ``frame_size``."""
     def set_keys(
         self, device_key: Optional[bytes] = None, sm_key: Optional[bytes] = None, *, test: bool = False
     ) -> None:

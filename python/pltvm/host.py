@@ -657,6 +657,23 @@ def _run_result(dev: Device, p: penglai_enclave_user_param, enc: _core.Enclave, 
     return -1
 
 
+def _fork_instance(dev: Device, p: penglai_enclave_user_param, template: _core.Enclave) -> Optional[_core.Enclave]:
+    """Run of a shadow template (§4.4, §5.2): fork a fresh instance with the shm named by
+    ``user_param`` and its name; ``user_param.eid`` becomes the instance's id and ``isShadow`` 1."""
+    shm = Device._resolve(dev.shms, p.shmid, p.shm_offset, p.shm_size)
+    persistency = PERSISTENCY_FILE if shm is not None and dev.persistency_shm == p.shmid else None
+    try:
+        inst = template.fork(name=p.name, shm=shm.get() if shm is not None else None, persistency=persistency)
+    except (ValueError, MemoryError, NotImplementedError, RuntimeError, OverflowError) as e:
+        _log.warning("fork of shadow enclave %#x failed: %s", template.id, e)
+        return None
+    if shm is not None:
+        dev.shm_of[inst.id] = shm
+    p.eid = inst.id
+    p.isShadow = 1
+    return inst
+
+
 def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
     """Run (or re-run after a relay-page return). 0: the enclave exited (value in
     ``user_param.retval``) or was destroyed; 1: it returned its relay page; -1: failure,
@@ -680,9 +697,12 @@ def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
                                         p.schrodinger_size)
             elif p.schrodinger_id > 0:
                 _log.warning("inheriting relay pages by name (schrodinger size 0) is not supported")
-            if relay is not None:
-                dev.relay_of[enc.id] = relay
-            ret = _run_result(dev, p, enc, "start", relay.get() if relay is not None else None)
+            if enc.type == SHADOW_ENCLAVE:
+                enc = _fork_instance(dev, p, enc)
+            if enc is not None:
+                if relay is not None:
+                    dev.relay_of[enc.id] = relay
+                ret = _run_result(dev, p, enc, "start", relay.get() if relay is not None else None)
     if ret < 0:
         _err("LIB: PLenclave_run: ioctl run enclave is failed \n")
         return -1

@@ -213,6 +213,38 @@ impl Monitor {
     fn attest_hash<'py>(&self, py: Python<'py>, hash: &[u8], nonce: u64) -> PyResult<Bound<'py, PyBytes>> {
         crate::attest::attest_hash(py, &self.inner, hash, nonce)
     }
+
+    /// A shadow template (type 2): `create(elf, type=2)`.
+    #[pyo3(signature = (elf, *, name=Vec::new()))]
+    fn create_shadow(&self, py: Python<'_>, elf: Vec<u8>, name: Vec<u8>) -> PyResult<Enclave> {
+        self.create(py, elf, name, 2, 0, None, None)
+    }
+
+    /// Frame accounting of the live enclaves, instances and templates.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let m = Arc::clone(&self.inner);
+        let s = py.detach(|| m.stats());
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("enclaves", s.enclaves)?;
+        d.set_item("instances", s.instances)?;
+        d.set_item("templates", s.templates)?;
+        d.set_item("busy", s.busy)?;
+        d.set_item("frames_private", s.frames_private)?;
+        d.set_item("frames_shared", s.frames_shared)?;
+        d.set_item("frames_template", s.frames_template)?;
+        d.set_item("frame_size", 4096)?;
+        Ok(d)
+    }
+}
+
+fn shadow_err(e: core::Error) -> PyErr {
+    use core::Error as E;
+    match &e {
+        E::Elf(_) | E::Param(_) => PyValueError::new_err(e.to_string()),
+        E::NoMemory { .. } => PyMemoryError::new_err(e.to_string()),
+        E::Unsupported(_) => PyNotImplementedError::new_err(e.to_string()),
+        E::NoId => PyRuntimeError::new_err(e.to_string()),
+    }
 }
 
 impl Enclave {
@@ -313,6 +345,51 @@ impl Enclave {
 
     fn forget(&self, py: Python<'_>) {
         py.detach(|| self.monitor.forget(&self.cell))
+    }
+
+    /// Fork instance: the driver id of its template (Penglai's `isShadow = 1`), else None.
+    #[getter]
+    fn shadow_of(&self) -> Option<u32> {
+        self.cell.shadow_of
+    }
+
+    /// Bytes of memory this enclave owns alone (frames not shared with its template or a
+    /// sibling).
+    #[getter]
+    fn private_bytes(&self) -> PyResult<u64> {
+        self.with(|e| pltvm_core::monitor::shadow::frame_counts(&e.bus).0 as u64 * 4096)
+    }
+
+    /// Bytes of memory this enclave shares with its template or siblings.
+    #[getter]
+    fn shared_bytes(&self) -> PyResult<u64> {
+        self.with(|e| pltvm_core::monitor::shadow::frame_counts(&e.bus).1 as u64 * 4096)
+    }
+
+    /// Fork a FRESH instance of this shadow template (copy-on-write); run it with `run()`.
+    #[pyo3(signature = (*, name=Vec::new(), shm=None, persistency=None))]
+    fn fork(&self, py: Python<'_>, name: Vec<u8>, shm: Option<Vec<u8>>, persistency: Option<std::path::PathBuf>) -> PyResult<Enclave> {
+        let p = pltvm_core::monitor::shadow::ForkParams { name: name16(&name), shm, persistency };
+        let (m, cell) = (&self.monitor, &self.cell);
+        let inst = py.detach(|| m.fork(cell, &p)).map_err(shadow_err)?;
+        Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: inst })
+    }
+
+    /// Fork, run to the end and destroy `n` instances of this template without returning to
+    /// Python in between: (instances that exited with EAPP_RETURN, their output).
+    #[pyo3(signature = (n, *, name=Vec::new(), shm=None, relay=None))]
+    fn fork_run_destroy<'py>(
+        &self,
+        py: Python<'py>,
+        n: u64,
+        name: Vec<u8>,
+        shm: Option<Vec<u8>>,
+        relay: Option<Vec<u8>>,
+    ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+        let p = pltvm_core::monitor::shadow::ForkParams { name: name16(&name), shm, persistency: None };
+        let (m, cell) = (&self.monitor, &self.cell);
+        let (k, out) = py.detach(|| m.fork_run_destroy_buffered(cell, &p, relay.as_deref(), n)).map_err(shadow_err)?;
+        Ok((k, PyBytes::new(py, &out)))
     }
 
     /// Host attestation (fid 98): report_t bytes (attest.rs).
