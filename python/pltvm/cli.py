@@ -185,6 +185,9 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     from . import cli_attest
 
     cli_attest.add_parsers(sub)
+    from . import cli_fork
+
+    cli_fork.add_parsers(sub)
     return parser, ex
 
 
@@ -246,6 +249,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from . import cli_attest
 
         return cli_attest.main(ns)
+    if ns.command == "fork-host":
+        from . import cli_fork
+
+        try:
+            return cli_fork.main(ns)
+        except KeyboardInterrupt:  # pragma: no cover - between join attempts
+            sys.stderr.write("pltvm: interrupted\n")
+            return EXIT_INTERRUPTED
     if ns.command == "exec":
         try:
             return _exec(ns, list(ns.guest_args) + guest)

@@ -1,0 +1,186 @@
+"""``pltvm fork-host``: the SDK's ``demo/fork-host`` (penglai-tvm-abi.md §4.6), step by step.
+
+Written against :mod:`pltvm.host`, the C-API mirror: the main thread creates a shadow enclave
+(a measured template: no stack) from ELF with a 4-page host shm holding 11111; each of THREADS
+threads prints ``host:<i>: enclave run eid <id>``, points a fresh ``PLenclave`` at the template
+(its fd, driver id and the shm), takes a relay page holding 22222, attests (the template: its
+``isShadow`` is still 0), and runs: the first run forks an instance copy-on-write and runs it;
+whenever the enclave returns its relay page the thread writes 2 to it and re-runs. Enclave
+output goes to stdout, where Penglai's kernel console would show it. At the end main closes the
+device before destroying the template, so (as on Penglai) that destroy fails with
+``LIB: ioctl stop enclave is failed`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import sys
+import threading
+from typing import Any
+
+__all__ = ["add_parsers", "main", "run_fork_host", "COMMANDS"]
+
+COMMANDS = ("fork-host",)
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+SHM_SIZE = 0x4000
+MM_ARG_SIZE = 0x1000
+MAGIC_SHM_VALUE = 11111
+MAGIC_RELAY_PAGE_VALUE = 22222
+
+_EPILOG = """\
+what it prints:
+  host:<i>: enclave run eid <id>             per thread i = 1..THREADS (stdout), <id> = the
+                                             template's driver id in hex, e.g. 1000
+  <the enclave's output>                     per instance, e.g. "hello world!" (stdout)
+  [ERROR] host: run_result val is wrong!     if a run returned anything but 0 or 1 (stdout)
+  host: failed to create enclave             if the shadow enclave cannot be created (stdout)
+  LIB: ioctl stop enclave is failed          at the end (stderr): like the C demo, main closes
+                                             the device before destroying the template
+The driver's explanations go to the pltvm.driver logger (stderr).
+
+exit status: 0 when the demo ran to the end (also if an instance failed, as the C demo);
+2 bad usage; 130 interrupted (Ctrl-C).
+
+ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such file exists.
+"""
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the ``fork-host`` sub-command to the ``pltvm`` parser's subparsers."""
+    from .cli_enclave import _size_arg, _threads_arg
+
+    p = sub.add_parser(
+        "fork-host",
+        help="fork enclave instances from a shadow enclave like the Penglai SDK's fork-host demo",
+        description="Create a shadow enclave (a measured template) from ELF and fork THREADS "
+        "instances from it (default 1), each run in its own thread, the way the SDK's "
+        "demo/fork-host program does. Forks are copy-on-write: O(1) in the image size.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--secure-memory", type=_size_arg, metavar="N",
+                   help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
+    p.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
+    p.add_argument("threads", metavar="THREADS", nargs="?", type=_threads_arg, default=1,
+                   help="number of threads, each forking and running one instance (default 1)")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def main(ns: argparse.Namespace) -> int:
+    """Run ``pltvm fork-host``; the exit status."""
+    from . import cli_enclave, host
+
+    path = cli_enclave._resolve(ns.elf)
+    if path is None:
+        return cli_enclave._err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return cli_enclave._err(f"{ns.elf}: cannot read: {e.strerror or e}")
+    if not data:
+        return cli_enclave._err(f"{ns.elf}: the file is empty")
+    problem = host._elf_problem(data)
+    if problem is not None:
+        return cli_enclave._err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
+    if ns.secure_memory is not None:
+        host.configure(secure_memory=ns.secure_memory)
+    return run_fork_host(path, ns.threads)
+
+
+def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_size: int,
+                    stop: threading.Event) -> None:
+    """``create_enclave`` of fork-host.c: one thread's instance."""
+    from . import host as H
+
+    _out(f"host:{i}: enclave run eid {eid:x}\n")
+    enclave = H.PLenclave()
+    H.PLenclave_init(enclave)
+    H._close_dev(enclave.fd)  # the C demo leaks this fd; nothing observable depends on it
+    enclave.fd = fd
+    enclave.user_param.eid = eid
+    H.PLenclave_set_shm(enclave, shmid, shm_offset, shm_size)
+    enclave.eid = eid
+    mm_arg_id = H.PLenclave_schrodinger_get(MM_ARG_SIZE)
+    mm_arg = H.PLenclave_schrodinger_at(mm_arg_id, 0)
+    if isinstance(mm_arg, memoryview):
+        struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
+    enclave.user_param.name = b"test-enclave%d" % i
+    H.PLenclave_attest(enclave, 0)
+    if not stop.is_set():
+        if mm_arg_id > 0 and isinstance(mm_arg, memoryview):
+            H.PLenclave_set_mem_arg(enclave, mm_arg_id, 0, MM_ARG_SIZE)
+        while True:
+            result = H.PLenclave_run(enclave)
+            if result == 0 or stop.is_set():
+                break
+            if result == H.RETURN_USER_RELAY_PAGE and isinstance(mm_arg, memoryview):
+                struct.pack_into("<i", mm_arg, 0, 2)
+                H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
+            else:
+                _out("[ERROR] host: run_result val is wrong!\n")
+                break
+    H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
+    H.PLenclave_schrodinger_ctl(mm_arg_id)
+
+
+def run_fork_host(path: str, threads: int = 1) -> int:
+    """``main`` of fork-host.c; returns the exit status (0, 2 for an unreadable ELF, 130 after
+    Ctrl-C, when the instances still running are destroyed)."""
+    from . import host as H
+    from .cli_enclave import _destroy_all
+
+    enclave_file = H.elf_args()
+    H.elf_args_init(enclave_file, path)
+    if not H.elf_valid(enclave_file):
+        _out("error when initializing enclaveFile\n")
+        H.elf_args_destroy(enclave_file)
+        return EXIT_USAGE
+    enclave = H.PLenclave()
+    params = H.enclave_args()
+    H.PLenclave_init(enclave)
+    H.enclave_args_init(params)
+    shmid = H.PLenclave_shmget(SHM_SIZE)
+    shm = H.PLenclave_shmat(shmid, 0)
+    if isinstance(shm, memoryview):
+        struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+    params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
+    params.type = H.SHADOW_ENCLAVE
+    if H.PLenclave_create(enclave, enclave_file, params) < 0:
+        _out("host: failed to create enclave\n")
+        H.elf_args_destroy(enclave_file)
+        return 0
+    eid = enclave.user_param.eid
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=_create_enclave, args=(i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop),
+                         name=f"pltvm-fork-host-{i + 1}", daemon=True)
+        for i in range(threads)
+    ]
+    try:
+        for t in workers:
+            t.start()
+        for t in workers:
+            while t.is_alive():
+                t.join(0.1)
+    except KeyboardInterrupt:
+        stop.set()
+        _destroy_all(H._dev(enclave.fd) or H.default_device())
+        for t in workers:
+            t.join(5)
+        sys.stdout.flush()
+        sys.stderr.write("pltvm: interrupted\n")
+        sys.stderr.flush()
+        H.elf_args_destroy(enclave_file)
+        return EXIT_INTERRUPTED
+    # As fork-host.c: the device is closed first, so the destroy fails (B20).
+    H.PLenclave_destruct(enclave)
+    H.PLenclave_destroy(enclave)
+    H.elf_args_destroy(enclave_file)
+    return 0
