@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .device import Device, Enclave, Fault, RunResult
     from . import attest
     from .attest import measure
+    from .shadow import ShadowEnclave
 
     __version__: str
 
@@ -32,6 +33,7 @@ __all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "host", "__v
 __all__ += ["Device", "Enclave", "RunResult", "Fault", "EnclaveError", "EnclaveFault", "EnclaveDestroyed",
             "SecureMemoryExhausted", "InvalidEnclave"]
 __all__ += ["attest", "measure"]
+__all__ += ["ShadowEnclave"]
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +50,8 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         value = importlib.import_module("." + name, __name__)
+    elif name == "ShadowEnclave":
+        from .shadow import ShadowEnclave as value
     elif name == "measure":
         from .attest import measure as value
     elif name == "__version__":

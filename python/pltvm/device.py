@@ -338,6 +338,15 @@ class Enclave:
             raise self._gone_or(e) from None
 
     @property
+    def private_bytes(self) -> int:
+        """Bytes of memory this enclave owns alone; for a fork instance, the frames it wrote
+        (copy-on-write) plus its shm/relay (see :mod:`pltvm.shadow`)."""
+        try:
+            return int(self._core.private_bytes)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+
+    @property
     def warnings(self) -> List[str]:
         """Loader warnings (a page mapped twice, ...)."""
         try:
@@ -792,6 +801,22 @@ class Device:
             raise EnclaveError("the device is closed")
         return enclave
 
+    def create_shadow(
+        self, elf: ElfSource, *, name: Union[str, bytes, None] = None, output: OutputSink = None
+    ) -> Any:
+        """Create a shadow enclave (a measured template to fork instances from in O(1)):
+        a :class:`pltvm.shadow.ShadowEnclave`. See :mod:`pltvm.shadow`."""
+        from .shadow import create_shadow
+
+        return create_shadow(self, elf, name=name, output=self._output if output is None else output)
+
+    def stats(self) -> Dict[str, int]:
+        """Frame accounting: live enclaves, instances, templates, frames shared/private
+        (see :func:`pltvm.shadow.stats`)."""
+        from .shadow import stats
+
+        return stats(self)
+
     def ocall(self, ocall_id: int) -> Callable[[_F], _F]:
         """Decorator: handle OCALL ``ocall_id`` in Python for every enclave of this device
         (an :meth:`Enclave.on_ocall` handler takes precedence)::
@@ -819,6 +844,8 @@ class Device:
         with self._lock:
             self._closed = True
             enclaves = list(self._enclaves.values())
+        for s in list(getattr(self, "_shadows", {}).values()):  # shadow templates (pltvm.shadow)
+            s.destroy()
         for e in enclaves:
             if e._runner is not None and e._runner == threading.get_ident():
                 continue  # cannot wait for our own run

@@ -1,0 +1,226 @@
+"""Shadow enclaves and copy-on-write fork, the Pythonic way.
+
+A *shadow enclave* is a clean, measured template (Penglai-TVM's ``SHADOW_ENCLAVE``): the ELF
+loaded with no stack, no kbuffer and no shm, measured, never run. :meth:`ShadowEnclave.fork`
+makes a fresh :class:`~pltvm.device.Enclave` from it in O(1), whatever the image size: the
+instance shares every frame of the template copy-on-write, gets a fresh zero 64 KiB stack, its
+own print buffer, the given shm and (at its first run) relay region, its own ids, and the
+template's measurement. What it observes is what Penglai's eager copy gives it::
+
+    import pltvm
+
+    with pltvm.Device() as dev:
+        shadow = dev.create_shadow("hello-world")
+        for _ in range(4):
+            e = shadow.fork(shm=4096)
+            e.run()                      # hello world!
+            print(e.private_bytes)       # only what this instance wrote
+        print(dev.stats())
+
+Instances are independent enclaves: they never see each other's writes, the template never
+changes, and destroying the template while instances live is safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, Optional, Tuple, Union
+
+from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
+
+__all__ = ["ShadowEnclave", "create_shadow", "stats"]
+
+
+def _device_module() -> Any:
+    from . import device
+
+    return device
+
+
+class ShadowEnclave:
+    """A shadow enclave (template) on a :class:`~pltvm.Device`, made by
+    :meth:`Device.create_shadow <pltvm.Device.create_shadow>` or :func:`create_shadow`.
+
+    Use it as a context manager to destroy it on exit (instances already forked stay alive).
+    """
+
+    def __init__(self, device: Any, core: Any, output: Any) -> None:
+        self._device = device
+        self._core = core
+        self._output = output
+        self._names = 0
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> Any:
+        """The device the template lives on."""
+        return self._device
+
+    @property
+    def id(self) -> int:
+        """The driver id (``user_param.eid`` after ``PLenclave_create``, e.g. ``0x1000``)."""
+        return int(self._core.id)
+
+    @property
+    def eid(self) -> int:
+        """The shadow eid (an index in the monitor's table of templates)."""
+        return int(self._core.eid)
+
+    @property
+    def alive(self) -> bool:
+        """The template was not destroyed."""
+        return bool(self._core.state != "INVALID")
+
+    @property
+    def measurement(self) -> bytes:
+        """The template's SM3 measurement (image only; every instance reports it, B36)."""
+        return bytes(self._core.measurement)
+
+    @property
+    def size(self) -> int:
+        """Bytes of memory the template holds (its image, page tables and fork skeleton)."""
+        return int(self._core.shared_bytes) + int(self._core.private_bytes)
+
+    def attest(self, nonce: int = 0) -> Any:
+        """Host attestation of the template (fid 80): a verified-layout
+        :class:`~pltvm.attest.Report` with ``enclave.hash = SM3(measurement ‖ nonce)``."""
+        from .attest import Report
+
+        try:
+            return Report.from_bytes(self._core.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF))
+        except RuntimeError as e:
+            raise EnclaveError(str(e)) from None
+
+    def _name(self, name: Union[str, bytes, None]) -> bytes:
+        dm = _device_module()
+        n = dm._name_bytes(name)
+        if n is None:
+            with self._lock:
+                self._names += 1
+                n = f"fork{self.id:x}-{self._names}".encode()[:16]
+        return bytes(n)
+
+    def fork(
+        self,
+        *,
+        shm: Union[None, int, bytes, bytearray, memoryview] = None,
+        relay: Union[None, int, bytes, bytearray, memoryview] = None,
+        name: Union[str, bytes, None] = None,
+        output: Any = None,
+    ) -> Any:
+        """A new FRESH instance (a :class:`~pltvm.device.Enclave`, not yet run).
+
+        ``shm``: host shared memory of the instance (size or initial contents, whole pages);
+        ``relay``: the relay region mapped at its first :meth:`~pltvm.device.Enclave.run`;
+        ``name``: at most 16 bytes (default unique); ``output``: its output sink (default:
+        the template's). Raises :class:`~pltvm.EnclaveDestroyed` if the template was
+        destroyed.
+        """
+        dm = _device_module()
+        if getattr(self._device, "_closed", False):
+            raise EnclaveError("the device is closed")
+        shm_buf = dm._region(shm, "shm")
+        relay_buf = dm._region(relay, "relay")
+        out = self._output if output is None else output
+        try:
+            core = self._core.fork(name=self._name(name), shm=bytes(shm_buf) if shm_buf is not None else None)
+        except ValueError as e:
+            if not self.alive:
+                raise EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed") from None
+            raise EnclaveError(str(e)) from None
+        except MemoryError as e:
+            raise SecureMemoryExhausted(str(e)) from None
+        except RuntimeError as e:
+            raise EnclaveError(str(e)) from None
+        enclave = dm.Enclave(self._device, core, shm_buf, out)
+        if relay_buf is not None:
+            enclave._relay = relay_buf
+        register = getattr(self._device, "_enclaves", None)
+        if register is not None:
+            with self._device._lock:
+                register[enclave.id] = enclave
+        return enclave
+
+    def fork_run_destroy(
+        self,
+        n: int,
+        *,
+        shm: Union[None, int, bytes, bytearray, memoryview] = None,
+        relay: Union[None, int, bytes, bytearray, memoryview] = None,
+    ) -> Tuple[int, bytes]:
+        """Fork, run to the end and destroy ``n`` instances without returning to Python in
+        between (the GIL is released): (how many exited normally, their collected output)."""
+        dm = _device_module()
+        shm_buf = dm._region(shm, "shm")
+        relay_buf = dm._region(relay, "relay")
+        try:
+            k, out = self._core.fork_run_destroy(
+                n, name=self._name(None), shm=bytes(shm_buf) if shm_buf is not None else None,
+                relay=bytes(relay_buf) if relay_buf is not None else None,
+            )
+        except ValueError as e:
+            if not self.alive:
+                raise EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed") from None
+            raise EnclaveError(str(e)) from None
+        return int(k), bytes(out)
+
+    def destroy(self) -> None:
+        """Destroy the template (``destroy_shadow_enclave``); its instances keep running.
+        A no-op if it is already gone."""
+        self._core.destroy()
+        shadows = getattr(self._device, "_shadows", None)
+        if shadows is not None:
+            shadows.pop(self.id, None)
+
+    def __enter__(self) -> ShadowEnclave:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        return f"<pltvm.ShadowEnclave id={self.id:#x} {'alive' if self.alive else 'destroyed'}>"
+
+
+def create_shadow(device: Any, elf: Any, *, name: Union[str, bytes, None] = None, output: Any = None) -> ShadowEnclave:
+    """Create a shadow enclave on ``device`` (a :class:`~pltvm.Device`) from ``elf`` (a path,
+    ELF bytes or a bundled enclave name). Raises :class:`~pltvm.InvalidEnclave`,
+    :class:`~pltvm.SecureMemoryExhausted` or :class:`~pltvm.EnclaveError`."""
+    dm = _device_module()
+    if getattr(device, "_closed", False):
+        raise EnclaveError("the device is closed")
+    data, label = dm._load_elf(elf)
+    problem = dm._elf_type_problem(data)
+    if problem is not None:
+        raise InvalidEnclave(f"{label}: {problem}")
+    name_b = dm._name_bytes(name) or b""
+    try:
+        core = device.monitor.create_shadow(data, name=name_b)
+    except MemoryError as e:
+        raise SecureMemoryExhausted(f"{label}: {e}") from None
+    except (ValueError, OverflowError) as e:
+        raise InvalidEnclave(f"{label}: {e}") from None
+    except (RuntimeError, NotImplementedError) as e:
+        raise EnclaveError(f"{label}: {e}") from None
+    out = getattr(device, "_output", None) if output is None else output
+    shadow = ShadowEnclave(device, core, out)
+    shadows: Optional[Dict[int, ShadowEnclave]] = getattr(device, "_shadows", None)
+    if shadows is None:
+        shadows = {}
+        device._shadows = shadows
+    shadows[shadow.id] = shadow
+    return shadow
+
+
+def stats(device: Any) -> Dict[str, int]:
+    """Frame accounting of ``device``: ``enclaves`` (live normal enclaves and instances),
+    ``instances``, ``templates``, ``busy`` (being run now; not counted in the frame figures),
+    ``frames_private`` (frames owned by one enclave alone), ``frames_shared`` (frames an
+    instance shares copy-on-write, counted per instance), ``frames_template``, ``frame_size``,
+    and the same in bytes: ``private_bytes``, ``shared_bytes``, ``template_bytes``."""
+    s = dict(device.monitor.stats())
+    fs = s["frame_size"]
+    s["private_bytes"] = s["frames_private"] * fs
+    s["shared_bytes"] = s["frames_shared"] * fs
+    s["template_bytes"] = s["frames_template"] * fs
+    return s
