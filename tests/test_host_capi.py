@@ -298,14 +298,15 @@ def test_secure_memory_exhausted(capsys: pytest.CaptureFixture[str], caplog: pyt
     assert rc_c == 0 and H.PLenclave_run(c) == 0
 
 
-def test_shadow_type_not_supported_yet(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
-                                       tmp_path: Path) -> None:
+def test_shadow_type_creates_a_template(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """SHADOW_ENCLAVE creates a template (the fork flow is in test_shadow.py)."""
     p = tmp_path / "e.elf"
     p.write_bytes(exit_elf())
     e, rc = create(load(p), type=H.SHADOW_ENCLAVE)
-    assert rc == -1 and e.user_param.stack_size == 0
-    assert capsys.readouterr().err == "LIB: PLenclave_create: ioctl create enclave is failed\n"
-    assert "shadow enclaves are not supported yet" in caplog.text
+    assert rc == 0 and e.user_param.stack_size == 0
+    assert capsys.readouterr().err == ""
+    t = H.default_device().monitor.lookup(e.user_param.eid)
+    assert t is not None and t.type == H.SHADOW_ENCLAVE and t.state == "FRESH"
 
 
 def _wait_state(e: H.PLenclave, state: str) -> None:
