@@ -297,7 +297,7 @@ impl Monitor {
             t.ids.remove(&cell.id);
         }
         drop(t);
-        drop(enc);
+        shadow::dispose(cell, enc);
     }
 
     /// Host stop (fid 96): 0 or -1 (§5.4).

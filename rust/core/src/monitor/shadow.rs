@@ -54,6 +54,11 @@ pub struct Template {
     /// The monitor's free list left for an instance's own page tables.
     pub free_pages: std::ops::Range<u64>,
     pub measurement: [u8; 32],
+    /// Driver id of the template.
+    pub id: u32,
+    /// Every frame a leaf of the instances' page table maps (image, stack, kbuffer): the only
+    /// frames besides host allocations an instance can execute from.
+    pub leaf_ppns: Vec<u64>,
 }
 
 /// What a fork gets from the host at run time (§5.2 `shadow_enclave_run_param`).
@@ -130,7 +135,30 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
     // Empty tables for the relay and shm areas, so mapping them later copies one table page.
     pt::walk_create(bus, root, MM_ARG_BASE, &mut alloc)?;
     pt::walk_create(bus, root, SHM_BASE, &mut alloc)?;
+    let mut leaf_ppns = Vec::new();
+    for i in 0..512u64 {
+        let e1 = bus.read_u64(root + 8 * i)?;
+        if e1 & 1 == 0 || e1 & 0xE != 0 {
+            continue;
+        }
+        for j in 0..512u64 {
+            let e2 = bus.read_u64(pt::pte_pa(e1) + 8 * j)?;
+            if e2 & 1 == 0 || e2 & 0xE != 0 {
+                continue;
+            }
+            for k in 0..512u64 {
+                let e3 = bus.read_u64(pt::pte_pa(e2) + 8 * k)?;
+                if e3 & 1 != 0 && e3 & 0xE != 0 {
+                    leaf_ppns.push(pt::pte_pa(e3) >> 12);
+                }
+            }
+        }
+    }
+    leaf_ppns.sort_unstable();
+    leaf_ppns.dedup();
     Some(Template {
+        id: 0,
+        leaf_ppns,
         mem: bus.mem.clone(),
         regions: bus.ram_regions().to_vec(),
         entry: e.entry,
@@ -208,7 +236,7 @@ impl Monitor {
             }
         };
         let cell = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, enc);
-        t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(template)));
+        t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(Template { id, ..template })));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)
     }
@@ -230,10 +258,14 @@ impl Monitor {
     /// memory shared copy-on-write with the template. Run it with `Entry::Start` (which maps the
     /// relay region and sets the entry registers, `a2` = run counter mod 5).
     pub fn fork(&self, template: &EnclaveCell, p: &ForkParams) -> Result<Arc<EnclaveCell>, CreateError> {
+        self.fork_with(template, p, None)
+    }
+
+    fn fork_with(&self, template: &EnclaveCell, p: &ForkParams, hart: Option<Hart>) -> Result<Arc<EnclaveCell>, CreateError> {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
-        let mut enc = instantiate(&tpl, p)?;
+        let mut enc = instantiate_with(&tpl, p, hart)?;
         let mut t = self.tables();
         let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
             return Err(CreateError::NoId);
@@ -293,19 +325,46 @@ impl Monitor {
         host: &mut dyn Host,
     ) -> Result<u64, CreateError> {
         let mut exited = 0;
-        for _ in 0..n {
-            let cell = self.fork(template, p)?;
-            let req = RunRequest { entry: Entry::Start { relay: relay.map(|r| r.to_vec()) }, shm: None, budget: None };
-            let out = self.run(&cell, req, host);
-            match out.exit {
-                RunExit::Exited { .. } => exited += 1,
-                RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted => {}
-                _ => {
+        self.fork_run_destroy_each(template, p, relay, n, host, &mut |x| {
+            if matches!(x, RunExit::Exited { .. }) {
+                exited += 1
+            }
+        })?;
+        Ok(exited)
+    }
+
+    /// The batch loop; `each` sees every run's exit. One hart serves the whole batch: after
+    /// each instance its decoded code is kept except for the pages of frames the instance
+    /// changed (copied, created or host-allocated), so the next fork does not decode again
+    /// what every fork of the template executes.
+    pub fn fork_run_destroy_each(
+        &self,
+        template: &EnclaveCell,
+        p: &ForkParams,
+        relay: Option<&[u8]>,
+        n: u64,
+        host: &mut dyn Host,
+        each: &mut dyn FnMut(&RunExit),
+    ) -> Result<(), CreateError> {
+        let Some(tpl) = self.template(template) else {
+            return Err(CreateError::Param("not a live shadow enclave".into()));
+        };
+        RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl, hart: None }));
+        let result = (|| {
+            for _ in 0..n {
+                let hart = RECYCLER.with(|r| r.borrow_mut().as_mut().and_then(|x| x.hart.take()));
+                let cell = self.fork_with(template, p, hart)?;
+                let req = RunRequest { entry: Entry::Start { relay: relay.map(|r| r.to_vec()) }, shm: None, budget: None };
+                let out = self.run(&cell, req, host);
+                each(&out.exit);
+                if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
                     self.destroy(&cell);
                 }
             }
-        }
-        Ok(exited)
+            Ok(())
+        })();
+        RECYCLER.with(|r| *r.borrow_mut() = None);
+        result
     }
 
     /// [`Monitor::fork_run_destroy`] collecting the output in memory.
@@ -322,15 +381,77 @@ impl Monitor {
     }
 }
 
+/// A hart kept by a batch (`fork_run_destroy`) on this thread between instances.
+struct Recycler {
+    tpl: Arc<Template>,
+    hart: Option<Hart>,
+}
+
+thread_local! {
+    static RECYCLER: std::cell::RefCell<Option<Recycler>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The last of a freed enclave (`Monitor::free`). During a batch on this thread, an instance of
+/// the batch's template leaves its hart for the next fork, with the decoded pages of every
+/// frame it does not share with the template dropped: decoded code is keyed by physical page,
+/// and all instances use the same physical layout.
+pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave) {
+    RECYCLER.with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else { return };
+        let Some(rc) = r.as_mut() else { return };
+        if rc.hart.is_some() || cell.shadow_of != Some(rc.tpl.id) || enc.root != rc.tpl.root || enc.entry != rc.tpl.entry {
+            return;
+        }
+        let mut enc = enc;
+        for &ppn in &rc.tpl.leaf_ppns {
+            let same = match (enc.bus.mem.get(ppn), rc.tpl.mem.get(ppn)) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                enc.hart.forget_code(ppn);
+            }
+        }
+        for &(s, e) in enc.bus.ram_regions() {
+            if !rc.tpl.regions.contains(&(s, e)) {
+                for ppn in s >> 12..e >> 12 {
+                    enc.hart.forget_code(ppn);
+                }
+            }
+        }
+        let Enclave { hart, .. } = enc;
+        rc.hart = Some(hart);
+    });
+}
+
 /// The instance's machine state: a clone of the template's memory, a fresh hart on the
 /// skeleton root, and its shm.
 pub fn instantiate(tpl: &Template, p: &ForkParams) -> Result<Enclave, CreateError> {
+    instantiate_with(tpl, p, None)
+}
+
+/// [`instantiate`] reusing a hart of an earlier instance of the same template (reset to the
+/// state a fresh hart has; its decoded code stays).
+fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Hart>) -> Result<Enclave, CreateError> {
     let mut bus = Bus::default();
     bus.mem = tpl.mem.clone();
     for &(s, e) in &tpl.regions {
         bus.add_ram(s, e);
     }
-    let mut hart = Hart::default();
+    let mut hart = match hart {
+        Some(mut h) => {
+            h.x = [0; 32];
+            h.csr = crate::hart::csr::CsrFile::default();
+            h.fp = crate::hart::fpu::FpState::default();
+            h.retired = 0;
+            h.set_mtime(0);
+            h.reservation = None;
+            h.flush_translation();
+            h
+        }
+        None => Hart::default(),
+    };
     hart.prv = Priv::U;
     hart.host_traps = true;
     let _ = hart.csr_write(SATP, (8u64 << 60) | (tpl.root >> 12));

@@ -390,3 +390,51 @@ fn bench_memory_of_live_instances() {
     let after = rss_kib();
     println!("{n} live forks with one page written by the host: {:.1} KiB resident each", (after - before) as f64 / n as f64);
 }
+
+fn b_type(off: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
+    let i = off as u32;
+    (((i >> 12) & 1) << 31) | (((i >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (((i >> 1) & 0xf) << 8) | (((i >> 11) & 1) << 7) | 0x63
+}
+fn jal0(off: i32) -> u32 {
+    let i = off as u32;
+    (((i >> 20) & 1) << 31) | (((i >> 1) & 0x3ff) << 21) | (((i >> 11) & 1) << 20) | (((i >> 12) & 0xff) << 12) | 0x6f
+}
+
+/// The instance with a2 == 0 rewrites `addi a0, zero, 1` at 0x1040 into `addi a0, zero, 2`
+/// and runs it; the others run the template's code: exit 2 or 1.
+fn self_modifying_program() -> Vec<u8> {
+    let mut c = vec![
+        0x0000_0297,            // auipc t0, 0
+        b_type(0x18, 0, 12, 1), // bne a2, zero, 0x101c
+        i_type(0x40, 5, 2, 6, 0x03), // lw t1, 0x40(t0)
+        lui(7, 0x100),
+        add(6, 6, 7),
+        ((0x40 >> 5) << 25) | (6 << 20) | (5 << 15) | (2 << 12) | ((0x40 & 0x1f) << 7) | 0x23, // sw t1, 0x40(t0)
+        0x0000_100f,            // fence.i
+        jal0(0x24),             // j 0x1040
+    ];
+    c.resize(16, addi(0, 0, 0));
+    c.push(addi(10, 0, 1));
+    c.extend(&exit_with(10)[1..]);
+    elf(&c, &[])
+}
+
+#[test]
+fn batch_reuses_decoded_code_only_where_frames_are_the_templates() {
+    let m = Monitor::new(Config::default());
+    let t = m.create(&self_modifying_program(), &shadow_params()).unwrap();
+    let mut seen = Vec::new();
+    m.fork_run_destroy_each(&t, &ForkParams::default(), None, 12, &mut BufferHost::default(), &mut |x| {
+        seen.push(x.clone())
+    })
+    .unwrap();
+    let want: Vec<RunExit> = (0..12).map(|i| RunExit::Exited { retval: if i % 5 == 0 { 2 } else { 1 } }).collect();
+    assert_eq!(seen, want);
+    // The same through separate forks.
+    let t = m.create(&self_modifying_program(), &shadow_params()).unwrap();
+    for i in 0..6 {
+        let f = m.fork(&t, &ForkParams::default()).unwrap();
+        let out = m.run(&f, start(None), &mut BufferHost::default());
+        assert_eq!(out.exit, RunExit::Exited { retval: if i % 5 == 0 { 2 } else { 1 } });
+    }
+}
