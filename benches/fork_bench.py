@@ -143,7 +143,7 @@ def memory_child(mode: str) -> None:
     live = []
     before = _rss_kib()
     for i in range(n):
-        f = t.fork()
+        f = t.fork(name=b"m%d" % i)  # relay pages need unique names
         if mode == "host":
             f.write(DATA, b"\x01")
         else:

@@ -34,13 +34,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Where the fork skeleton puts an instance's stack (16 pages) and kbuffer (one page): a
-/// physical range of the enclave's own space that nothing else uses (the driver block sits at
-/// `BLOCK_PA`, below 0x1_2400_0000 at most; host allocations start at `HOST_PA`).
-pub const INSTANCE_STACK_PA: u64 = 0x8_0000_0000;
-pub const INSTANCE_KBUFFER_PA: u64 = INSTANCE_STACK_PA + DEFAULT_STACK_SIZE;
-const INSTANCE_RAM_END: u64 = INSTANCE_KBUFFER_PA + KBUFFER_SIZE;
-
 /// Everything a fork needs, immutable once built and shared by every fork of one template.
 pub struct Template {
     /// The template's physical memory with the fork skeleton.
@@ -49,6 +42,8 @@ pub struct Template {
     pub entry: u64,
     /// Root of the instances' page table (the skeleton root).
     pub root: u64,
+    /// PA of the instances' kbuffer page (its stack is the 16 pages below it).
+    pub kbuffer_pa: u64,
     pub block_pa: u64,
     pub block_pages: u64,
     /// The monitor's free list left for an instance's own page tables.
@@ -119,16 +114,24 @@ fn take(free: &mut std::ops::Range<u64>, bus: &mut Bus) -> Option<u64> {
 fn build_template(e: &mut Enclave) -> Option<Template> {
     let mut free = e.free_pages.clone();
     let bus = &mut e.bus;
+    // The stack and kbuffer frames come from the block's free pages, next to the image (they
+    // stay absent, i.e. zero, until an instance writes them; being near the image keeps an
+    // instance's first writes on few paths of the frame tree).
+    let stack_pa = free.start;
+    let kbuffer_pa = stack_pa + DEFAULT_STACK_SIZE;
+    free.start = kbuffer_pa + KBUFFER_SIZE;
+    if free.start > free.end {
+        return None;
+    }
     let root = take(&mut free, bus)?;
     let mut table = vec![0u8; PAGE as usize];
     if !bus.read(e.root, &mut table) || !bus.write(root, &table) {
         return None;
     }
-    bus.add_ram(INSTANCE_STACK_PA, INSTANCE_RAM_END);
     let mut alloc = |bus: &mut Bus| take(&mut free, bus);
     let stack_pages = DEFAULT_STACK_SIZE / PAGE;
-    if !pt::map_range(bus, root, STACK_BASE - DEFAULT_STACK_SIZE, INSTANCE_STACK_PA, stack_pages, PTE_DATA, &mut alloc)
-        || !pt::map_range(bus, root, KBUFFER, INSTANCE_KBUFFER_PA, 1, PTE_DATA, &mut alloc)
+    if !pt::map_range(bus, root, STACK_BASE - DEFAULT_STACK_SIZE, stack_pa, stack_pages, PTE_DATA, &mut alloc)
+        || !pt::map_range(bus, root, KBUFFER, kbuffer_pa, 1, PTE_DATA, &mut alloc)
     {
         return None;
     }
@@ -163,6 +166,7 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
         regions: bus.ram_regions().to_vec(),
         entry: e.entry,
         root,
+        kbuffer_pa,
         block_pa: e.block_pa,
         block_pages: e.block_pages,
         free_pages: free,
@@ -465,7 +469,7 @@ fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Hart>) -> Resul
         block_pages: tpl.block_pages,
         free_pages: tpl.free_pages.clone(),
         host_pa: HOST_PA,
-        kbuffer_pa: INSTANCE_KBUFFER_PA,
+        kbuffer_pa: tpl.kbuffer_pa,
         shm: None,
         relay: Vec::new(),
         mmaps: Vec::new(),
