@@ -148,11 +148,13 @@ impl Hart {
         self.end_slice();
     }
 
-    /// Runs until `budget` instructions retired, an exit, or (with `host_traps`) a trap into
-    /// M-mode. Interrupts are checked between slices; a slice ends at the budget, at the next
-    /// timer deadline, or after any instruction that may change what is pending or enabled.
+    /// Runs until `budget` is spent, an exit, or (with `host_traps`) a trap into M-mode. Every
+    /// retired instruction and every trap taken spends one unit, so a guest caught in a trap
+    /// loop (e.g. `mtvec` pointing at unmapped memory) still returns. Interrupts are checked
+    /// between slices; a slice ends at the budget, at the next timer deadline, or after any
+    /// instruction that may change what is pending or enabled.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Event {
-        let end = self.retired.saturating_add(budget);
+        let mut end = self.retired.saturating_add(budget);
         loop {
             self.code.collect();
             if let Some(e) = self.event.take() {
@@ -164,6 +166,7 @@ impl Hart {
                     return Event::Trap(t);
                 }
                 self.take_trap(t);
+                end = end.saturating_sub(1);
             }
             if self.retired >= end {
                 return Event::Budget;
@@ -192,6 +195,7 @@ impl Hart {
                                 return Event::Trap(t);
                             }
                             self.take_trap(t);
+                            end = end.saturating_sub(1);
                             continue;
                         }
                     },
@@ -207,6 +211,7 @@ impl Hart {
                             return Event::Trap(t);
                         }
                         self.take_trap(t);
+                        end = end.saturating_sub(1);
                     }
                 }
             }
