@@ -114,15 +114,13 @@ fn take(free: &mut std::ops::Range<u64>, bus: &mut Bus) -> Option<u64> {
 fn build_template(e: &mut Enclave) -> Option<Template> {
     let mut free = e.free_pages.clone();
     let bus = &mut e.bus;
-    // The stack and kbuffer frames come from the block's free pages, next to the image (they
-    // stay absent, i.e. zero, until an instance writes them; being near the image keeps an
-    // instance's first writes on few paths of the frame tree).
-    let stack_pa = free.start;
+    // The stack and kbuffer frames sit right after the block (a power of two of at least 512
+    // pages, so this starts a leaf of the frame tree of their own, under the same upper nodes
+    // as the image): they stay absent, i.e. zero, until an instance writes them, and the first
+    // stack write copies a near-empty tree leaf instead of the image's.
+    let stack_pa = e.block_pa + e.block_pages * PAGE;
     let kbuffer_pa = stack_pa + DEFAULT_STACK_SIZE;
-    free.start = kbuffer_pa + KBUFFER_SIZE;
-    if free.start > free.end {
-        return None;
-    }
+    bus.add_ram(stack_pa, kbuffer_pa + KBUFFER_SIZE);
     let root = take(&mut free, bus)?;
     let mut table = vec![0u8; PAGE as usize];
     if !bus.read(e.root, &mut table) || !bus.write(root, &table) {
