@@ -344,19 +344,12 @@ def test_signatures_verify_with_an_independent_sm2() -> None:
 
 
 def test_fork_report_carries_the_template_measurement(mon: Any) -> None:
-    """A fork instance reports SM3(template hash ‖ nonce) (B36). Skipped, with this reason,
-    until shadow templates and fork exist (issue 5); fails if they exist and the hash differs."""
+    """A fork instance reports SM3(template hash ‖ nonce) (B36)."""
     data = hello()
-    try:
-        tpl = mon.create(data, type=2)
-    except NotImplementedError as e:
-        pytest.skip(f"waiting for the shadow/fork API (issue 5): {e}")
+    tpl = mon.create(data, type=2)
     t_hash = attest.measure(data, "shadow")
     assert bytes(tpl.measurement) == t_hash
-    fork = getattr(tpl, "fork", None) or getattr(mon, "fork", None)
-    if fork is None:
-        pytest.skip("waiting for the fork API (issue 5): shadow templates exist but no fork()")
-    inst = fork() if fork is getattr(tpl, "fork", None) else fork(tpl)
+    inst = tpl.fork()
     assert bytes(inst.measurement) == t_hash, "a fork instance must carry its template's hash"
     v = attest.verify(inst.attest(9), nonce=9, expected_measurement=t_hash, device_public_key=dev_pub(mon))
     assert v.measurement == t_hash
