@@ -265,6 +265,18 @@ impl DecodeCache {
         self.forget_translations();
     }
 
+    /// Drops everything decoded and the memory behind it; no block may be executing or held.
+    pub fn release(&mut self) {
+        self.clear();
+        self.pages = PageMap::default();
+        self.collect();
+        self.graveyard = Vec::new();
+        self.dead_straddlers = Vec::new();
+        for s in self.straddlers.iter_mut() {
+            s.1 = None;
+        }
+    }
+
     /// Frees dropped pages and blocks; no block may be executing or held.
     pub fn collect(&mut self) {
         self.graveyard.clear();

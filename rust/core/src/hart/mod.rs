@@ -134,6 +134,13 @@ impl Hart {
         self.end_slice();
     }
 
+    /// Frees the TLB tables and decoded code (they are rebuilt on demand). For harts that sit
+    /// idle between runs, e.g. thousands of forked enclave instances.
+    pub fn release_caches(&mut self) {
+        self.tlb.release();
+        self.code.release();
+    }
+
     /// Physical page `ppn` was written: decoded instructions from it are stale. The current
     /// block may still finish (the ISA only promises new code after `fence.i`).
     pub(crate) fn forget_code(&mut self, ppn: u64) {

@@ -11,24 +11,26 @@ pub const PAGE_MASK: u64 = PAGE_SIZE as u64 - 1;
 
 pub type Frame = [u8; PAGE_SIZE];
 
-const FANOUT_BITS: u32 = 9;
+/// 64-way nodes (512 bytes): a first write to a shared frame copies six small nodes and
+/// re-counts at most 64 shared references per level, instead of 4 KiB nodes with 512 each.
+const FANOUT_BITS: u32 = 6;
 const FANOUT: usize = 1 << FANOUT_BITS;
-/// Four levels of 9 bits: physical page numbers below 2^36, i.e. 48-bit physical addresses.
-const LEVELS: u32 = 4;
+/// Six levels of 6 bits: physical page numbers below 2^36, i.e. 48-bit physical addresses.
+const LEVELS: u32 = 6;
 pub const MAX_PPN: u64 = 1 << (FANOUT_BITS * LEVELS);
 
 #[derive(Clone)]
 enum Node {
-    Inner(Box<[Option<Arc<Node>>; FANOUT]>),
-    Leaf(Box<[Option<Arc<Frame>>; FANOUT]>),
+    Inner([Option<Arc<Node>>; FANOUT]),
+    Leaf([Option<Arc<Frame>>; FANOUT]),
 }
 
 impl Node {
     fn new(level: u32) -> Node {
         if level == 0 {
-            Node::Leaf(Box::new([const { None }; FANOUT]))
+            Node::Leaf([const { None }; FANOUT])
         } else {
-            Node::Inner(Box::new([const { None }; FANOUT]))
+            Node::Inner([const { None }; FANOUT])
         }
     }
 }

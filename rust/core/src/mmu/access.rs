@@ -1,6 +1,5 @@
 //! Loads, stores and translation for the hart, fast path first.
 use super::sv39::{self, Regime};
-use super::tlb::slot;
 use super::Access;
 use crate::bus::Bus;
 use crate::device::clint::{Clint, ClintWrite};
@@ -49,7 +48,7 @@ impl Hart {
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, bus: &mut Bus, va: u64) -> Result<u64, Trap> {
         let vpn = va >> PAGE_SHIFT;
-        let e = self.tlb.read[slot(vpn)];
+        let e = self.tlb.read_entry(vpn);
         if e.tag == self.tlb.tag(vpn) && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
             let p = va.wrapping_add(e.addend) as *const u8;
             // SAFETY: the entry maps this virtual page to a live frame of this machine (entries
@@ -64,7 +63,7 @@ impl Hart {
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, bus: &mut Bus, va: u64, value: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
-        let e = self.tlb.write[slot(vpn)];
+        let e = self.tlb.write_entry(vpn);
         if e.tag == self.tlb.tag(vpn) && (va & PAGE_MASK) as usize <= PAGE_SIZE - N && !(self.misaligned_trap && va as usize % N != 0) {
             let p = va.wrapping_add(e.addend) as *mut u8;
             // SAFETY: as in `load`; write entries only exist for frames private to this machine.
@@ -269,7 +268,7 @@ impl Hart {
     /// Checks that an AMO may write `va` before it reads, so faults carry the store cause.
     pub fn probe_store(&mut self, bus: &mut Bus, va: u64) -> Result<(), Trap> {
         let vpn = va >> PAGE_SHIFT;
-        if self.tlb.write[slot(vpn)].tag == self.tlb.tag(vpn) {
+        if self.tlb.write_entry(vpn).tag == self.tlb.tag(vpn) {
             return Ok(());
         }
         let pa = self.translate(va, Access::Store, bus)?;

@@ -3,6 +3,10 @@
 //! Direct-mapped. A flush bumps an epoch kept in the tag's top bits instead of clearing the
 //! tables, so the frequent flushes (every trap and privilege change) cost nothing; the tables
 //! are really cleared once every 4096 flushes.
+//!
+//! The tables start as one empty entry and grow to full size on the first fill, and
+//! [`Tlb::release`] shrinks them again: an idle hart (one of thousands of forked enclave
+//! instances) then costs a few bytes here instead of 40 KiB.
 
 pub const TLB_ENTRIES: usize = 1024;
 const EPOCH_SHIFT: u32 = 52;
@@ -20,31 +24,55 @@ pub struct Entry {
 const EMPTY: Entry = Entry { tag: INVALID, addend: 0 };
 
 pub struct Tlb {
-    pub read: Box<[Entry; TLB_ENTRIES]>,
-    pub write: Box<[Entry; TLB_ENTRIES]>,
+    /// `mask + 1` entries each: 1 (never valid) while released, else `TLB_ENTRIES`.
+    read: Box<[Entry]>,
+    write: Box<[Entry]>,
     /// The physical page behind each write entry, to drop entries when a frame gets code.
-    write_ppn: Box<[u64; TLB_ENTRIES]>,
+    write_ppn: Box<[u64]>,
+    mask: usize,
     /// Current epoch, pre-shifted into the tag's top bits; never all ones.
     pub epoch: u64,
 }
 
 impl Default for Tlb {
     fn default() -> Self {
-        Tlb {
-            read: Box::new([EMPTY; TLB_ENTRIES]),
-            write: Box::new([EMPTY; TLB_ENTRIES]),
-            write_ppn: Box::new([INVALID; TLB_ENTRIES]),
-            epoch: 0,
-        }
+        Tlb { read: Box::new([EMPTY]), write: Box::new([EMPTY]), write_ppn: Box::new([INVALID]), mask: 0, epoch: 0 }
     }
 }
 
-#[inline(always)]
-pub fn slot(vpn: u64) -> usize {
-    vpn as usize & (TLB_ENTRIES - 1)
-}
-
 impl Tlb {
+    #[inline(always)]
+    fn slot(&self, vpn: u64) -> usize {
+        vpn as usize & self.mask
+    }
+
+    /// The read entry for `vpn`'s slot (valid only if its tag matches [`Tlb::tag`]).
+    #[inline(always)]
+    pub fn read_entry(&self, vpn: u64) -> Entry {
+        // SAFETY: every table has exactly `mask + 1` entries.
+        unsafe { *self.read.get_unchecked(self.slot(vpn)) }
+    }
+
+    #[inline(always)]
+    pub fn write_entry(&self, vpn: u64) -> Entry {
+        // SAFETY: as in `read_entry`.
+        unsafe { *self.write.get_unchecked(self.slot(vpn)) }
+    }
+
+    fn grow(&mut self) {
+        if self.mask == 0 {
+            self.read = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
+            self.write = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
+            self.write_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
+            self.mask = TLB_ENTRIES - 1;
+        }
+    }
+
+    /// Drops every entry and the tables' memory (they grow again on the next fill).
+    pub fn release(&mut self) {
+        *self = Tlb { epoch: self.epoch, ..Tlb::default() };
+    }
+
     /// The tag a virtual page number has in the current epoch.
     #[inline(always)]
     pub fn tag(&self, vpn: u64) -> u64 {
@@ -54,8 +82,8 @@ impl Tlb {
     pub fn flush(&mut self) {
         self.epoch = self.epoch.wrapping_add(1 << EPOCH_SHIFT);
         if self.epoch == EPOCH_MASK {
-            *self.read = [EMPTY; TLB_ENTRIES];
-            *self.write = [EMPTY; TLB_ENTRIES];
+            self.read.fill(EMPTY);
+            self.write.fill(EMPTY);
             self.epoch = 0;
         }
     }
@@ -71,14 +99,18 @@ impl Tlb {
     }
 
     pub fn fill_read(&mut self, va: u64, base: *mut u8) {
+        self.grow();
         let vpn = va >> 12;
-        self.read[slot(vpn)] = Entry { tag: self.tag(vpn), addend: (base as u64).wrapping_sub(vpn << 12) };
+        let slot = self.slot(vpn);
+        self.read[slot] = Entry { tag: self.tag(vpn), addend: (base as u64).wrapping_sub(vpn << 12) };
     }
 
     pub fn fill_write(&mut self, va: u64, ppn: u64, base: *mut u8) {
+        self.grow();
         let vpn = va >> 12;
-        self.write[slot(vpn)] = Entry { tag: self.tag(vpn), addend: (base as u64).wrapping_sub(vpn << 12) };
-        self.write_ppn[slot(vpn)] = ppn;
+        let slot = self.slot(vpn);
+        self.write[slot] = Entry { tag: self.tag(vpn), addend: (base as u64).wrapping_sub(vpn << 12) };
+        self.write_ppn[slot] = ppn;
     }
 }
 
@@ -90,17 +122,21 @@ mod tests {
     fn flush_invalidates_by_epoch_and_wraps_with_a_real_clear() {
         let mut t = Tlb::default();
         let mut page = [0u8; 4096];
+        assert_ne!(t.read_entry(5).tag, t.tag(5), "a released table matches nothing");
         t.fill_read(0x5000, page.as_mut_ptr());
-        assert_eq!(t.read[slot(5)].tag, t.tag(5));
+        assert_eq!(t.read_entry(5).tag, t.tag(5));
         t.flush();
-        assert_ne!(t.read[slot(5)].tag, t.tag(5));
+        assert_ne!(t.read_entry(5).tag, t.tag(5));
         for _ in 0..5000 {
             t.fill_write(0x7000, 9, page.as_mut_ptr());
             t.flush();
-            assert_ne!(t.write[slot(7)].tag, t.tag(7), "stale after flush at epoch {:#x}", t.epoch);
+            assert_ne!(t.write_entry(7).tag, t.tag(7), "stale after flush at epoch {:#x}", t.epoch);
         }
         t.fill_write(0x7000, 9, page.as_mut_ptr());
         t.drop_writes_to(9);
-        assert_ne!(t.write[slot(7)].tag, t.tag(7));
+        assert_ne!(t.write_entry(7).tag, t.tag(7));
+        t.fill_read(0x5000, page.as_mut_ptr());
+        t.release();
+        assert_ne!(t.read_entry(5).tag, t.tag(5), "released entries are gone");
     }
 }

@@ -165,6 +165,10 @@ impl Monitor {
             x => x,
         };
         let freed = if ends { guard.take() } else { None };
+        if let Some(e) = guard.as_mut() {
+            // The enclave waits for its host now, maybe for long: don't keep caches for it.
+            e.hart.release_caches();
+        }
         drop(guard);
         let next = match exit {
             RunExit::Relay | RunExit::Ocall { .. } => Some(State::Ocalling),

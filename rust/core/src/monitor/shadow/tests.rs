@@ -372,7 +372,7 @@ fn bench_memory_of_live_instances() {
     }
     let after = rss_kib();
     println!("{n} live forks with one page written by the host: {:.1} KiB resident each", (after - before) as f64 / n as f64);
-    println!("  of which: Hart {} B inline + 40 KiB TLB boxes; a path copy of the frame tree is 4 nodes x 4 KiB", std::mem::size_of::<Hart>());
+    println!("  of which: Hart {} B inline (TLB tables and decoded code are released while idle); a path copy of the frame tree is 6 nodes x 512 B", std::mem::size_of::<Hart>());
     let before = rss_kib();
     for _ in 0..n {
         let f = m.fork(&t, &ForkParams::default()).unwrap();
