@@ -301,11 +301,15 @@ mod tests {
         let d = *k.sm.as_nonzero_scalar().as_ref();
         let e_bytes = sm3(b"anything");
         let sig = sign(&k.sm, &e_bytes);
-        let r = <Scalar as Reduce<sm2::U256>>::reduce_bytes(FieldBytes::from_slice(&sig[..32]));
-        let s = <Scalar as Reduce<sm2::U256>>::reduce_bytes(FieldBytes::from_slice(&sig[32..]));
+        let scalar = |b: &[u8]| {
+            let bytes: [u8; 32] = b.try_into().unwrap();
+            <Scalar as Reduce<sm2::U256>>::reduce_bytes(&FieldBytes::from(bytes))
+        };
+        let r = scalar(&sig[..32]);
+        let s = scalar(&sig[32..]);
         let kk = s * (Scalar::ONE + d) + r * d;
         let x1 = (ProjectivePoint::GENERATOR * kk).to_affine().x();
-        let e = <Scalar as Reduce<sm2::U256>>::reduce_bytes(FieldBytes::from_slice(&e_bytes));
+        let e = scalar(&e_bytes);
         assert_eq!(e + <Scalar as Reduce<sm2::U256>>::reduce_bytes(&x1), r);
     }
 
