@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -367,3 +369,14 @@ def test_bare_program_run_as_user_hints(write_elf) -> None:
     assert "need --bare" in r.stderr.decode()
     r = run_cli("exec", str(write_elf(*user_illegal_program())))
     assert "--bare" not in r.stderr.decode()
+
+
+def test_closed_stdout_ends_quietly() -> None:
+    """`pltvm ... | head` must not print a traceback or an error when the reader goes away."""
+    p = subprocess.Popen([sys.executable, "-m", "pltvm", "enclaves"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()
+    err = p.stderr.read()
+    rc = p.wait(timeout=60)
+    assert rc in (0, 141), (rc, err)
+    assert b"Traceback" not in err and b"error" not in err, err

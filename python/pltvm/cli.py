@@ -225,6 +225,17 @@ def _err(message: str) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``pltvm`` command with ``argv`` (default ``sys.argv[1:]``); return the exit
     status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`pltvm ... | head`): stop quietly with SIGPIPE's status, and
+        # keep Python from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser, exec_parser = _build_parser()
     guest: list[str] = []

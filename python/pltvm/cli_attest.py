@@ -192,6 +192,8 @@ def main(ns: argparse.Namespace) -> int:
         if ns.command == "attest":
             return _attest(ns)
         return _verify(ns)
+    except BrokenPipeError:
+        raise
     except (OSError, ValueError, RuntimeError, MemoryError, NotImplementedError) as e:
         msg = e.strerror if isinstance(e, OSError) and e.strerror and not e.filename else str(e)
         if isinstance(e, OSError) and e.filename:
