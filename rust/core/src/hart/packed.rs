@@ -9,19 +9,19 @@ use crate::isa::{Insn, Op};
 pub struct Packed {
     pub handler: Handler,
     op: Op,
-    /// Bits 0-4: rd; bit 7: compressed (2-byte) instruction.
+    /// Bits 0-4: rd; bits 5-7: the instruction's length in bytes (2 or 4), so the next pc is
+    /// one shift away.
     rd: u8,
     rs1: u8,
     rs2: u8,
     imm: i32,
 }
 
-const COMPRESSED: u8 = 0x80;
+const LEN_SHIFT: u32 = 5;
 
 impl Packed {
     pub fn new(i: Insn) -> Packed {
-        let compressed = if i.len == 2 { COMPRESSED } else { 0 };
-        Packed { handler: handler_for(i.op), op: i.op, rd: (i.rd & 31) | compressed, rs1: i.rs1 & 31, rs2: i.rs2 & 31, imm: i.imm }
+        Packed { handler: handler_for(i.op), op: i.op, rd: (i.rd & 31) | (i.len << LEN_SHIFT), rs1: i.rs1 & 31, rs2: i.rs2 & 31, imm: i.imm }
     }
 
     #[inline(always)]
@@ -42,7 +42,7 @@ impl Packed {
     }
     #[inline(always)]
     pub fn len(&self) -> u64 {
-        if self.rd & COMPRESSED != 0 { 2 } else { 4 }
+        (self.rd >> LEN_SHIFT) as u64
     }
     #[inline(always)]
     pub fn imm(&self) -> i32 {
