@@ -3,7 +3,7 @@ use super::decode_cache::{ends_block, Block, MAX_BLOCK};
 use super::trap::{cause, Trap};
 use super::Hart;
 use crate::bus::Bus;
-use crate::isa::{decode, Insn};
+use crate::isa::{decode, Insn, Op};
 use crate::mmu::Access;
 
 impl Hart {
@@ -47,8 +47,21 @@ impl Hart {
             let insn = decode(raw);
             insns[n] = insn;
             n += 1;
+            if n == MAX_BLOCK {
+                break;
+            }
+            if insn.op == Op::Jal {
+                // A direct jump within the page: the block follows it (the executor takes the
+                // next pc from each instruction, so the target's code simply comes next).
+                let target = off.wrapping_add(insn.imm as i64 as u64);
+                if target < 0x1000 {
+                    off = target;
+                    continue;
+                }
+                break;
+            }
             off += insn.len as u64;
-            if ends_block(insn.op) || n == MAX_BLOCK || off >= 0x1000 {
+            if ends_block(insn.op) || off >= 0x1000 {
                 break;
             }
         }
