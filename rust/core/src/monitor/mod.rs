@@ -374,4 +374,6 @@ impl Monitor {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

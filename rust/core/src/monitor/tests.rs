@@ -2,56 +2,13 @@
 use super::consts::*;
 use super::enclave::CreateParams;
 use super::run::{BufferHost, Entry, RunExit, RunRequest};
+use super::test_support::*;
 use super::*;
 use std::sync::Arc;
-
-fn i_type(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i_type(imm, rs1, 0, rd, 0x13)
-}
-fn sd(rs2: u32, off: i32, rs1: u32) -> u32 {
-    let imm = off as u32 & 0xfff;
-    ((imm >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((imm & 0x1f) << 7) | 0x23
-}
-fn lui(rd: u32, imm20: u32) -> u32 {
-    (imm20 << 12) | (rd << 7) | 0x37
-}
-const ECALL: u32 = 0x73;
-const SPIN: u32 = 0x0000_006f; // jal x0, 0
 
 /// a6 = 0x100101 (lui a6, 0x100; addi a6, a6, 0x101), a7 = fid.
 fn penglai(fid: i32) -> Vec<u32> {
     vec![lui(16, 0x100), addi(16, 16, 0x101), addi(17, 0, fid)]
-}
-
-/// ELF64 RISC-V executable with one RWX PT_LOAD at 0x1000.
-fn elf(code: &[u32]) -> Vec<u8> {
-    let text: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let mut f = vec![0u8; 0x1000];
-    f[..4].copy_from_slice(b"\x7fELF");
-    f[4] = 2;
-    f[5] = 1;
-    f[6] = 1;
-    f[16..18].copy_from_slice(&2u16.to_le_bytes());
-    f[18..20].copy_from_slice(&243u16.to_le_bytes());
-    f[20..24].copy_from_slice(&1u32.to_le_bytes());
-    f[24..32].copy_from_slice(&0x1000u64.to_le_bytes());
-    f[32..40].copy_from_slice(&64u64.to_le_bytes());
-    f[52..54].copy_from_slice(&64u16.to_le_bytes());
-    f[54..56].copy_from_slice(&56u16.to_le_bytes());
-    f[56..58].copy_from_slice(&1u16.to_le_bytes());
-    let ph = 64;
-    f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
-    f[ph + 4..ph + 8].copy_from_slice(&7u32.to_le_bytes());
-    f[ph + 8..ph + 16].copy_from_slice(&0x1000u64.to_le_bytes());
-    f[ph + 16..ph + 24].copy_from_slice(&0x1000u64.to_le_bytes());
-    f[ph + 24..ph + 32].copy_from_slice(&0x1000u64.to_le_bytes());
-    f[ph + 32..ph + 40].copy_from_slice(&(text.len() as u64).to_le_bytes());
-    f[ph + 40..ph + 48].copy_from_slice(&(text.len() as u64).to_le_bytes());
-    f.extend_from_slice(&text);
-    f
 }
 
 fn params(name: &str, shm: Option<usize>) -> CreateParams {
