@@ -50,7 +50,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from . import _core
 
@@ -423,6 +423,24 @@ def _close_dev(fd: int) -> int:
     return 0
 
 
+_T = TypeVar("_T")
+_NO_DEVICE: Any = object()
+
+
+def _on_device(caller: str, call: Callable[[Device], _T]) -> _T:
+    """Run one driver call on a freshly opened device fd, as each C library function opens
+    /dev/penglai_enclave_dev for itself. Returns ``_NO_DEVICE`` (after the C message) if the
+    device cannot be opened."""
+    fd = _open_dev()
+    if fd < 0:
+        _out(f"{caller}: failed to open enclave dev\n")
+        return cast(_T, _NO_DEVICE)
+    try:
+        return call(_fds[fd])
+    finally:
+        _close_dev(fd)
+
+
 def _dev(fd: int) -> Optional[Device]:
     return _fds.get(fd) if isinstance(fd, int) else None
 
@@ -792,13 +810,9 @@ def PLenclave_destruct(PLenclave_: Optional[PLenclave]) -> int:
 
 def PLenclave_shmget(size: int) -> int:
     """A new host shm of ``size`` bytes (non-zero multiple of 4096); its id (>= 0x10000) or -1."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_shmget: failed to open enclave dev\n")
+    rid = _on_device("PLenclave_shmget", lambda dev: dev.shmget(size, False) if isinstance(size, int) else -1)
+    if rid is _NO_DEVICE:
         return -1
-    dev = _fds[fd]
-    rid = dev.shmget(size, False) if isinstance(size, int) else -1
-    _close_dev(fd)
     if rid < 0:
         _out("PLenclave_shmget: failed to create shm\n")
         return -1
@@ -807,12 +821,9 @@ def PLenclave_shmget(size: int) -> int:
 
 def PLenclave_shmat(shmid: int, addr: Any = None) -> Union[memoryview, int]:
     """Attach: a writable memoryview of the shm, or ``MAP_FAILED`` (-1)."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_shmat: failed to open enclave dev\n")
+    view = _on_device("PLenclave_shmat", lambda dev: dev.shmat(shmid, False))
+    if view is _NO_DEVICE:
         return MAP_FAILED
-    view = _fds[fd].shmat(shmid, False)
-    _close_dev(fd)
     if view is None:
         _out(f"PLenclave_shmat: failed to bind shm {shmid}\n")
         return MAP_FAILED
@@ -829,12 +840,9 @@ def _release(addr: Any) -> None:
 
 def PLenclave_shmdt(shmid: int, addr: Any) -> int:
     """Detach; the memoryview ``addr`` is released (like munmap). 0 or -1."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_shmdt: failed to open enclave dev\n")
+    ok = _on_device("PLenclave_shmdt", lambda dev: dev.shmdt(shmid, False))
+    if ok is _NO_DEVICE:
         return -1
-    ok = _fds[fd].shmdt(shmid, False)
-    _close_dev(fd)
     if not ok:
         _out(f"PLenclave_shmdt: failed to unbind shm{shmid}\n")
         return -1
@@ -844,12 +852,9 @@ def PLenclave_shmdt(shmid: int, addr: Any) -> int:
 
 def PLenclave_shmctl(shmid: int) -> int:
     """Destroy the shm (refused while attached, B43). Returns 0 even on failure (B41)."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_shmctl: failed to open enclave dev\n")
+    ok = _on_device("PLenclave_shmctl", lambda dev: dev.shmctl(shmid, False))
+    if ok is _NO_DEVICE:
         return -1
-    ok = _fds[fd].shmctl(shmid, False)
-    _close_dev(fd)
     if not ok:
         _out(f"PLenclave_shmctl: failed to destroy shm{shmid}\n")
     return 0
@@ -857,12 +862,9 @@ def PLenclave_shmctl(shmid: int) -> int:
 
 def PLenclave_schrodinger_get(size: int) -> int:
     """A relay region from the driver's 16 MiB pool; its id or -1."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_schrodinger_get: failed to open enclave dev\n")
+    rid = _on_device("PLenclave_schrodinger_get", lambda dev: dev.shmget(size, True) if isinstance(size, int) else -1)
+    if rid is _NO_DEVICE:
         return -1
-    rid = _fds[fd].shmget(size, True) if isinstance(size, int) else -1
-    _close_dev(fd)
     if rid < 0:
         _out("PLenclave_schrodinger_get: failed to create\n")
         return -1
@@ -871,12 +873,9 @@ def PLenclave_schrodinger_get(size: int) -> int:
 
 def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int]:
     """Attach (exclusive): a writable memoryview, or ``MAP_FAILED`` (-1)."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_schrodinger_at: failed to open enclave dev\n")
+    view = _on_device("PLenclave_schrodinger_at", lambda dev: dev.shmat(id, True))
+    if view is _NO_DEVICE:
         return MAP_FAILED
-    view = _fds[fd].shmat(id, True)
-    _close_dev(fd)
     if view is None:
         _out(f"PLenclave_schrodinger_at: failed to bind schrodinger mm {id}\n")
         return MAP_FAILED
@@ -884,12 +883,9 @@ def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int
 
 
 def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_schrodinger_dt: failed to open enclave dev\n")
+    ok = _on_device("PLenclave_schrodinger_dt", lambda dev: dev.shmdt(id, True))
+    if ok is _NO_DEVICE:
         return -1
-    ok = _fds[fd].shmdt(id, True)
-    _close_dev(fd)
     if not ok:
         _out(f"PLenclave_schrodinger_dt: failed to unbind schrodinger mm{id}\n")
         return -1
@@ -899,12 +895,9 @@ def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
 
 def PLenclave_schrodinger_ctl(id: int) -> int:
     """Destroy the relay region; returns 0 even on failure (B41)."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_schrodinger_ctl: failed to open enclave dev\n")
+    ok = _on_device("PLenclave_schrodinger_ctl", lambda dev: dev.shmctl(id, True))
+    if ok is _NO_DEVICE:
         return -1
-    ok = _fds[fd].shmctl(id, True)
-    _close_dev(fd)
     if not ok:
         _out(f"PLenclave_schrodinger_ctl: failed to destroy schrodinger mm{id}\n")
     return 0
@@ -937,12 +930,9 @@ def PLenclave_fs_persistency_init(shm_id: int) -> int:
     """Bind the persistency file to this shm for OCALL_READ_SECT / OCALL_WRITE_SECT. Enclaves
     created afterwards with the same shm can use them (the transfer buffer is the shm page the
     enclave sees at 0x39_0000_0000)."""
-    fd = _open_dev()
-    if fd < 0:
-        _out("PLenclave_fs_persistency_init: failed to open enclave dev\n")
+    dev = _on_device("PLenclave_fs_persistency_init", lambda dev: dev)
+    if dev is _NO_DEVICE:
         return -1
-    dev = _fds[fd]
-    _close_dev(fd)
     if shm_id not in dev.shms:
         _out("PLenclave_fs_persistency_init failed\n")
         return -1
