@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 __all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
 
@@ -204,30 +204,57 @@ def run_host_demo(path: str, threads: int = 1) -> int:
         H.elf_args_destroy(enclave_file)
         return EXIT_USAGE
     stop = threading.Event()
-    workers = [
-        threading.Thread(target=_create_enclave, args=(i + 1, enclave_file, stop), name=f"pltvm-host-{i + 1}",
-                         daemon=True)
-        for i in range(threads)
-    ]
+    workers = _Workers("pltvm-host", [(_create_enclave, (i + 1, enclave_file, stop)) for i in range(threads)])
     try:
-        for t in workers:
-            t.start()
-        for t in workers:
-            while t.is_alive():
-                t.join(0.1)
+        workers.wait()
     except KeyboardInterrupt:
         stop.set()
-        _destroy_all(H.default_device())
-        for t in workers:
-            t.join(5)
-        sys.stdout.flush()
-        sys.stderr.write("pltvm: interrupted\n")
-        sys.stderr.flush()
+        workers.stop(H.default_device())
         H.elf_args_destroy(enclave_file)
         return EXIT_INTERRUPTED
     _out("host: after exit the thread\n")
     H.elf_args_destroy(enclave_file)
     return 0
+
+
+class _Workers:
+    """The demo's pthreads as Python threads, each reporting its end through an Event.
+
+    Completion is tracked with Events rather than ``Thread.join``/``is_alive``: a join that
+    Ctrl-C interrupts can leave CPython believing a thread has ended while it still waits to take
+    the GIL back after a run, and the interpreter must not finalise under such a thread."""
+
+    def __init__(self, name: str, jobs: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
+        self.done = [threading.Event() for _ in jobs]
+        for i, (target, args) in enumerate(jobs):
+            threading.Thread(target=self._run, args=(self.done[i], target, args), name=f"{name}-{i + 1}",
+                             daemon=True).start()
+
+    @staticmethod
+    def _run(done: threading.Event, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        try:
+            target(*args)
+        finally:
+            done.set()
+
+    def wait(self) -> None:
+        """Until every thread has ended (Ctrl-C raises KeyboardInterrupt here)."""
+        for d in self.done:
+            while not d.wait(0.1):
+                pass
+
+    def stop(self, device: Any) -> None:
+        """After Ctrl-C: destroy every enclave (their runs return), wait for the threads, report.
+
+        If a thread does not come back, the process ends here with the interrupted status: a
+        thread still inside a run when Python finalises would abort the process."""
+        _destroy_all(device)
+        ended = all(d.wait(5) for d in self.done)
+        sys.stdout.flush()
+        sys.stderr.write("pltvm: interrupted\n")
+        sys.stderr.flush()
+        if not ended:
+            os._exit(EXIT_INTERRUPTED)
 
 
 def _destroy_all(device: Any) -> None:

@@ -134,7 +134,7 @@ def run_fork_host(path: str, threads: int = 1) -> int:
     """``main`` of fork-host.c; returns the exit status (0, 2 for an unreadable ELF, 130 after
     Ctrl-C, when the instances still running are destroyed)."""
     from . import host as H
-    from .cli_enclave import _destroy_all
+    from .cli_enclave import _Workers
 
     enclave_file = H.elf_args()
     H.elf_args_init(enclave_file, path)
@@ -158,25 +158,14 @@ def run_fork_host(path: str, threads: int = 1) -> int:
         return 0
     eid = enclave.user_param.eid
     stop = threading.Event()
-    workers = [
-        threading.Thread(target=_create_enclave, args=(i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop),
-                         name=f"pltvm-fork-host-{i + 1}", daemon=True)
-        for i in range(threads)
-    ]
+    workers = _Workers(
+        "pltvm-fork-host", [(_create_enclave, (i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop)) for i in range(threads)]
+    )
     try:
-        for t in workers:
-            t.start()
-        for t in workers:
-            while t.is_alive():
-                t.join(0.1)
+        workers.wait()
     except KeyboardInterrupt:
         stop.set()
-        _destroy_all(H._dev(enclave.fd) or H.default_device())
-        for t in workers:
-            t.join(5)
-        sys.stdout.flush()
-        sys.stderr.write("pltvm: interrupted\n")
-        sys.stderr.flush()
+        workers.stop(H._dev(enclave.fd) or H.default_device())
         H.elf_args_destroy(enclave_file)
         return EXIT_INTERRUPTED
     # As fork-host.c: the device is closed first, so the destroy fails (B20).
