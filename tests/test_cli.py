@@ -23,6 +23,8 @@ from conftest import (
     SYS_WRITE,
     Seg,
     T0,
+    T1,
+    T2,
     USER_BASE,
     ZERO,
     addi,
@@ -36,6 +38,7 @@ from conftest import (
     li,
     needs_native,
     run_cli,
+    sd,
     user_exit_program,
     user_illegal_program,
     user_loop_program,
@@ -285,11 +288,12 @@ def test_bundled_hello(tmp_path: Path) -> None:
 
     # Run from an empty directory so that `hello` is not a file there.
     r = subprocess.run(
-        [sys.executable, "-m", "pltvm", "exec", "--stats", "hello"],
+        [sys.executable, "-m", "pltvm", "exec", "--stats", "hello", "a", "b c"],
         cwd=tmp_path, capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
     )
     assert r.returncode == 0, r.stderr.decode()
-    assert r.stdout  # it printed something
+    # tests/user/hello.c: a greeting, then argc and each guest argument (the program name counts).
+    assert r.stdout == b"Hello, world from pltvm!\nargc = 3\nargv[1] = a\nargv[2] = b c\n"
     assert re.search(rb"^pltvm: \d+ instructions in \d+\.\d{3} s, \d+\.\d MIPS$", r.stderr, re.M)
 
 
@@ -342,18 +346,59 @@ def test_ctrl_c(write_elf) -> None:
     assert "Traceback" not in text
 
 
+# The bytes the misaligned-load program stores at sp (two aligned doublewords), and what it loads.
+_MISALIGNED_WORDS = (0x1D2C_3B4A_5968_7786, 0xE1F2_0314_2536_4758)
+_MISALIGNED_OFFSET = 3
+
+
 def _misaligned_load_program() -> tuple[list[Seg], int]:
-    """User: ld a0, 1(sp) (sp is 16-aligned, so the address is misaligned); exit(a0 & 0xFF)."""
-    ld_a0_1_sp = (1 << 20) | (SP << 15) | (3 << 12) | (A0 << 7) | 0x03
-    text = code(ld_a0_1_sp, li(A7, SYS_EXIT), ECALL)
+    """User: store two known doublewords at sp (16-aligned), ld a0, 3(sp) (misaligned, straddling
+    both), fold the eight loaded bytes into one by xor, exit(that byte)."""
+
+    def r_type(f7: int, rs2: int, rs1: int, f3: int, rd: int) -> int:
+        return (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x33
+
+    def srli(rd: int, rs1: int, sh: int) -> int:
+        return (sh << 20) | (rs1 << 15) | (5 << 12) | (rd << 7) | 0x13
+
+    def slli(rd: int, rs1: int, sh: int) -> int:
+        return (sh << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13
+
+    def li64(rd: int, value: int) -> list[int]:  # rd = value, via t1 (high half) and t2 (low)
+        hi, lo = value >> 32, value & 0xFFFF_FFFF
+        return [*li(T1, hi - (1 << 32) if hi >> 31 else hi), slli(T1, T1, 32),
+                *li(T2, lo - (1 << 32) if lo >> 31 else lo), slli(T2, T2, 32), srli(T2, T2, 32),
+                r_type(0, T2, T1, 6, rd)]  # or
+
+    ld_a0 = (_MISALIGNED_OFFSET << 20) | (SP << 15) | (3 << 12) | (A0 << 7) | 0x03
+    fold = []
+    for sh in (32, 16, 8):
+        fold += [srli(A1, A0, sh), r_type(0, A1, A0, 4, A0)]  # a0 ^= a0 >> sh
+    text = code(
+        li64(A0, _MISALIGNED_WORDS[0]), sd(A0, 0, SP),
+        li64(A0, _MISALIGNED_WORDS[1]), sd(A0, 8, SP),
+        ld_a0, fold, li(A7, SYS_EXIT), ECALL,
+    )
     return [Seg(USER_BASE, text)], USER_BASE
+
+
+def _misaligned_status(offset: int) -> int:
+    """The program's exit status had its load read the 8 bytes at sp + offset (computed here
+    from the stored words, not by the emulator)."""
+    mem = b"".join(w.to_bytes(8, "little") for w in _MISALIGNED_WORDS)
+    status = 0
+    for b in mem[offset:offset + 8]:
+        status ^= b
+    return status
 
 
 @needs_native
 def test_misaligned_option(write_elf) -> None:
     p = write_elf(*_misaligned_load_program())
     r = run_cli("exec", str(p))  # emulated by default: the load completes
-    assert r.returncode < 128 and r.stderr == b"", r.stderr.decode()
+    status = _misaligned_status(_MISALIGNED_OFFSET)
+    assert status not in (0, _misaligned_status(0), _misaligned_status(8))  # the bytes tell loads apart
+    assert (r.returncode, r.stderr) == (status, b""), r.stderr.decode()
     r = run_cli("exec", "--misaligned", "trap", str(p))
     err = r.stderr.decode()
     assert r.returncode == 135, err  # SIGBUS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -349,8 +350,16 @@ def test_exit_is_dataclass_copy(bare_exit_elf: Path) -> None:
     m = pltvm.Machine.bare()
     m.load_elf(bare_exit_elf)
     ex = m.run()
-    assert isinstance(ex, pltvm.Exit)
-    assert ex == pltvm.Exit(ex.reason, ex.code, ex.pc, ex.cause, ex.tval, ex.instret)
+    assert type(ex) is pltvm.Exit and dataclasses.is_dataclass(ex)
+    # auipc, li (one addi), sd to tohost: the run stops once the store retires, at the spin.
+    done = pltvm.Exit("exit", 21, RAM_BASE + 12, None, None, 3)
+    assert ex == done
+    # A copy, not a view of the machine: running on changes the machine and leaves `ex` alone.
+    assert m.run(max_instructions=5) == pltvm.Exit("budget", None, RAM_BASE + 12, None, None, 5)
+    assert m.instret == 8
+    assert ex == done
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ex.code = 0  # type: ignore[misc]
 
 
 
