@@ -1,5 +1,5 @@
 /*
- * attest.h - pltvm guest SDK: reports and derived keys (penglai-tvm-abi.md §4.2, §6).
+ * attest.h - pltvm guest SDK: reports and derived keys (docs/abi.md §4.2, §6).
  */
 #ifndef PLTVM_ATTEST_H
 #define PLTVM_ATTEST_H

@@ -1,7 +1,7 @@
 /*
  * eapp.h - pltvm guest SDK, enclave-side API with the Penglai-TVM SDK's names.
  *
- * Our own implementation written from penglai-tvm-abi.md (§1, §2, §3, §9, §10). Numbers and
+ * Our own implementation written from docs/abi.md (§1, §2, §3, §9, §10). Numbers and
  * register conventions follow that document: enclave calls are `ecall` with a7 = function
  * number and a6 = 0x100101; arguments in a0..a3; the result comes back in a0 only.
  *

@@ -1,5 +1,5 @@
 /*
- * ocall.h - pltvm guest SDK: OCALLs (ecall 98, a0 = OCALL id), penglai-tvm-abi.md §3.4/§3.5.
+ * ocall.h - pltvm guest SDK: OCALLs (ecall 98, a0 = OCALL id), docs/abi.md §3.4/§3.5.
  */
 #ifndef PLTVM_OCALL_H
 #define PLTVM_OCALL_H

@@ -1,5 +1,5 @@
 /*
- * print.h - pltvm guest SDK: output through the kbuffer (penglai-tvm-abi.md §3.6).
+ * print.h - pltvm guest SDK: output through the kbuffer (docs/abi.md §3.6).
  *
  * Text is written to the kbuffer page at 0xFFFF_FFE0_0000_0000, NUL-terminated, at most 511
  * bytes at a time, and handed to the host with OCALL_SYS_WRITE (ecall 98, a0 = 3).

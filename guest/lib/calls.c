@@ -1,6 +1,6 @@
 /*
  * pltvm guest SDK: enclave calls, OCALL wrappers, POSIX sbrk, process exit.
- * Numbers and semantics: penglai-tvm-abi.md §3.2 (calls), §3.4/§3.5 (OCALLs), §9 (servers).
+ * Numbers and semantics: docs/abi.md §3.2 (calls), §3.4/§3.5 (OCALLs), §9 (servers).
  */
 #include "eapp.h"
 #include "ocall.h"

@@ -3,7 +3,7 @@
  *
  * The monitor enters at e_entry (= _start, placed at 0x1000 by enclave.lds) in U-mode with
  *   sp = 0x38_0000_0000, a0 = shm VA, a1 = shm size, a2 = run counter, a3 = relay VA,
- *   a4 = relay size, every other register 0 (penglai-tvm-abi.md §2.1).
+ *   a4 = relay size, every other register 0 (docs/abi.md §2.1).
  * We save x1..x31 (slot n = register xn, slot 2 = the entry sp) in a 256-byte block at the
  * top of the stack, exactly the block the SDK's EAPP_RESERVE_REG builds, but from assembly so
  * the compiler cannot clobber a0..a4 first [B38]. __eapp_args points at it.

@@ -1,5 +1,5 @@
 /*
- * pltvm guest SDK: formatted output through the kbuffer (penglai-tvm-abi.md §3.6).
+ * pltvm guest SDK: formatted output through the kbuffer (docs/abi.md §3.6).
  *
  * Transport: text is written from the start of the kbuffer page (VA 0xFFFF_FFE0_0000_0000),
  * at most 511 bytes, followed by a NUL; then OCALL_SYS_WRITE (ecall 98, a6 = 0x100101,
@@ -432,7 +432,7 @@ static void vformat(struct out *o, const char *fmt, va_list ap)
 	}
 }
 
-/* The SDK formatter's dialect (penglai-tvm-abi.md §3.6): %d (int, long with l), %x as exactly
+/* The SDK formatter's dialect (docs/abi.md §3.6): %d (int, long with l), %x as exactly
  * 8 (int) or 16 (long) lowercase zero-padded digits, %p as 0x + 16 digits, %s, %c; any other
  * character after % is skipped and conversion mode stays on. */
 static void sdk_format(struct out *o, const char *fmt, va_list ap)

@@ -3,7 +3,7 @@
 
 It is NOT the pltvm monitor and not a reference for it: it runs an enclave ELF on a bare
 ``pltvm._core.Machine`` in U-mode under Sv39 page tables built here, maps the image the way
-penglai-tvm-abi.md §1.4 describes (stack, NOBITS sections, then every program header), puts the
+docs/abi.md §1.4 describes (stack, NOBITS sections, then every program header), puts the
 entry registers of §2.1 in place, and services enclave ecalls (§3) from Python:
 99 exit, 98 OCALLs 1 mmap / 2 unmap / 3 sys_write / 4 sbrk / 7 return relay page /
 8 getrandom (§6.6 LCG), 90 get_enclave_id, 89 yield, Linux ioctl (29) -> 0.
