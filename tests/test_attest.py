@@ -1,4 +1,4 @@
-"""Reports, keys and verification (penglai-tvm-abi.md §4.2, §6.2–§6.4; B6–B9)."""
+"""Reports, keys and verification (docs/abi.md §4.2, §6.2–§6.4; B6–B9)."""
 
 from __future__ import annotations
 

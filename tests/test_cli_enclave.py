@@ -1,4 +1,4 @@
-"""`pltvm run ELF [THREADS]` (the SDK's host demo, penglai-tvm-abi.md §4.6) and `pltvm enclaves`."""
+"""`pltvm run ELF [THREADS]` (the SDK's host demo, docs/abi.md §4.6) and `pltvm enclaves`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The monitor model through pltvm._core.Monitor: layout, entry registers, enclave calls and
-OCALLs (penglai-tvm-abi.md §1–§3, §8), with enclaves assembled by hand as ELF bytes."""
+OCALLs (docs/abi.md §1–§3, §8), with enclaves assembled by hand as ELF bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Measurement (penglai-tvm-abi.md §6.1): the monitor's value (Rust, at create) against
+"""Measurement (docs/abi.md §6.1): the monitor's value (Rust, at create) against
 pltvm.measure (Python, from the ELF alone); two independent implementations of the driver's
 loader and of Penglai's hash stream."""
 

@@ -58,7 +58,7 @@ HASH_SIZE = 32
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 64
 
-# Layout constants (penglai-tvm-abi.md §1.1, §1.3).
+# Layout constants (docs/abi.md §1.1, §1.3).
 PAGE = 4096
 STACK_BASE = 0x38_0000_0000
 SHM_BASE = 0x39_0000_0000

@@ -1,6 +1,6 @@
 """``pltvm run`` and ``pltvm enclaves``: the SDK's ``host`` demo and the bundled enclaves.
 
-``pltvm run ELF [THREADS]`` is Penglai-TVM's ``demo/host/host.c`` (penglai-tvm-abi.md §4.6)
+``pltvm run ELF [THREADS]`` is Penglai-TVM's ``demo/host/host.c`` (docs/abi.md §4.6)
 written against :mod:`pltvm.host`, the C-API mirror, line for line: per thread a host shm page
 holding 11111, a relay page holding 22222, the name ``test-enclave<i>``, create, attest, run
 until the enclave exits (writing 0 to the relay page whenever the enclave returns it). Enclave

@@ -1,4 +1,4 @@
-"""``pltvm fork-host``: the SDK's ``demo/fork-host`` (penglai-tvm-abi.md §4.6), step by step.
+"""``pltvm fork-host``: the SDK's ``demo/fork-host`` (docs/abi.md §4.6), step by step.
 
 Written against :mod:`pltvm.host`, the C-API mirror: the main thread creates a shadow enclave
 (a measured template: no stack) from ELF with a 4-page host shm holding 11111; each of THREADS

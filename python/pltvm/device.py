@@ -72,7 +72,7 @@ MAX_STACK_SIZE = 64 << 20
 """The driver's limit on an enclave stack."""
 NAME_LEN = 16
 MONITOR_OCALLS = frozenset(range(1, 13))
-"""OCALL ids the monitor services itself (penglai-tvm-abi.md §3.4); they cannot be handled in
+"""OCALL ids the monitor services itself (docs/abi.md §3.4); they cannot be handled in
 Python."""
 
 OcallHandler = Callable[["Enclave", int, int, int], Optional[int]]

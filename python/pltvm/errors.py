@@ -45,7 +45,7 @@ class EnclaveError(PltvmError):
 
 class InvalidEnclave(EnclaveError, ElfError):
     """The ELF file cannot become an enclave: no such file or bundled enclave, not an RV64
-    little-endian RISC-V executable, malformed headers, or a loader rejection (penglai-tvm-abi.md
+    little-endian RISC-V executable, malformed headers, or a loader rejection (docs/abi.md
     B17). Also an :class:`ElfError`."""
 
 

@@ -1,4 +1,4 @@
-//! Reports and derived keys (penglai-tvm-abi.md §4.2, §6.2–§6.5): host attestation (fid 98,
+//! Reports and derived keys (docs/abi.md §4.2, §6.2–§6.5): host attestation (fid 98,
 //! and fid 80 for shadow templates through [`Monitor::attest_hash`]), the in-enclave calls
 //! `get_report` (a7 = 94) and `get_key` (a7 = 88).
 //!
@@ -123,7 +123,7 @@ impl Monitor {
         };
         format!(
             "pltvm {}\n\
-             monitor: Penglai-TVM secure monitor model (penglai-tvm-abi.md)\n\
+             monitor: Penglai-TVM secure monitor model (docs/abi.md)\n\
              measurement: SM3 over Penglai's hash_enclave stream (B3, B4 faithful)\n\
              report: report_t; SM2 sm2p256v1 over the 32-byte hash (no Z_A), RFC 6979 k\n\
              sm.signature: device key over SM3(sm.hash || sm_pub_key)\n\

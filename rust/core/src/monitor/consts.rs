@@ -1,4 +1,4 @@
-//! Fixed numbers of the Penglai-TVM ABI (penglai-tvm-abi.md §1, §3, Appendix A).
+//! Fixed numbers of the Penglai-TVM ABI (docs/abi.md §1, §3, Appendix A).
 
 pub const PAGE: u64 = 4096;
 
