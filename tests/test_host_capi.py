@@ -491,3 +491,218 @@ def test_attest_fills_the_report(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert H.PLenclave_run(e) == 0  # gone after the run: attestation fails as in C
     assert H.PLenclave_attest(e, 5) == -1
     assert capsys.readouterr().err == "LIB: ioctl attest enclave is failed ret -1 \n"
+
+
+# Hostile integers: every size, count, offset, id and address the mirror takes. Ints take the C
+# failure path (-1 and the C message, or no shm / relay when the driver ignores a bad triple);
+# anything else is a TypeError naming the argument. Nothing may raise MemoryError or
+# OverflowError, allocate the size asked for, or abort.
+
+BAD_INTS = [-1, -4096, 1 << 40, (1 << 40) + 4096, 1 << 62, (1 << 64) - 1, (1 << 64) - 4096, 1 << 64,
+            (1 << 64) + 4096, -(1 << 64)]
+NOT_INTS = ["4096", 4096.0, None, b"\x00\x10", [4096]]
+
+
+@pytest.mark.parametrize("func, message", [
+    (H.PLenclave_shmget, "PLenclave_shmget: failed to create shm\n"),
+    (H.PLenclave_schrodinger_get, "PLenclave_schrodinger_get: failed to create\n"),
+])
+def test_region_sizes(capsys: pytest.CaptureFixture[str], func: Any, message: str) -> None:
+    limit = H.SHM_MAX_SIZE if func is H.PLenclave_shmget else H.SCHRODINGER_POOL_PAGES * 4096
+    for size in [0, 1, 4095, 4097, limit + 4096, 2 * limit] + BAD_INTS:
+        assert func(size) == -1, size
+        assert capsys.readouterr().out == message, size
+    for size in NOT_INTS:
+        with pytest.raises(TypeError, match=f"{func.__name__}: size must be an int"):
+            func(size)
+    rid = func(limit)  # the largest region the driver gives
+    assert rid >= 0x10000
+    assert capsys.readouterr().out == ""
+    dev = H.default_device()
+    assert len((dev.shms if func is H.PLenclave_shmget else dev.schrodingers)[rid].buf) == limit
+
+
+@pytest.mark.parametrize("kind", ["shm", "schrodinger"])
+def test_region_ids_and_addresses(capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    if kind == "shm":
+        get, at, dt, ctl = H.PLenclave_shmget, H.PLenclave_shmat, H.PLenclave_shmdt, H.PLenclave_shmctl
+        msgs = ("PLenclave_shmat: failed to bind shm {}\n", "PLenclave_shmdt: failed to unbind shm{}\n",
+                "PLenclave_shmctl: failed to destroy shm{}\n")
+        arg = "shmid"
+    else:
+        get, at, dt, ctl = (H.PLenclave_schrodinger_get, H.PLenclave_schrodinger_at, H.PLenclave_schrodinger_dt,
+                            H.PLenclave_schrodinger_ctl)
+        msgs = ("PLenclave_schrodinger_at: failed to bind schrodinger mm {}\n",
+                "PLenclave_schrodinger_dt: failed to unbind schrodinger mm{}\n",
+                "PLenclave_schrodinger_ctl: failed to destroy schrodinger mm{}\n")
+        arg = "id"
+    for rid in [0, 0xFFFF, 0xFFFFF] + BAD_INTS:
+        assert at(rid, 0) == H.MAP_FAILED
+        assert dt(rid, None) == -1
+        assert ctl(rid) == 0  # B41
+        assert capsys.readouterr().out == "".join(m.format(rid) for m in msgs)
+    for rid in NOT_INTS:
+        for f in (lambda: at(rid, 0), lambda: dt(rid, None), lambda: ctl(rid)):
+            with pytest.raises(TypeError, match=f": {arg} must be an int"):
+                f()
+    # addr is C's mmap hint (attach) or the mapping to drop (detach): any value is accepted.
+    for addr in [0, -1, 1 << 40, 1 << 62, (1 << 64) - 1, 1 << 64, "x", None, 4096.0]:
+        rid = get(0x1000)
+        view = at(rid, addr)
+        assert isinstance(view, memoryview) and len(view) == 0x1000, addr
+        assert dt(rid, addr) == 0 and ctl(rid) == 0
+        view.release()
+    assert capsys.readouterr().out == ""
+
+
+def test_create_with_hostile_fields(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    p = tmp_path / "e.elf"
+    p.write_bytes(exit_elf(5))
+    elf = load(p)
+    failed = "LIB: PLenclave_create: ioctl create enclave is failed\n"
+
+    def try_create(field: str, value: Any, target: Any = None) -> tuple[H.PLenclave, int, str]:
+        e, params = H.PLenclave(), H.enclave_args()
+        H.PLenclave_init(e)
+        H.enclave_args_init(params)
+        setattr(target or params, field, value)
+        rc = H.PLenclave_create(e, elf, params)
+        return e, rc, capsys.readouterr().err
+
+    for value in BAD_INTS + [1 << 32]:
+        assert try_create("stack_size", value)[1:] == (-1, failed), value
+        assert try_create("type", value)[1:] == (-1, failed), value
+    # elf_args.size: the driver copies that many bytes from ptr.
+    size = elf.size
+    for value in [0, -1, -(1 << 64)]:
+        assert try_create("size", value, elf)[1:] == (-1, "LIB: PLencalve_create: ioctl create enclave: elf_ptr is NULL\n")
+    for value in [size + 1, 1 << 40, 1 << 62, (1 << 64) - 1, 1 << 64]:
+        assert try_create("size", value, elf)[1:] == (-1, failed), value
+    elf.size = size
+    # A bad shm triple is not passed to the enclave (the driver leaves the fields unset): it is
+    # created and runs without shm.
+    shmid = H.PLenclave_shmget(0x1000)
+    for field, values in (("shmid", [0, 0xFFFFF]), ("shm_offset", [0x1000, 0x800]), ("shm_size", [0, 0x800, 0x2000])):
+        for value in values + BAD_INTS:
+            e, params = H.PLenclave(), H.enclave_args()
+            H.PLenclave_init(e)
+            H.enclave_args_init(params)
+            params.shmid, params.shm_offset, params.shm_size = shmid, 0, 0x1000
+            setattr(params, field, value)
+            assert H.PLenclave_create(e, elf, params) == 0, (field, value)
+            assert H.default_device().records[e.eid].shm is None
+            assert H.PLenclave_run(e) == 0 and e.user_param.retval == 5
+    assert capsys.readouterr().err == ""
+    for field in ("stack_size", "type", "shmid", "shm_offset", "shm_size"):
+        for value in NOT_INTS:
+            with pytest.raises(TypeError, match=f"PLenclave_create: enclave_args.{field} must be an int"):
+                try_create(field, value)
+    with pytest.raises(TypeError, match="PLenclave_create: elf_args.size must be an int"):
+        try_create("size", "100", elf)
+    assert H.default_device().monitor.ids() == []
+
+
+def test_run_with_hostile_fields(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    p = tmp_path / "e.elf"
+    p.write_bytes(exit_elf(9))
+    elf = load(p)
+    mid = H.PLenclave_schrodinger_get(0x1000)
+    # A relay triple the driver does not accept: the enclave runs without relay pages.
+    for i, (rid, off, size) in enumerate([(mid, 0, v) for v in BAD_INTS] + [(mid, v, 0x1000) for v in BAD_INTS]
+                                         + [(v, 0, 0x1000) for v in BAD_INTS]):
+        e, rc = create(elf, b"r%d" % i)
+        assert rc == 0
+        assert H.PLenclave_set_mem_arg(e, rid, off, size) == 0
+        assert H.PLenclave_run(e) == 0 and e.user_param.retval == 9, (rid, off, size)
+    # rerun_reason: > 1 is an error, <= 0 means a first run.
+    e, rc = create(elf)
+    for reason in [1 << 40, 1 << 62, (1 << 64) - 1, 1 << 64]:
+        assert H.PLenclave_set_rerun_arg(e, reason) == 0
+        assert H.PLenclave_run(e) == -1
+    assert capsys.readouterr().err == "LIB: PLenclave_run: ioctl run enclave is failed \n" * 4
+    for reason in [-1, -(1 << 64)]:
+        H.PLenclave_set_rerun_arg(e, reason)
+    assert H.PLenclave_run(e) == 0 and e.user_param.retval == 9
+    # Driver ids that name nothing.
+    for eid in BAD_INTS:
+        e, rc = create(elf)
+        e.user_param.eid = eid
+        assert H.PLenclave_run(e) == -1
+        assert H.PLenclave_stop(e) == H.PLenclave_resume(e) == H.PLenclave_destroy(e) == -1
+        e.user_param.eid = e.eid
+        assert H.PLenclave_destroy(e) == 0
+    err = capsys.readouterr().err
+    assert err == ("LIB: PLenclave_run: ioctl run enclave is failed \n" + "LIB: ioctl stop enclave is failed \n" * 3) \
+        * len(BAD_INTS)
+    for eid in BAD_INTS[:3]:
+        e, rc = create(elf)
+        e.eid = e.user_param.eid = eid
+        assert H.PLenclave_run(e) == -1 and H.PLenclave_attest(e, 0) == -1
+    assert "Traceback" not in capsys.readouterr().err
+    # Non-ints: TypeError naming the argument, at the setter or at the run that reads the field.
+    e, rc = create(elf)
+    for value in NOT_INTS:
+        for args, name in (((value, 0, 0x1000), "id"), ((mid, value, 0x1000), "offset"), ((mid, 0, value), "size")):
+            with pytest.raises(TypeError, match=f"PLenclave_set_mem_arg: {name} must be an int"):
+                H.PLenclave_set_mem_arg(e, *args)
+        with pytest.raises(TypeError, match="PLenclave_set_shm: shm_size must be an int"):
+            H.PLenclave_set_shm(e, 0, 0, value)
+        with pytest.raises(TypeError, match="PLenclave_set_rerun_arg: reason must be an int"):
+            H.PLenclave_set_rerun_arg(e, value)
+        for field in ("schrodinger_size", "rerun_reason", "eid", "shm_offset"):
+            saved = getattr(e.user_param, field)
+            setattr(e.user_param, field, value)
+            with pytest.raises(TypeError, match=f"PLenclave_run: user_param.{field} must be an int"):
+                H.PLenclave_run(e)
+            setattr(e.user_param, field, saved)
+    assert H.PLenclave_run(e) == 0 and e.user_param.retval == 9
+
+
+def test_attest_nonces(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    p = tmp_path / "e.elf"
+    p.write_bytes(exit_elf())
+    e, rc = create(load(p))
+    for nonce in [0] + BAD_INTS:  # uintptr_t: taken modulo 2**64, as C converts it
+        assert H.PLenclave_attest(e, nonce) == 0
+        assert e.attest_param.report.enclave.nonce == nonce % (1 << 64)
+    for nonce in NOT_INTS:
+        with pytest.raises(TypeError, match="PLenclave_attest: nonce must be an int"):
+            H.PLenclave_attest(e, nonce)
+    assert capsys.readouterr().err == ""
+
+
+def test_persistency_init_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    for shm_id in [0, 0xFFFF] + BAD_INTS:
+        assert H.PLenclave_fs_persistency_init(shm_id) == -1
+        assert capsys.readouterr().out == "PLenclave_fs_persistency_init failed\n"
+    for shm_id in NOT_INTS:
+        with pytest.raises(TypeError, match="PLenclave_fs_persistency_init: shm_id must be an int"):
+            H.PLenclave_fs_persistency_init(shm_id)
+
+
+def test_device_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in [0, 1 << 40, 1 << 62, (1 << 64) - 1]:  # a bound, not an allocation
+        assert H.configure(secure_memory=value).monitor.secure_memory == value
+        assert H.configure(seed=value) is H.default_device()
+    for value in [-1, -(1 << 64), 1 << 64, (1 << 64) + 4096]:
+        with pytest.raises(ValueError, match="secure_memory must be in"):
+            H.configure(secure_memory=value)
+        with pytest.raises(ValueError, match="seed must be in"):
+            H.configure(seed=value)
+    for value in ["1G", 1.5, b"1"]:  # (None: the default)
+        with pytest.raises(TypeError, match="Device: secure_memory must be an int"):
+            H.configure(secure_memory=value)
+    monkeypatch.setenv("PLTVM_SECURE_MEMORY", "lots")
+    with pytest.raises(ValueError, match="PLTVM_SECURE_MEMORY must be a number of bytes, not 'lots'"):
+        H.Device()
+    monkeypatch.setenv("PLTVM_SECURE_MEMORY", "0x100000")
+    assert H.Device().monitor.secure_memory == 1 << 20
+
+
+def test_region_ids_run_out(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(H, "SHM_ID_END", H.SHM_ID_MIN + 3)
+    ids = [H.PLenclave_shmget(0x1000) for _ in range(3)]
+    assert ids == [0x10000, 0x10001, 0x10002]
+    assert H.PLenclave_shmget(0x1000) == -1
+    assert H.PLenclave_schrodinger_get(0x1000) == -1, "one id space for both kinds"
+    assert capsys.readouterr().out == "PLenclave_shmget: failed to create shm\nPLenclave_schrodinger_get: failed to create\n"

@@ -38,6 +38,18 @@ the enclave's mapping every time it is entered (run, re-run) and copied back eve
 returns to the program. While a run is in flight the two copies are not synchronised (a host
 thread writing the buffer during a run is not seen by the enclave until the next entry).
 
+Integer arguments and fields. Sizes, offsets, ids, reasons and nonces must be ints (anything else
+raises TypeError naming the argument, where C would not compile). An int the driver cannot use
+takes the C failure path: -1 and the C message (e.g. ``PLenclave_shmget(1 << 40)``: host shm is
+at most :data:`SHM_MAX_SIZE`, relay regions come from a 16 MiB pool), or, for an shm or relay
+triple the driver does not accept, an enclave that gets no shm or relay pages. No size is
+allocated before it has been checked.
+
+Threads. Any number of threads may use the API at once. The driver's bookkeeping for an enclave
+(which host shm and relay region it is bound to) belongs to that enclave, not to its driver id:
+ids are reused at once, and a thread finishing with an enclave never touches the bookkeeping of
+the next enclave given the same id.
+
 Enclave output (``printf`` through the kbuffer) goes to ``sys.stdout`` by default (on Penglai
 it goes to the kernel console); :func:`set_output` redirects it. Driver diagnostics that the
 kernel would log (why a create failed, ...) go to the ``logging`` logger ``"pltvm.driver"``.
@@ -134,7 +146,12 @@ ENCLAVE_ERROR, ENCLAVE_NO_MEM = -1, -2
 
 PAGE_SIZE = 4096
 SHM_ID_MIN, SHM_ID_END = 0x10000, 0xFFFFF
+SHM_MAX_SIZE = 4 << 20
+"""The largest host shm :func:`PLenclave_shmget` gives: the driver takes it from the kernel's page
+allocator in one block of 2^k pages, and Linux's largest block (order MAX_ORDER - 1 = 10 with the
+default MAX_ORDER) is 1024 pages."""
 SCHRODINGER_POOL_PAGES = 4096
+U64_END = 1 << 64
 PERSISTENCY_FILE = os.environ.get("PLTVM_PERSISTENCY_FILE", "/mnt/persistencty_file")
 """Host file behind OCALL_READ_SECT / OCALL_WRITE_SECT (the driver's path; override with the
 environment variable or by assigning this attribute before PLenclave_fs_persistency_init)."""
@@ -269,6 +286,14 @@ def _page_count(size: int) -> int:
     return 1 << max(pages - 1, 0).bit_length()
 
 
+def _int_arg(caller: str, name: str, value: Any) -> int:
+    """``value`` if it is an int (C would not compile anything else); TypeError naming the
+    argument otherwise. Range checks are the caller's: out-of-range values take the C failure path."""
+    if not isinstance(value, int):
+        raise TypeError(f"{caller}: {name} must be an int, not {type(value).__name__}")
+    return value
+
+
 class _Region:
     """A driver shm or schrodinger region: host memory the program maps."""
 
@@ -307,24 +332,62 @@ class Device:
     def __init__(self, secure_memory: Optional[int] = None, rng: str = "seeded", seed: int = 0) -> None:
         if secure_memory is None:
             env = os.environ.get("PLTVM_SECURE_MEMORY")
-            secure_memory = int(env, 0) if env else 1 << 30
+            try:
+                secure_memory = int(env, 0) if env else 1 << 30
+            except ValueError:
+                raise ValueError(f"PLTVM_SECURE_MEMORY must be a number of bytes, not {env!r}") from None
+        for name, value in (("secure_memory", secure_memory), ("seed", seed)):
+            _int_arg("Device", name, value)
+            if not 0 <= value < U64_END:
+                raise ValueError(f"Device: {name} must be in [0, 2**64), not {value}")
         self.monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed)
         self.lock = threading.Lock()
         self.shms: dict[int, _Region] = {}
         self.schrodingers: dict[int, _Region] = {}
         self.schrodinger_pages = 0
-        self.shm_of: dict[int, _Binding] = {}
-        self.relay_of: dict[int, _Binding] = {}
+        # Driver id -> the record of the live enclave the mirror created under that id.
+        self.records: dict[int, _Record] = {}
         self.persistency_shm: Optional[int] = None
 
     @staticmethod
     def _resolve(table: dict[int, _Region], rid: int, offset: int, size: int) -> Optional[_Binding]:
+        """The region ``(rid, offset, size)`` if the driver accepts it (page-aligned, non-empty,
+        inside the region), else None. The arguments are ints (checked by the callers)."""
         region = table.get(rid)
         if region is None or offset % PAGE_SIZE or size <= 0 or size % PAGE_SIZE:
             return None
         if offset < 0 or offset + size > len(region.buf):
             return None
         return _Binding(region, offset, size)
+
+    # Enclave records. The C API names enclaves by driver id, and the monitor hands a freed id to
+    # the next enclave at once, possibly in another thread while the first one's run result is
+    # still being handled. So the driver-id table only finds a record; everything else works on
+    # the record itself, and a record is removed only by identity: a finished enclave's clean-up
+    # can never drop (and a new enclave can never inherit) the record of the id's next owner.
+
+    def _register(self, enc: _core.Enclave, shm: Optional[_Binding]) -> _Record:
+        rec = _Record(enc, shm)
+        with self.lock:
+            self.records[enc.id] = rec
+        return rec
+
+    def _drop(self, rec: _Record) -> None:
+        with self.lock:
+            if self.records.get(rec.id) is rec:
+                del self.records[rec.id]
+
+    def _find(self, eid: int) -> Optional[_Record]:
+        """The record of the live enclave with driver id ``eid``: the mirror's own, or a bare one
+        for an enclave made by other means (no shm or relay bindings)."""
+        with self.lock:
+            rec = self.records.get(eid)
+        if rec is not None:
+            if rec.enc.state != "INVALID":
+                return rec
+            self._drop(rec)  # ended without the mirror seeing it (destroyed by other means)
+        enc = self.monitor.lookup(eid) if isinstance(eid, int) and 0 <= eid < 1 << 32 else None
+        return _Record(enc, None) if enc is not None else None
 
     def _new_id(self, table: dict[int, _Region]) -> Optional[int]:
         for i in range(SHM_ID_MIN, SHM_ID_END):
@@ -333,19 +396,23 @@ class Device:
         return None
 
     def shmget(self, size: int, schrodinger: bool) -> int:
+        """A new region of ``size`` bytes: its id, or -1. Sizes the driver cannot satisfy are
+        refused before any host memory is allocated."""
         if size <= 0 or size % PAGE_SIZE:
+            return -1
+        pages = _page_count(size)
+        if pages > (SCHRODINGER_POOL_PAGES if schrodinger else SHM_MAX_SIZE // PAGE_SIZE):
             return -1
         with self.lock:
             table = self.schrodingers if schrodinger else self.shms
-            region = _Region(size)
-            if schrodinger and self.schrodinger_pages + region.pages > SCHRODINGER_POOL_PAGES:
+            if schrodinger and self.schrodinger_pages + pages > SCHRODINGER_POOL_PAGES:
                 return -1
             rid = self._new_id(table)
             if rid is None:
                 return -1
-            table[rid] = region
+            table[rid] = _Region(size)
             if schrodinger:
-                self.schrodinger_pages += region.pages
+                self.schrodinger_pages += pages
             return rid
 
     def shmat(self, rid: int, schrodinger: bool) -> Optional[memoryview]:
@@ -377,9 +444,19 @@ class Device:
                 self.persistency_shm = None
             return True
 
-    def forget(self, eid: int) -> None:
-        self.shm_of.pop(eid, None)
-        self.relay_of.pop(eid, None)
+
+
+class _Record:
+    """The driver's record of one enclave: the monitor's handle and where its shm and relay
+    pages live on the host side."""
+
+    __slots__ = ("enc", "id", "shm", "relay")
+
+    def __init__(self, enc: _core.Enclave, shm: Optional[_Binding]) -> None:
+        self.enc = enc
+        self.id: int = enc.id
+        self.shm = shm
+        self.relay: Optional[_Binding] = None
 
 
 _device: Optional[Device] = None
@@ -583,13 +660,20 @@ def _name16(name: Union[bytes, str, None]) -> bytes:
 def PLenclave_create(
     PLenclave_: Optional[PLenclave], u_elffile: Optional[elf_args], u_param: Optional[enclave_args]
 ) -> int:
-    """Create an enclave from the ELF; ``user_param.eid`` (and ``eid``) become its id."""
+    """Create an enclave from the ELF; ``user_param.eid`` (and ``eid``) become its id. The
+    integer fields of ``u_elffile`` and ``u_param`` must be ints (TypeError); values the driver
+    cannot use make the create fail as in C (e.g. a stack over 64 MiB, ``size`` past the end of
+    ``ptr``); an shm triple the driver does not accept leaves the enclave without shm."""
     if PLenclave_ is None or PLenclave_.fd < 0:
         _err("LIB: PLenclave_create: enclave hasn't be initialized yet\n")
         return -1
     if u_elffile is None:
         _err("LIB: PLenclave_create: elffile does not exist\n")
         return -1
+    _int_arg("PLenclave_create", "elf_args.size", u_elffile.size)
+    if u_param is not None:
+        for name in ("type", "stack_size", "shmid", "shm_offset", "shm_size"):
+            _int_arg("PLenclave_create", f"enclave_args.{name}", getattr(u_param, name))
     PLenclave_.elffile = u_elffile
     p = PLenclave_.user_param
     p.elf_ptr = u_elffile.ptr
@@ -618,13 +702,22 @@ def PLenclave_create(
 
 def _ioctl_create(dev: Device, p: penglai_enclave_user_param) -> Optional[int]:
     assert p.elf_ptr is not None
+    if p.elf_size > len(p.elf_ptr):  # the driver's copy of elf_size bytes would fault
+        _log.warning("create enclave failed: elf_size %#x is past the end of the ELF (%#x bytes)",
+                     p.elf_size, len(p.elf_ptr))
+        return None
+    elf = p.elf_ptr if p.elf_size == len(p.elf_ptr) else p.elf_ptr[: p.elf_size]
+    if not 0 <= p.type < 1 << 32 or not 0 <= p.stack_size < U64_END:  # the ioctl's u32 and u64
+        _log.warning("create enclave failed: type %d or stack_size %d does not fit the ioctl's fields",
+                     p.type, p.stack_size)
+        return None
     shm = None
     if p.type in (NORMAL_ENCLAVE, SERVER_ENCLAVE):
         shm = Device._resolve(dev.shms, p.shmid, p.shm_offset, p.shm_size)
     persistency = PERSISTENCY_FILE if shm is not None and dev.persistency_shm == p.shmid else None
     try:
         enc = dev.monitor.create(
-            p.elf_ptr,
+            elf,
             name=p.name,
             type=p.type,
             stack_size=p.stack_size,
@@ -636,25 +729,25 @@ def _ioctl_create(dev: Device, p: penglai_enclave_user_param) -> Optional[int]:
         return None
     for w in enc.warnings:
         _log.warning("%s", w)
-    if shm is not None:
-        dev.shm_of[enc.id] = shm
+    dev._register(enc, shm)
     return enc.id
 
 
-def _run_result(dev: Device, p: penglai_enclave_user_param, enc: _core.Enclave, entry: str,
+def _run_result(dev: Device, p: penglai_enclave_user_param, rec: _Record, entry: str,
                 relay: Optional[bytes]) -> int:
-    shm = dev.shm_of.get(enc.id)
+    """One run of the enclave of ``rec`` and the driver's work after it. Only ``rec`` is
+    touched: by the time the run returns, an ended enclave's id may already be another's."""
+    enc, shm = rec.enc, rec.shm
     try:
         r = enc.run(entry, relay=relay, shm=shm.get() if shm is not None else None, output=_output)
     except BaseException:
         if enc.state == "INVALID":  # the output sink raised: the enclave was destroyed
-            dev.forget(enc.id)
+            dev._drop(rec)
         raise
     if shm is not None and r.shm is not None:
         shm.put(r.shm)
-    rb = dev.relay_of.get(enc.id)
-    if rb is not None and r.relay:
-        rb.put(r.relay[0])
+    if rec.relay is not None and r.relay:
+        rec.relay.put(r.relay[0])
     if r.reason == "exit":
         p.retval = r.retval or 0
     elif r.reason in ("destroyed", "fault", "aborted"):
@@ -662,20 +755,20 @@ def _run_result(dev: Device, p: penglai_enclave_user_param, enc: _core.Enclave, 
     if r.reason == "relay":
         return RETURN_USER_RELAY_PAGE
     if r.reason in ("exit", "fault", "destroyed", "aborted"):
-        dev.forget(enc.id)
+        dev._drop(rec)
     if r.reason in ("exit", "destroyed"):
         return 0
     if r.reason == "fault":
         _log.warning(
-            "enclave %#x destroyed: cause %s at pc %#x, tval %#x%s", enc.id, r.cause, r.pc or 0, r.tval or 0,
+            "enclave %#x destroyed: cause %s at pc %#x, tval %#x%s", rec.id, r.cause, r.pc or 0, r.tval or 0,
             f", ecall a7={r.syscall}" if r.syscall is not None else "",
         )
     elif r.reason == "refused":
-        _log.warning("run enclave %#x refused: %s", enc.id, r.message)
+        _log.warning("run enclave %#x refused: %s", rec.id, r.message)
     return -1
 
 
-def _fork_instance(dev: Device, p: penglai_enclave_user_param, template: _core.Enclave) -> Optional[_core.Enclave]:
+def _fork_instance(dev: Device, p: penglai_enclave_user_param, template: _core.Enclave) -> Optional[_Record]:
     """Run of a shadow template (§4.4, §5.2): fork a fresh instance with the shm named by
     ``user_param`` and its name; ``user_param.eid`` becomes the instance's id and ``isShadow`` 1."""
     shm = Device._resolve(dev.shms, p.shmid, p.shm_offset, p.shm_size)
@@ -685,29 +778,33 @@ def _fork_instance(dev: Device, p: penglai_enclave_user_param, template: _core.E
     except (ValueError, MemoryError, NotImplementedError, RuntimeError, OverflowError) as e:
         _log.warning("fork of shadow enclave %#x failed: %s", template.id, e)
         return None
-    if shm is not None:
-        dev.shm_of[inst.id] = shm
+    rec = dev._register(inst, shm)
     p.eid = inst.id
     p.isShadow = 1
-    return inst
+    return rec
 
 
 def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
     """Run (or re-run after a relay-page return). 0: the enclave exited (value in
     ``user_param.retval``) or was destroyed; 1: it returned its relay page; -1: failure,
-    including a faulting enclave."""
+    including a faulting enclave. The integer fields of ``user_param`` must be ints (TypeError);
+    a relay triple the driver does not accept runs the enclave without relay pages."""
+    if PLenclave_ is not None:
+        _int_arg("PLenclave_run", "eid", PLenclave_.eid)
     if PLenclave_ is None or PLenclave_.fd < 0 or PLenclave_.eid < 0:
         _err("LIB: PLenclave_run: enclave can not be run\n")
         return -1
-    dev = _dev(PLenclave_.fd)
     p = PLenclave_.user_param
-    enc = dev.monitor.lookup(p.eid) if dev is not None else None
+    for name in ("eid", "rerun_reason", "schrodinger_id", "schrodinger_offset", "schrodinger_size",
+                 "shmid", "shm_offset", "shm_size"):
+        _int_arg("PLenclave_run", f"user_param.{name}", getattr(p, name))
+    dev = _dev(PLenclave_.fd)
+    rec = dev._find(p.eid) if dev is not None else None
     ret = -1
-    if dev is not None and enc is not None:
+    if dev is not None and rec is not None:
         if p.rerun_reason > 0:
             if p.rerun_reason == RETURN_USER_RELAY_PAGE:
-                rb = dev.relay_of.get(enc.id)
-                ret = _run_result(dev, p, enc, "rerun_relay", rb.get() if rb is not None else None)
+                ret = _run_result(dev, p, rec, "rerun_relay", rec.relay.get() if rec.relay is not None else None)
         else:
             relay = None
             if p.schrodinger_id > 0 and p.schrodinger_size != 0:
@@ -715,12 +812,12 @@ def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
                                         p.schrodinger_size)
             elif p.schrodinger_id > 0:
                 _log.warning("inheriting relay pages by name (schrodinger size 0) is not supported")
-            if enc.type == SHADOW_ENCLAVE:
-                enc = _fork_instance(dev, p, enc)
-            if enc is not None:
-                if relay is not None:
-                    dev.relay_of[enc.id] = relay
-                ret = _run_result(dev, p, enc, "start", relay.get() if relay is not None else None)
+            run: Optional[_Record] = rec
+            if rec.enc.type == SHADOW_ENCLAVE:
+                run = _fork_instance(dev, p, rec.enc)
+            if run is not None:
+                run.relay = relay
+                ret = _run_result(dev, p, run, "start", relay.get() if relay is not None else None)
     if ret < 0:
         _err("LIB: PLenclave_run: ioctl run enclave is failed \n")
         return -1
@@ -732,7 +829,9 @@ def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
     as the library does (``isShadow``, ``eid`` = ``PLenclave->eid``, ``nonce``), then
     ``attest_param.report`` with the signed ``report_t`` (``enclave.hash`` =
     ``SM3(measurement ‖ le64(nonce))``; see :mod:`pltvm.attest`). The enclave must be FRESH or
-    STOPPED. With ``isShadow = 1`` the instance named by ``user_param.eid`` is attested (B22)."""
+    STOPPED. With ``isShadow = 1`` the instance named by ``user_param.eid`` is attested (B22).
+    ``nonce`` is an int, taken modulo 2**64 as C converts it to ``uintptr_t``."""
+    _int_arg("PLenclave_attest", "nonce", nonce)
     report = None
     if PLenclave_ is not None:
         PLenclave_.attest_param.isShadow = PLenclave_.user_param.isShadow
@@ -740,7 +839,8 @@ def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
         PLenclave_.attest_param.nonce = nonce
         dev = _dev(PLenclave_.fd)
         rid = PLenclave_.user_param.eid if PLenclave_.attest_param.isShadow else PLenclave_.eid
-        target = dev.monitor.lookup(rid) if dev is not None and rid >= 0 else None
+        rec = dev._find(rid) if dev is not None else None
+        target = rec.enc if rec is not None else None
         if target is not None and hasattr(target, "attest"):
             try:
                 report = target.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF)
@@ -755,19 +855,19 @@ def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
     return 0
 
 
-def _lookup(PLenclave_: Optional[PLenclave]) -> tuple[Optional[Device], Optional[_core.Enclave]]:
+def _lookup(PLenclave_: Optional[PLenclave]) -> tuple[Optional[Device], Optional[_Record]]:
     if PLenclave_ is None:
         return None, None
     dev = _dev(PLenclave_.fd)
     if dev is None:
         return None, None
-    return dev, dev.monitor.lookup(PLenclave_.user_param.eid)
+    return dev, dev._find(PLenclave_.user_param.eid)
 
 
 def PLenclave_stop(PLenclave_: Optional[PLenclave]) -> int:
     """Stop a running (or runnable) enclave; its pending PLenclave_run keeps blocking."""
-    _, enc = _lookup(PLenclave_)
-    if enc is None or enc.stop() != 0:
+    _, rec = _lookup(PLenclave_)
+    if rec is None or rec.enc.stop() != 0:
         _err("LIB: ioctl stop enclave is failed \n")
         return -1
     return 0
@@ -775,13 +875,13 @@ def PLenclave_stop(PLenclave_: Optional[PLenclave]) -> int:
 
 def PLenclave_resume(PLenclave_: Optional[PLenclave]) -> int:
     """Wake a stopped enclave. On failure the driver drops its record of the enclave."""
-    dev, enc = _lookup(PLenclave_)
-    if dev is None or enc is None:
+    dev, rec = _lookup(PLenclave_)
+    if dev is None or rec is None:
         _err("LIB: ioctl stop enclave is failed \n")
         return -1
-    if enc.resume() != 0:
-        enc.forget()
-        dev.forget(enc.id)
+    if rec.enc.resume() != 0:
+        rec.enc.forget()
+        dev._drop(rec)
         _err("LIB: ioctl stop enclave is failed \n")
         return -1
     return 0
@@ -789,11 +889,11 @@ def PLenclave_resume(PLenclave_: Optional[PLenclave]) -> int:
 
 def PLenclave_destroy(PLenclave_: Optional[PLenclave]) -> int:
     """Destroy the enclave; a run in flight in another thread returns 0."""
-    dev, enc = _lookup(PLenclave_)
-    if dev is None or enc is None or enc.destroy() != 0:
+    dev, rec = _lookup(PLenclave_)
+    if dev is None or rec is None or rec.enc.destroy() != 0:
         _err("LIB: ioctl stop enclave is failed \n")
         return -1
-    dev.forget(enc.id)
+    dev._drop(rec)
     return 0
 
 
@@ -809,8 +909,11 @@ def PLenclave_destruct(PLenclave_: Optional[PLenclave]) -> int:
 
 
 def PLenclave_shmget(size: int) -> int:
-    """A new host shm of ``size`` bytes (non-zero multiple of 4096); its id (>= 0x10000) or -1."""
-    rid = _on_device("PLenclave_shmget", lambda dev: dev.shmget(size, False) if isinstance(size, int) else -1)
+    """A new host shm of ``size`` bytes: a non-zero multiple of 4096 up to :data:`SHM_MAX_SIZE`
+    (4 MiB); its id (>= 0x10000), or -1 with the C message for any other int. A non-int ``size``
+    raises TypeError."""
+    _int_arg("PLenclave_shmget", "size", size)
+    rid = _on_device("PLenclave_shmget", lambda dev: dev.shmget(size, False))
     if rid is _NO_DEVICE:
         return -1
     if rid < 0:
@@ -820,7 +923,9 @@ def PLenclave_shmget(size: int) -> int:
 
 
 def PLenclave_shmat(shmid: int, addr: Any = None) -> Union[memoryview, int]:
-    """Attach: a writable memoryview of the shm, or ``MAP_FAILED`` (-1)."""
+    """Attach: a writable memoryview of the shm, or ``MAP_FAILED`` (-1). ``addr`` (the C mmap
+    hint) is ignored, whatever its value."""
+    _int_arg("PLenclave_shmat", "shmid", shmid)
     view = _on_device("PLenclave_shmat", lambda dev: dev.shmat(shmid, False))
     if view is _NO_DEVICE:
         return MAP_FAILED
@@ -839,7 +944,9 @@ def _release(addr: Any) -> None:
 
 
 def PLenclave_shmdt(shmid: int, addr: Any) -> int:
-    """Detach; the memoryview ``addr`` is released (like munmap). 0 or -1."""
+    """Detach; ``addr``, if it is the memoryview :func:`PLenclave_shmat` returned, is released
+    (like munmap); any other value is accepted and ignored. 0 or -1."""
+    _int_arg("PLenclave_shmdt", "shmid", shmid)
     ok = _on_device("PLenclave_shmdt", lambda dev: dev.shmdt(shmid, False))
     if ok is _NO_DEVICE:
         return -1
@@ -852,6 +959,7 @@ def PLenclave_shmdt(shmid: int, addr: Any) -> int:
 
 def PLenclave_shmctl(shmid: int) -> int:
     """Destroy the shm (refused while attached, B43). Returns 0 even on failure (B41)."""
+    _int_arg("PLenclave_shmctl", "shmid", shmid)
     ok = _on_device("PLenclave_shmctl", lambda dev: dev.shmctl(shmid, False))
     if ok is _NO_DEVICE:
         return -1
@@ -861,8 +969,11 @@ def PLenclave_shmctl(shmid: int) -> int:
 
 
 def PLenclave_schrodinger_get(size: int) -> int:
-    """A relay region from the driver's 16 MiB pool; its id or -1."""
-    rid = _on_device("PLenclave_schrodinger_get", lambda dev: dev.shmget(size, True) if isinstance(size, int) else -1)
+    """A relay region of ``size`` bytes (a non-zero multiple of 4096) from the driver's 16 MiB
+    pool; its id, or -1 with the C message for any other int or when the pool is used up. A
+    non-int ``size`` raises TypeError."""
+    _int_arg("PLenclave_schrodinger_get", "size", size)
+    rid = _on_device("PLenclave_schrodinger_get", lambda dev: dev.shmget(size, True))
     if rid is _NO_DEVICE:
         return -1
     if rid < 0:
@@ -872,7 +983,8 @@ def PLenclave_schrodinger_get(size: int) -> int:
 
 
 def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int]:
-    """Attach (exclusive): a writable memoryview, or ``MAP_FAILED`` (-1)."""
+    """Attach (exclusive): a writable memoryview, or ``MAP_FAILED`` (-1). ``addr`` is ignored."""
+    _int_arg("PLenclave_schrodinger_at", "id", id)
     view = _on_device("PLenclave_schrodinger_at", lambda dev: dev.shmat(id, True))
     if view is _NO_DEVICE:
         return MAP_FAILED
@@ -883,6 +995,8 @@ def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int
 
 
 def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
+    """Detach (``addr`` as for :func:`PLenclave_shmdt`). 0 or -1."""
+    _int_arg("PLenclave_schrodinger_dt", "id", id)
     ok = _on_device("PLenclave_schrodinger_dt", lambda dev: dev.shmdt(id, True))
     if ok is _NO_DEVICE:
         return -1
@@ -895,6 +1009,7 @@ def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
 
 def PLenclave_schrodinger_ctl(id: int) -> int:
     """Destroy the relay region; returns 0 even on failure (B41)."""
+    _int_arg("PLenclave_schrodinger_ctl", "id", id)
     ok = _on_device("PLenclave_schrodinger_ctl", lambda dev: dev.shmctl(id, True))
     if ok is _NO_DEVICE:
         return -1
@@ -904,6 +1019,10 @@ def PLenclave_schrodinger_ctl(id: int) -> int:
 
 
 def PLenclave_set_shm(PLenclave_: Optional[PLenclave], shmid: int, shm_offset: int, shm_size: int) -> int:
+    """Set ``user_param``'s shm triple (used by the run of a shadow template). The values are
+    checked at that run; a non-int raises TypeError here."""
+    for name, value in (("shmid", shmid), ("shm_offset", shm_offset), ("shm_size", shm_size)):
+        _int_arg("PLenclave_set_shm", name, value)
     if PLenclave_ is None:
         return -1
     p = PLenclave_.user_param
@@ -912,6 +1031,10 @@ def PLenclave_set_shm(PLenclave_: Optional[PLenclave], shmid: int, shm_offset: i
 
 
 def PLenclave_set_mem_arg(PLenclave_: Optional[PLenclave], id: int, offset: int, size: int) -> int:
+    """Set the relay region ``(id, offset, size)`` the next start of a run maps. The values are
+    checked at that run; a non-int raises TypeError here."""
+    for name, value in (("id", id), ("offset", offset), ("size", size)):
+        _int_arg("PLenclave_set_mem_arg", name, value)
     if PLenclave_ is None:
         return -1
     p = PLenclave_.user_param
@@ -920,6 +1043,9 @@ def PLenclave_set_mem_arg(PLenclave_: Optional[PLenclave], id: int, offset: int,
 
 
 def PLenclave_set_rerun_arg(PLenclave_: Optional[PLenclave], reason: int) -> int:
+    """Set ``user_param.rerun_reason`` (1: re-run after a relay-page return); never reset by the
+    library, as in C."""
+    _int_arg("PLenclave_set_rerun_arg", "reason", reason)
     if PLenclave_ is None:
         return -1
     PLenclave_.user_param.rerun_reason = reason
@@ -930,6 +1056,7 @@ def PLenclave_fs_persistency_init(shm_id: int) -> int:
     """Bind the persistency file to this shm for OCALL_READ_SECT / OCALL_WRITE_SECT. Enclaves
     created afterwards with the same shm can use them (the transfer buffer is the shm page the
     enclave sees at 0x39_0000_0000)."""
+    _int_arg("PLenclave_fs_persistency_init", "shm_id", shm_id)
     dev = _on_device("PLenclave_fs_persistency_init", lambda dev: dev)
     if dev is _NO_DEVICE:
         return -1
