@@ -16,7 +16,7 @@ from conftest import ILLEGAL, REPO, Seg, code, make_elf, run_cli
 _core: Any = pytest.importorskip("pltvm._core")
 pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
 
-from pltvm import cli, enclaves  # noqa: E402
+from pltvm import cli, cli_enclave, enclaves  # noqa: E402
 from pltvm import host as H  # noqa: E402
 
 ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
@@ -88,7 +88,7 @@ def test_mem_and_info(capsys: pytest.CaptureFixture[str]) -> None:
 def test_crash(capsys: pytest.CaptureFixture[str]) -> None:
     bundled("crash")
     rc, out, err = run(capsys, "run", "crash")
-    assert rc == 0  # as the C demo
+    assert rc == 1  # the C demo exits 0 here; pltvm reports the thread's error in its status
     assert out == "crash: storing to address 0\n[ERROR] host: result -1 val is wrong!\n" + AFTER
     assert "LIB: PLenclave_run: ioctl run enclave is failed \n" in err
     assert H.default_device().monitor.ids() == []
@@ -96,7 +96,7 @@ def test_crash(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_create_failure(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "run", "--secure-memory", "1M", "hello-world", "2")
-    assert rc == 0
+    assert rc == 1
     lines = out.splitlines(keepends=True)
     assert lines[-1] == AFTER
     assert sorted(lines[:-1]) == sorted(["host:1: failed to create enclave\n", "host:2: failed to create enclave\n",
@@ -179,3 +179,35 @@ def test_loop_interrupted() -> None:
     assert p.returncode == 130
     assert first + out == b"loop: spinning\n" * 2
     assert err.endswith(b"pltvm: interrupted\n") and b"Traceback" not in err
+
+
+def test_fork_host_status_reports_thread_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """The C demos exit 0 even when a thread printed an error; pltvm exits 1 then."""
+    bundled("crash")
+    rc, out, err = run(capsys, "fork-host", "crash", "2")
+    assert rc == 1
+    assert out.count("[ERROR] host: run_result val is wrong!\n") == 2
+    rc, out, err = run(capsys, "fork-host", "hello-world", "2")
+    assert rc == 0 and out.count("hello world!\n") == 2
+    rc, out, err = run(capsys, "fork-host", "--secure-memory", "64K", "hello-world")
+    assert (rc, out) == (1, "host: failed to create enclave\n")
+
+
+def test_worker_exception_is_raised_after_every_thread_ended(capsys: pytest.CaptureFixture[str]) -> None:
+    """A closed stdout (BrokenPipeError in a thread's print) ends `pltvm run` with SIGPIPE's
+    status once every thread is back, not with a traceback per thread."""
+    bundled("hello-world")
+
+    def closed(data: bytes) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    H.set_output(closed)
+    try:
+        with pytest.raises(BrokenPipeError):
+            cli_enclave.run_host_demo(str(bundled("hello-world")), 4)
+    finally:
+        H.set_output(None)
+    assert H.default_device().monitor.ids() == []
+    import threading
+
+    assert [t for t in threading.enumerate() if t.name.startswith("pltvm-")] == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 from typing import NoReturn, Optional, Sequence
@@ -226,7 +227,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``pltvm`` command with ``argv`` (default ``sys.argv[1:]``); return the exit
     status."""
     try:
-        return _main(argv)
+        status = _main(argv)
+        if argv is None:
+            # The pltvm command is ending (console script, python -m pltvm): a Ctrl-C from here
+            # on would only turn a finished command into a traceback, or a kill by SIGINT while
+            # Python shuts down.
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread: no signals here anyway
+                pass
+        return status
+    except KeyboardInterrupt:
+        # Ctrl-C before a command has taken it over (argument parsing, the commands' lazy
+        # imports, ELF checks): the same ending as an interrupted run.
+        sys.stderr.write("pltvm: interrupted\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`pltvm ... | head`): stop quietly with SIGPIPE's status, and
         # keep Python from complaining when it flushes stdout at exit.

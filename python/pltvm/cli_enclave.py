@@ -14,11 +14,12 @@ import os
 import struct
 import sys
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 __all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
 
 COMMANDS = ("run", "enclaves")
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 SHM_SIZE = 0x1000
@@ -39,11 +40,14 @@ The C library's messages go to stderr (e.g. "LIB: PLenclave_run: ioctl run encla
 the driver's explanations to the pltvm.driver logger (also stderr).
 
 exit status:
-  0    the demo ran to the end, also when an enclave failed (as the C demo; look for the
-       [ERROR] and "failed to create enclave" lines)
+  0    the demo ran to the end and no thread reported an error
+  1    the demo ran to the end but a thread reported an error (an [ERROR] or "failed to
+       create enclave" line); the C demo exits 0 then, which hides the failure from scripts
   2    bad usage: no such file or bundled enclave, an ELF that is not an RV64 RISC-V
        executable, THREADS not a positive integer
-  130  interrupted (Ctrl-C), e.g. `pltvm run loop`, which spins forever
+  130  interrupted (Ctrl-C), e.g. `pltvm run loop`, which spins forever: every enclave is
+       destroyed and every thread has ended when "pltvm: interrupted" (stderr) is printed,
+       the last line of output; a second Ctrl-C during that clean-up ends pltvm at once
 
 ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such file exists.
 """
@@ -123,11 +127,7 @@ def main(ns: argparse.Namespace) -> int:
         return _err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
     if ns.secure_memory is not None:
         host.configure(secure_memory=ns.secure_memory)
-    try:
-        return run_host_demo(path, ns.threads)
-    except KeyboardInterrupt:  # pragma: no cover - raised between join attempts
-        sys.stderr.write("pltvm: interrupted\n")
-        return EXIT_INTERRUPTED
+    return run_host_demo(path, ns.threads)
 
 
 def _resolve(name: str) -> Optional[str]:
@@ -141,10 +141,13 @@ def _resolve(name: str) -> Optional[str]:
         return None
 
 
-def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> None:
-    """``create_enclave`` of host.c: one thread's enclave, from init to cleanup."""
+def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
+    """``create_enclave`` of host.c: one thread's enclave, from init to cleanup. False if the
+    thread reported an error (``failed to create enclave`` or ``[ERROR] ...``)."""
     from . import host as H
 
+    if stop.is_set():  # Ctrl-C before this thread got going
+        return True
     enclave = H.PLenclave()
     params = H.enclave_args()
     H.PLenclave_init(enclave)
@@ -161,9 +164,12 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> None:
         struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
     params.name = b"test-enclave%d" % i
 
-    finished = True
-    if H.PLenclave_create(enclave, enclave_file, params) < 0:
+    ok = finished = True
+    if stop.is_set():
+        finished = False
+    elif H.PLenclave_create(enclave, enclave_file, params) < 0:
         _out(f"host:{i}: failed to create enclave\n")
+        ok = False
     elif stop.is_set():  # Ctrl-C while we were creating it
         H.PLenclave_destroy(enclave)
         finished = False
@@ -180,7 +186,7 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> None:
                 H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
             else:
                 _out(f"[ERROR] host: result {result} val is wrong!\n")
-                finished = False
+                ok = finished = False
                 break
     H.PLenclave_destruct(enclave)
     if finished and not stop.is_set():
@@ -189,78 +195,28 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> None:
     H.PLenclave_shmctl(shmid)
     H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
     H.PLenclave_schrodinger_ctl(mm_arg_id)
+    return ok
 
 
 def run_host_demo(path: str, threads: int = 1) -> int:
     """``main`` of host.c: load ``path`` and run ``threads`` threads of :func:`_create_enclave`
-    (names ``test-enclave1`` ...). Returns the exit status (0, or 130 after Ctrl-C, when the
-    enclaves still running are destroyed)."""
+    (names ``test-enclave1`` ...). Returns the exit status: 0, 1 if a thread reported an error,
+    2 for an unusable ELF, 130 after Ctrl-C (see :mod:`pltvm.cli_threads`)."""
     from . import host as H
+    from .cli_threads import run_threads
 
     enclave_file = H.elf_args()
     H.elf_args_init(enclave_file, path)
-    if not H.elf_valid(enclave_file):
-        _out("error when initializing enclaveFile\n")
-        H.elf_args_destroy(enclave_file)
-        return EXIT_USAGE
-    stop = threading.Event()
-    workers = _Workers("pltvm-host", [(_create_enclave, (i + 1, enclave_file, stop)) for i in range(threads)])
     try:
-        workers.wait()
-    except KeyboardInterrupt:
-        stop.set()
-        workers.stop(H.default_device())
+        if not H.elf_valid(enclave_file):
+            _out("error when initializing enclaveFile\n")
+            return EXIT_USAGE
+        stop = threading.Event()
+        jobs = [(_create_enclave, (i + 1, enclave_file, stop)) for i in range(threads)]
+        results = run_threads("pltvm-host", jobs, stop, H.default_device)
+    finally:
         H.elf_args_destroy(enclave_file)
+    if results is None:
         return EXIT_INTERRUPTED
     _out("host: after exit the thread\n")
-    H.elf_args_destroy(enclave_file)
-    return 0
-
-
-class _Workers:
-    """The demo's pthreads as Python threads, each reporting its end through an Event.
-
-    Completion is tracked with Events rather than ``Thread.join``/``is_alive``: a join that
-    Ctrl-C interrupts can leave CPython believing a thread has ended while it still waits to take
-    the GIL back after a run, and the interpreter must not finalise under such a thread."""
-
-    def __init__(self, name: str, jobs: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
-        self.done = [threading.Event() for _ in jobs]
-        for i, (target, args) in enumerate(jobs):
-            threading.Thread(target=self._run, args=(self.done[i], target, args), name=f"{name}-{i + 1}",
-                             daemon=True).start()
-
-    @staticmethod
-    def _run(done: threading.Event, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        try:
-            target(*args)
-        finally:
-            done.set()
-
-    def wait(self) -> None:
-        """Until every thread has ended (Ctrl-C raises KeyboardInterrupt here)."""
-        for d in self.done:
-            while not d.wait(0.1):
-                pass
-
-    def stop(self, device: Any) -> None:
-        """After Ctrl-C: destroy every enclave (their runs return), wait for the threads, report.
-
-        If a thread does not come back, the process ends here with the interrupted status: a
-        thread still inside a run when Python finalises would abort the process."""
-        _destroy_all(device)
-        ended = all(d.wait(5) for d in self.done)
-        sys.stdout.flush()
-        sys.stderr.write("pltvm: interrupted\n")
-        sys.stderr.flush()
-        if not ended:
-            os._exit(EXIT_INTERRUPTED)
-
-
-def _destroy_all(device: Any) -> None:
-    """Destroy every enclave of the device (their runs return), after Ctrl-C."""
-    monitor = device.monitor
-    for eid in monitor.ids():
-        enc = monitor.lookup(eid)
-        if enc is not None:
-            enc.destroy()
+    return 0 if all(results) else EXIT_FAILED

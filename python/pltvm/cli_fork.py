@@ -22,6 +22,7 @@ from typing import Any
 __all__ = ["add_parsers", "main", "run_fork_host", "COMMANDS"]
 
 COMMANDS = ("fork-host",)
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 SHM_SIZE = 0x4000
@@ -40,8 +41,11 @@ what it prints:
                                              the device before destroying the template
 The driver's explanations go to the pltvm.driver logger (stderr).
 
-exit status: 0 when the demo ran to the end (also if an instance failed, as the C demo);
-2 bad usage; 130 interrupted (Ctrl-C).
+exit status: 0 when the demo ran to the end and no thread reported an error; 1 when the
+shadow enclave could not be created or a thread reported an error (the C demo exits 0 then,
+which hides the failure from scripts); 2 bad usage; 130 interrupted (Ctrl-C): every enclave is
+destroyed and every thread has ended when "pltvm: interrupted" (stderr) is printed, the last
+line of output; a second Ctrl-C during that clean-up ends pltvm at once.
 
 ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such file exists.
 """
@@ -95,10 +99,13 @@ def main(ns: argparse.Namespace) -> int:
 
 
 def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_size: int,
-                    stop: threading.Event) -> None:
-    """``create_enclave`` of fork-host.c: one thread's instance."""
+                    stop: threading.Event) -> bool:
+    """``create_enclave`` of fork-host.c: one thread's instance. False if the thread reported an
+    error (``[ERROR] host: run_result val is wrong!``)."""
     from . import host as H
 
+    if stop.is_set():  # Ctrl-C before this thread got going
+        return True
     _out(f"host:{i}: enclave run eid {eid:x}\n")
     enclave = H.PLenclave()
     H.PLenclave_init(enclave)
@@ -112,7 +119,9 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
     if isinstance(mm_arg, memoryview):
         struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
     enclave.user_param.name = b"test-enclave%d" % i
-    H.PLenclave_attest(enclave, 0)
+    ok = True
+    if not stop.is_set():
+        H.PLenclave_attest(enclave, 0)
     if not stop.is_set():
         if mm_arg_id > 0 and isinstance(mm_arg, memoryview):
             H.PLenclave_set_mem_arg(enclave, mm_arg_id, 0, MM_ARG_SIZE)
@@ -125,51 +134,49 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
                 H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
             else:
                 _out("[ERROR] host: run_result val is wrong!\n")
+                ok = False
                 break
     H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
     H.PLenclave_schrodinger_ctl(mm_arg_id)
+    return ok
 
 
 def run_fork_host(path: str, threads: int = 1) -> int:
-    """``main`` of fork-host.c; returns the exit status (0, 2 for an unreadable ELF, 130 after
-    Ctrl-C, when the instances still running are destroyed)."""
+    """``main`` of fork-host.c. Returns the exit status: 0, 1 if the shadow enclave could not be
+    created or a thread reported an error, 2 for an unusable ELF, 130 after Ctrl-C (see
+    :mod:`pltvm.cli_threads`)."""
     from . import host as H
-    from .cli_enclave import _Workers
+    from .cli_threads import run_threads
 
     enclave_file = H.elf_args()
     H.elf_args_init(enclave_file, path)
-    if not H.elf_valid(enclave_file):
-        _out("error when initializing enclaveFile\n")
-        H.elf_args_destroy(enclave_file)
-        return EXIT_USAGE
-    enclave = H.PLenclave()
-    params = H.enclave_args()
-    H.PLenclave_init(enclave)
-    H.enclave_args_init(params)
-    shmid = H.PLenclave_shmget(SHM_SIZE)
-    shm = H.PLenclave_shmat(shmid, 0)
-    if isinstance(shm, memoryview):
-        struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
-    params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
-    params.type = H.SHADOW_ENCLAVE
-    if H.PLenclave_create(enclave, enclave_file, params) < 0:
-        _out("host: failed to create enclave\n")
-        H.elf_args_destroy(enclave_file)
-        return 0
-    eid = enclave.user_param.eid
-    stop = threading.Event()
-    workers = _Workers(
-        "pltvm-fork-host", [(_create_enclave, (i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop)) for i in range(threads)]
-    )
     try:
-        workers.wait()
-    except KeyboardInterrupt:
-        stop.set()
-        workers.stop(H._dev(enclave.fd) or H.default_device())
+        if not H.elf_valid(enclave_file):
+            _out("error when initializing enclaveFile\n")
+            return EXIT_USAGE
+        enclave = H.PLenclave()
+        params = H.enclave_args()
+        H.PLenclave_init(enclave)
+        H.enclave_args_init(params)
+        shmid = H.PLenclave_shmget(SHM_SIZE)
+        shm = H.PLenclave_shmat(shmid, 0)
+        if isinstance(shm, memoryview):
+            struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+        params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
+        params.type = H.SHADOW_ENCLAVE
+        if H.PLenclave_create(enclave, enclave_file, params) < 0:
+            _out("host: failed to create enclave\n")
+            return EXIT_FAILED
+        eid = enclave.user_param.eid
+        stop = threading.Event()
+        jobs = [(_create_enclave, (i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop)) for i in range(threads)]
+        device = H._dev(enclave.fd) or H.default_device()
+        results = run_threads("pltvm-fork-host", jobs, stop, lambda: device)
+        if results is None:
+            return EXIT_INTERRUPTED
+        # As fork-host.c: the device is closed first, so the destroy fails (B20).
+        H.PLenclave_destruct(enclave)
+        H.PLenclave_destroy(enclave)
+    finally:
         H.elf_args_destroy(enclave_file)
-        return EXIT_INTERRUPTED
-    # As fork-host.c: the device is closed first, so the destroy fails (B20).
-    H.PLenclave_destruct(enclave)
-    H.PLenclave_destroy(enclave)
-    H.elf_args_destroy(enclave_file)
-    return 0
+    return 0 if all(results) else EXIT_FAILED
