@@ -1,4 +1,4 @@
-"""pltvm.host, the C host API mirror: return codes and messages of penglai-tvm-abi.md §4.5,
+"""pltvm.host, the C host API mirror: return codes and messages of docs/abi.md §4.5,
 the demo flows of §4.6 with the bundled enclaves, and the error paths."""
 
 from __future__ import annotations

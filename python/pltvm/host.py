@@ -19,7 +19,7 @@ A host program written against ``penglai-enclave.h`` translates line by line::
     PLenclave_destruct(enclave)
     elf_args_destroy(elf)
 
-Return codes and the messages printed to stderr/stdout are the C library's (penglai-tvm-abi.md
+Return codes and the messages printed to stderr/stdout are the C library's (docs/abi.md
 §4.5), typos included. Structures are dataclasses with the C field names. Pointers become Python
 objects: ``elf_args.ptr`` holds the file's bytes, ``PLenclave_shmat`` and
 ``PLenclave_schrodinger_at`` return a writable :class:`memoryview` the program uses like the C
