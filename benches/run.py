@@ -2,8 +2,16 @@
 """Benchmark pltvm against qemu-riscv64 on the user-mode programs in benches/build/.
 
 Each program runs under ``pltvm exec --user --stats`` and under ``qemu-riscv64`` with the same
-arguments; their stdout and exit status must match. The table shows the instructions retired (from
-pltvm's ``--stats`` line), wall-clock seconds of both, pltvm's MIPS and the time ratio.
+arguments, the two interleaved run by run; their stdout and exit status must match. The table
+shows the instructions retired (from pltvm's ``--stats`` line) and:
+
+* ``wall s``: wall-clock seconds of the whole process (interpreter start-up and ELF loading
+  included), for pltvm and for qemu; ``wall ratio`` is pltvm's over qemu's;
+* ``run MIPS``: instructions per second inside ``Machine.run`` only (pltvm's ``--stats`` line),
+  so it leaves out pltvm's start-up; it is *not* the rate behind the wall ratio.
+
+With ``--repeat N`` each figure is ``best/median`` of the N runs (the ratio: of the best times,
+and of the median times).
 
     python3 benches/run.py              # default sizes: about 10^9 instructions per program
     python3 benches/run.py --quick      # small sizes, a few seconds in all
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import re
 import shlex
 import shutil
@@ -24,7 +33,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
@@ -76,11 +86,50 @@ def fmt(x: Optional[float], spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+@dataclass
+class Fig:
+    """One figure over repeated runs: the best (min of times, max of rates) and the median."""
+
+    best: Optional[float]
+    median: Optional[float]
+    runs: int
+
+    @staticmethod
+    def of(xs: list[float], pick: Callable[[list[float]], float]) -> "Fig":
+        return Fig(pick(xs), statistics.median(xs), len(xs)) if xs else Fig(None, None, 0)
+
+    @staticmethod
+    def geomean(figs: list["Fig"]) -> "Fig":
+        runs = min((f.runs for f in figs), default=0)
+        return Fig(geomean([f.best for f in figs if f.best]), geomean([f.median for f in figs if f.median]), runs)
+
+    def show(self, spec: str) -> str:
+        if self.runs <= 1:
+            return fmt(self.best, spec)
+        return f"{fmt(self.best, spec)}/{fmt(self.median, spec)}"
+
+
+@dataclass
+class Row:
+    name: str
+    pltvm: Fig
+    mips: Fig
+    qemu: Fig
+
+    def ratio(self) -> Fig:
+        """pltvm wall time over qemu's: of the best times, and of the medians."""
+        def div(a: Optional[float], b: Optional[float]) -> Optional[float]:
+            return a / b if a and b else None
+
+        return Fig(div(self.pltvm.best, self.qemu.best), div(self.pltvm.median, self.qemu.median),
+                   min(self.pltvm.runs, self.qemu.runs))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a few million instructions each)")
     ap.add_argument("--only", action="append", metavar="NAME", help="run only this program (repeatable)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per program and emulator; the fastest counts")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per program and emulator, interleaved; figures show best/median")
     ap.add_argument("--pltvm", default=f"{shlex.quote(sys.executable)} -m pltvm",
                     help="command that runs pltvm (default: %(default)s)")
     ap.add_argument("--qemu", default="qemu-riscv64", help="qemu-user command (default: %(default)s)")
@@ -106,7 +155,13 @@ def main() -> int:
         return 2
     pltvm_cmd = shlex.split(ns.pltvm)
 
-    header = f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm s':>9} {'MIPS':>8} {'qemu s':>8} {'pltvm/qemu':>10}"
+    n_runs = max(1, ns.repeat)
+    if n_runs > 1:
+        print(f"best/median of {n_runs} interleaved runs; wall = whole process, run MIPS = inside Machine.run")
+    else:
+        print("one run each; wall = whole process, run MIPS = inside Machine.run")
+    header = (f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm wall s':>15} {'run MIPS':>13} "
+              f"{'qemu wall s':>15} {'wall ratio':>11}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -119,20 +174,22 @@ def main() -> int:
             args = QUICK_ARGS.get(elf.stem, QUICK_ARGS.get(base, []))
         else:
             args = DEFAULT_ARGS.get(elf.stem, [])
-        best_p: Optional[float] = None
-        best_q: Optional[float] = None
-        insns = mips = None
+        walls_p: list[float] = []
+        walls_q: list[float] = []
+        mipss: list[float] = []
+        insns = None
         problem = ""
-        for _ in range(max(1, ns.repeat)):
+        for _ in range(n_runs):
             p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", str(elf), *args], ns.timeout)
             n, s, m = parse_stats(p.stderr.decode(errors="replace"))
             if n is not None:
                 insns = n
-            if best_p is None or tp < best_p:
-                best_p, mips = tp, m
+            walls_p.append(tp)
+            if m is not None:
+                mipss.append(m)
             if use_qemu:
                 q, tq = timed([*shlex.split(ns.qemu), str(elf), *args], ns.timeout)
-                best_q = tq if best_q is None else min(best_q, tq)
+                walls_q.append(tq)
                 if p.stdout != q.stdout or p.returncode != q.returncode:
                     problem = (f"MISMATCH: pltvm exit {p.returncode}, qemu exit {q.returncode}, "
                                f"stdout {'same' if p.stdout == q.stdout else 'differs'}")
@@ -142,10 +199,11 @@ def main() -> int:
                         problem += f"\n  pltvm stderr: {rest[-500:]}"
             elif p.returncode != 0:
                 problem = f"pltvm exit status {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}"
-        ratio = best_p / best_q if (best_p and best_q) else None
-        rows.append((elf.stem, best_p, mips, best_q, ratio))
+        row = Row(elf.stem, Fig.of(walls_p, min), Fig.of(mipss, max), Fig.of(walls_q, min))
+        rows.append(row)
         print(f"{elf.stem:<10} {' '.join(args) or '-':<6} {insns if insns is not None else '-':>14} "
-              f"{fmt(best_p, '.3f'):>9} {fmt(mips, '.1f'):>8} {fmt(best_q, '.3f'):>8} {fmt(ratio, '.2f'):>10}")
+              f"{row.pltvm.show('.3f'):>15} {row.mips.show('.1f'):>13} {row.qemu.show('.3f'):>15} "
+              f"{row.ratio().show('.2f'):>11}")
         if problem:
             failed = True
             print("  " + problem)
@@ -154,16 +212,17 @@ def main() -> int:
     # The hart's speed target is stated for the integer programs built for rv64imac; the FP
     # program (nbody) and the rv64gc builds get their own lines.
     groups = [
-        ("int imac", [r for r in rows if not r[0].endswith("-gc") and r[0] not in FP_PROGRAMS]),
-        ("rv64gc", [r for r in rows if r[0].endswith("-gc")]),
+        ("int imac", [r for r in rows if not r.name.endswith("-gc") and r.name not in FP_PROGRAMS]),
+        ("rv64gc", [r for r in rows if r.name.endswith("-gc")]),
         ("all", rows),
     ]
     for label, rs in groups:
         if not rs:
             continue
-        gp, gm, gq, gr = (geomean([r[i] for r in rs]) for i in range(1, 5))
-        print(f"{'geomean':<10} {label:<9} {'':>11} {fmt(gp, '.3f'):>9} {fmt(gm, '.1f'):>8} "
-              f"{fmt(gq, '.3f'):>8} {fmt(gr, '.2f'):>10}")
+        gp, gm, gq, gr = (Fig.geomean([f(r) for r in rs]) for f in
+                          (lambda r: r.pltvm, lambda r: r.mips, lambda r: r.qemu, lambda r: r.ratio()))
+        print(f"{'geomean':<10} {label:<21} {gp.show('.3f'):>15} {gm.show('.1f'):>13} "
+              f"{gq.show('.3f'):>15} {gr.show('.2f'):>11}")
     return 1 if failed else 0
 
 
