@@ -637,3 +637,44 @@ def test_reexports() -> None:
     r = RunResult("exit", value=0)
     with pytest.raises(Exception):
         r.value = 1  # type: ignore[misc]
+
+
+def test_run_results_are_the_frozen_dataclass() -> None:
+    """Run results are built without the dataclass __init__ (see device._make_result): they
+    must be indistinguishable from RunResult(...)."""
+    import dataclasses
+
+    with Device() as dev:
+        r = dev.create("hello-world").run(output="capture")
+        want = RunResult(reason="exit", value=0, output=b"hello world!\n", instret=r.instret, ocalls=0)
+        assert r == want and hash(r) == hash(want) and repr(r) == repr(want)
+        assert dataclasses.asdict(r) == dataclasses.asdict(want)
+        assert [f.name for f in dataclasses.fields(RunResult)] == list(vars(r))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.value = 1  # type: ignore[misc]
+        f = dev.create("crash").run(output="capture", check=False)
+        assert f == RunResult(reason="fault", fault=f.fault, output=f.output, instret=f.instret)
+        assert f.fault is not None and f.faulted
+
+
+def test_ocall_handlers_are_per_enclave() -> None:
+    """Enclaves start with a shared empty handler table; on_ocall gives one its own."""
+    with Device() as dev:
+        a, b = dev.create("hello-world"), dev.create("hello-world")
+        a.on_ocall(100, lambda e, *args: 1)
+        assert 100 in a._handlers and 100 not in b._handlers and not pltvm.Enclave._handlers
+        assert a._handler(100) is not None and b._handler(100) is None
+
+
+def test_enclaves_list_follows_create_run_and_destroy() -> None:
+    with Device() as dev:
+        a, b, c = (dev.create("hello-world") for _ in range(3))
+        assert dev.enclaves == [a, b, c]
+        b.run(output="capture")
+        assert dev.enclaves == [a, c]
+        a.destroy()
+        d = dev.create("hello-world")
+        assert d.id == a.id and dev.enclaves == [c, d]
+        a.destroy()  # a no-op, also for d, which has a's driver id now
+        assert dev.enclaves == [c, d]
+    assert dev.enclaves == [] and not c.alive and not d.alive

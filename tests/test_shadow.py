@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import A0, A1, A6, A7, ECALL, S0, SP, T0, T1, T2, ZERO, Seg, addi, code, li, lui, make_elf, run_cli, sd
+from conftest import A0, A1, A6, A7, ECALL, S0, SP, T0, T1, T2, ZERO, Seg, addi, bne, code, li, lui, make_elf, run_cli, sd
 
 _core: Any = pytest.importorskip("pltvm._core")
 pytestmark = pytest.mark.skipif(not hasattr(_core.Enclave, "fork"), reason="pltvm._core without fork")
@@ -255,3 +255,84 @@ def test_device_create_shadow_fork_and_stats() -> None:
     assert not shadow.alive
     with pytest.raises(pltvm.EnclaveError):
         shadow.fork()
+
+
+def test_template_properties_after_destroy_raise_enclave_destroyed() -> None:
+    import pltvm
+
+    with pltvm.Device() as dev:
+        shadow = dev.create_shadow("hello-world")
+        assert len(shadow.measurement) == 32 and shadow.size > 0
+        shadow.destroy()
+        for read in (lambda: shadow.measurement, lambda: shadow.size, lambda: shadow.attest(1), shadow.fork,
+                     lambda: shadow.fork_run_destroy(1)):
+            with pytest.raises(pltvm.EnclaveDestroyed, match="0x1000 was destroyed"):
+                read()
+
+
+def test_fork_name_errors_are_the_same_as_create() -> None:
+    import pltvm
+
+    with pltvm.Device() as dev:
+        shadow = dev.create_shadow("hello-world")
+        for name, error in (("b" * 17, ValueError), (b"a\0b", ValueError), ("\u00e9" * 9, ValueError)):
+            with pytest.raises(error) as created:
+                dev.create("hello-world", name=name)
+            with pytest.raises(error) as forked:
+                shadow.fork(name=name)
+            assert type(forked.value) is type(created.value) and str(forked.value) == str(created.value)
+        assert shadow.fork(name="b" * 16).name == "b" * 16
+        assert dev.stats()["instances"] == 1
+
+
+def test_default_fork_names_are_unique_per_template() -> None:
+    import pltvm
+
+    with pltvm.Device() as dev:
+        shadow = dev.create_shadow("hello-world")
+        names = [shadow.fork().name for _ in range(3)]
+        assert names == [f"fork{shadow.id:x}-{i}" for i in (1, 2, 3)]
+
+
+def test_fork_registers_the_instance_and_destroy_forgets_it() -> None:
+    import pltvm
+
+    with pltvm.Device() as dev:
+        shadow = dev.create_shadow("hello-world")
+        a, b = shadow.fork(), shadow.fork()
+        assert dev.enclaves == [a, b]
+        a.destroy()
+        assert dev.enclaves == [b]
+        assert b.run(output="capture").exited and dev.enclaves == []
+        c = shadow.fork()
+        assert c.id == a.id and dev.enclaves == [c]  # the freed id is reused
+        a.destroy()  # a no-op: it must not drop c, which has its id now
+        assert dev.enclaves == [c]
+    assert not c.alive
+    with pytest.raises(pltvm.EnclaveError, match="closed"):
+        shadow.fork()
+
+
+def _countdown_elf(value: int) -> bytes:
+    """Counts t0 down from 100,000, then exits with ``value``."""
+    insns = [*li(T0, 100_000), addi(T0, T0, -1), bne(T0, ZERO, -4), addi(A0, ZERO, value), *_penglai(99)]
+    return make_elf([Seg(TEXT, code(insns), flags=5)], TEXT)
+
+
+def test_a_reused_template_id_does_not_bring_in_another_templates_code() -> None:
+    """Destroyed instances leave their hart (with its decoded code) to the next fork of their
+    template. An instance that outlives its template and is destroyed after another template
+    got the same driver id and layout must not leave it code of the first template."""
+    import pltvm
+
+    with pltvm.Device() as dev:
+        first = dev.create_shadow(_countdown_elf(1))
+        old = first.fork()
+        assert old.run(max_instructions=1000).reason == "budget"  # its code is decoded
+        first.destroy()
+        second = dev.create_shadow(_countdown_elf(2))
+        assert second.id == first.id
+        old.destroy()
+        for _ in range(3):
+            assert second.fork().run().value == 2
+        assert second.fork_run_destroy(3)[0] == 3

@@ -44,7 +44,8 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, TypeVar, Union
+from types import MappingProxyType
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import _core
 from .attest import Report
@@ -85,6 +86,7 @@ ElfSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 """A path, the ELF file's bytes, or the name of a bundled enclave (``"hello-world"``)."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_get_ident = threading.get_ident
 _UNSET: Any = object()
 _MASK64 = (1 << 64) - 1
 
@@ -178,7 +180,9 @@ class _Capture:
                             f"not {type(output).__name__}")
 
     def output(self) -> Optional[bytes]:
-        return None if self.buf is None else bytes(self.buf[self.start :])
+        if self.buf is None:
+            return None
+        return bytes(self.buf) if self.start == 0 else bytes(self.buf[self.start :])
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,24 @@ class RunResult:
         return self.reason in ("exit", "fault", "destroyed")
 
 
+_GONE = frozenset(("exit", "fault", "destroyed", "aborted"))
+"""Run reasons after which the enclave no longer exists."""
+_new_object = object.__new__
+
+
+def _make_result(cap: _Capture, reason: str, instret: int, ocalls: int, value: Optional[int] = None,
+                 relay: Optional[bytes] = None, shm: Optional[bytes] = None,
+                 fault: Optional[Fault] = None) -> RunResult:
+    """``RunResult(...)`` for a run that used ``cap``, built without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` call per field, a good part of a short run's cost
+    in Python). The fields are plain instance attributes either way, so the object is the same
+    (tests/test_device.py compares the two)."""
+    res = _new_object(RunResult)
+    res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=cap.output(),
+                        instret=instret, ocalls=ocalls)
+    return res
+
+
 class Enclave:
     """A normal Penglai enclave on a :class:`Device` (made by :meth:`Device.create`).
 
@@ -273,16 +295,27 @@ class Enclave:
     :meth:`run` raises :class:`~pltvm.EnclaveDestroyed`; :meth:`destroy` is then a no-op.
     """
 
+    # Per-instance state that starts out the same for every enclave lives here as class
+    # defaults (an assignment makes it the instance's own): fork instances are made in a few
+    # microseconds and every attribute set in __init__ shows in that figure.
+    _relay: Optional[bytearray] = None
+    _relay_pending = False
+    _runner: Optional[int] = None
+    _ocall_ids: tuple[int, ...] = ()
+    """The OCALL ids last passed to the binding (``set_user_ocalls``)."""
+    _handlers: Mapping[int, OcallHandler] = MappingProxyType({})
+    """This enclave's OCALL handlers: a dict of its own from the first :meth:`on_ocall`."""
+    _shm: Optional[bytearray] = None
+    _output: OutputSink = None
+
     def __init__(self, device: Device, core: Any, shm: Optional[bytearray], output: OutputSink) -> None:
         self._device = device
         self._core = core
-        self._shm = shm
-        self._relay: Optional[bytearray] = None
-        self._output = output
-        self._handlers: Dict[int, OcallHandler] = {}
-        self._ocall_ids: List[int] = []
-        self._relay_pending = False
-        self._runner: Optional[int] = None
+        self._id: int = core.id  # never changes; read once
+        if shm is not None:
+            self._shm = shm
+        if output is not None:
+            self._output = output
 
     # --- identity and state -----------------------------------------------------------------
 
@@ -294,7 +327,7 @@ class Enclave:
     @property
     def id(self) -> int:
         """The driver's id (``PLenclave.eid`` in C, e.g. ``0x1000``)."""
-        return int(self._core.id)
+        return self._id
 
     @property
     def eid(self) -> int:
@@ -400,21 +433,28 @@ class Enclave:
         if handler is None:
 
             def decorate(func: _F) -> _F:
-                self._handlers[oid] = func
+                self._own_handlers()[oid] = func
                 return func
 
             return decorate
-        self._handlers[oid] = handler
+        self._own_handlers()[oid] = handler
         return handler
+
+    def _own_handlers(self) -> Dict[int, OcallHandler]:
+        h = self.__dict__.get("_handlers")
+        if h is None:
+            h = self._handlers = {}
+        return h
 
     def _handler(self, oid: int) -> Optional[OcallHandler]:
         h = self._handlers.get(oid)
         return h if h is not None else self._device._handlers.get(oid)
 
     def _sync_ocalls(self) -> None:
-        ids = sorted(set(self._handlers) | set(self._device._handlers))
+        """Tell the binding which OCALL ids Python handles, when that set changed."""
+        ids = tuple(sorted(set(self._handlers) | set(self._device._handlers)))
         if ids != self._ocall_ids:
-            self._core.set_user_ocalls(ids)
+            self._core.set_user_ocalls(list(ids))
             self._ocall_ids = ids
 
     # --- running -----------------------------------------------------------------------------
@@ -443,11 +483,12 @@ class Enclave:
         """
         if self._relay_pending:
             return self.resume_relay(relay, output=output, max_instructions=max_instructions, check=check)
-        state = self.state
+        state = self._core.state
         if state == "FRESH":
-            region = _region(relay, "relay")
-            if region is not None:
-                self._relay = region
+            if relay is not None:
+                region = _region(relay, "relay")
+                if region is not None:
+                    self._relay = region
             return self._run("start", output, max_instructions, check)
         if relay is not None:
             raise EnclaveError(f"a relay region can only be given to the first run or after a relay "
@@ -484,43 +525,52 @@ class Enclave:
         if budget is not None and budget < 0:
             raise ValueError(f"max_instructions must be >= 0, not {budget}")
         cap = _Capture(self._output if output is _UNSET else output)
+        core = self._core
+        device = self._device
         total = 0
         ocalls = 0
         result = 0
         first = True
         send_shm = True
         while True:
-            try:
-                self._sync_ocalls()
-            except RuntimeError as e:
-                raise self._gone_or(e) from None
+            if self._handlers or device._handlers or self._ocall_ids:
+                try:
+                    self._sync_ocalls()
+                except RuntimeError as e:
+                    raise self._gone_or(e) from None
             relay = bytes(self._relay) if (self._relay is not None and entry in ("start", "rerun_relay")) else None
             left = None if budget is None else max(budget - total, 0)
-            self._runner = threading.get_ident()
+            self._runner = _get_ident()
             try:
                 shm = bytes(self._shm) if self._shm is not None and send_shm else None
-                r = self._core.run(entry, relay=relay, shm=shm, budget=left, output=cap.sink, ocall_result=result)
+                if relay is None and shm is None and left is None and result == 0:
+                    r = core.run(entry, output=cap.sink)  # fewer keywords for the binding to match
+                else:
+                    r = core.run(entry, relay=relay, shm=shm, budget=left, output=cap.sink, ocall_result=result)
             except BaseException:
                 # An output callable raised (the binding destroyed the enclave) or Ctrl-C (the
                 # enclave is RUNNABLE and can be run again).
                 if not self.alive:
                     self._relay_pending = False
-                    self._device._forget(self)
+                    device._forget(self)
                 raise
             finally:
                 self._runner = None
-            total += int(r.instret)
-            if r.shm is not None and self._shm is not None:
-                self._shm[:] = r.shm
-            if r.relay and self._relay is not None:
-                self._relay[:] = _pad(r.relay[0])
-            reason = str(r.reason)
+            # The binding's fields are built on each access (r.relay is a new list): read once.
+            total += r.instret
+            shm_out = r.shm
+            if shm_out is not None and self._shm is not None:
+                self._shm[:] = shm_out
+            relays = r.relay
+            if relays and self._relay is not None:
+                self._relay[:] = _pad(relays[0])
+            reason = r.reason
             if reason == "refused":
                 if not self.alive:
                     self._relay_pending = False
-                    self._device._forget(self)
+                    device._forget(self)
                     if not first:  # destroyed while a Python OCALL handler ran
-                        return self._result(cap, "destroyed", total, ocalls)
+                        return _make_result(cap, "destroyed", total, ocalls)
                     raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
                 raise EnclaveError(f"enclave {self.id:#x} cannot run: {r.message}")
             first = False
@@ -537,9 +587,9 @@ class Enclave:
                     try:
                         result = _ocall_value(handler(self, int(a1), int(a2), int(a3)), oid)
                     except BaseException:
-                        self._core.destroy()
+                        core.destroy()
                         self._relay_pending = False
-                        self._device._forget(self)
+                        device._forget(self)
                         raise
                     # The handler may have written the shm through Enclave.shm (copy it in) or
                     # through Enclave.write (keep the enclave's copy).
@@ -548,26 +598,24 @@ class Enclave:
                 continue
             break
 
-        self._relay_pending = reason == "relay"
-        if reason in ("exit", "fault", "destroyed", "aborted"):
-            self._device._forget(self)
-        relay_out = bytes(r.relay[0]) if r.relay else None
-        shm_out = bytes(r.shm) if r.shm is not None else None
+        if reason == "relay":
+            self._relay_pending = True
+        elif self._relay_pending:
+            self._relay_pending = False
+        if reason in _GONE:
+            device._enclaves.pop(self, None)  # Device._forget, inlined
+        relay_out = relays[0] if relays else None
         if reason == "exit":
-            return self._result(cap, "exit", total, ocalls, value=_signed64(int(r.retval)), relay=relay_out, shm=shm_out)
+            return _make_result(cap, "exit", total, ocalls, _signed64(r.retval), relay_out, shm_out)
         if reason == "fault":
             fault = Fault(int(r.cause), int(r.pc), int(r.tval), None if r.syscall is None else int(r.syscall))
-            res = self._result(cap, "fault", total, ocalls, relay=relay_out, shm=shm_out, fault=fault)
+            res = _make_result(cap, "fault", total, ocalls, None, relay_out, shm_out, fault)
             if check:
                 raise EnclaveFault(fault.cause, fault.pc, fault.tval, fault.syscall, res, self.id)
             return res
         if reason == "aborted":
             raise EnclaveError(f"enclave {self.id:#x} was destroyed: its output could not be delivered")
-        return self._result(cap, reason, total, ocalls, relay=relay_out, shm=shm_out)
-
-    @staticmethod
-    def _result(cap: _Capture, reason: str, instret: int, ocalls: int, **kw: Any) -> RunResult:
-        return RunResult(reason=reason, output=cap.output(), instret=instret, ocalls=ocalls, **kw)
+        return _make_result(cap, reason, total, ocalls, None, relay_out, shm_out)
 
     # --- control from any thread --------------------------------------------------------------
 
@@ -594,11 +642,13 @@ class Enclave:
         returns a ``"destroyed"`` result; this call waits until it has. Does nothing if the
         enclave no longer exists. Must not be called from this enclave's output callable
         (raise an exception there instead: that destroys the enclave)."""
-        if self._runner is not None and self._runner == threading.get_ident():
+        runner = self._runner
+        if runner is not None and runner == _get_ident():
             raise EnclaveError("an enclave cannot be destroyed from its own output callable; raise an exception")
         self._core.destroy()
-        self._relay_pending = False
-        self._device._forget(self)
+        if self._relay_pending:
+            self._relay_pending = False
+        self._device._enclaves.pop(self, None)  # Device._forget, inlined
 
     def __enter__(self) -> Enclave:
         return self
@@ -709,7 +759,11 @@ class Device:
         self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & _MASK64)
         self._output = output
         self._lock = threading.Lock()
-        self._enclaves: Dict[int, Enclave] = {}
+        # The live enclaves, in creation order (a dict used as an ordered set). Keyed by the
+        # object rather than the driver id, so that adding and removing are single atomic dict
+        # operations with no lock: an id freed by one thread may be reused by another's fork
+        # at once, and removing by id could then drop the wrong enclave.
+        self._enclaves: Dict[Enclave, None] = {}
         self._handlers: Dict[int, OcallHandler] = {}
         self._names = itertools.count(1)
         self._closed = False
@@ -732,8 +786,7 @@ class Device:
     @property
     def enclaves(self) -> List[Enclave]:
         """The enclaves of this device that still exist, in creation order."""
-        with self._lock:
-            return list(self._enclaves.values())
+        return list(self._enclaves)
 
     @property
     def closed(self) -> bool:
@@ -792,13 +845,7 @@ class Device:
         except (RuntimeError, NotImplementedError) as e:
             raise EnclaveError(f"{label}: {e}") from None
         enclave = Enclave(self, core, shm_buf, out)
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._enclaves[enclave.id] = enclave
-        if closed:  # closed while we were creating it
-            core.destroy()
-            raise EnclaveError("the device is closed")
+        self._register(enclave)
         return enclave
 
     def create_shadow(
@@ -833,17 +880,25 @@ class Device:
 
         return decorate
 
+    def _register(self, enclave: Enclave) -> None:
+        """Add a new enclave to the device (pltvm.shadow's fork inlines this), or destroy it
+        if the device was closed meanwhile: :meth:`close` sets ``_closed`` before it lists the
+        enclaves, so either it sees this one or we see ``_closed``."""
+        self._enclaves[enclave] = None
+        if self._closed:
+            self._enclaves.pop(enclave, None)
+            enclave._core.destroy()
+            raise EnclaveError("the device is closed")
+
     def _forget(self, enclave: Enclave) -> None:
-        with self._lock:
-            if self._enclaves.get(enclave.id) is enclave:
-                del self._enclaves[enclave.id]
+        self._enclaves.pop(enclave, None)
 
     def close(self) -> None:
         """Destroy every enclave of this device (runs in flight return ``"destroyed"``) and
         refuse new ones. Idempotent."""
         with self._lock:
             self._closed = True
-            enclaves = list(self._enclaves.values())
+            enclaves = list(self._enclaves)
         for s in list(getattr(self, "_shadows", {}).values()):  # shadow templates (pltvm.shadow)
             s.destroy()
         for e in enclaves:

@@ -23,7 +23,7 @@ changes, and destroying the template while instances live is safe.
 
 from __future__ import annotations
 
-import threading
+import itertools
 from typing import Any, Dict, Optional, Tuple, Union
 
 from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
@@ -48,8 +48,11 @@ class ShadowEnclave:
         self._device = device
         self._core = core
         self._output = output
-        self._names = 0
-        self._lock = threading.Lock()
+        # fork() is the hot path: what it needs is looked up once here.
+        self._dm = _device_module()
+        self._id = int(core.id)
+        self._name_prefix = b"fork%x-" % self._id
+        self._names = itertools.count(1)  # next() is atomic: no lock for unique default names
 
     @property
     def device(self) -> Any:
@@ -59,7 +62,7 @@ class ShadowEnclave:
     @property
     def id(self) -> int:
         """The driver id (``user_param.eid`` after ``PLenclave_create``, e.g. ``0x1000``)."""
-        return int(self._core.id)
+        return self._id
 
     @property
     def eid(self) -> int:
@@ -73,32 +76,45 @@ class ShadowEnclave:
 
     @property
     def measurement(self) -> bytes:
-        """The template's SM3 measurement (image only; every instance reports it, B36)."""
-        return bytes(self._core.measurement)
+        """The template's SM3 measurement (image only; every instance reports it, B36).
+        Raises :class:`~pltvm.EnclaveDestroyed` once the template is destroyed."""
+        try:
+            return bytes(self._core.measurement)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
 
     @property
     def size(self) -> int:
-        """Bytes of memory the template holds (its image, page tables and fork skeleton)."""
-        return int(self._core.shared_bytes) + int(self._core.private_bytes)
+        """Bytes of memory the template holds (its image, page tables and fork skeleton).
+        Raises :class:`~pltvm.EnclaveDestroyed` once the template is destroyed."""
+        try:
+            return int(self._core.shared_bytes) + int(self._core.private_bytes)
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
 
     def attest(self, nonce: int = 0) -> Any:
         """Host attestation of the template (fid 80): a verified-layout
-        :class:`~pltvm.attest.Report` with ``enclave.hash = SM3(measurement ‖ nonce)``."""
+        :class:`~pltvm.attest.Report` with ``enclave.hash = SM3(measurement ‖ nonce)``.
+        Raises :class:`~pltvm.EnclaveDestroyed` once the template is destroyed."""
         from .attest import Report
 
         try:
             return Report.from_bytes(self._core.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF))
         except RuntimeError as e:
-            raise EnclaveError(str(e)) from None
+            raise self._gone_or(e) from None
+
+    def _gone_or(self, e: BaseException) -> EnclaveError:
+        """The error to raise for a failed binding call: the template is gone, or ``e``."""
+        if not self.alive:
+            return EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed")
+        return EnclaveError(str(e))
 
     def _name(self, name: Union[str, bytes, None]) -> bytes:
-        dm = _device_module()
-        n = dm._name_bytes(name)
-        if n is None:
-            with self._lock:
-                self._names += 1
-                n = f"fork{self.id:x}-{self._names}".encode()[:16]
-        return bytes(n)
+        """``name`` checked, or a default unique among this template's forks
+        (``fork<template id>-<n>``, at most 16 bytes)."""
+        if name is None:
+            return (self._name_prefix + b"%d" % next(self._names))[:16]
+        return bytes(self._dm._name_bytes(name))
 
     def fork(
         self,
@@ -116,14 +132,22 @@ class ShadowEnclave:
         the template's). Raises :class:`~pltvm.EnclaveDestroyed` if the template was
         destroyed.
         """
-        dm = _device_module()
-        if getattr(self._device, "_closed", False):
+        device = self._device
+        if device._closed:
             raise EnclaveError("the device is closed")
-        shm_buf = dm._region(shm, "shm")
-        relay_buf = dm._region(relay, "relay")
-        out = self._output if output is None else output
+        dm = self._dm
+        if shm is None:
+            shm_buf = shm_bytes = None
+        else:
+            shm_buf = dm._region(shm, "shm")
+            shm_bytes = bytes(shm_buf) if shm_buf is not None else None
+        relay_buf = None if relay is None else dm._region(relay, "relay")
+        name_b = self._name(name)
         try:
-            core = self._core.fork(name=self._name(name), shm=bytes(shm_buf) if shm_buf is not None else None)
+            if shm_bytes is None:
+                core = self._core.fork(name=name_b)
+            else:
+                core = self._core.fork(name=name_b, shm=shm_bytes)
         except ValueError as e:
             if not self.alive:
                 raise EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed") from None
@@ -132,13 +156,14 @@ class ShadowEnclave:
             raise SecureMemoryExhausted(str(e)) from None
         except RuntimeError as e:
             raise EnclaveError(str(e)) from None
-        enclave = dm.Enclave(self._device, core, shm_buf, out)
+        enclave = dm.Enclave(device, core, shm_buf, self._output if output is None else output)
         if relay_buf is not None:
             enclave._relay = relay_buf
-        register = getattr(self._device, "_enclaves", None)
-        if register is not None:
-            with self._device._lock:
-                register[enclave.id] = enclave
+        device._enclaves[enclave] = None  # Device._register, inlined: this is the hot path
+        if device._closed:
+            device._enclaves.pop(enclave, None)
+            core.destroy()
+            raise EnclaveError("the device is closed")
         return enclave
 
     def fork_run_destroy(
@@ -187,7 +212,9 @@ def create_shadow(device: Any, elf: Any, *, name: Union[str, bytes, None] = None
     ELF bytes or a bundled enclave name). Raises :class:`~pltvm.InvalidEnclave`,
     :class:`~pltvm.SecureMemoryExhausted` or :class:`~pltvm.EnclaveError`."""
     dm = _device_module()
-    if getattr(device, "_closed", False):
+    if not isinstance(device, dm.Device):
+        raise TypeError(f"device must be a pltvm.Device, not {type(device).__name__}")
+    if device._closed:
         raise EnclaveError("the device is closed")
     data, label = dm._load_elf(elf)
     problem = dm._elf_type_problem(data)
