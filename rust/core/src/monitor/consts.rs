@@ -80,6 +80,15 @@ pub const DRIVER_ID_MIN: u32 = 0x1000;
 pub const DRIVER_ID_END: u32 = 0xFFFF;
 /// Relay regions an enclave may hold.
 pub const RELAY_PAGE_NUM: usize = 10;
+/// The driver reserves 4096 pages at load time for relay regions (the schrodinger pool): no
+/// enclave can hold more relay memory than that.
+pub const RELAY_POOL: u64 = 4096 * PAGE;
+/// Host shm is mapped from [`SHM_BASE`] up; Sv39's lower half ends at 2^38.
+pub const SHM_LIMIT: u64 = (1 << 38) - SHM_BASE;
+/// `OCALL_READ_SECT`/`OCALL_WRITE_SECT` sector numbers are below this: 16 TiB of file, the
+/// largest ext4 file. Larger offsets are absurd (and on file systems that allow them would make
+/// sparse files of petabytes).
+pub const MAX_SECTORS: u64 = 1 << 32;
 
 /// Enclave types (`enclave_args.type`).
 pub const NORMAL_ENCLAVE: u32 = 0;
@@ -89,7 +98,9 @@ pub const SHADOW_ENCLAVE: u32 = 2;
 /// Physical placement inside one enclave's own physical address space. Physical addresses are
 /// invisible to the enclave (U-mode cannot read `satp`) and are not measured, so each enclave
 /// has its own space: the driver block at [`BLOCK_PA`], host allocations (kbuffer, shm, relay
-/// pages, mmap/heap blocks) bump-allocated from [`HOST_PA`], each aligned to its power-of-two
-/// size as the kernel's buddy allocator would.
+/// pages, mmap/heap blocks) placed first-fit from [`HOST_PA`] (space given back is used again),
+/// each aligned to its power-of-two size as the kernel's buddy allocator would.
 pub const BLOCK_PA: u64 = 0x1_0000_0000;
 pub const HOST_PA: u64 = 0x10_0000_0000;
+/// End of the physical space (the frame tree holds 48-bit physical addresses).
+pub const HOST_PA_END: u64 = crate::mem::MAX_PPN << 12;

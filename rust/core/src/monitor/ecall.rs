@@ -2,6 +2,7 @@
 //! services. Everything here runs on the enclave's own thread, between two hart slices.
 use super::consts::{fid, ocall, *};
 use super::enclave::{Enclave, Pending, Region};
+use super::pt;
 use super::rng::{lcg_fill, os_fill, RngMode};
 use super::run::{Host, RunExit};
 use super::Monitor;
@@ -23,14 +24,13 @@ pub struct Ctx<'a> {
 
 const MINUS_ONE: u64 = u64::MAX;
 
-fn ceil_log2(n: u64) -> u32 {
-    if n <= 1 { 0 } else { 64 - (n - 1).leading_zeros() }
-}
-
 /// Pages of the block the driver allocates for a request of `n` bytes (+1 metadata page):
-/// `2^ceil(log2((n + 4096) / 4096))`. Unaligned sizes are rounded up (B15 decision).
-fn block_pages_for(n: u64) -> u64 {
-    1u64 << ceil_log2(n.div_ceil(PAGE) + 1)
+/// `2^ceil(log2((n + 4096) / 4096))`. Unaligned sizes are rounded up (B15 decision). `None`
+/// when the block's byte size would not fit in 64 bits (no pool holds it anyway).
+fn block_pages_for(n: u64) -> Option<u64> {
+    let pages = (n.div_ceil(PAGE) + 1).checked_next_power_of_two()?;
+    pages.checked_mul(PAGE)?;
+    Some(pages)
 }
 
 /// Services the ecall at `hart.pc`.
@@ -131,19 +131,29 @@ fn ocall_dispatch(e: &mut Enclave, cx: &mut Ctx<'_>, id: u64, a1: u64, a2: u64, 
     Step::Continue
 }
 
-/// A secured block of `pages` pages mapped (minus its metadata page) at `va`.
+/// A secured block of `pages` pages mapped (minus its metadata page) at `va` (the caller
+/// checked that the mapped range lies in its area). Everything that can fail is checked
+/// before anything changes: the pool, the page tables the mapping needs from the monitor's
+/// free list, host memory. So a request costs time in proportion to what it is granted, and a
+/// refused one costs almost nothing.
 fn new_block(e: &mut Enclave, m: &Monitor, va: u64, pages: u64) -> Option<Region> {
-    let bytes = pages * PAGE;
-    if !m.reserve(bytes) {
+    let bytes = pages.checked_mul(PAGE)?;
+    if bytes > m.config.secure_memory || !m.reserve(bytes) {
         return None;
     }
-    let pa = e.host_alloc(bytes);
-    if !e.map(va, pa + PAGE, pages - 1, PTE_DATA) {
-        e.unmap(va, pages - 1);
-        e.host_free(pa, bytes);
+    let granted = (|| {
+        if pt::tables_needed(&mut e.bus, e.root, va, pages - 1) > e.free_table_pages() {
+            return None;
+        }
+        let pa = e.try_host_alloc(bytes)?;
+        let mapped = e.map(va, pa + PAGE, pages - 1, PTE_DATA);
+        debug_assert!(mapped, "tables were counted");
+        Some(pa)
+    })();
+    let Some(pa) = granted else {
         m.release(bytes);
         return None;
-    }
+    };
     e.secure_bytes += bytes;
     Some(Region { va, pa, pages, mapped: pages - 1 })
 }
@@ -160,17 +170,24 @@ fn overlaps(list: &[Region], va: u64, end: u64) -> bool {
     list.iter().any(|r| va < r.end() && r.va < end)
 }
 
+/// `OCALL_MMAP`: the region's VA, or 0.
 fn mmap(e: &mut Enclave, m: &Monitor, hint: u64, size: u64) -> u64 {
     if hint != 0 && (hint % PAGE != 0 || size < PAGE || size % PAGE != 0) {
         return 0;
     }
-    let pages = block_pages_for(size);
+    let Some(pages) = block_pages_for(size) else { return 0 };
     let mapped = (pages - 1) * PAGE;
     let lowest = e.mmaps.iter().map(|r| r.va).min().unwrap_or(MMAP_BASE);
-    let want = if hint != 0 { hint } else { MMAP_BASE - mapped };
-    let va = match want.checked_add(mapped) {
-        Some(end) if end <= MMAP_BASE && !overlaps(&e.mmaps, want, end) => want,
-        _ => lowest - mapped,
+    let want = if hint != 0 { Some(hint) } else { MMAP_BASE.checked_sub(mapped) };
+    let fits = |va: u64| matches!(va.checked_add(mapped), Some(end) if end <= MMAP_BASE && !overlaps(&e.mmaps, va, end));
+    // Below the lowest region it must stay above the heap (Penglai does not check: its
+    // mapping would overwrite heap leaves).
+    let va = match want.filter(|&w| fits(w)) {
+        Some(w) => w,
+        None => match lowest.checked_sub(mapped) {
+            Some(va) if va >= e.heap_top => va,
+            _ => return 0,
+        },
     };
     match new_block(e, m, va, pages) {
         Some(r) => {
@@ -194,7 +211,7 @@ fn sbrk(e: &mut Enclave, m: &Monitor, inc: i64) -> u64 {
         return MINUS_ONE;
     }
     if inc > 0 {
-        let pages = block_pages_for(inc as u64);
+        let Some(pages) = block_pages_for(inc as u64) else { return MINUS_ONE };
         let top = e.heap_top;
         let mapped = (pages - 1) * PAGE;
         let limit = e.mmaps.iter().map(|r| r.va).min().unwrap_or(MMAP_BASE);
@@ -222,8 +239,9 @@ fn sbrk(e: &mut Enclave, m: &Monitor, inc: i64) -> u64 {
     e.heap_top
 }
 
+/// `OCALL_GETRANDOM`: `len`, or -1 (nothing written) when the buffer is not all mapped.
 fn getrandom(e: &mut Enclave, m: &Monitor, va: u64, len: u64) -> u64 {
-    if len > 1 << 24 {
+    if len > 1 << 24 || !e.va_mapped(va, len as usize) {
         return MINUS_ONE;
     }
     let mut buf = vec![0u8; len as usize];
@@ -245,7 +263,10 @@ fn sector(e: &mut Enclave, write: bool, sector: u64) -> u64 {
     if size < PAGE {
         return MINUS_ONE;
     }
-    let Some(off) = sector.checked_mul(PAGE) else { return MINUS_ONE };
+    if sector >= MAX_SECTORS {
+        return MINUS_ONE;
+    }
+    let off = sector * PAGE;
     let mut io = || -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
         if f.metadata()?.len() == 0 {

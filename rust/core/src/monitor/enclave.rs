@@ -50,7 +50,7 @@ pub struct Enclave {
     pub block_pages: u64,
     /// The monitor's free-page list inside the block (ascending), for its own page tables.
     pub free_pages: std::ops::Range<u64>,
-    /// Next free PA of host allocations.
+    /// Where host allocations start (they are placed first fit from here).
     pub host_pa: u64,
     pub kbuffer_pa: u64,
     /// Host shm: (PA, size).
@@ -82,6 +82,11 @@ pub enum CreateError {
     Elf(String),
     /// Not enough secure memory in the pool.
     NoMemory { need: u64, free: u64 },
+    /// A size argument (named in the message) is larger than the whole secure pool.
+    ExceedsPool(String),
+    /// A size argument (named in the message) is beyond a limit of the ABI or of this enclave
+    /// (relay pool, address space, page tables of the enclave block).
+    Limit(String),
     /// An enclave type this monitor does not create (yet).
     Unsupported(String),
     /// A create parameter is invalid (stack too large, ...).
@@ -93,7 +98,11 @@ pub enum CreateError {
 impl std::fmt::Display for CreateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CreateError::Elf(m) | CreateError::Unsupported(m) | CreateError::Param(m) => f.write_str(m),
+            CreateError::Elf(m)
+            | CreateError::Unsupported(m)
+            | CreateError::Param(m)
+            | CreateError::ExceedsPool(m)
+            | CreateError::Limit(m) => f.write_str(m),
             CreateError::NoMemory { need, free } => {
                 write!(f, "secure memory exhausted: the enclave needs {need:#x} bytes, {free:#x} are free")
             }
@@ -134,16 +143,32 @@ pub fn block_pages(info: &ElfInfo, stack: u64) -> Result<u64, CreateError> {
     Ok(1 << ceil_log2(pages))
 }
 
-/// The checks B17 adds on top of the driver's loader.
+/// The checks B17 adds on top of the driver's loader, and that every range the loader maps
+/// ends in the address space (its page loops step by 4096 up to the end).
 pub fn check_elf(info: &ElfInfo) -> Result<(), CreateError> {
     if info.entry == 0 {
         return Err(CreateError::Elf("e_entry is 0".into()));
     }
-    for p in &info.phdrs {
+    let fits = |start: u64, size: u64| start.checked_add(size).is_some_and(|end| end <= u64::MAX - PAGE + 1);
+    for (i, p) in info.phdrs.iter().enumerate() {
         if p.filesz != 0 && p.vaddr % PAGE != 0 {
             return Err(CreateError::Elf(format!(
                 "program header at {:#x} is not page-aligned (the Penglai loader copies to page starts)",
                 p.vaddr
+            )));
+        }
+        if !fits(p.vaddr, p.filesz) {
+            return Err(CreateError::Elf(format!(
+                "program header {i} at {:#x} (filesz {:#x}) reaches past the end of the address space",
+                p.vaddr, p.filesz
+            )));
+        }
+    }
+    for (i, sh) in info.shdrs.iter().enumerate() {
+        if sh.sh_type == SHT_NOBITS && sh.addr != 0 && !fits(sh.addr, sh.size) {
+            return Err(CreateError::Elf(format!(
+                "NOBITS section {i} at {:#x} (size {:#x}) reaches past the end of the address space",
+                sh.addr, sh.size
             )));
         }
     }
@@ -153,6 +178,18 @@ pub fn check_elf(info: &ElfInfo) -> Result<(), CreateError> {
 impl Enclave {
     /// Builds a normal enclave (driver block + loader, then the monitor's mappings).
     pub fn build(elf_bytes: &[u8], info: &ElfInfo, p: &CreateParams, pages: u64) -> Result<Enclave, CreateError> {
+        Self::build_with_shm(elf_bytes, info, p, pages, p.shm.as_deref())
+    }
+
+    /// [`Enclave::build`] with the host shm contents borrowed (`p.shm` is not looked at), so a
+    /// large shm is not copied on its way in.
+    pub fn build_with_shm(
+        elf_bytes: &[u8],
+        info: &ElfInfo,
+        p: &CreateParams,
+        pages: u64,
+        shm: Option<&[u8]>,
+    ) -> Result<Enclave, CreateError> {
         let stack = p.stack_size;
         let block_pa = BLOCK_PA;
         let block_end = block_pa + pages * PAGE;
@@ -222,10 +259,9 @@ impl Enclave {
                 } else {
                     PAGE
                 };
-                let off = (ph.offset + (v - ph.vaddr)) as usize;
-                let src = elf_bytes.get(off..off + n as usize).ok_or_else(|| {
-                    CreateError::Elf(format!("program header at {:#x} reads past the end of the file", ph.vaddr))
-                })?;
+                let past = || CreateError::Elf(format!("program header at {:#x} reads past the end of the file", ph.vaddr));
+                let off = ph.offset.checked_add(v - ph.vaddr).ok_or_else(past)?;
+                let src = usize::try_from(off).ok().and_then(|o| elf_bytes.get(o..o.checked_add(n as usize)?)).ok_or_else(past)?;
                 bus.write(data, src);
                 v += PAGE;
             }
@@ -267,21 +303,13 @@ impl Enclave {
             return Ok(e);
         }
         // Monitor: kbuffer (stays host memory), then host shm.
-        let kb = e.host_alloc(KBUFFER_SIZE);
+        let kb = e.try_host_alloc(KBUFFER_SIZE).ok_or_else(full)?;
         e.kbuffer_pa = kb;
         if !e.map(KBUFFER, kb, 1, PTE_DATA) {
             return Err(full());
         }
-        if let Some(shm) = &p.shm {
-            let size = shm.len() as u64;
-            if size != 0 && size % PAGE == 0 {
-                let pa = e.host_alloc(size);
-                e.bus.write(pa, shm);
-                if !e.map(SHM_BASE, pa, size / PAGE, PTE_DATA) {
-                    return Err(full());
-                }
-                e.shm = Some((pa, size));
-            }
+        if let Some(shm) = shm {
+            e.map_shm(shm)?;
         }
         let satp = (8u64 << 60) | (root >> 12);
         let _ = e.hart.csr_write(SATP, satp);
@@ -290,13 +318,77 @@ impl Enclave {
         Ok(e)
     }
 
-    /// Host memory (kbuffer, shm, relay, mmap/heap blocks): `size` bytes, naturally aligned.
+    /// Host shm (§1.5 step 10): mapped at `SHM_BASE` if its size is a non-zero multiple of a
+    /// page, else the enclave has no shm. Every limit is checked before anything is allocated;
+    /// only pages holding a non-zero byte get frames (the rest read as zero).
+    pub fn map_shm(&mut self, data: &[u8]) -> Result<(), CreateError> {
+        let size = data.len() as u64;
+        if size == 0 || size % PAGE != 0 {
+            return Ok(());
+        }
+        if size > SHM_LIMIT {
+            return Err(CreateError::Limit(format!(
+                "shm of {size:#x} bytes does not fit the enclave's address space ({SHM_LIMIT:#x} bytes from {SHM_BASE:#x})"
+            )));
+        }
+        let need = pt::tables_needed(&mut self.bus, self.root, SHM_BASE, size / PAGE);
+        let free = self.free_table_pages();
+        if need > free {
+            return Err(CreateError::Limit(format!(
+                "shm of {size:#x} bytes needs {need} page-table pages; the enclave block has {free} free \
+                 (the driver sizes the block from the ELF and the stack only)"
+            )));
+        }
+        let pa = self.try_host_alloc(size).ok_or_else(|| CreateError::Limit(format!("no host memory for a shm of {size:#x} bytes")))?;
+        self.write_nonzero_pages(pa, data);
+        let mapped = self.map(SHM_BASE, pa, size / PAGE, PTE_DATA);
+        debug_assert!(mapped, "tables were counted");
+        self.shm = Some((pa, size));
+        Ok(())
+    }
+
+    /// Page-table pages left in the monitor's free list.
+    pub fn free_table_pages(&self) -> u64 {
+        (self.free_pages.end.saturating_sub(self.free_pages.start)) / PAGE
+    }
+
+    /// Copies `data` to fresh host memory at `pa`, skipping all-zero pages (absent frames read
+    /// as zero, so they cost nothing until written).
+    fn write_nonzero_pages(&mut self, pa: u64, data: &[u8]) {
+        for (i, page) in data.chunks(PAGE as usize).enumerate() {
+            if page.iter().any(|&b| b != 0) {
+                self.bus.write(pa + i as u64 * PAGE, page);
+            }
+        }
+    }
+
+    /// [`Enclave::try_host_alloc`] for sizes already bounded by real memory (the contents of a
+    /// buffer the host holds): the 2^48-byte physical space cannot run out for those.
     pub fn host_alloc(&mut self, size: u64) -> u64 {
-        let align = size.next_power_of_two().max(PAGE);
-        let pa = (self.host_pa + align - 1) & !(align - 1);
-        self.host_pa = pa + size;
+        self.try_host_alloc(size).expect("host allocations are bounded by the caller")
+    }
+
+    /// Host memory (kbuffer, shm, relay, mmap/heap blocks): `size` bytes, naturally aligned
+    /// (buddy allocator), first fit from `host_pa` so memory given back is used again. `None`
+    /// when the physical space is full.
+    pub fn try_host_alloc(&mut self, size: u64) -> Option<u64> {
+        let align = size.checked_next_power_of_two()?.max(PAGE);
+        let up = |a: u64| a.checked_add(align - 1).map(|x| x & !(align - 1));
+        let mut pa = up(self.host_pa)?;
+        for &(s, e) in self.bus.ram_regions() {
+            if e <= pa {
+                continue;
+            }
+            if s >= pa.checked_add(size)? {
+                break;
+            }
+            pa = up(e)?;
+        }
+        if pa.checked_add(size)? > HOST_PA_END {
+            return None;
+        }
         self.bus.add_ram(pa, pa + size);
-        pa
+        Some(pa)
     }
 
     /// Returns host memory: its frames are dropped and nothing may point at them.
@@ -332,38 +424,52 @@ impl Enclave {
         pt::translate(&mut self.bus, self.root, va)
     }
 
+    /// The pieces `(pa, offset, len)` of `[va, va + len)`, page by page, or `None` if a page is
+    /// unmapped or the range runs past 2^64 (it does not wrap to address 0). The walk stops at
+    /// the first unmapped page, so its cost is bounded by what the enclave has mapped, whatever
+    /// `len` is.
+    fn pieces(&mut self, va: u64, len: usize) -> Option<Vec<(u64, usize, usize)>> {
+        va.checked_add(len as u64)?;
+        let mut pieces = Vec::new();
+        let mut done = 0usize;
+        while done < len {
+            let v = va + done as u64;
+            let n = ((PAGE - (v & (PAGE - 1))) as usize).min(len - done);
+            pieces.push((self.translate(v)?, done, n));
+            done += n;
+        }
+        Some(pieces)
+    }
+
     /// Copies `data` to enclave VA `va`, translating page by page; nothing is written if any
     /// page is unmapped (B37 fix).
     pub fn write_va(&mut self, va: u64, data: &[u8]) -> bool {
-        let mut pieces = Vec::new();
-        let mut done = 0usize;
-        while done < data.len() {
-            let v = va.wrapping_add(done as u64);
-            let n = ((PAGE - (v & (PAGE - 1))) as usize).min(data.len() - done);
-            let Some(pa) = self.translate(v) else { return false };
-            pieces.push((pa, done, n));
-            done += n;
-        }
+        let Some(pieces) = self.pieces(va, data.len()) else { return false };
         for (pa, off, n) in pieces {
             self.hart.host_write(&mut self.bus, pa, &data[off..off + n]);
         }
         true
     }
 
-    /// Reads enclave VA `va` page by page; `None` if any page is unmapped.
+    /// Whether every byte of `[va, va + len)` is mapped (checked before a reader allocates).
+    pub fn va_mapped(&mut self, va: u64, len: usize) -> bool {
+        self.pieces(va, len).is_some()
+    }
+
+    /// Fills `out` from enclave VA `va`; false (and `out` unspecified) if any page is unmapped.
+    pub fn read_va_into(&mut self, va: u64, out: &mut [u8]) -> bool {
+        let Some(pieces) = self.pieces(va, out.len()) else { return false };
+        pieces.into_iter().all(|(pa, off, n)| self.bus.read(pa, &mut out[off..off + n]))
+    }
+
+    /// Reads enclave VA `va` page by page; `None` if any page is unmapped. Nothing is allocated
+    /// for the result before the whole range is known to be mapped.
     pub fn read_va(&mut self, va: u64, len: usize) -> Option<Vec<u8>> {
-        let mut out = vec![0u8; len];
-        let mut done = 0usize;
-        while done < len {
-            let v = va.wrapping_add(done as u64);
-            let n = ((PAGE - (v & (PAGE - 1))) as usize).min(len - done);
-            let pa = self.translate(v)?;
-            if !self.bus.read(pa, &mut out[done..done + n]) {
-                return None;
-            }
-            done += n;
+        if !self.va_mapped(va, len) {
+            return None;
         }
-        Some(out)
+        let mut out = vec![0u8; len];
+        self.read_va_into(va, &mut out).then_some(out)
     }
 
     /// Host shm contents (what the host sees through its mapping).
@@ -382,20 +488,33 @@ impl Enclave {
         }
     }
 
-    /// Maps a relay region the host hands over at run (after the ones already held).
-    pub fn map_relay(&mut self, data: &[u8]) -> bool {
+    /// Maps a relay region the host hands over at run (after the ones already held). Every
+    /// limit is checked before anything is allocated; `Err` says which.
+    pub fn map_relay(&mut self, data: &[u8]) -> Result<(), String> {
         let size = (data.len() as u64).div_ceil(PAGE) * PAGE;
-        if size == 0 || self.relay.len() >= RELAY_PAGE_NUM {
-            return false;
+        if size == 0 {
+            return Err("the relay region is empty".into());
         }
-        let va = MM_ARG_BASE + self.relay.iter().map(|r| r.mapped * PAGE).sum::<u64>();
-        let pa = self.host_alloc(size);
-        self.bus.write(pa, data);
-        if !self.map(va, pa, size / PAGE, PTE_DATA) {
-            return false;
+        if self.relay.len() >= RELAY_PAGE_NUM {
+            return Err(format!("the enclave already holds {RELAY_PAGE_NUM} relay regions"));
         }
+        let held = self.relay_bytes();
+        if size > RELAY_POOL - held {
+            return Err(format!(
+                "relay region of {size:#x} bytes exceeds the relay pool ({RELAY_POOL:#x} bytes, {held:#x} held)"
+            ));
+        }
+        let va = MM_ARG_BASE + held;
+        let need = pt::tables_needed(&mut self.bus, self.root, va, size / PAGE);
+        if need > self.free_table_pages() {
+            return Err(format!("relay region of {size:#x} bytes: no free page-table pages left to map it"));
+        }
+        let pa = self.try_host_alloc(size).ok_or_else(|| format!("no host memory for a relay region of {size:#x} bytes"))?;
+        self.write_nonzero_pages(pa, data);
+        let mapped = self.map(va, pa, size / PAGE, PTE_DATA);
+        debug_assert!(mapped, "tables were counted");
         self.relay.push(Region { va, pa, pages: size / PAGE, mapped: size / PAGE });
-        true
+        Ok(())
     }
 
     /// Unmaps every relay region and hands their contents back (region order).

@@ -229,8 +229,29 @@ impl Monitor {
         t.eids.iter().flatten().any(|c| c.eid != cell.eid && c.name_key() == cell.name_key())
     }
 
+    /// Refuses a host region (`what`: "shm", ...) larger than the whole secure pool before
+    /// anyone allocates it. Penglai takes host shm from kernel memory, not the pool; here it is
+    /// memory the emulator must back, and the pool is the memory budget the host gave enclaves.
+    pub fn check_region(&self, what: &str, size: u64) -> Result<(), CreateError> {
+        let pool = self.config.secure_memory;
+        if size > pool {
+            return Err(CreateError::ExceedsPool(format!(
+                "{what} of {size:#x} bytes exceeds the secure memory pool ({pool:#x} bytes)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Creates a normal enclave from ELF file bytes (driver CREATE + monitor fid 99).
     pub fn create(&self, elf_bytes: &[u8], p: &CreateParams) -> Result<Arc<EnclaveCell>, CreateError> {
+        self.create_with_shm(elf_bytes, p, p.shm.as_deref())
+    }
+
+    /// [`Monitor::create`] with the host shm contents borrowed (`p.shm` is not looked at).
+    pub fn create_with_shm(&self, elf_bytes: &[u8], p: &CreateParams, shm: Option<&[u8]>) -> Result<Arc<EnclaveCell>, CreateError> {
+        if let Some(shm) = shm {
+            self.check_region("shm", shm.len() as u64)?;
+        }
         match p.kind {
             NORMAL_ENCLAVE => {}
             SERVER_ENCLAVE => return Err(CreateError::Unsupported("server enclaves are not supported yet".into())),
@@ -244,7 +265,7 @@ impl Monitor {
             let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
             return Err(CreateError::NoMemory { need: bytes, free });
         }
-        let mut enc = match Enclave::build(elf_bytes, &info, p, pages) {
+        let mut enc = match Enclave::build_with_shm(elf_bytes, &info, p, pages, shm) {
             Ok(e) => e,
             Err(err) => {
                 self.release(bytes);
@@ -375,5 +396,7 @@ impl Monitor {
 
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -193,9 +193,7 @@ impl Monitor {
                     if self.name_taken(cell) {
                         return Err("another live enclave has the same name; relay pages need a unique name".into());
                     }
-                    if !e.map_relay(&data) {
-                        return Err("cannot map the relay region".into());
-                    }
+                    e.map_relay(&data)?;
                 }
                 let counter = self.next_run_counter();
                 // B1: fork instances get the counter mod 5.
@@ -206,8 +204,8 @@ impl Monitor {
                     return Err("the enclave did not return its relay pages".into());
                 }
                 if let Some(data) = relay {
-                    if !data.is_empty() && !e.map_relay(&data) {
-                        return Err("cannot map the relay region".into());
+                    if !data.is_empty() {
+                        e.map_relay(&data)?;
                     }
                 }
                 e.pending = Pending::None;

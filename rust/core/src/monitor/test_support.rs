@@ -58,3 +58,15 @@ pub fn elf_with_data(code: &[u32], data: &[u8]) -> Vec<u8> {
 pub fn elf(code: &[u32]) -> Vec<u8> {
     elf_with_data(code, &[])
 }
+
+/// `beq rs1, rs2, off` (off in bytes, even).
+pub fn beq(rs1: u32, rs2: u32, off: i32) -> u32 {
+    let i = off as u32;
+    (((i >> 12) & 1) << 31) | (((i >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (((i >> 1) & 0xf) << 8) | (((i >> 11) & 1) << 7) | 0x63
+}
+
+/// `jal rd, off` (off in bytes, even).
+pub fn jal(rd: u32, off: i32) -> u32 {
+    let i = off as u32;
+    (((i >> 20) & 1) << 31) | (((i >> 1) & 0x3ff) << 21) | (((i >> 11) & 1) << 20) | (((i >> 12) & 0xff) << 12) | (rd << 7) | 0x6f
+}
