@@ -63,9 +63,11 @@ struct Link {
     pc: u64,
     epoch: u64,
     to: *mut BlockData,
+    /// The coverage edge id of this transition (0 on harts without coverage).
+    edge: u32,
 }
 
-const NO_LINK: Link = Link { pc: NONE, epoch: NONE, to: std::ptr::null_mut() };
+const NO_LINK: Link = Link { pc: NONE, epoch: NONE, to: std::ptr::null_mut(), edge: 0 };
 
 /// One decoded block and its links to the blocks seen after it.
 pub struct BlockData {
@@ -89,10 +91,21 @@ impl BlockData {
         None
     }
 
+    /// [`BlockData::follow`] with the link's coverage edge id.
+    #[inline(always)]
+    pub fn follow_edge(&self, pc: u64, epoch: u64) -> Option<(*mut BlockData, u32)> {
+        for l in &self.links {
+            if l.pc == pc && l.epoch == epoch {
+                return Some((l.to, l.edge));
+            }
+        }
+        None
+    }
+
     /// Records `to` as following this block at `pc`, replacing the older link.
-    pub fn link(&mut self, pc: u64, to: *mut BlockData, epoch: u64) {
+    pub fn link(&mut self, pc: u64, to: *mut BlockData, epoch: u64, edge: u32) {
         self.links[1] = self.links[0];
-        self.links[0] = Link { pc, epoch, to };
+        self.links[0] = Link { pc, epoch, to, edge };
     }
 }
 
@@ -201,12 +214,13 @@ impl DecodeCache {
         self.cur.ppn
     }
 
-    /// Records `insns` as the block at `pc` of the current page.
-    pub fn add_block(&mut self, pc: u64, insns: &[Insn]) -> Block {
+    /// Records `insns` as the block at `pc` of the current page (with comparison-logging
+    /// handlers if `cmplog`).
+    pub fn add_block(&mut self, pc: u64, insns: &[Insn], cmplog: bool) -> Block {
         debug_assert!(!insns.is_empty() && insns.len() <= MAX_BLOCK);
         // SAFETY: only called right after `select`/`install` made `cur` valid.
         let page = unsafe { &mut *self.cur.page };
-        page.blocks.push(BlockData::new(insns.iter().map(|&i| Packed::new(i)).collect()));
+        page.blocks.push(BlockData::new(insns.iter().map(|&i| Packed::with(i, cmplog)).collect()));
         page.entry[(pc as usize & 0xfff) >> 1] = page.blocks.len() as u32;
         self.epoch += 1;
         &mut **page.blocks.last_mut().expect("just pushed")
@@ -225,12 +239,12 @@ impl DecodeCache {
     }
 
     /// Caches the page-straddling instruction at `pc`.
-    pub fn add_straddler(&mut self, pc: u64, insn: Insn) -> Block {
+    pub fn add_straddler(&mut self, pc: u64, insn: Insn, cmplog: bool) -> Block {
         let slot = &mut self.straddlers[Self::straddler_slot(pc)];
         if let Some(old) = slot.1.take() {
             self.dead_straddlers.push(old);
         }
-        let b = slot.1.insert(BlockData::new(Box::new([Packed::new(insn)])));
+        let b = slot.1.insert(BlockData::new(Box::new([Packed::with(insn, cmplog)])));
         slot.0 = pc;
         self.epoch += 1;
         &mut **b

@@ -95,6 +95,30 @@ pub fn handler_for(op: Op) -> Handler {
     )
 }
 
+/// A comparison op with logging: records its operands in the hart's cmplog, then executes it.
+/// Only blocks decoded while cmplog is on hold these (`Packed::with`).
+fn cmp_handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, i: &Packed, pc: u64) -> u64 {
+    let a = h.x[i.rs1()];
+    let b = if OP == Op::Slti as u8 || OP == Op::Sltiu as u8 { i.imm() as i64 as u64 } else { h.x[i.rs2()] };
+    if let Some(c) = h.cov.as_deref_mut() {
+        c.log_cmp(pc, a, b);
+    }
+    handler::<OP>(h, bus, i, pc)
+}
+
+/// [`handler_for`], with logging handlers for the comparisons cmplog records.
+pub fn handler_for_cmplog(op: Op) -> Handler {
+    macro_rules! logged {
+        ($($o:ident)*) => {
+            match op {
+                $(Op::$o => cmp_handler::<{ Op::$o as u8 }>,)*
+                _ => handler_for(op),
+            }
+        };
+    }
+    logged!(Beq Bne Blt Bge Bltu Bgeu Slt Sltu Slti Sltiu)
+}
+
 impl Hart {
     /// Executes `i` at `pc` and returns the next pc. Only the rare instructions read or write
     /// `self.pc` (they set it to `pc` first).

@@ -66,7 +66,8 @@ impl Hart {
             }
         }
         if n > 0 {
-            return Ok(self.code.add_block(pc, &insns[..n]));
+            let cmplog = self.cmplog_on();
+            return Ok(self.code.add_block(pc, &insns[..n], cmplog));
         }
         // The first instruction straddles the page boundary; its upper half may map anywhere
         // or fault, so it has its own small cache, emptied on any translation or code change.
@@ -77,7 +78,8 @@ impl Hart {
             self.tlb.drop_writes_to(hi_ppn);
         }
         let raw = fetch_half(bus, page | 0xffe) | (fetch_half(bus, hi) << 16);
-        Ok(self.code.add_straddler(pc, decode(raw)))
+        let cmplog = self.cmplog_on();
+        Ok(self.code.add_straddler(pc, decode(raw), cmplog))
     }
 
     fn fetch_pa(&mut self, va: u64, bus: &mut Bus) -> Result<u64, Trap> {

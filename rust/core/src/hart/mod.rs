@@ -1,5 +1,6 @@
 //! One RV64IMAC hart: architectural state, the run loop with its instruction budget, and the
 //! decoded-code cache.
+pub mod cov;
 pub mod csr;
 mod decode_cache;
 mod execute;
@@ -71,6 +72,8 @@ pub struct Hart {
     /// The trap of the instruction whose handler returned `TRAPPED`.
     pub(crate) trapped: Trap,
     event: Option<Event>,
+    /// Fuzzing coverage (`set_coverage`); None on every ordinary hart.
+    pub(crate) cov: Option<Box<cov::Coverage>>,
 }
 
 impl Default for Hart {
@@ -92,6 +95,7 @@ impl Default for Hart {
             stop: false,
             trapped: Trap::STOP,
             event: None,
+            cov: None,
         }
     }
 }
@@ -155,12 +159,43 @@ impl Hart {
         self.end_slice();
     }
 
+    /// Turns coverage on (`Some`) or off. Decoded code is dropped, since blocks decoded for
+    /// cmplog have other handlers and links carry edge ids of one id table.
+    pub fn set_coverage(&mut self, c: Option<Box<cov::Coverage>>) {
+        self.cov = c;
+        self.code.clear();
+    }
+
+    pub fn coverage(&self) -> Option<&cov::Coverage> {
+        self.cov.as_deref()
+    }
+
+    pub fn coverage_mut(&mut self) -> Option<&mut cov::Coverage> {
+        self.cov.as_deref_mut()
+    }
+
+    #[inline(always)]
+    fn cmplog_on(&self) -> bool {
+        self.cov.as_ref().is_some_and(|c| c.cmplog_enabled())
+    }
+
     /// Runs until `budget` is spent, an exit, or (with `host_traps`) a trap into M-mode. Every
     /// retired instruction and every trap taken spends one unit, so a guest caught in a trap
     /// loop (e.g. `mtvec` pointing at unmapped memory) still returns. Interrupts are checked
     /// between slices; a slice ends at the budget, at the next timer deadline, or after any
     /// instruction that may change what is pending or enabled.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Event {
+        // Two instances of the loop: without coverage it has no trace of it.
+        if self.cov.is_some() {
+            self.run_loop::<true>(bus, budget)
+        } else {
+            self.run_loop::<false>(bus, budget)
+        }
+    }
+
+    /// [`Hart::run`]; with `COV`, every block entered counts its edge (see `cov`).
+    #[inline(always)]
+    fn run_loop<const COV: bool>(&mut self, bus: &mut Bus, budget: u64) -> Event {
         let mut end = self.retired.saturating_add(budget);
         loop {
             self.code.collect();
@@ -182,17 +217,37 @@ impl Hart {
             self.stop = false;
             // The block just run, to follow its links instead of looking the pc up.
             let mut prev: Option<Block> = None;
+            // With COV: the start pc of `prev` (the source of the next edge).
+            let mut prev_pc = cov::NOWHERE;
             while !self.stop && self.retired < self.slice_end {
                 let epoch = self.code.epoch();
-                // SAFETY: blocks stay allocated until `collect`, at the top of the outer loop.
-                let linked = prev.and_then(|p| unsafe { (*p).follow(self.pc, epoch) });
+                let linked = if COV {
+                    // SAFETY: as below.
+                    prev.and_then(|p| unsafe { (*p).follow_edge(self.pc, epoch) }).map(|(b, edge)| {
+                        if let Some(c) = &self.cov {
+                            c.hit(edge);
+                        }
+                        b
+                    })
+                } else {
+                    // SAFETY: blocks stay allocated until `collect`, at the top of the outer loop.
+                    prev.and_then(|p| unsafe { (*p).follow(self.pc, epoch) })
+                };
                 let block = match linked {
                     Some(b) => b,
                     None => match self.block(bus) {
                         Ok(b) => {
+                            let mut edge = 0;
+                            if COV {
+                                if let Some(c) = &mut self.cov {
+                                    let from = if prev.is_some() { prev_pc } else { cov::NOWHERE };
+                                    edge = c.edge_id(from, self.pc);
+                                    c.hit(edge);
+                                }
+                            }
                             if let Some(p) = prev {
                                 // SAFETY: as above; a link is only followed while its epoch holds.
-                                unsafe { (*p).link(self.pc, b, self.code.epoch()) };
+                                unsafe { (*p).link(self.pc, b, self.code.epoch(), edge) };
                             }
                             b
                         }
@@ -210,6 +265,9 @@ impl Hart {
                 // SAFETY: as above.
                 let insns = unsafe { &(*block).insns };
                 let n = insns.len().min((self.slice_end - self.retired) as usize);
+                if COV {
+                    prev_pc = self.pc;
+                }
                 match self.run_block(bus, insns.as_ptr(), n) {
                     Ok(()) => prev = Some(block),
                     Err(t) => {

@@ -1,5 +1,5 @@
 //! The executor's form of a decoded instruction: its handler and byte-sized fields.
-use super::execute::{handler_for, Handler};
+use super::execute::{handler_for, handler_for_cmplog, Handler};
 use crate::isa::{Insn, Op};
 
 /// One decoded instruction as a block stores it: the function that executes it (specialised
@@ -20,8 +20,15 @@ pub struct Packed {
 const LEN_SHIFT: u32 = 5;
 
 impl Packed {
+    #[cfg(test)]
     pub fn new(i: Insn) -> Packed {
-        Packed { handler: handler_for(i.op), op: i.op, rd: (i.rd & 31) | (i.len << LEN_SHIFT), rs1: i.rs1 & 31, rs2: i.rs2 & 31, imm: i.imm }
+        Packed::with(i, false)
+    }
+
+    /// `i` with the comparison-logging handler for its op if `cmplog` (see `cov`).
+    pub fn with(i: Insn, cmplog: bool) -> Packed {
+        let handler = if cmplog { handler_for_cmplog(i.op) } else { handler_for(i.op) };
+        Packed { handler, op: i.op, rd: (i.rd & 31) | (i.len << LEN_SHIFT), rs1: i.rs1 & 31, rs2: i.rs2 & 31, imm: i.imm }
     }
 
     #[inline(always)]

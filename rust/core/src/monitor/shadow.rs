@@ -24,7 +24,7 @@ use super::consts::*;
 use super::enclave::{CreateError, CreateParams, Enclave, Pending};
 use super::pt;
 use super::rng::SplitMix;
-use super::run::{BufferHost, Entry, Host, RunExit, RunRequest};
+use super::run::{BufferHost, Entry, Host, RunExit, RunOutcome, RunRequest};
 use super::{Ctl, EnclaveCell, Monitor, State, Tables};
 use crate::bus::Bus;
 use crate::hart::csr::num::SATP;
@@ -380,6 +380,37 @@ impl Monitor {
         let mut host = BufferHost::default();
         let k = self.fork_run_destroy(template, p, relay, n, &mut host)?;
         Ok((k, host.0))
+    }
+}
+
+impl Monitor {
+    /// One fork-run-destroy, reusing `hart` (a hart of an earlier instance of this template,
+    /// or a fresh one carrying e.g. fuzzing coverage) and leaving the instance's hart there for
+    /// the next call, with its decoded code kept as in [`Monitor::fork_run_destroy_each`]. For
+    /// executors that must look at the hart between runs (coverage maps). `budget` bounds the
+    /// run (exceeding it ends in `RunExit::Budget`, the instance destroyed). A run that stops
+    /// in a host OCALL or relay return is destroyed too.
+    pub fn fork_run_one(
+        &self,
+        template: &EnclaveCell,
+        p: &ForkParams,
+        budget: Option<u64>,
+        host: &mut dyn Host,
+        hart: &mut Option<Hart>,
+    ) -> Result<RunOutcome, CreateError> {
+        let Some(tpl) = self.template(template) else {
+            return Err(CreateError::Param("not a live shadow enclave".into()));
+        };
+        RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl, hart: None }));
+        let result = self.fork_with(template, p, hart.take()).map(|cell| {
+            let out = self.run(&cell, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget }, host);
+            if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
+                self.destroy(&cell);
+            }
+            out
+        });
+        *hart = RECYCLER.with(|r| r.borrow_mut().take().and_then(|x| x.hart));
+        result
     }
 }
 
