@@ -425,3 +425,54 @@ def test_closed_stdout_ends_quietly() -> None:
     rc = p.wait(timeout=60)
     assert rc in (0, 141), (rc, err)
     assert b"Traceback" not in err and b"error" not in err, err
+
+
+# --- usage messages and hints (issue 9) ----------------------------------------------------------
+
+
+def test_exec_without_elf_names_elf_with_the_exec_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["exec"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pltvm exec ")
+    assert err.endswith("pltvm: error: the following arguments are required: ELF\n")
+    assert cli.main(["exec", "--stats"]) == 2
+    assert capsys.readouterr().err.endswith("required: ELF\n")
+
+
+@pytest.mark.parametrize(
+    "args,command,extra",
+    [(["run", "hello-world", "4", "extra"], "run", "extra"),
+     (["fork-host", "hello-world", "1", "x", "y"], "fork-host", "x y"),
+     (["exec", "--bogus", "hello"], "exec", "--bogus"), (["programs", "extra"], "programs", "extra"),
+     (["enclaves", "x"], "enclaves", "x"), (["measure", "hello-world", "extra"], "measure", "extra")],
+)
+def test_extra_arguments_print_the_subcommand_usage(capsys: pytest.CaptureFixture[str], args: list[str],
+                                                    command: str, extra: str) -> None:
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: pltvm {command} ")
+    assert err.endswith(f"pltvm: error: unrecognized arguments: {extra}\n")
+
+
+def test_exec_of_a_bundled_enclave_name_points_to_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["exec", "hello-world"]) == 2
+    assert "hello-world is a bundled enclave: pltvm run hello-world" in capsys.readouterr().err
+
+
+@needs_native
+def test_exec_of_an_enclave_elf_hints_pltvm_run(write_elf, tmp_path: Path) -> None:
+    from pltvm import enclaves
+
+    path = str(enclaves.path("hello-world"))
+    r = run_cli("exec", path)
+    err = r.stderr.decode()
+    assert r.returncode == 139 and "pltvm: fault: store/AMO access fault" in err
+    assert f"hint: this looks like a Penglai enclave (it defines EAPP_RETURN); enclaves run in the monitor: " \
+        f"pltvm run {path}\n" in err
+    # Without symbols: linked at 0x1000 with its entry there, like the SDK's enclaves.
+    stripped = write_elf([Seg(0x1000, code(addi(A0, ZERO, 3), 0))], 0x1000)
+    err = run_cli("exec", str(stripped)).stderr.decode()
+    assert "hint: this looks like a Penglai enclave (it is linked at 0x1000 like the SDK's enclaves)" in err
+    # An ordinary program that faults gets no such hint.
+    err = run_cli("exec", str(write_elf(*user_illegal_program()))).stderr.decode()
+    assert "pltvm: fault:" in err and "enclave" not in err

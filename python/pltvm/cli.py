@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import time
-from typing import NoReturn, Optional, Sequence
+from typing import Any, NoReturn, Optional, Sequence
 
 from .errors import PltvmError
+from .sizes import parse_size
 
 __all__ = ["main", "parse_size", "exit_status", "cause_name"]
 
@@ -66,21 +66,6 @@ exit status:
 ELF may be the name of a bundled program (see `pltvm programs`) when no such file exists.
 Everything after ELF is passed to the guest, even arguments that start with '-'.
 """
-
-_SIZE_RE = re.compile(r"^\s*(0x[0-9a-f]+|\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """Parse a byte count such as ``134217728``, ``0x8000000``, ``64M``, ``64MiB`` or ``1G``
-    (K, M, G are powers of 1024). Raises ValueError."""
-    m = _SIZE_RE.match(text)
-    if not m:
-        raise ValueError(f"invalid size {text!r} (examples: 64M, 1G, 134217728)")
-    value = int(m.group(1), 0)
-    value <<= {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
-    if value <= 0:
-        raise ValueError(f"size must be positive, not {text!r}")
-    return value
 
 
 def _size_arg(text: str) -> int:
@@ -145,7 +130,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _build_parser() -> tuple[_Parser, _Parser]:
+def _build_parser() -> tuple[_Parser, _Parser, Any]:
     parser = _Parser(
         prog="pltvm",
         description="Penglai-TVM RISC-V enclaves on any machine.",
@@ -177,7 +162,8 @@ def _build_parser() -> tuple[_Parser, _Parser]:
                     help="bare only: write the words between begin_signature and end_signature "
                     "to FILE, one 8-digit hex word per line")
     ex.add_argument("elf", metavar="ELF", help="program to run (a file, or a bundled program name)")
-    ex.add_argument("guest_args", metavar="ARGS", nargs="*", help="arguments for the program")
+    # A default, or argparse (3.11) lists ARGS as required when ELF is missing.
+    ex.add_argument("guest_args", metavar="ARGS", nargs="*", default=[], help="arguments for the program")
     sub.add_parser("programs", help="list the bundled programs",
                    description="List the names of the bundled programs.")
     from . import cli_enclave
@@ -189,7 +175,7 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     from . import cli_fork
 
     cli_fork.add_parsers(sub)
-    return parser, ex
+    return parser, ex, sub
 
 
 # Options of `exec` that take a value (used to find where ELF starts).
@@ -252,13 +238,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser, exec_parser = _build_parser()
+    parser, exec_parser, sub = _build_parser()
     guest: list[str] = []
     if args and args[0] == "exec":
         head, guest = _split_exec_args(args[1:])
         args = ["exec", *head]
     try:
-        ns = parser.parse_args(args)
+        ns, extra = parser.parse_known_args(args)
+        if extra:
+            # The sub-command's usage, not the top level's (`pltvm run ELF 4 extra`).
+            sub.choices.get(ns.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
     if ns.command == "programs":
@@ -305,7 +294,10 @@ def _resolve_elf(name: str) -> str:
     try:
         return str(programs.path(name))
     except FileNotFoundError:
-        raise _UsageError(f"{name}: no such file or bundled program (see `pltvm programs`)") from None
+        from . import enclaves
+
+        hint = f"; {name} is a bundled enclave: pltvm run {name}" if name in enclaves.names() else ""
+        raise _UsageError(f"{name}: no such file or bundled program (see `pltvm programs`){hint}") from None
 
 
 def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
@@ -354,6 +346,9 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
         )
         if kind == "user" and m.image is not None and m.image.symbol("tohost") is not None:
             sys.stderr.write("pltvm: hint: this ELF has a tohost symbol; bare-metal programs need --bare\n")
+        elif m.image is not None and (why := _enclave_evidence(m.image)) is not None:
+            sys.stderr.write(f"pltvm: hint: this looks like a Penglai enclave ({why}); enclaves run in the "
+                             f"monitor: pltvm run {ns.elf}\n")
     elif ex.reason == "budget":
         sys.stderr.write(f"pltvm: instruction budget exhausted after {ex.instret} instructions\n")
     elif ex.reason == "halt":
@@ -372,6 +367,23 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
             return _err(f"cannot write signature file {ns.signature}: {e.strerror or e}")
     sys.stderr.flush()
     return status
+
+
+# Functions of the enclave-side SDK (Penglai's eapp library and ours) that an enclave links in.
+_EAPP_SYMBOLS = ("EAPP_RETURN", "eapp_print", "eapp_return_relay_page", "EAPP_ENTRY", "eapp_entry", "__eapp_args")
+_EAPP_BASE = 0x1000
+"""Where the SDK's linker script puts an enclave (one PT_LOAD, entry at its start). Linux does
+not map programs this low (``vm.mmap_min_addr``), so a user program is not linked there."""
+
+
+def _enclave_evidence(image: Any) -> Optional[str]:
+    """Why ``image`` looks like a Penglai enclave rather than a program, or None."""
+    for name in _EAPP_SYMBOLS:
+        if image.symbol(name) is not None:
+            return f"it defines {name}"
+    if image.entry == _EAPP_BASE and any(seg.vaddr == _EAPP_BASE for seg in image.segments):
+        return f"it is linked at {_EAPP_BASE:#x} like the SDK's enclaves"
+    return None
 
 
 def _print_stats(instret: int, elapsed: float) -> None:

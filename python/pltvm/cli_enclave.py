@@ -64,7 +64,7 @@ def _threads_arg(text: str) -> int:
 
 
 def _size_arg(text: str) -> int:
-    from .cli import parse_size
+    from .sizes import parse_size
 
     try:
         return parse_size(text)
@@ -127,6 +127,13 @@ def main(ns: argparse.Namespace) -> int:
         return _err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
     if ns.secure_memory is not None:
         host.configure(secure_memory=ns.secure_memory)
+    else:  # checked here once, not in each worker thread as it opens the device
+        from .sizes import secure_memory_from_env
+
+        try:
+            secure_memory_from_env()
+        except ValueError as e:
+            return _err(str(e))
     return run_host_demo(path, ns.threads)
 
 

@@ -95,6 +95,13 @@ def main(ns: argparse.Namespace) -> int:
         return cli_enclave._err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
     if ns.secure_memory is not None:
         host.configure(secure_memory=ns.secure_memory)
+    else:  # checked here once, not in each worker thread as it opens the device
+        from .sizes import secure_memory_from_env
+
+        try:
+            secure_memory_from_env()
+        except ValueError as e:
+            return cli_enclave._err(str(e))
     return run_fork_host(path, ns.threads)
 
 

@@ -50,6 +50,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, TypeVar, Un
 from . import _core
 from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
+from .sizes import parse_size, secure_memory_from_env
 
 __all__ = [
     "Device",
@@ -743,12 +744,12 @@ class Device:
         output: OutputSink = None,
     ) -> None:
         if secure_memory is None:
-            env = os.environ.get("PLTVM_SECURE_MEMORY")
-            secure_memory = env if env else DEFAULT_SECURE_MEMORY
-        if isinstance(secure_memory, str):
-            from .cli import parse_size
-
-            secure_memory = parse_size(secure_memory)
+            secure_memory = secure_memory_from_env(DEFAULT_SECURE_MEMORY)
+        elif isinstance(secure_memory, str):
+            try:
+                secure_memory = parse_size(secure_memory)
+            except ValueError as e:
+                raise ValueError(f"secure_memory: {e}") from None
         if isinstance(secure_memory, bool) or not isinstance(secure_memory, int):
             raise TypeError(f"secure_memory must be an int or a size string, not {type(secure_memory).__name__}")
         if secure_memory < 0:

@@ -331,11 +331,9 @@ class Device:
 
     def __init__(self, secure_memory: Optional[int] = None, rng: str = "seeded", seed: int = 0) -> None:
         if secure_memory is None:
-            env = os.environ.get("PLTVM_SECURE_MEMORY")
-            try:
-                secure_memory = int(env, 0) if env else 1 << 30
-            except ValueError:
-                raise ValueError(f"PLTVM_SECURE_MEMORY must be a number of bytes, not {env!r}") from None
+            from .sizes import secure_memory_from_env  # the size syntax of the CLI and pltvm.Device
+
+            secure_memory = secure_memory_from_env()
         for name, value in (("secure_memory", secure_memory), ("seed", seed)):
             _int_arg("Device", name, value)
             if not 0 <= value < U64_END:
