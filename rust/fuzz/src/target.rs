@@ -1,0 +1,231 @@
+//! The harness contract: one enclave ELF made a shadow template once; each input runs in a
+//! fresh fork with the input in its shm, and comes back classified. No LibAFL here, so the
+//! same [`Runner`] serves the fuzzer, one-off reproduction and other drivers (one input in, one
+//! classified result out).
+//!
+//! Per input: fork the template; the shm (at `0x39_0000_0000`, `max_len + 8` bytes rounded up
+//! to whole pages) holds the input's length as a little-endian u64 followed by its bytes, the
+//! rest zero; `a0`/`a1` at entry are the shm's base and size, as for any enclave with shm. The
+//! instance runs from its entry with an instruction budget and is destroyed. OCALLs are served
+//! as usual; what the enclave prints is captured (up to [`OUTPUT_CAP`] bytes per run).
+use pltvm_core::hart::cov::{Coverage, EdgeIds, HitMap};
+use pltvm_core::hart::Hart;
+use pltvm_core::monitor::enclave::CreateParams;
+use pltvm_core::monitor::shadow::ForkParams;
+use pltvm_core::monitor::{Config, EnclaveCell, Host, Monitor, RunExit};
+use std::sync::Arc;
+
+/// Where the input goes.
+pub const SHM_BASE: u64 = 0x39_0000_0000;
+/// Output kept per run; the rest is counted but dropped.
+pub const OUTPUT_CAP: usize = 1 << 16;
+/// Pseudo-cause of a crash that is not a RISC-V exception: the monitor destroyed the instance
+/// (e.g. its output could not be delivered) or the instance stopped in a way the harness
+/// cannot continue.
+pub const CAUSE_DESTROYED: u64 = u64::MAX;
+/// The largest `max_len` (16 MiB): the shm is written for every input.
+pub const MAX_LEN_LIMIT: usize = 1 << 24;
+const PAGE: usize = 4096;
+
+/// A fault: a RISC-V exception, or an illegal monitor call (`ecall` = its `(a6, a7)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub cause: u64,
+    pub pc: u64,
+    pub tval: u64,
+    pub ecall: Option<(u64, u64)>,
+}
+
+/// How one run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The enclave exited (any return value).
+    Ok { retval: u64 },
+    /// A fault, an illegal monitor call, or a run the monitor destroyed.
+    Crash(Fault),
+    /// The instruction budget ran out.
+    Timeout,
+}
+
+impl Outcome {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ok { .. } => "ok",
+            Outcome::Crash(_) => "crash",
+            Outcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// One run's result.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    pub outcome: Outcome,
+    /// What the enclave printed (at most [`OUTPUT_CAP`] bytes).
+    pub output: Vec<u8>,
+    /// Instructions retired.
+    pub instret: u64,
+}
+
+#[derive(Debug)]
+pub enum TargetError {
+    /// The ELF cannot be made a shadow template (message from the loader).
+    Elf(String),
+    /// A bad setting (named in the message).
+    Param(String),
+    /// The monitor refused a fork or run.
+    Monitor(String),
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Elf(m) => write!(f, "cannot load the enclave: {m}"),
+            TargetError::Param(m) | TargetError::Monitor(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// A fuzz target: its monitor and shadow template, shared by every worker.
+pub struct Target {
+    monitor: Monitor,
+    template: Arc<EnclaveCell>,
+    /// Bytes of input at most.
+    pub max_len: usize,
+    /// Instruction budget per run.
+    pub max_instructions: u64,
+    /// Edge ids, shared by every hart that runs this target.
+    pub edge_ids: Arc<EdgeIds>,
+}
+
+impl Target {
+    /// Makes `elf` a shadow template. `max_len` is at most [`MAX_LEN_LIMIT`]; the budget at
+    /// least 1.
+    pub fn new(elf: &[u8], max_len: usize, max_instructions: u64) -> Result<Arc<Target>, TargetError> {
+        if max_len > MAX_LEN_LIMIT {
+            return Err(TargetError::Param(format!("max_len must be at most {MAX_LEN_LIMIT}, got {max_len}")));
+        }
+        if max_instructions == 0 {
+            return Err(TargetError::Param("max_instructions must be at least 1".into()));
+        }
+        let monitor = Monitor::new(Config::default());
+        let params = CreateParams { name: *b"pltvm-fuzz\0\0\0\0\0\0", kind: 0, stack_size: 0, shm: None, persistency: None };
+        let template = monitor.create_shadow(elf, &params).map_err(|e| TargetError::Elf(e.to_string()))?;
+        Ok(Arc::new(Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new() }))
+    }
+
+    /// The shm size: `max_len + 8` rounded up to pages.
+    pub fn shm_size(&self) -> usize {
+        (self.max_len + 8).div_ceil(PAGE) * PAGE
+    }
+}
+
+/// Output capture with a cap.
+#[derive(Default)]
+struct Capture(Vec<u8>);
+
+impl Host for Capture {
+    fn output(&mut self, data: &[u8]) -> bool {
+        let room = OUTPUT_CAP.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&data[..data.len().min(room)]);
+        true
+    }
+}
+
+/// Runs inputs against a target on one thread, reusing one hart (and its decoded code).
+pub struct Runner {
+    target: Arc<Target>,
+    hart: Option<Hart>,
+    hits: Arc<HitMap>,
+    params: ForkParams,
+    /// Bytes of the shm the previous input dirtied (cleared before the next).
+    dirty: usize,
+    host: Capture,
+}
+
+impl Runner {
+    /// A runner with coverage into a `map_size`-entry map (a power of two, at least 64) and,
+    /// if `cmplog`, comparison logging.
+    pub fn new(target: Arc<Target>, map_size: usize, cmplog: bool) -> Result<Runner, TargetError> {
+        let hits = HitMap::new(map_size)
+            .ok_or_else(|| TargetError::Param(format!("map_size must be a power of two >= 64, got {map_size}")))?;
+        let mut hart = Hart::default();
+        let ids = Arc::clone(&target.edge_ids);
+        let cov = if cmplog { Coverage::with_cmplog(Arc::clone(&hits), ids) } else { Coverage::new(Arc::clone(&hits), ids) };
+        hart.set_coverage(Some(cov));
+        let params = ForkParams { name: [0; 16], shm: Some(vec![0; target.shm_size()]), persistency: None };
+        Ok(Runner { target, hart: Some(hart), hits, params, dirty: 0, host: Capture::default() })
+    }
+
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    /// The hit map (counts of the last run until cleared).
+    pub fn hits(&self) -> &Arc<HitMap> {
+        &self.hits
+    }
+
+    /// Comparisons of the last run (empty without cmplog).
+    pub fn cmps(&self) -> &[pltvm_core::hart::cov::Cmp] {
+        self.hart.as_ref().and_then(|h| h.coverage()).map(|c| c.cmps()).unwrap_or(&[])
+    }
+
+    /// Runs `input` (truncated to `max_len`) in a fresh fork, with its output.
+    pub fn run(&mut self, input: &[u8]) -> Result<Execution, TargetError> {
+        let (outcome, instret) = self.exec(input)?;
+        Ok(Execution { outcome, output: self.host.0.clone(), instret })
+    }
+
+    /// What the last run printed.
+    pub fn output(&self) -> &[u8] {
+        &self.host.0
+    }
+
+    /// Runs `input` (truncated to `max_len`) in a fresh fork: its outcome and instructions.
+    /// Coverage accumulates into the hit map (the caller clears it); the cmplog is cleared
+    /// first. Allocates nothing per run once warm.
+    pub fn exec(&mut self, input: &[u8]) -> Result<(Outcome, u64), TargetError> {
+        let input = &input[..input.len().min(self.target.max_len)];
+        let shm = self.params.shm.as_mut().expect("built with shm");
+        shm[..self.dirty].fill(0);
+        shm[..8].copy_from_slice(&(input.len() as u64).to_le_bytes());
+        shm[8..8 + input.len()].copy_from_slice(input);
+        self.dirty = 8 + input.len();
+        self.host.0.clear();
+        if self.hart.is_none() {
+            // The last run lost its hart (the monitor kept it): start over with a fresh one.
+            return Err(TargetError::Monitor("the runner's hart was lost".into()));
+        }
+        if let Some(c) = self.hart.as_mut().and_then(|h| h.coverage_mut()) {
+            c.clear_cmps();
+        }
+        let t = &self.target;
+        let out = t
+            .monitor
+            .fork_run_one(&t.template, &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
+            .map_err(|e| TargetError::Monitor(e.to_string()))?;
+        let outcome = match out.exit {
+            RunExit::Exited { retval } => Outcome::Ok { retval },
+            RunExit::Relay | RunExit::Ocall { .. } => Outcome::Ok { retval: 0 },
+            RunExit::Fault { cause, tval, pc, ecall } => Outcome::Crash(Fault { cause, pc, tval, ecall }),
+            RunExit::Budget => Outcome::Timeout,
+            RunExit::Destroyed | RunExit::Aborted | RunExit::Interrupted => {
+                Outcome::Crash(Fault { cause: CAUSE_DESTROYED, pc: 0, tval: 0, ecall: None })
+            }
+            RunExit::Refused(m) => return Err(TargetError::Monitor(m)),
+        };
+        if self.hart.is_none() {
+            return Err(TargetError::Monitor("the monitor did not hand the hart back".into()));
+        }
+        Ok((outcome, out.instret))
+    }
+
+    /// Edge ids hit in the hit map (nonzero entries among the ids interned so far).
+    pub fn edges_hit(&self) -> usize {
+        let n = self.target.edge_ids.len().min(self.hits.len());
+        (0..n).filter(|&i| self.hits.get(i) != 0).count()
+    }
+}
