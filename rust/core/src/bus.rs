@@ -30,10 +30,14 @@ impl Default for Bus {
 }
 
 impl Bus {
-    /// Adds RAM at `[start, end)` (rounded out to pages); merges with neighbours.
+    /// Adds RAM at `[start, end)` (rounded out to pages, the last page of the 64-bit space
+    /// excluded); merges with neighbours.
     pub fn add_ram(&mut self, start: u64, end: u64) {
         let start = start & !PAGE_MASK;
-        let end = (end + PAGE_MASK) & !PAGE_MASK;
+        let end = end.saturating_add(PAGE_MASK) & !PAGE_MASK;
+        if start >= end {
+            return;
+        }
         self.regions.push((start, end));
         self.regions.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.regions.len());
@@ -46,7 +50,8 @@ impl Bus {
         self.regions = merged;
     }
 
-    /// Removes RAM at `[start, end)` (page-aligned) and drops its frames.
+    /// Removes RAM at `[start, end)` (page-aligned) and drops its frames (in time proportional
+    /// to the frames present, whatever the size of the range).
     pub fn remove_ram(&mut self, start: u64, end: u64) {
         let mut kept = Vec::with_capacity(self.regions.len() + 1);
         for &(s, e) in &self.regions {
@@ -62,10 +67,8 @@ impl Bus {
             }
         }
         self.regions = kept;
-        let mut ppn = start >> PAGE_SHIFT;
-        while ppn < end >> PAGE_SHIFT {
+        for ppn in self.mem.present_in(start >> PAGE_SHIFT, end >> PAGE_SHIFT) {
             self.mem.remove(ppn);
-            ppn += 1;
         }
     }
 
@@ -183,5 +186,19 @@ mod tests {
         assert!(b.read(0x3000, &mut buf));
         assert_eq!(buf, [3, 4, 0, 0]);
         assert!(!b.write(u64::MAX - 1, &[0; 4]));
+    }
+
+    #[test]
+    fn ranges_at_the_top_of_the_address_space() {
+        let mut b = Bus::default();
+        b.add_ram(u64::MAX - 10, u64::MAX);
+        b.add_ram(0x3000, 0x2000);
+        assert!(b.ram_regions().is_empty());
+        b.add_ram(0x1000, 1 << 47);
+        assert!(b.write(0x5000, &[1]) && b.write((1 << 47) - 1, &[2]));
+        // Removing 2^47 bytes of RAM walks the two frames, not 2^35 page numbers.
+        b.remove_ram(0, u64::MAX & !PAGE_MASK);
+        assert!(b.ram_regions().is_empty());
+        assert_eq!(b.mem.frames(), 0);
     }
 }

@@ -12,6 +12,8 @@ use crate::mem::PAGE_MASK;
 pub use user::{STACK_SIZE, STACK_TOP};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
+/// RAM a bare machine can have: up to the end of the 48-bit physical space.
+pub const MAX_RAM_SIZE: u64 = (crate::mem::MAX_PPN << 12) - RAM_BASE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -55,10 +57,11 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// An M-mode machine with `ram_size` bytes of RAM at [`RAM_BASE`], a CLINT and HTIF.
+    /// An M-mode machine with `ram_size` bytes of RAM at [`RAM_BASE`] (rounded up to pages, at
+    /// most [`MAX_RAM_SIZE`]), a CLINT and HTIF. RAM costs nothing until written.
     pub fn bare(ram_size: u64, misaligned_trap: bool) -> Machine {
         let mut bus = Bus::default();
-        let ram_size = (ram_size + PAGE_MASK) & !PAGE_MASK;
+        let ram_size = (ram_size.min(MAX_RAM_SIZE) + PAGE_MASK) & !PAGE_MASK;
         bus.add_ram(RAM_BASE, RAM_BASE + ram_size);
         bus.clint = Some(Clint::default());
         let mut hart = Hart::default();
@@ -88,7 +91,9 @@ impl Machine {
         self.ram_size
     }
 
-    /// Copies `data` to `addr` and zero-fills to `memsz`.
+    /// Copies `data` to `addr` and zero-fills to `memsz`. The range is checked first; the
+    /// zero fill allocates nothing for the whole pages it covers (see [`Machine::zero_fill`]),
+    /// so a huge `.bss` costs memory only as the program touches it.
     pub fn load_segment(&mut self, addr: u64, data: &[u8], memsz: u64) -> Result<(), LoadError> {
         let memsz = memsz.max(data.len() as u64);
         let end = addr.checked_add(memsz).ok_or(LoadError::OutsideMemory { addr, size: memsz })?;
@@ -100,12 +105,47 @@ impl Machine {
             }
             Kind::User => self.user.map_segment(&mut self.bus, addr, end)?,
         }
-        let mut bytes = data.to_vec();
-        bytes.resize(memsz as usize, 0);
-        if !self.hart.host_write(&mut self.bus, addr, &bytes) {
+        if !self.hart.host_write(&mut self.bus, addr, data) {
             return Err(LoadError::OutsideMemory { addr, size: memsz });
         }
+        self.zero_fill(addr + data.len() as u64, end);
         Ok(())
+    }
+
+    /// Zeroes RAM `[start, end)`: the partial pages at either end are written (if they have a
+    /// frame: absent frames read as zero already), whole pages in between lose their frames.
+    /// Cost: the frames present, not the size of the range.
+    fn zero_fill(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let zeros = [0u8; PAGE_MASK as usize + 1];
+        let first_full = (start + PAGE_MASK) & !PAGE_MASK;
+        let last_full = end & !PAGE_MASK;
+        let partial = |m: &mut Machine, s: u64, e: u64| {
+            if s < e && m.bus.mem.get(s >> 12).is_some() {
+                m.hart.host_write(&mut m.bus, s, &zeros[..(e - s) as usize]);
+            }
+        };
+        if first_full >= last_full {
+            // No whole page: at most the ends of two pages.
+            let mid = first_full.min(end);
+            partial(self, start, mid);
+            partial(self, mid, end);
+            return;
+        }
+        partial(self, start, first_full);
+        partial(self, last_full, end);
+        let removed = self.bus.mem.present_in(first_full >> 12, last_full >> 12);
+        if removed.is_empty() {
+            return;
+        }
+        // The hart's TLB holds pointers to frames and its decoded code is keyed by page.
+        self.hart.host_unmapped(0, 0);
+        for ppn in removed {
+            self.bus.mem.remove(ppn);
+            self.hart.forget_code(ppn);
+        }
     }
 
     pub fn set_htif(&mut self, tohost: u64, fromhost: Option<u64>) {
@@ -161,3 +201,6 @@ impl Machine {
         Some(Exit::Fault { cause: t.cause, tval: t.tval, pc: self.hart.pc })
     }
 }
+
+#[cfg(test)]
+mod tests;

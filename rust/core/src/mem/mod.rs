@@ -137,6 +137,35 @@ impl PhysMem {
         Some((unsafe { &mut *data }, created || copied))
     }
 
+    /// Page numbers in `[start, end)` that have a frame, ascending. The walk skips absent
+    /// subtrees, so it costs in proportion to the frames present, not to the range.
+    pub fn present_in(&self, start: u64, end: u64) -> Vec<u64> {
+        fn walk(node: &Node, level: u32, base: u64, start: u64, end: u64, out: &mut Vec<u64>) {
+            match node {
+                Node::Inner(children) => {
+                    let span = 1u64 << (FANOUT_BITS * level);
+                    for (i, c) in children.iter().enumerate() {
+                        let b = base + i as u64 * span;
+                        if let Some(c) = c.as_deref().filter(|_| b < end && b + span > start) {
+                            walk(c, level - 1, b, start, end, out);
+                        }
+                    }
+                }
+                Node::Leaf(frames) => {
+                    for (i, f) in frames.iter().enumerate() {
+                        let p = base + i as u64;
+                        if f.is_some() && p >= start && p < end {
+                            out.push(p);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, LEVELS - 1, 0, start, end.min(MAX_PPN), &mut out);
+        out
+    }
+
     /// Drops the frame at `ppn` (it stays alive for other trees sharing it).
     pub fn remove(&mut self, ppn: u64) -> bool {
         if self.get(ppn).is_none() {
@@ -184,6 +213,18 @@ mod tests {
         assert!(!copied_again);
         drop(a);
         assert!(!b.is_shared(4), "dropping the parent leaves the child sole owner");
+    }
+
+    #[test]
+    fn present_in_walks_only_what_is_there() {
+        let mut m = PhysMem::default();
+        for ppn in [0, 63, 64, 4095, 4096, 1 << 30, MAX_PPN - 1] {
+            m.get_mut(ppn).unwrap();
+        }
+        assert_eq!(m.present_in(0, u64::MAX), vec![0, 63, 64, 4095, 4096, 1 << 30, MAX_PPN - 1]);
+        assert_eq!(m.present_in(63, 4096), vec![63, 64, 4095]);
+        assert_eq!(m.present_in(65, 4095), Vec::<u64>::new());
+        assert_eq!(m.present_in(MAX_PPN, u64::MAX), Vec::<u64>::new());
     }
 
     #[test]
