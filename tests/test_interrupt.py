@@ -232,3 +232,49 @@ print("not reached")
 """
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (EXIT_INTERRUPTED, b"", b"pltvm: interrupted\n")
+# Threads still inside an enclave run when the interpreter shuts down (daemon threads of a
+# program using pltvm.host): the process ends normally, nothing calls into Python any more.
+
+DAEMONS = """\
+import sys, threading, time
+from pltvm import host as H
+elf = H.elf_args()
+H.elf_args_init(elf, sys.argv[1])
+started = threading.Semaphore(0)
+def sink(data):
+    started.release()
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+if sys.argv[3] == "sink":
+    H.set_output(sink)
+def body(i):
+    e, p = H.PLenclave(), H.enclave_args()
+    H.PLenclave_init(e)
+    H.enclave_args_init(p)
+    p.name = b"d%d" % i
+    H.PLenclave_create(e, elf, p)
+    if sys.argv[3] != "sink":
+        started.release()
+    H.PLenclave_run(e)
+for i in range(4):
+    threading.Thread(target=body, args=(i,), daemon=True).start()
+for i in range(4):
+    started.acquire()
+time.sleep(float(sys.argv[2]))
+print("main exits", flush=True)
+"""
+
+
+@pytest.mark.parametrize("output", ["sink", "default"])
+def test_daemon_threads_running_enclaves_at_exit(output: str) -> None:
+    """`sink`: main exits once every enclave printed (through a callable of the program's);
+    `default`: once they are created (output to sys.stdout)."""
+    path = str(bundled("loop"))
+    for delay in ("0", "0.01", "0.03", "0.06", "0.12"):
+        r = subprocess.run([sys.executable, "-c", DAEMONS, path, delay, output], capture_output=True, timeout=60)
+        where = f"delay {delay}: {r.stderr.decode(errors='replace')[-3000:]}"
+        assert r.returncode == 0, where
+        assert r.stderr == b"", where
+        assert b"main exits\n" in r.stdout, where
+        if output == "sink":
+            assert r.stdout.count(b"loop: spinning\n") == 4, where

@@ -6,9 +6,10 @@ use pltvm_core::monitor::rng::RngMode;
 use pltvm_core::monitor::{self as core, EnclaveCell, Entry, Host, RunExit, RunRequest};
 use pyo3::exceptions::{PyMemoryError, PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyCFunction};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Output flushed to the Python sink at least this often while an enclave prints.
@@ -62,6 +63,16 @@ impl RunResult {
 }
 
 /// The Python side of a run: buffered output to an optional callable, Ctrl-C checks.
+///
+/// A run may be on a daemon thread that is still going when the interpreter exits. Once CPython
+/// finalises, a thread that takes the GIL (to call the output callable, or to return from the
+/// run) is ended with `pthread_exit` (3.10 to 3.13): the forced unwind through these Rust frames
+/// aborts the process ("FATAL: exception not rethrown"), and after finalisation pyo3 panics. So
+/// an `atexit` hook (exit callbacks run after the non-daemon threads are joined, before
+/// finalisation) raises `SHUTTING_DOWN` and, with the GIL released, waits until every run on
+/// another thread has either come back to Python or parked: such a run drops its output, is
+/// interrupted at its next time slice, and parks the thread for good instead of taking the GIL
+/// back (as CPython 3.14 does itself). The process is about to end anyway.
 struct PyHost {
     output: Option<Py<PyAny>>,
     buf: Vec<u8>,
@@ -70,9 +81,88 @@ struct PyHost {
     err: Option<PyErr>,
     /// The output callable raised: the enclave is destroyed, the exception propagates.
     sink_failed: bool,
+    /// The run is on Python's main thread, the only one that handles signals (checking them
+    /// elsewhere takes the GIL for nothing) and the one that finalises the interpreter.
+    main_thread: bool,
+    /// Counted in `RUNS` (a run on another thread that has not come back or parked yet).
+    counted: bool,
 }
 
+/// Set by the `atexit` hook: the interpreter is shutting down.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+static HOOKED: AtomicBool = AtomicBool::new(false);
+/// Runs on threads other than the main one that the hook waits for: (process id, count). The
+/// id makes a child of `fork()` start from zero (the parent's threads do not exist there).
+static RUNS: Mutex<(u32, usize)> = Mutex::new((0, 0));
+static RUNS_DONE: Condvar = Condvar::new();
+/// How long the hook waits at most (a run reaches its next time slice within milliseconds; an
+/// output callable blocked for good would otherwise hang the exit).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
 impl PyHost {
+    fn new(py: Python<'_>, output: Option<Py<PyAny>>) -> PyHost {
+        // No Once: blocking on one while holding the GIL can deadlock with its initialiser.
+        if !HOOKED.swap(true, Ordering::AcqRel) {
+            if let Err(e) = PyHost::hook_atexit(py) {
+                e.write_unraisable(py, None);
+            }
+        }
+        let now = Instant::now();
+        let main_thread = PyHost::on_main_thread(py).unwrap_or(true);
+        if !main_thread {
+            let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+            let pid = std::process::id();
+            if runs.0 != pid {
+                *runs = (pid, 0);
+            }
+            runs.1 += 1;
+        }
+        PyHost {
+            output,
+            buf: Vec::new(),
+            last_flush: now,
+            last_tick: now,
+            err: None,
+            sink_failed: false,
+            main_thread,
+            counted: !main_thread,
+        }
+    }
+
+    fn hook_atexit(py: Python<'_>) -> PyResult<()> {
+        let hook = PyCFunction::new_closure(py, Some(c"pltvm_shutting_down"), None, |args, _| {
+            SHUTTING_DOWN.store(true, Ordering::Release);
+            args.py().detach(|| {
+                let runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+                let pid = std::process::id();
+                let _ = RUNS_DONE.wait_timeout_while(runs, SHUTDOWN_WAIT, |r| r.0 == pid && r.1 > 0);
+            });
+        })?;
+        py.import("atexit")?.call_method1("register", (hook,))?;
+        Ok(())
+    }
+
+    fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        Ok(threading.call_method0("current_thread")?.is(&threading.call_method0("main_thread")?))
+    }
+
+    /// The interpreter shuts down and this run is not on the main thread (the one finalising,
+    /// which may still call into Python, e.g. from a later exit callback).
+    fn shutting_down(&self) -> bool {
+        !self.main_thread && SHUTTING_DOWN.load(Ordering::Acquire)
+    }
+
+    fn uncount(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+            if runs.0 == std::process::id() {
+                runs.1 = runs.1.saturating_sub(1);
+            }
+            RUNS_DONE.notify_all();
+        }
+    }
+
     fn flush(&mut self) -> bool {
         if self.buf.is_empty() {
             return true;
@@ -85,15 +175,36 @@ impl PyHost {
                 let _ = out.write_all(&data).and_then(|_| out.flush());
                 true
             }
-            Some(f) => Python::attach(|py| match f.call1(py, (PyBytes::new(py, &data),)) {
+            Some(_) if self.shutting_down() => true,
+            Some(f) => Python::try_attach(|py| match f.call1(py, (PyBytes::new(py, &data),)) {
                 Ok(_) => true,
                 Err(e) => {
                     self.err = Some(e);
                     self.sink_failed = true;
                     false
                 }
-            }),
+            })
+            .unwrap_or(true),
         }
+    }
+
+    /// The end of the run, with the GIL still released: the last output, and, once the
+    /// interpreter shuts down, no return to Python.
+    fn finish(&mut self) {
+        self.flush();
+        if self.shutting_down() {
+            self.uncount();
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+impl Drop for PyHost {
+    /// The run is back in Python (the GIL held): the exit hook need not wait for it any more.
+    fn drop(&mut self) {
+        self.uncount();
     }
 }
 
@@ -107,6 +218,9 @@ impl Host for PyHost {
     }
 
     fn tick(&mut self) -> bool {
+        if self.shutting_down() {
+            return false;
+        }
         if self.last_tick.elapsed() < SIGNALS_EVERY {
             return true;
         }
@@ -114,13 +228,17 @@ impl Host for PyHost {
         if !self.flush() {
             return false;
         }
-        Python::attach(|py| match py.check_signals() {
+        if !self.main_thread {
+            return true;
+        }
+        Python::try_attach(|py| match py.check_signals() {
             Ok(()) => true,
             Err(e) => {
                 self.err = Some(e);
                 false
             }
         })
+        .unwrap_or(false)
     }
 }
 
@@ -422,12 +540,11 @@ impl Enclave {
             }
         };
         let req = RunRequest { entry, shm, budget };
-        let now = Instant::now();
-        let mut host = PyHost { output, buf: Vec::new(), last_flush: now, last_tick: now, err: None, sink_failed: false };
+        let mut host = PyHost::new(py, output);
         let (m, cell) = (&self.monitor, &self.cell);
         let out = py.detach(|| {
             let out = m.run(cell, req, &mut host);
-            host.flush();
+            host.finish();
             if host.sink_failed {
                 m.destroy(cell);
             }
