@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional, Union, final
 __all__ = [
     "Enclave",
     "Exit",
+    "FuzzTarget",
     "Machine",
     "Monitor",
     "RunResult",
@@ -282,3 +283,32 @@ def test_keys() -> tuple[bytes, bytes, str]:
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""
+
+_Fault = tuple[int, int, int, Optional[tuple[int, int]]]
+
+@final
+class FuzzTarget:
+    """The fuzzing engine (crate pltvm-fuzz) behind ``pltvm.fuzz``: an enclave ELF made a
+    shadow template; inputs of at most ``max_len`` bytes, runs of at most ``max_instructions``
+    instructions, an edge map of ``map_size`` entries (a power of two)."""
+    def __new__(cls, elf: bytes, *, max_len: int, max_instructions: int, map_size: int = 65536) -> FuzzTarget: ...
+    @property
+    def shm_size(self) -> int: ...
+    def run_one(self, data: bytes) -> tuple[str, Optional[int], Optional[_Fault], bytes, int, int]:
+        """(kind, retval, fault, output, instructions, edges hit) of one run in a fresh fork."""
+    def fuzz(
+        self,
+        seeds: list[bytes],
+        *,
+        seed: int,
+        jobs: int,
+        cmplog: bool,
+        tokens: list[bytes],
+        runs: Optional[int],
+        max_total_time: Optional[float],
+        stop_on_finding: bool,
+        pulse: float,
+        on_event: Optional[Callable[[str, dict[str, Any], Any], object]] = None,
+        check: Optional[Callable[[str, Optional[int], bytes, bytes], object]] = None,
+    ) -> dict[str, Any]:
+        """A campaign; see ``pltvm.fuzz.Fuzzer.run``."""

@@ -175,6 +175,9 @@ def _build_parser() -> tuple[_Parser, _Parser, Any]:
     from . import cli_fork
 
     cli_fork.add_parsers(sub)
+    from . import cli_fuzz
+
+    cli_fuzz.add_parsers(sub)
     return parser, ex, sub
 
 
@@ -239,6 +242,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser, exec_parser, sub = _build_parser()
+    if args and args[0] == "fuzz":
+        # libFuzzer's -flag=value conventions: parsed by cli_fuzz, not argparse.
+        from . import cli_fuzz
+
+        return cli_fuzz.main(args[1:])
     guest: list[str] = []
     if args and args[0] == "exec":
         head, guest = _split_exec_args(args[1:])

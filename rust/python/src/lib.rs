@@ -3,6 +3,7 @@ use pyo3::prelude::*;
 
 mod attest;
 mod error;
+mod fuzz;
 mod machine;
 mod monitor;
 
@@ -16,5 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::Enclave>()?;
     m.add_class::<monitor::RunResult>()?;
     attest::register(m)?;
+    error::register(m)?;
+    fuzz::register(m)?;
     Ok(())
 }
