@@ -10,6 +10,7 @@ __all__ = [
     "Enclave",
     "Exit",
     "FuzzTarget",
+    "LimitError",
     "Machine",
     "Monitor",
     "RunResult",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 __version__: str
+
+class LimitError(ValueError):
+    """A size or address argument is beyond a limit of the monitor or the ABI (the relay pool,
+    the enclave's address space, the page tables of its block); the message names it."""
 
 @final
 class Exit:
@@ -79,7 +84,8 @@ class Machine:
     def csr_write(self, number: int, value: int) -> None:
         """Write a CSR as M-mode software would (WARL rules apply). KeyError if absent."""
     def mem_read(self, addr: int, n: int) -> bytes:
-        """Physical memory. ValueError if any byte is not backed."""
+        """Physical memory. ValueError if any byte is not backed (checked before anything is
+        allocated)."""
     def mem_write(self, addr: int, data: bytes) -> None: ...
     def run(self, max_instructions: Optional[int] = None) -> Exit:
         """Run until exit, fault, halt or budget. Releases the GIL; Ctrl-C stops the run
@@ -149,7 +155,8 @@ class Enclave:
     def instret(self) -> int: ...
     def get_x(self, i: int) -> int: ...
     def read(self, va: int, n: int) -> bytes:
-        """Enclave virtual memory (through its page tables). ValueError if unmapped."""
+        """Enclave virtual memory (through its page tables). ValueError if unmapped (checked
+        before anything is allocated)."""
     def write(self, va: int, data: bytes) -> None: ...
     def set_user_ocalls(self, ids: list[int]) -> None:
         """OCALL ids (other than 1..12) that end a run with reason ``"ocall"``."""
@@ -182,7 +189,8 @@ class Enclave:
     ) -> Enclave:
         """Fork a FRESH instance of this shadow template (type 2) in O(1), sharing its memory
         copy-on-write: own ids, fresh zero stack, own kbuffer, ``shm`` mapped. Run it with
-        ``run()``. ValueError if this is not a live template."""
+        ``run()``. ValueError if this is not a live template; MemoryError if ``shm`` is larger
+        than the secure pool; LimitError if it does not fit the instance."""
     def fork_run_destroy(
         self,
         n: int,
@@ -192,7 +200,8 @@ class Enclave:
         relay: Optional[bytes] = None,
     ) -> tuple[int, bytes]:
         """Fork, run to the end and destroy ``n`` instances of this template with the GIL
-        released: (how many exited with EAPP_RETURN, their collected output)."""
+        released (Ctrl-C is looked at every 1024): (how many exited with EAPP_RETURN, their
+        collected output). ``shm``/``relay`` sizes are checked first, as ``check_region``."""
     def run(
         self,
         entry: str = "start",
@@ -247,7 +256,13 @@ class Monitor:
     ) -> Enclave:
         """Create a normal enclave from ELF file bytes (name: up to 16 bytes, default empty;
         type: 0 normal, 1 server, 2 shadow).  ValueError: bad ELF or parameters;
-        MemoryError: secure memory exhausted; NotImplementedError: server types."""
+        MemoryError: secure memory exhausted, or ``shm`` larger than the whole pool;
+        LimitError: ``shm`` beyond the enclave's address space or its block's page tables;
+        NotImplementedError: server types. Sizes are checked before anything is allocated."""
+    def check_region(self, what: str, size: int) -> None:
+        """Raise what ``create``/``fork``/``run`` would for a host region of ``size`` bytes,
+        before the caller allocates it: ``what`` ``"shm"``: MemoryError if larger than the
+        secure pool; ``"relay"``: LimitError if larger than the driver's relay pool (16 MiB)."""
     def create_shadow(self, elf: bytes, *, name: bytes = ...) -> Enclave:
         """A shadow template (``create(elf, type=2)``): no stack, kbuffer or shm; measured
         (image only); never runs; ``fork()`` it."""

@@ -2,6 +2,7 @@
 use crate::error::Error;
 use pltvm_core::machine::{self as core, Kind};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::sync::{Mutex, MutexGuard};
 
 /// Instructions per GIL-free slice; between slices the run checks for Ctrl-C.
@@ -146,12 +147,14 @@ impl Machine {
         Ok(m.hart.csr_write(number, value).map_err(|e| Error::Csr(number, e))?)
     }
 
-    fn mem_read(&self, addr: u64, n: usize) -> PyResult<Vec<u8>> {
-        let mut buf = vec![0u8; n];
-        if !self.lock()?.mem_read(addr, &mut buf) {
-            return Err(Error::Memory { addr, len: n as u64 }.into());
+    /// The range is checked before the result is allocated (straight into the bytes object).
+    fn mem_read<'py>(&self, py: Python<'py>, addr: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let mut m = self.lock()?;
+        let unbacked = || PyErr::from(Error::Memory { addr, len: n as u64 });
+        if !m.bus.is_ram_range(addr, n as u64) {
+            return Err(unbacked());
         }
-        Ok(buf)
+        PyBytes::new_with(py, n, |buf| if m.mem_read(addr, buf) { Ok(()) } else { Err(unbacked()) })
     }
 
     fn mem_write(&self, addr: u64, data: &[u8]) -> PyResult<()> {

@@ -1,11 +1,12 @@
 //! `pltvm._core.Monitor`, `Enclave` and `RunResult`: the Penglai-TVM monitor model of
 //! `pltvm_core::monitor` for Python. Conversion, locking and GIL release only.
-use crate::error::Error;
+use crate::error::{create_error, Error, LimitError};
 use pltvm_core::monitor::enclave::CreateParams;
 use pltvm_core::monitor::rng::RngMode;
 use pltvm_core::monitor::{self as core, EnclaveCell, Entry, Host, RunExit, RunRequest};
-use pyo3::exceptions::{PyMemoryError, PyNotImplementedError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyCFunction};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -301,21 +302,26 @@ impl Monitor {
         name: Vec<u8>,
         r#type: u32,
         stack_size: u64,
-        shm: Option<Vec<u8>>,
+        shm: Option<PyBackedBytes>,
         persistency: Option<std::path::PathBuf>,
     ) -> PyResult<Enclave> {
-        let p = CreateParams { name: name16(&name), kind: r#type, stack_size, shm, persistency };
+        // The shm is borrowed from the Python object (not copied): its size is checked before
+        // the monitor allocates anything for it.
+        let p = CreateParams { name: name16(&name), kind: r#type, stack_size, shm: None, persistency };
         let m = Arc::clone(&self.inner);
-        let cell = py.detach(|| m.create(&elf, &p)).map_err(|e| {
-            use core::Error as E;
-            match &e {
-                E::Elf(_) | E::Param(_) => PyValueError::new_err(e.to_string()),
-                E::NoMemory { .. } => PyMemoryError::new_err(e.to_string()),
-                E::Unsupported(_) => PyNotImplementedError::new_err(e.to_string()),
-                E::NoId => PyRuntimeError::new_err(e.to_string()),
-            }
-        })?;
+        let cell = py.detach(|| m.create_with_shm(&elf, &p, shm.as_deref())).map_err(create_error)?;
         Ok(Enclave { monitor: Arc::clone(&self.inner), cell })
+    }
+
+    /// Raises what `create`/`fork`/`run` would for a host region of `size` bytes, before the
+    /// caller allocates it: MemoryError for a shm larger than the whole pool, LimitError for a
+    /// relay region larger than the driver's relay pool.
+    fn check_region(&self, what: &str, size: u64) -> PyResult<()> {
+        match what {
+            "shm" => self.inner.check_region("shm", size).map_err(create_error),
+            "relay" => check_relay(size),
+            other => Err(Error::Argument(format!("what must be \"shm\" or \"relay\", not {other:?}")).into()),
+        }
     }
 
     /// Platform keys for attestation (bodies in attest.rs).
@@ -355,17 +361,26 @@ impl Monitor {
     }
 }
 
-fn shadow_err(e: core::Error) -> PyErr {
-    use core::Error as E;
-    match &e {
-        E::Elf(_) | E::Param(_) => PyValueError::new_err(e.to_string()),
-        E::NoMemory { .. } => PyMemoryError::new_err(e.to_string()),
-        E::Unsupported(_) => PyNotImplementedError::new_err(e.to_string()),
-        E::NoId => PyRuntimeError::new_err(e.to_string()),
+/// A relay region the monitor would refuse (it also checks this when it maps one).
+fn check_relay(size: u64) -> PyResult<()> {
+    use pltvm_core::monitor::consts::RELAY_POOL;
+    if size > RELAY_POOL {
+        return Err(LimitError::new_err(format!("relay region of {size:#x} bytes exceeds the relay pool ({RELAY_POOL:#x} bytes)")));
     }
+    Ok(())
 }
 
+/// Fork instances per GIL-free batch of `fork_run_destroy`: Ctrl-C is looked at in between.
+const FORK_BATCH: u64 = 1024;
+
 impl Enclave {
+    /// A fork's shm, checked against the pool before it is copied.
+    fn shm_arg(&self, shm: Option<PyBackedBytes>) -> PyResult<Option<Vec<u8>>> {
+        let Some(shm) = shm else { return Ok(None) };
+        self.monitor.check_region("shm", shm.len() as u64).map_err(create_error)?;
+        Ok(Some(shm.to_vec()))
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut pltvm_core::monitor::enclave::Enclave) -> R) -> PyResult<R> {
         match self.cell.try_inner() {
             Ok(mut g) => Ok(f(g.as_mut().expect("present"))),
@@ -431,11 +446,16 @@ impl Enclave {
         self.with(|e| e.hart.x[i])
     }
 
-    /// Enclave virtual memory, translated through the enclave's page tables.
+    /// Enclave virtual memory, translated through the enclave's page tables. The range is
+    /// checked before the result is allocated (straight into the bytes object).
     fn read<'py>(&self, py: Python<'py>, va: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
-        let data = self.with(|e| e.read_va(va, n))?;
-        let data = data.ok_or(Error::Memory { addr: va, len: n as u64 })?;
-        Ok(PyBytes::new(py, &data))
+        let unmapped = || PyErr::from(Error::Memory { addr: va, len: n as u64 });
+        self.with(|e| {
+            if !e.va_mapped(va, n) {
+                return Err(unmapped());
+            }
+            PyBytes::new_with(py, n, |buf| if e.read_va_into(va, buf) { Ok(()) } else { Err(unmapped()) })
+        })?
     }
 
     fn write(&self, va: u64, data: &[u8]) -> PyResult<()> {
@@ -486,28 +506,44 @@ impl Enclave {
 
     /// Fork a FRESH instance of this shadow template (copy-on-write); run it with `run()`.
     #[pyo3(signature = (*, name=Vec::new(), shm=None, persistency=None))]
-    fn fork(&self, py: Python<'_>, name: Vec<u8>, shm: Option<Vec<u8>>, persistency: Option<std::path::PathBuf>) -> PyResult<Enclave> {
+    fn fork(&self, py: Python<'_>, name: Vec<u8>, shm: Option<PyBackedBytes>, persistency: Option<std::path::PathBuf>) -> PyResult<Enclave> {
+        let shm = self.shm_arg(shm)?;
         let p = pltvm_core::monitor::shadow::ForkParams { name: name16(&name), shm, persistency };
         let (m, cell) = (&self.monitor, &self.cell);
-        let inst = py.detach(|| m.fork(cell, &p)).map_err(shadow_err)?;
+        let inst = py.detach(|| m.fork(cell, &p)).map_err(create_error)?;
         Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: inst })
     }
 
     /// Fork, run to the end and destroy `n` instances of this template without returning to
-    /// Python in between: (instances that exited with EAPP_RETURN, their output).
+    /// Python in between (Ctrl-C is looked at every 1024 instances): (instances that exited
+    /// with EAPP_RETURN, their output).
     #[pyo3(signature = (n, *, name=Vec::new(), shm=None, relay=None))]
     fn fork_run_destroy<'py>(
         &self,
         py: Python<'py>,
         n: u64,
         name: Vec<u8>,
-        shm: Option<Vec<u8>>,
-        relay: Option<Vec<u8>>,
+        shm: Option<PyBackedBytes>,
+        relay: Option<PyBackedBytes>,
     ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+        let shm = self.shm_arg(shm)?;
+        if let Some(r) = &relay {
+            check_relay(r.len() as u64)?;
+        }
         let p = pltvm_core::monitor::shadow::ForkParams { name: name16(&name), shm, persistency: None };
         let (m, cell) = (&self.monitor, &self.cell);
-        let (k, out) = py.detach(|| m.fork_run_destroy_buffered(cell, &p, relay.as_deref(), n)).map_err(shadow_err)?;
-        Ok((k, PyBytes::new(py, &out)))
+        let (mut exited, mut out, mut left) = (0, Vec::new(), n);
+        while left > 0 {
+            let k = left.min(FORK_BATCH);
+            let (x, o) = py.detach(|| m.fork_run_destroy_buffered(cell, &p, relay.as_deref(), k)).map_err(create_error)?;
+            exited += x;
+            out.extend_from_slice(&o);
+            left -= k;
+            if left > 0 {
+                py.check_signals()?;
+            }
+        }
+        Ok((exited, PyBytes::new(py, &out)))
     }
 
     /// Host attestation (fid 98): report_t bytes (attest.rs).
