@@ -1,7 +1,9 @@
 //! What coverage costs the hart: each user-mode benchmark program (benches/build/*.elf, built by
 //! `make -C tests/user`) run to its exit with coverage off, edges on, and edges + cmplog.
 //!
-//!     cargo run --release -p pltvm-fuzz --example cov_cost [PROGRAM.elf ...]
+//!     cargo run --release -p pltvm-fuzz --example cov_cost [PROGRAM.elf[:ARG] ...]
+//!
+//! ARG is the program's argv[1] (its size; see benches/run.py).
 use pltvm_core::hart::cov::{Coverage, EdgeIds, HitMap};
 use pltvm_core::machine::{Exit, Machine};
 use std::time::Instant;
@@ -14,7 +16,7 @@ fn u64le(b: &[u8], o: usize) -> u64 {
 }
 
 /// Loads a static ELF64 into a user machine (PT_LOADs, stack, brk, auxv with AT_PHDR).
-fn load(elf: &[u8], name: &str) -> Machine {
+fn load(elf: &[u8], name: &str, arg: Option<&str>) -> Machine {
     let mut m = Machine::user(false);
     let (entry, phoff, phentsize, phnum) = (u64le(elf, 24), u64le(elf, 32) as usize, u16le(elf, 54) as usize, u16le(elf, 56));
     let mut end = 0;
@@ -33,13 +35,15 @@ fn load(elf: &[u8], name: &str) -> Machine {
     }
     m.set_brk((end + 4095) & !4095);
     let auxv = [(3, phdr), (4, phentsize as u64), (5, phnum), (6, 4096), (9, entry), (16, 0x112d), (17, 100)];
-    m.setup_stack(&[name.as_bytes().to_vec()], &[], &auxv).expect("stack");
+    let mut argv = vec![name.as_bytes().to_vec()];
+    argv.extend(arg.map(|a| a.as_bytes().to_vec()));
+    m.setup_stack(&argv, &[], &auxv).expect("stack");
     m.hart.pc = entry;
     m
 }
 
-fn time(elf: &[u8], name: &str, mode: u8) -> (f64, u64, usize) {
-    let mut m = load(elf, name);
+fn time(elf: &[u8], name: &str, arg: Option<&str>, mode: u8) -> (f64, u64, usize) {
+    let mut m = load(elf, name, arg);
     let ids = EdgeIds::new();
     let hits = HitMap::new(1 << 16).unwrap();
     match mode {
@@ -68,6 +72,10 @@ fn main() {
     }
     println!("{:18} {:>12} {:>9} {:>9} {:>9} {:>8} {:>8} {:>6}", "program", "instructions", "off MIPS", "edge MIPS", "cmp MIPS", "edge %", "cmp %", "edges");
     for p in args {
+        let (p, arg) = match p.rsplit_once(':') {
+            Some((p, a)) => (p.to_string(), Some(a.to_string())),
+            None => (p, None),
+        };
         let elf = std::fs::read(&p).expect("read");
         let name = std::path::Path::new(&p).file_name().unwrap().to_string_lossy().to_string();
         // Best of 3 for each mode, interleaved.
@@ -75,7 +83,7 @@ fn main() {
         let (mut n, mut edges) = (0, 0);
         for _ in 0..3 {
             for mode in 0..3u8 {
-                let (s, retired, e) = time(&elf, &name, mode);
+                let (s, retired, e) = time(&elf, &name, arg.as_deref(), mode);
                 best[mode as usize] = best[mode as usize].min(s);
                 n = retired;
                 edges = edges.max(e);

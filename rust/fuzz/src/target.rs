@@ -134,11 +134,21 @@ impl Host for Capture {
     }
 }
 
+/// A hart with this runner's coverage.
+fn fresh_hart(target: &Target, hits: &Arc<HitMap>, cmplog: bool) -> Hart {
+    let mut hart = Hart::default();
+    let ids = Arc::clone(&target.edge_ids);
+    let cov = if cmplog { Coverage::with_cmplog(Arc::clone(hits), ids) } else { Coverage::new(Arc::clone(hits), ids) };
+    hart.set_coverage(Some(cov));
+    hart
+}
+
 /// Runs inputs against a target on one thread, reusing one hart (and its decoded code).
 pub struct Runner {
     target: Arc<Target>,
     hart: Option<Hart>,
     hits: Arc<HitMap>,
+    cmplog: bool,
     params: ForkParams,
     /// Bytes of the shm the previous input dirtied (cleared before the next).
     dirty: usize,
@@ -151,12 +161,9 @@ impl Runner {
     pub fn new(target: Arc<Target>, map_size: usize, cmplog: bool) -> Result<Runner, TargetError> {
         let hits = HitMap::new(map_size)
             .ok_or_else(|| TargetError::Param(format!("map_size must be a power of two >= 64, got {map_size}")))?;
-        let mut hart = Hart::default();
-        let ids = Arc::clone(&target.edge_ids);
-        let cov = if cmplog { Coverage::with_cmplog(Arc::clone(&hits), ids) } else { Coverage::new(Arc::clone(&hits), ids) };
-        hart.set_coverage(Some(cov));
+        let hart = fresh_hart(&target, &hits, cmplog);
         let params = ForkParams { name: [0; 16], shm: Some(vec![0; target.shm_size()]), persistency: None };
-        Ok(Runner { target, hart: Some(hart), hits, params, dirty: 0, host: Capture::default() })
+        Ok(Runner { target, hart: Some(hart), hits, cmplog, params, dirty: 0, host: Capture::default() })
     }
 
     pub fn target(&self) -> &Arc<Target> {
@@ -196,8 +203,9 @@ impl Runner {
         self.dirty = 8 + input.len();
         self.host.0.clear();
         if self.hart.is_none() {
-            // The last run lost its hart (the monitor kept it): start over with a fresh one.
-            return Err(TargetError::Monitor("the runner's hart was lost".into()));
+            // The monitor kept the last run's hart: start over with a fresh one (its decoded
+            // code is lost, nothing else).
+            self.hart = Some(fresh_hart(&self.target, &self.hits, self.cmplog));
         }
         if let Some(c) = self.hart.as_mut().and_then(|h| h.coverage_mut()) {
             c.clear_cmps();
@@ -217,9 +225,6 @@ impl Runner {
             }
             RunExit::Refused(m) => return Err(TargetError::Monitor(m)),
         };
-        if self.hart.is_none() {
-            return Err(TargetError::Monitor("the monitor did not hand the hart back".into()));
-        }
         Ok((outcome, out.instret))
     }
 

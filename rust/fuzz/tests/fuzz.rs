@@ -115,3 +115,25 @@ fn two_jobs_share_the_budget() {
     assert_eq!(r.progress.executions, 4_000);
     assert!(r.findings.iter().all(|f| f.kind == "crash"));
 }
+
+/// Throughput figures (not a test of values): raw runner loop vs. a campaign, on fuzz-nop.
+/// `cargo test --release -p pltvm-fuzz --test fuzz -- --ignored --nocapture throughput`
+#[test]
+#[ignore]
+fn throughput() {
+    let t = target("fuzz-nop");
+    let mut r = Runner::new(Arc::clone(&t), 1 << 16, false).unwrap();
+    let n = 100_000;
+    let s = std::time::Instant::now();
+    for i in 0..n {
+        r.exec(&(i as u32).to_le_bytes()).unwrap();
+    }
+    let raw = n as f64 / s.elapsed().as_secs_f64();
+    let o = Options { seed: 1, runs: Some(n), stop_on_finding: false, ..Options::default() };
+    let rep = campaign::run(&t, &[], &o, &mut |_| true).unwrap();
+    let camp = n as f64 / rep.progress.elapsed.as_secs_f64();
+    let o = Options { seed: 1, runs: Some(n), stop_on_finding: false, cmplog: false, ..Options::default() };
+    let rep = campaign::run(&t, &[], &o, &mut |_| true).unwrap();
+    let nocmp = n as f64 / rep.progress.elapsed.as_secs_f64();
+    println!("fuzz-nop: raw runner {raw:.0} execs/s, campaign {camp:.0} execs/s (cmplog), {nocmp:.0} (no cmplog)");
+}
