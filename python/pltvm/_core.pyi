@@ -15,11 +15,14 @@ __all__ = [
     "Monitor",
     "RunResult",
     "default_keys",
+    "hkdf_sha256",
+    "measure_elf",
     "parse_private_key",
     "private_key_pem",
     "sm2_public_key",
     "sm2_sign",
     "sm2_verify",
+    "sm3",
     "test_keys",
 ]
 
@@ -295,6 +298,18 @@ def private_key_pem(private_key: bytes) -> str:
     """PKCS#8 PEM of a 32-byte private scalar."""
 def test_keys() -> tuple[bytes, bytes, str]:
     """The documented test keys: (device scalar, SM scalar, ``"test"``)."""
+def measure_elf(
+    elf: bytes, *, type: int = ..., stack_size: int = 0x10000, shm: Optional[bytes] = None, nonce: int = 0
+) -> bytes:
+    """The measurement the monitor stores when it creates this ELF (``type`` 0 normal, 1 server,
+    2 shadow template), with ``nonce`` at the end of the stream; the exception ``Monitor.create``
+    raises (ValueError, or its subclass LimitError, with the monitor's reason) if it would refuse
+    the file or the parameters."""
+def sm3(data: bytes) -> bytes:
+    """SM3 with the monitor's implementation (the one the measurement stream uses)."""
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 with the monitor's implementation (the one ``get_key`` uses); ``salt``
+    empty: none; ``length`` at most 8160."""
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""

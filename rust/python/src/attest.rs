@@ -1,9 +1,11 @@
 //! Attestation helpers of `pltvm._core`: SM2 (digest-level, no Z_A) for the Python verifier,
-//! key parsing and the key store, and the bodies of the attestation methods of `Monitor` and
-//! `Enclave` (monitor.rs delegates here). Conversion only; the logic is in
-//! `pltvm_core::monitor::{keys, attest}`.
+//! key parsing and the key store, the ahead-of-time measurement behind `pltvm.measure`, the
+//! monitor's SM3 and HKDF (for known-answer tests), and the bodies of the attestation methods
+//! of `Monitor` and `Enclave` (monitor.rs delegates here). Conversion only; the logic is in
+//! `pltvm_core::monitor::{keys, attest, measure}`.
 use pltvm_core::monitor::keys::{self, Keys};
 use pltvm_core::monitor::{self as core, EnclaveCell};
+use pltvm_core::monitor::{attest as core_attest, measure as core_measure};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -45,6 +47,41 @@ pub fn parse_private_key<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'p
 #[pyfunction]
 pub fn private_key_pem(private_key: &[u8]) -> PyResult<String> {
     keys::private_key_pem(&fixed::<32>("private_key", private_key)?).map_err(PyValueError::new_err)
+}
+
+/// The measurement the monitor stores when it creates this ELF (`type`: 0 normal, 1 server,
+/// 2 shadow template), with `nonce` at the end of the stream; the exception `Monitor.create`
+/// raises (ValueError, or its subclass LimitError, with the monitor's reason) if it would refuse
+/// the file or the parameters.
+#[pyfunction]
+#[pyo3(signature = (elf, *, r#type=0, stack_size=0x10000, shm=None, nonce=0))]
+pub fn measure_elf<'py>(
+    py: Python<'py>,
+    elf: Vec<u8>,
+    r#type: u32,
+    stack_size: u64,
+    shm: Option<Vec<u8>>,
+    nonce: u64,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let h = py
+        .detach(|| core_measure::measure_elf(&elf, r#type, stack_size, shm.as_deref(), nonce))
+        .map_err(crate::error::create_error)?;
+    Ok(PyBytes::new(py, &h))
+}
+
+/// SM3 of `data` with the monitor's implementation (the one the measurement stream uses).
+#[pyfunction]
+pub fn sm3<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &core_measure::sm3(data))
+}
+
+/// HKDF-SHA256 with the monitor's implementation (the one `get_key` uses): `length` bytes
+/// (at most 8160) from `ikm`, `salt` (empty: none) and `info`.
+#[pyfunction]
+pub fn hkdf_sha256<'py>(py: Python<'py>, ikm: &[u8], salt: &[u8], info: &[u8], length: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let okm = core_attest::hkdf_sha256(ikm, salt, info, length)
+        .ok_or_else(|| PyValueError::new_err(format!("length must be at most {}, not {length}", 255 * 32)))?;
+    Ok(PyBytes::new(py, &okm))
 }
 
 fn scalars<'py>(py: Python<'py>, k: &Keys) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>, String) {
@@ -116,5 +153,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(private_key_pem, m)?)?;
     m.add_function(wrap_pyfunction!(test_keys, m)?)?;
     m.add_function(wrap_pyfunction!(default_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(measure_elf, m)?)?;
+    m.add_function(wrap_pyfunction!(sm3, m)?)?;
+    m.add_function(wrap_pyfunction!(hkdf_sha256, m)?)?;
     Ok(())
 }

@@ -1,9 +1,16 @@
-//! The few ELF64 fields the driver's loader reads (§1.3, §1.4), parsed from the raw file bytes.
-//! The Python side validates files with pyelftools first; this parser only has to be safe.
+//! The few ELF64 fields the driver's loader reads (§1.3, §1.4), parsed from the raw file bytes,
+//! and the file checks every creation path shares (`Monitor::create`, shadow templates and the
+//! ahead-of-time `measure::measure_elf` behind `pltvm.measure`): one rule set, so a file is
+//! either refused everywhere with the same message or measured the same everywhere.
+//!
+//! Checks here: ELF64, little-endian, EM_RISCV, ET_EXEC; the program header table, every
+//! program header's file part and the section header table inside the file. The loader's own
+//! checks (entry, alignment, ranges within the address space) are `enclave::check_elf`.
 
 pub const SHT_NOBITS: u32 = 8;
 pub const PF_W: u32 = 2;
 const EM_RISCV: u16 = 243;
+const ET_EXEC: u16 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Phdr {
@@ -68,6 +75,16 @@ pub fn parse(b: &[u8]) -> Result<ElfInfo, String> {
     if machine != EM_RISCV {
         return Err(format!("e_machine is {machine}, not EM_RISCV (243)"));
     }
+    let e_type = u16_at(b, 16).unwrap_or(0);
+    if e_type != ET_EXEC {
+        let name = match e_type {
+            1 => "ET_REL".to_string(),
+            3 => "ET_DYN".to_string(),
+            4 => "ET_CORE".to_string(),
+            t => t.to_string(),
+        };
+        return Err(format!("e_type is {name}, not an executable (ET_EXEC)"));
+    }
     let entry = u64_at(b, 24).unwrap_or(0);
     let phoff = u64_at(b, 32).unwrap_or(0);
     let shoff = u64_at(b, 40).unwrap_or(0);
@@ -102,4 +119,20 @@ pub fn parse(b: &[u8]) -> Result<ElfInfo, String> {
         }
     }
     Ok(ElfInfo { entry, phdrs, shdrs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::test_support::elf;
+
+    #[test]
+    fn only_executables() {
+        let mut f = elf(&[0x73]);
+        assert!(parse(&f).is_ok());
+        for (t, name) in [(0u16, "0"), (1, "ET_REL"), (3, "ET_DYN"), (4, "ET_CORE"), (0xFE00, "65024")] {
+            f[16..18].copy_from_slice(&t.to_le_bytes());
+            assert_eq!(parse(&f), Err(format!("e_type is {name}, not an executable (ET_EXEC)")));
+        }
+    }
 }

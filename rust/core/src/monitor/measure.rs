@@ -1,5 +1,5 @@
 //! Enclave measurement, byte for byte as Penglai's `hash_enclave` / `hash_shadow_enclave`
-//! (penglai-tvm-abi.md §6.1, §6.2), quirks included:
+//! (docs/abi.md §6.1, §6.2), quirks included:
 //!
 //! * B3: the VA hashed for a root-level entry `i` is `0xFFFF_FF80_0000_0000 + (i << 30)` for
 //!   every `i`, i.e. `(real VA mod 2^39) | 0xFFFF_FF80_0000_0000`;
@@ -15,6 +15,13 @@
 //! template is measured the same way before any stack/kbuffer/shm exists; a fork instance
 //! copies its template's stored hash (B36). Reports use [`update_hash`]; the in-enclave
 //! `get_report(NULL)` re-measures the live address space with its nonce (B6).
+//!
+//! [`measure_elf`] is the ahead-of-time measurement behind `pltvm.measure`: it runs the very
+//! steps of creation (file checks, block size, loader, the monitor's mappings) without taking
+//! pool memory or an id, so there is one loader rule set and nothing to keep in sync.
+use super::consts::{NORMAL_ENCLAVE, SERVER_ENCLAVE, SHADOW_ENCLAVE};
+use super::enclave::{self, CreateError, CreateParams, Enclave};
+use super::{Config, Monitor};
 use crate::bus::Bus;
 use crate::mem::{PAGE_SHIFT, PAGE_SIZE};
 use sm3::{Digest, Sm3};
@@ -88,6 +95,42 @@ pub fn update_hash(stored: &[u8; 32], nonce: u64) -> [u8; 32] {
     h.update(stored);
     h.update(nonce.to_le_bytes());
     h.finalize().into()
+}
+
+/// The measurement the monitor stores when it creates an enclave of `kind` from `elf` (stack
+/// of `stack_size` bytes, host shm contents `shm`), with `nonce` in place of 0 at the end of
+/// the stream; or the error the monitor's create returns for this file and these parameters.
+///
+/// `kind`: [`NORMAL_ENCLAVE`] and [`SHADOW_ENCLAVE`] are created in a private monitor (a pool
+/// large enough for any block), so every check, the loader and the monitor's mappings are the
+/// ones `Monitor::create` runs. [`SERVER_ENCLAVE`]: the monitor does not create server enclaves,
+/// so this is the only place that value comes from: image and stack as the loader maps them,
+/// then the shm, without the kbuffer page.
+pub fn measure_elf(elf: &[u8], kind: u32, stack_size: u64, shm: Option<&[u8]>, nonce: u64) -> Result<[u8; 32], CreateError> {
+    let p = CreateParams { name: [0u8; 16], kind, stack_size, shm: None, persistency: None };
+    if kind == SERVER_ENCLAVE {
+        // Built as a template stops after the loader (image and stack, no kbuffer); the shm is
+        // then mapped the way the monitor maps a normal enclave's.
+        let info = enclave::parse(elf)?;
+        let pages = enclave::block_pages(&info, stack_size)?;
+        let mut e = Enclave::build(elf, &info, &CreateParams { kind: SHADOW_ENCLAVE, ..p }, pages)?;
+        if let Some(shm) = shm {
+            e.map_shm(shm)?;
+        }
+        return Ok(measure(&e.bus, e.root, e.entry, nonce));
+    }
+    if kind != NORMAL_ENCLAVE && kind != SHADOW_ENCLAVE {
+        return Err(CreateError::Param(format!("unknown enclave type {kind}")));
+    }
+    let m = Monitor::new(Config { secure_memory: u64::MAX, ..Config::default() });
+    let cell = m.create_with_shm(elf, &p, shm)?;
+    if nonce == 0 {
+        return Ok(cell.measurement);
+    }
+    // The stored hash has nonce 0 in its stream; re-measure the enclave as created.
+    let guard = cell.try_inner().map_err(|_| CreateError::Param("the enclave is busy".into()))?;
+    let e = guard.as_ref().expect("try_inner returns a live enclave");
+    Ok(measure(&e.bus, e.root, e.entry, nonce))
 }
 
 /// SM3 of `data` (GB/T 32905).
@@ -186,5 +229,51 @@ mod tests {
             v.extend_from_slice(&9u64.to_le_bytes());
             sm3(&v)
         });
+    }
+}
+
+#[cfg(test)]
+mod elf_tests {
+    use super::*;
+    use crate::monitor::test_support::elf_with_data;
+
+    fn created(elf: &[u8], kind: u32, stack: u64, shm: Option<&[u8]>) -> Result<[u8; 32], CreateError> {
+        let m = Monitor::new(Config::default());
+        let p = CreateParams { name: [0; 16], kind, stack_size: stack, shm: shm.map(<[u8]>::to_vec), persistency: None };
+        m.create(elf, &p).map(|c| c.measurement)
+    }
+
+    #[test]
+    fn ahead_of_time_equals_create() {
+        let f = elf_with_data(&[0x73], &[7u8; 5000]);
+        let shm = vec![3u8; 8192];
+        for (stack, shm) in [(0x10000, None), (0, None), (0x3000, Some(&shm[..]))] {
+            assert_eq!(measure_elf(&f, NORMAL_ENCLAVE, stack, shm, 0), created(&f, NORMAL_ENCLAVE, stack, shm));
+        }
+        assert_eq!(measure_elf(&f, SHADOW_ENCLAVE, 0, None, 0), created(&f, SHADOW_ENCLAVE, 0, None));
+        let normal = measure_elf(&f, NORMAL_ENCLAVE, 0x10000, None, 0).unwrap();
+        assert_ne!(measure_elf(&f, NORMAL_ENCLAVE, 0x10000, None, 1).unwrap(), normal);
+        assert_ne!(measure_elf(&f, SERVER_ENCLAVE, 0x10000, None, 0).unwrap(), normal);
+        let mut bad = f.clone();
+        bad[24..32].copy_from_slice(&0u64.to_le_bytes());
+        assert_eq!(measure_elf(&bad, NORMAL_ENCLAVE, 0x10000, None, 0), created(&bad, NORMAL_ENCLAVE, 0x10000, None));
+        assert!(measure_elf(&f, 7, 0, None, 0).is_err());
+    }
+
+    /// A program header in the page below the topmost one loads (its walk used to be refused
+    /// as reading past the end of the file, or overflow); one in the topmost page is refused,
+    /// naming the address space, not the file.
+    #[test]
+    fn segments_near_the_top_of_the_address_space() {
+        for (vaddr, ok) in [(0u64.wrapping_sub(0x2000), true), (1 << 63, true), (0u64.wrapping_sub(0x1000), false)] {
+            let mut f = elf_with_data(&[0x73; 4], &[]); // 16 file bytes
+            f[64 + 16..64 + 24].copy_from_slice(&vaddr.to_le_bytes());
+            let got = measure_elf(&f, NORMAL_ENCLAVE, 0x10000, None, 0);
+            assert_eq!(got.is_ok(), ok, "{vaddr:#x}: {got:?}");
+            assert_eq!(got, created(&f, NORMAL_ENCLAVE, 0x10000, None));
+            if !ok {
+                assert!(got.unwrap_err().to_string().contains("past the end of the address space"));
+            }
+        }
     }
 }
