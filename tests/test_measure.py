@@ -1,6 +1,7 @@
-"""Measurement (docs/abi.md §6.1): the monitor's value (Rust, at create) against
-pltvm.measure (Python, from the ELF alone); two independent implementations of the driver's
-loader and of Penglai's hash stream."""
+"""Measurement (docs/abi.md §6.1): the monitor's value (at create), pltvm.measure (the same
+creation steps run ahead of time, from the ELF alone) and an independent model of the driver's
+loader and of Penglai's hash stream (tests/measure_oracle.py, plain Python with OpenSSL's SM3),
+which is what the values are checked against."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import A0, A6, A7, ECALL, REPO, Seg, code, li, make_elf, needs_native, run_cli
+from measure_oracle import oracle_measure
 
 import pltvm
 import pltvm.enclaves
@@ -49,7 +51,10 @@ def test_bundled_enclaves_match_between_monitor_and_ahead_of_time() -> None:
         shm = bytes(range(256)) * 32  # 8 KiB
         assert monitor_measurement(data, stack_size=0x3000, shm=shm) == \
             attest.measure(data, stack_size=0x3000, shm=shm), name
-        assert pltvm.measure(pltvm.enclaves.path(name)) == attest.measure(data)
+        assert pltvm.measure(pltvm.enclaves.path(name)) == attest.measure(data) == oracle_measure(data), name
+        assert attest.measure(data, stack_size=0x3000, shm=shm) == oracle_measure(data, stack_size=0x3000, shm=shm)
+        assert pltvm.measure(name) == attest.measure(data), "bundled names, as Device.create takes them"
+        assert pltvm.measure(name + ".elf") == attest.measure(data)
 
 
 def test_sm3_stream_of_a_tiny_enclave_written_out_by_hand() -> None:
@@ -99,11 +104,21 @@ def test_every_input_changes_the_measurement(variant: str) -> None:
     assert monitor_measurement(elf, **kw) == got
 
 
-def test_nonce_changes_the_hash_and_kinds_differ() -> None:
-    elf = exit_elf()
-    assert attest.measure(elf, nonce=1) != attest.measure(elf)
-    assert attest.measure(elf, "shadow") != attest.measure(elf)
-    assert attest.measure(elf, "server") != attest.measure(elf)
+@pytest.mark.parametrize("name", ["hello-world", "mem"])
+def test_every_kind_and_nonce_against_the_model(name: str) -> None:
+    elf = pltvm.enclaves.path(name).read_bytes()
+    shm = bytes(range(256)) * 16
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("normal", {}), ("normal", {"nonce": 1}), ("normal", {"nonce": 2**64 - 1}), ("normal", {"stack_size": 0}),
+        ("shadow", {}), ("shadow", {"nonce": 0x5A5A}),
+        ("server", {}), ("server", {"shm": shm}), ("server", {"stack_size": 0x3000, "shm": shm, "nonce": 9}),
+    ]
+    seen = set()
+    for kind, kw in cases:
+        got = attest.measure(elf, kind, **kw)
+        assert got == oracle_measure(elf, kind, **kw), (kind, kw)
+        seen.add(got)
+    assert len(seen) == len(cases), "every kind, nonce and layout gives its own hash"
     assert attest.measure(elf, "shadow", stack_size=0x40000) == attest.measure(elf, "shadow")
 
 
@@ -130,24 +145,48 @@ def test_overlapping_mappings_follow_the_loader_order() -> None:
     assert attest.measure(elf) == monitor_measurement(elf)
 
 
-def test_shadow_template_measurement_matches_when_shadow_enclaves_exist() -> None:
-    """Shadow templates (issue 5): the monitor's template hash must equal
-    measure(kind="shadow"). Skipped, with this reason, while templates cannot be created."""
+def test_shadow_template_measurement() -> None:
+    """The monitor's template hash is measure(kind="shadow") and the model's image-only hash."""
+    for name in ENCLAVES:
+        data = pltvm.enclaves.path(name).read_bytes()
+        tpl = _core().Monitor.new().create(data, type=2)
+        try:
+            assert bytes(tpl.measurement) == attest.measure(data, "shadow") == oracle_measure(data, "shadow"), name
+        finally:
+            tpl.destroy()
+
+
+def test_cli_measure(tmp_path: Any) -> None:
     data = pltvm.enclaves.path("hello-world").read_bytes()
-    mon = _core().Monitor.new()
-    try:
-        tpl = mon.create(data, type=2)
-    except NotImplementedError as e:
-        pytest.skip(f"waiting for the shadow-enclave API (issue 5): {e}")
-    assert bytes(tpl.measurement) == attest.measure(data, "shadow"), \
-        "the shadow API exists but the template hash is not measure(kind='shadow')"
-
-
-def test_cli_measure() -> None:
     r = run_cli("measure", "hello-world")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.decode().strip() == attest.measure(pltvm.enclaves.path("hello-world")).hex()
+    assert r.stdout.decode().strip() == oracle_measure(data).hex()
     r = run_cli("measure", "--shadow", "hello-world")
-    assert r.stdout.decode().strip() == attest.measure(pltvm.enclaves.path("hello-world"), "shadow").hex()
+    assert r.stdout.decode().strip() == oracle_measure(data, "shadow").hex()
+    shm_file = tmp_path / "shm.bin"
+    shm_file.write_bytes(b"hello shm")  # padded to one page, as Device.create pads
+    r = run_cli("measure", "--stack-size", "12K", "--shm", str(shm_file), "hello-world")
+    assert r.returncode == 0, r.stderr
+    shm = b"hello shm" + bytes(4096 - 9)
+    assert r.stdout.decode().strip() == oracle_measure(data, stack_size=0x3000, shm=shm).hex()
     r = run_cli("measure", "no-such-enclave")
     assert r.returncode == 2 and b"no such file" in r.stderr
+
+
+def test_refusals_name_the_file(tmp_path: Any) -> None:
+    bad = tmp_path / "not-an-enclave.elf"
+    b = bytearray(exit_elf())
+    b[16] = 3  # ET_DYN
+    bad.write_bytes(bytes(b))
+    with pytest.raises(ValueError) as ei:
+        pltvm.measure(bad)
+    assert str(ei.value) == f"{bad}: e_type is ET_DYN, not an executable (ET_EXEC)"
+    with pytest.raises(ValueError) as ei:
+        pltvm.measure(bytes(b))
+    assert str(ei.value) == "e_type is ET_DYN, not an executable (ET_EXEC)"
+    with pytest.raises(FileNotFoundError, match="no-such: no such file or bundled enclave"):
+        pltvm.measure("no-such")
+    for cmd in (["measure", str(bad)], ["attest", str(bad)], ["verify", "-", "--expect", str(bad)]):
+        r = run_cli(*cmd)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert r.stderr.decode() == f"pltvm: error: {bad}: e_type is ET_DYN, not an executable (ET_EXEC)\n", cmd

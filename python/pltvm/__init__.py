@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import programs
-from .errors import ElfError, PltvmError
+from .errors import AttestationError, ElfError, PltvmError
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "Exit", "ElfError", "PltvmError", "programs", "host", "__version__"]
 __all__ += ["Device", "Enclave", "RunResult", "Fault", "EnclaveError", "EnclaveFault", "EnclaveDestroyed",
             "SecureMemoryExhausted", "InvalidEnclave"]
-__all__ += ["attest", "measure"]
+__all__ += ["attest", "measure", "AttestationError"]
 __all__ += ["ShadowEnclave"]
 
 

@@ -1,20 +1,26 @@
 """``pltvm.attest``: Penglai-TVM reports, their verification, and ahead-of-time measurement.
 
 Nothing here runs an enclave. :func:`verify` checks a 328-byte ``report_t`` (from
-``PLenclave_attest``, ``Enclave.attest`` of the native module, an enclave's ``get_report`` or a
-file) and :func:`measure` computes an enclave's measurement from its ELF file alone.
+``PLenclave_attest``, ``Enclave.attest``, an enclave's ``get_report`` or a file) and
+:func:`measure` computes an enclave's measurement from its ELF file alone.
 
-The chain of trust (README, "Attestation")::
+The chain of trust (README, "Attestation"; docs/attestation.md)::
 
     device key (pinned by the verifier: ``device_public_key``)
       └─ sm.signature = SM2_dev( SM3(sm.hash ‖ sm.sm_pub_key) )       sm.hash = SM3(monitor description)
            └─ enclave.signature = SM2_sm( enclave.hash )
                 enclave.hash = SM3(measurement ‖ le64(nonce))             (host attestation)
 
+``enclave.nonce`` itself is outside every signature: only ``enclave.hash`` binds the nonce, so
+a nonce is established only together with the measurement (or the whole expected
+``enclave.hash``). :func:`verify` refuses a ``nonce=`` it cannot check that way.
+
 SM2 is curve sm2p256v1 with the 32-byte hash used directly as the digest ``e`` (no ``Z_A``), as
-Penglai signs; signatures are ``r ‖ s`` big-endian. SM3 comes from ``cryptography``
-(OpenSSL); SM2 verification from the RustCrypto ``sm2`` crate compiled into ``pltvm._core``
-(``cryptography`` has no SM2 signatures), exposed as a plain function: no monitor, no enclave.
+Penglai signs; signatures are ``r ‖ s`` big-endian. The verifier's SM3 comes from
+``cryptography`` (OpenSSL); SM2 verification from the RustCrypto ``sm2`` crate compiled into
+``pltvm._core`` (``cryptography`` has no SM2 signatures), exposed as a plain function: no
+monitor, no enclave. :func:`measure` runs the monitor's own creation steps (``pltvm._core``)
+without keeping the enclave: the same file checks, loader and hash as ``Device.create``.
 """
 
 from __future__ import annotations
@@ -58,17 +64,10 @@ HASH_SIZE = 32
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 64
 
-# Layout constants (docs/abi.md §1.1, §1.3).
 PAGE = 4096
-STACK_BASE = 0x38_0000_0000
-SHM_BASE = 0x39_0000_0000
-KBUFFER = 0xFFFF_FFE0_0000_0000
 DEFAULT_STACK_SIZE = 0x10000
-MAX_ELF_MEM = 512 << 20
-MAX_STACK = 64 << 20
-SHT_NOBITS = 8
-ROOT_VA_BASE = 0xFFFF_FF80_0000_0000
-_SV39 = (1 << 39) - 1
+_U64 = 1 << 64
+_KINDS = {"normal": 0, "server": 1, "shadow": 2}
 
 ROOT_KEY = bytes.fromhex("feffe9928665731c6d6a8f9467308308" * 2)
 """The derive-key root key fixed in Penglai's ``key.c`` (ENCLAVE_KEY and STORAGE_KEY)."""
@@ -83,9 +82,20 @@ def sm3(data: bytes) -> bytes:
     return h.finalize()
 
 
+def _nonce(nonce: Any, what: str = "nonce") -> int:
+    """A nonce as the 64-bit value the report carries; out-of-range values are errors, never
+    truncated."""
+    if isinstance(nonce, bool) or not isinstance(nonce, int):
+        raise TypeError(f"{what} must be an int, not {type(nonce).__name__}")
+    if not 0 <= nonce < _U64:
+        raise ValueError(f"{what} must be in [0, 2**64): the report carries a 64-bit nonce, not {nonce:#x}")
+    return nonce
+
+
 def update_hash(measurement: bytes, nonce: int) -> bytes:
-    """``SM3(measurement ‖ le64(nonce))``: the ``enclave.hash`` of host attestation (§6.2)."""
-    return sm3(bytes(measurement) + struct.pack("<Q", nonce & 0xFFFF_FFFF_FFFF_FFFF))
+    """``SM3(measurement ‖ le64(nonce))``: the ``enclave.hash`` of host attestation (§6.2).
+    ``nonce`` must fit in 64 bits."""
+    return sm3(bytes(measurement) + struct.pack("<Q", _nonce(nonce)))
 
 
 def sm_signed_digest(sm_hash: bytes, sm_pub_key: bytes) -> bytes:
@@ -171,12 +181,20 @@ class Report:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Report":
         try:
-            return cls(bytes.fromhex(d["sm"]["hash"]), bytes.fromhex(d["sm"]["signature"]),
-                       bytes.fromhex(d["sm"]["sm_pub_key"]), bytes.fromhex(d["enclave"]["hash"]),
-                       bytes.fromhex(d["enclave"]["signature"]), int(d["enclave"]["nonce"]),
-                       bytes.fromhex(d["dev_pub_key"]))
+            r = cls(bytes.fromhex(d["sm"]["hash"]), bytes.fromhex(d["sm"]["signature"]),
+                    bytes.fromhex(d["sm"]["sm_pub_key"]), bytes.fromhex(d["enclave"]["hash"]),
+                    bytes.fromhex(d["enclave"]["signature"]), _nonce(d["enclave"]["nonce"], "enclave.nonce"),
+                    bytes.fromhex(d["dev_pub_key"]))
         except (KeyError, TypeError, ValueError) as e:
             raise ReportFormatError(f"not a report: {e}") from None
+        sizes = {"sm.hash": (r.sm_hash, HASH_SIZE), "sm.signature": (r.sm_signature, SIGNATURE_SIZE),
+                 "sm.sm_pub_key": (r.sm_pub_key, PUBLIC_KEY_SIZE), "enclave.hash": (r.enclave_hash, HASH_SIZE),
+                 "enclave.signature": (r.enclave_signature, SIGNATURE_SIZE),
+                 "dev_pub_key": (r.dev_pub_key, PUBLIC_KEY_SIZE)}
+        for name, (value, size) in sizes.items():
+            if len(value) != size:
+                raise ReportFormatError(f"not a report: {name} is {len(value)} bytes, not {size}")
+        return r
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2)
@@ -184,10 +202,14 @@ class Report:
 
 @dataclass(frozen=True)
 class VerifiedReport:
-    """What :func:`verify` established."""
+    """What :func:`verify` established. ``report`` is the report as given (its ``nonce`` field
+    is whatever the file says); the other fields are only what was checked."""
 
     report: Report
-    nonce: int
+    nonce: Optional[int]
+    """The report's nonce if ``enclave.hash`` binds it (an expected measurement or expected
+    ``enclave.hash`` was checked), else None: the nonce field is not signed, so an unchecked
+    value proves nothing."""
     enclave_hash: bytes
     device_public_key: bytes
     sm_public_key: bytes
@@ -197,6 +219,9 @@ class VerifiedReport:
     own chain was checked)."""
     measurement: Optional[bytes]
     """The expected measurement, if one was given and matched."""
+    fresh: bool = False
+    """Whether the report was checked to be made for the caller's ``nonce`` (``nonce=`` given
+    and bound through ``enclave.hash``)."""
 
 
 def _sm2_verify(public_key: bytes, digest: bytes, signature: bytes) -> bool:
@@ -226,6 +251,7 @@ def verify(
     nonce: Optional[int] = None,
     device_public_key: Union[bytes, str, None] = None,
     expected_sm_hash: Union[bytes, str, None] = None,
+    expected_enclave_hash: Union[bytes, str, None] = None,
 ) -> VerifiedReport:
     """Verify a report; raise an :class:`AttestationError` subclass naming the failed check.
 
@@ -234,12 +260,25 @@ def verify(
     equals ``expected_sm_hash`` if given, and ``enclave.signature`` verifies under
     ``sm.sm_pub_key`` (:class:`SignatureChainError`); ``enclave.nonce == nonce`` if given
     (:class:`NonceMismatchError`); ``enclave.hash == SM3(expected_measurement ‖ le64(nonce))``
-    if an expected measurement is given (:class:`MeasurementMismatchError`).
+    if an expected measurement is given, and ``enclave.hash == expected_enclave_hash`` if that
+    is given (:class:`MeasurementMismatchError`).
 
-    Without ``device_public_key`` the chain is checked only against the report's own device
-    key: anyone can make such a report. Pin the device key (:func:`local_device_public_key`
-    for this machine's, the test key for reports made with the test keys).
+    What a verifier must pin (docs/attestation.md): ``device_public_key`` (without it anyone
+    can make a report that passes: the chain is checked only against the report's own key);
+    ``expected_measurement`` (host attestation, ``Enclave.attest``/``PLenclave_attest``; from
+    :func:`measure`) or ``expected_enclave_hash`` (an in-enclave ``get_report(NULL)``, which
+    hashes the live address space with the nonce: ``measure(elf, nonce=N, ...)``); and for
+    freshness ``nonce``. The nonce field is not signed, so ``nonce=`` alone would compare an
+    unsigned field: it is refused (``ValueError``) unless one of the two hashes binds it.
+    Nonces must fit in 64 bits. ``expected_sm_hash`` pins the monitor build.
     """
+    if nonce is not None:
+        nonce = _nonce(nonce)
+        if expected_measurement is None and expected_enclave_hash is None:
+            raise ValueError(
+                "nonce= needs expected_measurement= (or expected_enclave_hash=): the report's nonce "
+                "field is not signed, only enclave.hash = SM3(measurement || nonce) binds it, so "
+                "without the measurement a replayed report with a rewritten nonce would pass")
     if isinstance(report, Report):
         r = report
     elif isinstance(report, (bytes, bytearray, memoryview)):
@@ -248,6 +287,9 @@ def verify(
         r = Report.from_report_t(report)
     else:
         raise ReportFormatError(f"cannot read a report from {type(report).__name__}")
+    m = None if expected_measurement is None else _as_bytes(expected_measurement, HASH_SIZE, "expected_measurement")
+    want_hash = (None if expected_enclave_hash is None
+                 else _as_bytes(expected_enclave_hash, HASH_SIZE, "expected_enclave_hash"))
     pinned = device_public_key is not None
     if pinned:
         want = _as_bytes(device_public_key, PUBLIC_KEY_SIZE, "device_public_key")  # type: ignore[arg-type]
@@ -263,15 +305,19 @@ def verify(
     if not _sm2_verify(r.sm_pub_key, r.enclave_hash, r.enclave_signature):
         raise SignatureChainError("enclave.signature: not an SM-key signature over enclave.hash",
                                   check="enclave_signature")
-    if nonce is not None and r.nonce != (nonce & 0xFFFF_FFFF_FFFF_FFFF):
+    if nonce is not None and r.nonce != nonce:
         raise NonceMismatchError(f"nonce: the report has {r.nonce:#x}, expected {nonce:#x}")
-    m: Optional[bytes] = None
-    if expected_measurement is not None:
-        m = _as_bytes(expected_measurement, HASH_SIZE, "expected_measurement")
-        if update_hash(m, r.nonce) != r.enclave_hash:
-            raise MeasurementMismatchError(
-                f"measurement: enclave.hash is not SM3({m.hex()} || nonce {r.nonce:#x})")
-    return VerifiedReport(r, r.nonce, r.enclave_hash, r.dev_pub_key, r.sm_pub_key, r.sm_hash, pinned, m)
+    if m is not None and update_hash(m, r.nonce) != r.enclave_hash:
+        why = ("the report is for another enclave or was made for another nonce (a replayed report "
+               "with its unsigned nonce field rewritten)" if nonce is not None else
+               "the report is for another enclave, or its unsigned nonce field was changed")
+        raise MeasurementMismatchError(
+            f"measurement: enclave.hash is not SM3({m.hex()} || nonce {r.nonce:#x}): {why}")
+    if want_hash is not None and r.enclave_hash != want_hash:
+        raise MeasurementMismatchError(f"enclave.hash: {r.enclave_hash.hex()} is not the expected {want_hash.hex()}")
+    bound = m is not None or want_hash is not None
+    return VerifiedReport(r, r.nonce if bound else None, r.enclave_hash, r.dev_pub_key, r.sm_pub_key, r.sm_hash,
+                          pinned, m, fresh=bound and nonce is not None)
 
 
 def test_keys() -> tuple[bytes, bytes]:
@@ -295,49 +341,27 @@ def local_device_public_key() -> bytes:
 # Ahead-of-time measurement (§1.3–§1.5, §5.1, §6.1), from the ELF file alone.
 
 
-def _elf_fields(b: bytes) -> tuple[int, list[tuple[int, int, int, int]], list[tuple[int, int, int]]]:
-    """(entry, [(flags, offset, vaddr, filesz)], [(sh_type, addr, size)]) as the driver reads
-    them; the same checks as the monitor's loader (B17)."""
-    if len(b) < 64 or b[:4] != b"\x7fELF":
-        raise ValueError("not an ELF file")
-    if b[4] != 2:
-        raise ValueError("not a 64-bit ELF file")
-    if b[5] != 1:
-        raise ValueError("not a little-endian ELF file")
-    (machine,) = struct.unpack_from("<H", b, 18)
-    if machine != 243:
-        raise ValueError(f"e_machine is {machine}, not EM_RISCV (243)")
-    entry, phoff, shoff = struct.unpack_from("<QQQ", b, 24)
-    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", b, 54)
+def _read_elf(elf: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]) -> tuple[bytes, str]:
+    """The file's bytes and a label for messages ("" for bytes). A string that is not an
+    existing path may name a bundled enclave ("hello-world"), as in ``Device.create``."""
+    if isinstance(elf, (bytes, bytearray, memoryview)):
+        return bytes(elf), ""
+    if not isinstance(elf, (str, os.PathLike)):
+        raise TypeError(f"elf must be a path, bytes or a bundled enclave name, not {type(elf).__name__}")
+    path = os.fspath(elf)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if isinstance(elf, str) and not os.path.exists(path):
+        from . import enclaves
 
-    def table(off: int, num: int, size: int, minimum: int, what: str) -> list[int]:
-        if num == 0:
-            return []
-        if size < minimum:
-            raise ValueError(f"{what} entry size {size} is smaller than {minimum}")
-        if off + num * size > len(b):
-            raise ValueError(f"{what} table at {off:#x} ({num} entries) extends past the end of the file")
-        return [off + i * size for i in range(num)]
-
-    phdrs = []
-    for o in table(phoff, phnum, phentsize, 56, "program header"):
-        _, flags, offset, vaddr, _, filesz = struct.unpack_from("<IIQQQQ", b, o)
-        if offset + filesz > len(b):
-            raise ValueError(f"program header at {vaddr:#x}: file part extends past the end of the file")
-        phdrs.append((flags, offset, vaddr, filesz))
-    shdrs = []
-    if shoff:
-        for o in table(shoff, shnum, shentsize, 64, "section header"):
-            (sh_type,) = struct.unpack_from("<I", b, o + 4)
-            addr, _, size = struct.unpack_from("<QQQ", b, o + 16)
-            shdrs.append((sh_type, addr, size))
-    if entry == 0:
-        raise ValueError("e_entry is 0")
-    for flags, offset, vaddr, filesz in phdrs:
-        if filesz and vaddr % PAGE:
-            raise ValueError(f"program header at {vaddr:#x} is not page-aligned "
-                             "(the Penglai loader copies to page starts)")
-    return entry, phdrs, shdrs
+        try:
+            path = str(enclaves.path(elf))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{elf}: no such file or bundled enclave (bundled: {', '.join(enclaves.names()) or 'none'})"
+            ) from None
+    with open(path, "rb") as f:
+        return f.read(), str(elf)
 
 
 def measure(
@@ -350,90 +374,39 @@ def measure(
 ) -> bytes:
     """The measurement the monitor stores for this ELF, computed without running anything.
 
+    ``elf``: a path, the file's bytes, or a bundled enclave name (``"hello-world"``).
     ``kind``: ``"normal"`` (image, ``stack_size`` bytes of stack, the host ``shm`` contents if
     given, the kbuffer page), ``"shadow"`` (a template: image only; its fork instances carry
     this hash) or ``"server"`` (image, stack, shm; no kbuffer). ``shm`` is the shared memory's
     contents at create time (a non-zero multiple of 4096 bytes): part of the identity (B5).
     ``nonce`` other than 0 gives the §6.1 hash with that nonce (what ``get_report(NULL)``
-    would report for a freshly created enclave). Raises ValueError for files the monitor
-    refuses.
+    would report for a freshly created enclave; at most 2**64 - 1).
+
+    The value comes from the monitor's own creation steps (file checks, loader, mappings, SM3)
+    run without keeping the enclave, so it is what ``Device.create`` stores. A file the monitor
+    refuses raises ValueError with the monitor's reason (prefixed with the path when ``elf``
+    is one); a missing file FileNotFoundError.
     """
-    if isinstance(elf, (bytes, bytearray, memoryview)):
-        data = bytes(elf)
-    else:
-        with open(elf, "rb") as f:
-            data = f.read()
-    if kind not in ("normal", "shadow", "server"):
+    if kind not in _KINDS:
         raise ValueError(f'kind must be "normal", "shadow" or "server", not {kind!r}')
+    if isinstance(stack_size, bool) or not isinstance(stack_size, int):
+        raise TypeError(f"stack_size must be an int, not {type(stack_size).__name__}")
+    if not 0 <= stack_size < _U64:
+        raise ValueError(f"stack_size must be in [0, 2**64), not {stack_size:#x}")
+    nonce = _nonce(nonce)
     if kind == "shadow":
         stack_size = 0  # the driver forces it (§5.1)
         if shm is not None:
             raise ValueError("a shadow template has no shm (instances get theirs at fork)")
-    if stack_size < 0:
-        raise ValueError("stack_size must not be negative")
     shm_bytes = None if shm is None else bytes(shm)
     if shm_bytes is not None and (len(shm_bytes) == 0 or len(shm_bytes) % PAGE):
-        raise ValueError("shm must be a non-zero multiple of 4096 bytes")
-    entry, phdrs, shdrs = _elf_fields(data)
+        raise ValueError(f"shm must be a non-zero multiple of 4096 bytes, not {len(shm_bytes)}")
+    data, label = _read_elf(elf)
+    from . import _core
 
-    elf_mem = sum(s[2] for s in shdrs if s[0] == SHT_NOBITS and s[1] != 0) + sum(p[3] for p in phdrs)
-    if elf_mem > MAX_ELF_MEM:
-        raise ValueError(f"the ELF needs {elf_mem:#x} bytes, more than the driver's 512 MiB limit")
-    if stack_size > MAX_STACK:
-        raise ValueError(f"stack size {stack_size:#x} is larger than the driver's 64 MiB limit")
-
-    # Page map, keyed by the VA's Sv39 part (the tables use only bits 12..38); None = zero page.
-    # Assignment order is the loader's, so a later mapping of a page replaces the earlier one.
-    pages: dict[int, Optional[bytes]] = {}
-    mask = ~(PAGE - 1)
-    u64 = (1 << 64) - 1
-
-    def key(v: int) -> int:
-        return (v & mask) & _SV39
-
-    if stack_size:
-        v = STACK_BASE - stack_size
-        while v < STACK_BASE:
-            pages[key(v)] = None
-            v += PAGE
-    for sh_type, addr, size in shdrs:
-        if addr == 0 or sh_type != SHT_NOBITS:
-            continue
-        end = min(addr + size, u64)
-        v = addr
-        while v < end:
-            pages[key(v)] = None
-            v += PAGE
-    for flags, offset, vaddr, filesz in phdrs:
-        end = min(vaddr + filesz, u64)
-        v = vaddr
-        while v < end:
-            n = PAGE if v + PAGE < end else (filesz % PAGE or PAGE)
-            off = offset + (v - vaddr)
-            pages[key(v)] = data[off:off + n]
-            v += PAGE
-    if kind == "normal":
-        pages[key(KBUFFER)] = None
-    if shm_bytes is not None:
-        for i in range(0, len(shm_bytes), PAGE):
-            pages[key(SHM_BASE + i)] = shm_bytes[i:i + PAGE]
-
-    from cryptography.hazmat.primitives import hashes
-
-    h = hashes.Hash(hashes.SM3())
-    h.update(struct.pack("<Q", entry))
-    zero = bytes(PAGE)
-    prev = None
-    for k in sorted(pages):
-        if prev is None or k != prev + PAGE:
-            h.update(struct.pack("<Q", ROOT_VA_BASE | k) + b"\0")  # B3 VA, B4 attribute byte
-        content = pages[k]
-        if content is None:
-            h.update(zero)
-        else:
-            h.update(content)
-            if len(content) < PAGE:
-                h.update(zero[len(content):])
-        prev = k
-    h.update(struct.pack("<Q", nonce & u64))
-    return h.finalize()
+    try:
+        return _core.measure_elf(data, type=_KINDS[kind], stack_size=stack_size, shm=shm_bytes, nonce=nonce)
+    except ValueError as e:
+        if label:
+            raise ValueError(f"{label}: {e}") from None
+        raise
