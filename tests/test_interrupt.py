@@ -36,9 +36,13 @@ ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 INTERRUPTED = "pltvm: interrupted"
 
 # The console script (`sys.exit(main())` with sys.argv), plus a marker written to a pipe as
-# main's body starts, which the sweep counts its offsets from.
+# main's body starts, which the sweep counts its offsets from. SIGINT gets Python's default
+# handler even if this test runs with SIGINT ignored (a background job); SIGUSR1 dumps the
+# threads' stacks if a trial hangs.
 CHILD = """\
-import os, sys
+import faulthandler, os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 import pltvm.cli as cli
 fd = int(sys.argv[1])
 sys.argv = ["pltvm", *sys.argv[2:]]
@@ -63,11 +67,12 @@ def _trial(args: list[str], offset: float) -> tuple[int, str]:
     """Run `pltvm ARGS`, send SIGINT `offset` seconds after main started; (status, output with
     stderr merged into stdout in the order of the writes)."""
     r, w = os.pipe()
+    # (No preexec_fn: the trials are started from two threads, and code run between fork and
+    # exec can deadlock on a lock another thread held at the fork.)
     p = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(w), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(w,),
         env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(w)
     try:
@@ -75,7 +80,15 @@ def _trial(args: list[str], offset: float) -> tuple[int, str]:
         os.close(r)
         time.sleep(offset)
         p.send_signal(signal.SIGINT)
-        out, _ = p.communicate(timeout=120)
+        try:
+            out, _ = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            p.kill()
+            out, _ = p.communicate()
+            pytest.fail(f"pltvm {' '.join(args)} hung after SIGINT {offset * 1000:.0f} ms after main started; "
+                        f"its output and threads:\n{out.decode(errors='replace')[-8000:]}")
     finally:
         if p.poll() is None:
             p.kill()
@@ -163,9 +176,11 @@ def _sigint_on_first_output() -> list[bytes]:
     """Enclave output goes to a list; the first output sends this process SIGINT (from the
     thread running that enclave, while the main thread waits for the demo's threads)."""
     got: list[bytes] = []
+    once = threading.Lock()
 
     def sink(data: bytes) -> None:
-        if not got:
+        # Exactly one SIGINT (a second one during the clean-up would end this process).
+        if once.acquire(blocking=False):
             os.kill(os.getpid(), signal.SIGINT)
         got.append(data)
 
@@ -217,11 +232,59 @@ def test_interrupt_during_thread_start_up(capsys: pytest.CaptureFixture[str], mo
     assert capsys.readouterr().err.splitlines()[-1] == INTERRUPTED
 
 
+@pytest.mark.parametrize("command", ["run", "fork-host"])
+def test_interrupt_during_the_elf_checks(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                         command: str) -> None:
+    """SIGINT while the ELF is checked (pyelftools is imported there, where Python 3.11 would turn
+    a KeyboardInterrupt inside a class definition into a RuntimeError): the check finishes, then
+    the command ends as interrupted, before any enclave or thread exists."""
+    bundled("hello-world")
+    from pltvm import cli
+
+    check = H._elf_problem
+
+    class SendsSigint:
+        def __set_name__(self, owner: type, name: str) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # the handler runs in this (main) thread meanwhile
+
+    def interrupted_check(data: bytes) -> Any:
+        class Checked:  # as pyelftools defines its classes on first import
+            attr = SendsSigint()
+
+        return check(data)
+
+    monkeypatch.setattr(H, "_elf_problem", interrupted_check)
+    assert cli.main([command, "hello-world", "4"]) == EXIT_INTERRUPTED
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == INTERRUPTED + "\n"
+    assert H.default_device().monitor.ids() == [] and _demo_threads() == []
+
+
+def test_interrupt_after_the_demo_ended(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT as the demo prints its last line: the command still ends as interrupted."""
+    bundled("hello-world")
+    from pltvm import cli
+
+    out = cli_enclave._out
+
+    def last_line_then_sigint(text: str) -> None:
+        out(text)
+        if text == "host: after exit the thread\n":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+
+    monkeypatch.setattr(cli_enclave, "_out", last_line_then_sigint)
+    assert cli.main(["run", "hello-world", "2"]) == EXIT_INTERRUPTED
+    got = capsys.readouterr()
+    assert got.out.endswith("host: after exit the thread\n") and got.err.endswith(INTERRUPTED + "\n")
+
+
 def test_second_sigint_during_clean_up_exits_at_once() -> None:
     script = """\
 import os, signal, time
-from pltvm.cli_threads import _SigintFlag
-with _SigintFlag() as flag:
+from pltvm.cli_threads import DeferredSigint
+with DeferredSigint() as flag:
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.01)
     assert flag()

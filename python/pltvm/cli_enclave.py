@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 __all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
 
@@ -110,6 +110,31 @@ def main(ns: argparse.Namespace) -> int:
         for name in enclaves.names():
             print(name)
         return 0
+    return run_demo(ns, run_host_demo)
+
+
+def run_demo(ns: argparse.Namespace, demo: Callable[[str, int, Any], int]) -> int:
+    """``pltvm run`` and ``pltvm fork-host`` once parsed: the checks they share, then
+    ``demo(path, threads, sigint)``. From here on Ctrl-C only sets a flag
+    (:class:`pltvm.cli_threads.DeferredSigint`), looked at between the steps: it never lands in
+    an import or a check as a KeyboardInterrupt. A Ctrl-C that comes after the demo has ended
+    still ends the command as interrupted."""
+    from .cli_threads import EXIT_INTERRUPTED as INTERRUPTED_STATUS
+    from .cli_threads import DeferredSigint, report_interrupted
+
+    with DeferredSigint() as sigint:
+        checked = _checked_elf(ns, sigint)
+        status = checked if isinstance(checked, int) else demo(checked, ns.threads, sigint)
+    if sigint() and status != INTERRUPTED_STATUS:
+        status = report_interrupted()
+    return status
+
+
+def _checked_elf(ns: argparse.Namespace, sigint: Any) -> Union[str, int]:
+    """The path of ``ns.elf`` once it passed the checks, or the exit status of the one it
+    failed (or of Ctrl-C)."""
+    from .cli_threads import report_interrupted
+
     path = _resolve(ns.elf)
     if path is None:
         return _err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
@@ -120,9 +145,13 @@ def main(ns: argparse.Namespace) -> int:
         return _err(f"{ns.elf}: cannot read: {e.strerror or e}")
     from . import host
 
+    if sigint():
+        return report_interrupted()
     if not data:
         return _err(f"{ns.elf}: the file is empty")
     problem = host._elf_problem(data)
+    if sigint():
+        return report_interrupted()
     if problem is not None:
         return _err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
     if ns.secure_memory is not None:
@@ -134,7 +163,7 @@ def main(ns: argparse.Namespace) -> int:
             secure_memory_from_env()
         except ValueError as e:
             return _err(str(e))
-    return run_host_demo(path, ns.threads)
+    return path
 
 
 def _resolve(name: str) -> Optional[str]:
@@ -205,10 +234,11 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
     return ok
 
 
-def run_host_demo(path: str, threads: int = 1) -> int:
+def run_host_demo(path: str, threads: int = 1, sigint: Any = None) -> int:
     """``main`` of host.c: load ``path`` and run ``threads`` threads of :func:`_create_enclave`
     (names ``test-enclave1`` ...). Returns the exit status: 0, 1 if a thread reported an error,
-    2 for an unusable ELF, 130 after Ctrl-C (see :mod:`pltvm.cli_threads`)."""
+    2 for an unusable ELF, 130 after Ctrl-C (see :mod:`pltvm.cli_threads`; ``sigint`` is the
+    command's :class:`~pltvm.cli_threads.DeferredSigint`, None: one for the demo's threads)."""
     from . import host as H
     from .cli_threads import run_threads
 
@@ -220,7 +250,7 @@ def run_host_demo(path: str, threads: int = 1) -> int:
             return EXIT_USAGE
         stop = threading.Event()
         jobs = [(_create_enclave, (i + 1, enclave_file, stop)) for i in range(threads)]
-        results = run_threads("pltvm-host", jobs, stop, H.default_device)
+        results = run_threads("pltvm-host", jobs, stop, H.default_device, sigint)
     finally:
         H.elf_args_destroy(enclave_file)
     if results is None:

@@ -78,31 +78,9 @@ def _out(text: str) -> None:
 
 def main(ns: argparse.Namespace) -> int:
     """Run ``pltvm fork-host``; the exit status."""
-    from . import cli_enclave, host
+    from .cli_enclave import run_demo
 
-    path = cli_enclave._resolve(ns.elf)
-    if path is None:
-        return cli_enclave._err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return cli_enclave._err(f"{ns.elf}: cannot read: {e.strerror or e}")
-    if not data:
-        return cli_enclave._err(f"{ns.elf}: the file is empty")
-    problem = host._elf_problem(data)
-    if problem is not None:
-        return cli_enclave._err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
-    if ns.secure_memory is not None:
-        host.configure(secure_memory=ns.secure_memory)
-    else:  # checked here once, not in each worker thread as it opens the device
-        from .sizes import secure_memory_from_env
-
-        try:
-            secure_memory_from_env()
-        except ValueError as e:
-            return cli_enclave._err(str(e))
-    return run_fork_host(path, ns.threads)
+    return run_demo(ns, run_fork_host)
 
 
 def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_size: int,
@@ -148,10 +126,10 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
     return ok
 
 
-def run_fork_host(path: str, threads: int = 1) -> int:
+def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
     """``main`` of fork-host.c. Returns the exit status: 0, 1 if the shadow enclave could not be
     created or a thread reported an error, 2 for an unusable ELF, 130 after Ctrl-C (see
-    :mod:`pltvm.cli_threads`)."""
+    :mod:`pltvm.cli_threads`; ``sigint`` as for :func:`pltvm.cli_enclave.run_host_demo`)."""
     from . import host as H
     from .cli_threads import run_threads
 
@@ -178,7 +156,7 @@ def run_fork_host(path: str, threads: int = 1) -> int:
         stop = threading.Event()
         jobs = [(_create_enclave, (i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop)) for i in range(threads)]
         device = H._dev(enclave.fd) or H.default_device()
-        results = run_threads("pltvm-fork-host", jobs, stop, lambda: device)
+        results = run_threads("pltvm-fork-host", jobs, stop, lambda: device, sigint)
         if results is None:
             return EXIT_INTERRUPTED
         # As fork-host.c: the device is closed first, so the destroy fails (B20).

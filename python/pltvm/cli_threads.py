@@ -6,8 +6,10 @@ exit status 130, ``pltvm: interrupted`` as the last line, every enclave destroye
 ended. What makes that hard is the interpreter more than the enclaves:
 
 * KeyboardInterrupt is raised in the main thread wherever it happens to be, for example inside
-  ``Thread.start()`` after the new thread is already running, or inside ``join()``. So while the
-  threads exist, SIGINT only sets a flag, which the main thread polls.
+  ``Thread.start()`` after the new thread is already running, inside ``join()``, or inside an
+  import, where Python 3.11 turns it into a RuntimeError if a class is being created. So from the
+  start of the command on, SIGINT only sets a flag (:class:`DeferredSigint`), which the main
+  thread looks at between its steps and polls while it waits for the threads.
 * A thread still inside an enclave run when the interpreter finalises calls back into Python
   (enclave output) or takes the GIL back when the run returns, and the process aborts. So the
   threads are not daemons, and the main thread never goes on before all of them have ended:
@@ -29,7 +31,7 @@ import threading
 from types import FrameType
 from typing import Any, Callable, Optional, Sequence
 
-__all__ = ["run_threads", "EXIT_INTERRUPTED", "INTERRUPTED"]
+__all__ = ["run_threads", "DeferredSigint", "report_interrupted", "EXIT_INTERRUPTED", "INTERRUPTED"]
 
 EXIT_INTERRUPTED = 130
 INTERRUPTED = "pltvm: interrupted\n"
@@ -39,41 +41,53 @@ POLL = 0.05
 Job = tuple[Callable[..., bool], tuple[Any, ...]]
 
 
-def run_threads(name: str, jobs: Sequence[Job], stop: threading.Event, device: Callable[[], Any]) -> Optional[list[bool]]:
+def report_interrupted() -> int:
+    """Write ``pltvm: interrupted`` (the last line of an interrupted command); its status."""
+    sys.stdout.flush()
+    sys.stderr.write(INTERRUPTED)
+    sys.stderr.flush()
+    return EXIT_INTERRUPTED
+
+
+def run_threads(name: str, jobs: Sequence[Job], stop: threading.Event, device: Callable[[], Any],
+                sigint: Optional[DeferredSigint] = None) -> Optional[list[bool]]:
     """Run each job ``(function, args)`` in its own thread and wait for all of them.
 
     Returns the functions' results (true: the thread reported no error), or None after Ctrl-C: then
     ``stop`` was set for the jobs to look at, every enclave of ``device()`` has been destroyed,
-    every thread has ended and ``pltvm: interrupted`` has been written to stderr. An exception a
-    job raised is raised here once all threads have ended (e.g. BrokenPipeError when stdout is a
+    every thread has ended and ``pltvm: interrupted`` has been written to stderr. ``sigint`` is the
+    command's :class:`DeferredSigint` (None: one for the time of this call). An exception a job
+    raised is raised here once all threads have ended (e.g. BrokenPipeError when stdout is a
     closed pipe)."""
+    if sigint is None:
+        with DeferredSigint() as own:
+            return run_threads(name, jobs, stop, device, own)
     workers = _Workers(name, jobs)
-    with _SigintFlag() as interrupted:
-        try:
-            workers.start(interrupted)
-            finished = workers.wait(interrupted)
-        except BaseException:
-            stop.set()
-            interrupted.cleaning = True
-            workers.end(device())
-            raise
-        if not finished:
-            stop.set()
-            interrupted.cleaning = True
-            workers.end(device())
-            sys.stdout.flush()
-            sys.stderr.write(INTERRUPTED)
-            sys.stderr.flush()
-            return None
+    try:
+        workers.start(sigint)
+        finished = workers.wait(sigint)
+    except BaseException:
+        stop.set()
+        sigint.cleaning = True
+        workers.end(device())
+        raise
+    if not finished:
+        stop.set()
+        sigint.cleaning = True
+        workers.end(device())
+        report_interrupted()
+        return None
     if workers.errors:
         raise workers.errors[0]
     return [bool(r) for r in workers.results]
 
 
-class _SigintFlag:
-    """SIGINT sets a flag instead of raising KeyboardInterrupt (in the main thread, for the time
-    of the ``with`` block); calling the object tells whether Ctrl-C came. Elsewhere than in the
-    main thread nothing is installed: signals are only ever handled by the main thread."""
+class DeferredSigint:
+    """For the time of a ``with`` block (in the main thread), SIGINT sets a flag instead of
+    raising KeyboardInterrupt; calling the object tells whether Ctrl-C came. Elsewhere than in
+    the main thread nothing is installed: signals are only ever handled by the main thread. Once
+    ``cleaning`` is set (the enclaves are being destroyed), a second Ctrl-C ends the process at
+    once."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -86,13 +100,13 @@ class _SigintFlag:
 
     def _handler(self, signum: int, frame: Optional[FrameType]) -> None:
         # Runs in the main thread between two bytecodes, maybe inside a lock-protected section of
-        # threading (Event.wait, Thread.start): it must take no lock, so it only counts.
+        # threading (Event.wait, Thread.start) or an import: it must take no lock, so it counts.
         self.count += 1
         if self.count > 1 and self.cleaning:
             os.write(2, INTERRUPTED.encode())
             os._exit(EXIT_INTERRUPTED)
 
-    def __enter__(self) -> _SigintFlag:
+    def __enter__(self) -> DeferredSigint:
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, self._handler)
             self.previous = previous if previous is not None else signal.SIG_DFL
