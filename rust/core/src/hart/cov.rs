@@ -283,4 +283,38 @@ mod tests {
         off.log_cmp(0, 1, 2);
         assert!(off.cmps().is_empty());
     }
+
+    /// Both ways into a block count an edge: the first time (link created) and every time
+    /// after (link followed); cmplog sees every `bne`.
+    #[test]
+    fn a_loop_counts_its_edges_on_the_hart() {
+        use crate::machine::{Exit, Machine, RAM_BASE};
+        let addi = |rd: u32, rs1: u32, imm: i32| ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13;
+        // bne x1, x0, -4
+        let bne_back = 0xfe00_9ee3u32;
+        let code: Vec<u8> = [addi(1, 0, 10), addi(1, 1, -1), bne_back, addi(2, 0, 1)]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        for cmplog in [false, true] {
+            let mut m = Machine::bare(1 << 20, false);
+            m.load_segment(RAM_BASE, &code, code.len() as u64).unwrap();
+            let (map, ids) = (HitMap::new(64).unwrap(), EdgeIds::new());
+            let cov = if cmplog { Coverage::with_cmplog(map.clone(), ids.clone()) } else { Coverage::new(map.clone(), ids.clone()) };
+            m.hart.set_coverage(Some(cov));
+            assert_eq!(m.run(22), Exit::Budget);
+            assert_eq!((m.hart.x[1], m.hart.x[2]), (0, 1));
+            // Ids in order of discovery: entry, first block -> loop, loop -> loop, loop -> exit.
+            assert_eq!(ids.len(), 4);
+            assert_eq!([map.get(0), map.get(1), map.get(2), map.get(3)], [1, 1, 8, 1]);
+            let cmps = m.hart.coverage().unwrap().cmps();
+            if cmplog {
+                assert_eq!(cmps.len(), 10);
+                assert!(cmps.iter().all(|c| c.pc == RAM_BASE + 8 && c.b == 0 && c.size == 4));
+                assert_eq!(cmps.iter().map(|c| c.a).collect::<Vec<_>>(), (0..10).rev().collect::<Vec<u64>>());
+            } else {
+                assert!(cmps.is_empty());
+            }
+        }
+    }
 }
