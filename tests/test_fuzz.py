@@ -180,3 +180,22 @@ def test_cli_invalid_elf_exits_2(tmp_path: Path) -> None:
     bad.write_bytes(b"\x7fELF" + bytes(60))
     r = cli(str(bad), "-runs=1")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "error" in r.stderr
+
+
+def test_cli_ctrl_c_exits_72_and_keeps_the_corpus(tmp_path: Path) -> None:
+    import signal
+
+    corpus = tmp_path / "c"
+    p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), "-seed=2",
+                          "-max_total_time=120"], stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    lines = []
+    for line in p.stderr:
+        lines.append(line)
+        if "NEW" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    _, rest = p.communicate(timeout=60)
+    assert p.returncode == 72, "".join(lines) + rest
+    assert "interrupted" in rest and "Done " in rest and "Traceback" not in rest
+    assert len(list(corpus.iterdir())) >= 1
