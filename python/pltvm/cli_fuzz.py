@@ -225,10 +225,10 @@ def _fuzz(fz: Any, dirs: list[str], flags: dict[str, Any], prefix: str) -> int:
     seeds = read_corpus([Path(d) for d in dirs[1:]]) if len(dirs) > 1 else []
     out: Optional[Path] = Path(dirs[0]) if dirs else None
 
-    def rate(p: dict) -> int:
+    def rate(p: dict[str, Any]) -> int:
         return int(p["executions"] / p["elapsed"]) if p["elapsed"] > 0 else 0
 
-    def on_event(kind: str, p: dict, payload: Any) -> None:
+    def on_event(kind: str, p: dict[str, Any], payload: Any) -> None:
         if kind == "new":
             _say(f"#{p['executions']}\tNEW    cov: {p['edges']} corp: {p['corpus']} exec/s: {rate(p)}")
         elif kind == "pulse":

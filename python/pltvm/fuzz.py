@@ -34,7 +34,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from . import _core
 from .errors import PltvmError
@@ -288,7 +288,7 @@ class Fuzzer:
         max_total_time: Optional[float] = None,
         jobs: int = 1,
         stop_on_finding: bool = True,
-        on_event: Optional[Callable[[str, dict, object], object]] = None,
+        on_event: Optional[Callable[[str, dict[str, Any], object], object]] = None,
         pulse: float = 2.0,
     ) -> FuzzStats:
         """Fuzzes until ``runs`` executions, ``max_total_time`` seconds, a finding (unless
@@ -324,7 +324,7 @@ class Fuzzer:
                         seeds.extend(read_corpus([Path(c)]))
         seed = self.seed if self.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
 
-        def event(kind: str, progress: dict, payload: object) -> None:
+        def event(kind: str, progress: dict[str, Any], payload: object) -> None:
             if kind == "new" and out_dir is not None and isinstance(payload, bytes):
                 (out_dir / hashlib.sha1(payload).hexdigest()).write_bytes(payload)
             if on_event is not None:
