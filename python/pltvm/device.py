@@ -104,8 +104,38 @@ def _pad(data: Union[bytes, bytearray, memoryview]) -> bytearray:
     return buf
 
 
-def _region(value: Union[None, int, bytes, bytearray, memoryview], what: str) -> Optional[bytearray]:
-    """Host memory for shm / relay: None, a size, or initial contents; whole zero-filled pages."""
+def _int_arg(value: object, what: str) -> int:
+    """``value`` if it is an int (a bool is not); else TypeError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _u64_arg(value: object, what: str) -> int:
+    """``value`` if it is an int in [0, 2**64); else TypeError / ValueError naming it."""
+    v = _int_arg(value, what)
+    if v < 0:
+        raise ValueError(f"{what} must be >= 0, not {v}")
+    if v > _MASK64:
+        raise ValueError(f"{what} must be below 2**64, not {v:#x}")
+    return v
+
+
+def _region(value: Union[None, int, bytes, bytearray, memoryview], what: str, monitor: Any) -> Optional[bytearray]:
+    """Host memory for shm / relay: None, a size, or initial contents; whole zero-filled pages.
+
+    The size is checked with the monitor before anything is allocated: more than the device's
+    whole secure memory raises :class:`~pltvm.SecureMemoryExhausted`, a size no enclave can
+    have (past the address space or the relay pool) ValueError; both name ``what``."""
+    spec = _region_spec(value, what, monitor)
+    return bytearray(spec) if isinstance(spec, int) else spec
+
+
+def _region_spec(value: Union[None, int, bytes, bytearray, memoryview], what: str,
+                 monitor: Any) -> Union[None, int, bytearray]:
+    """:func:`_region` without allocating a zero region yet: None, its size (whole pages) or
+    its padded contents. ``bytes(size)`` of a size is zero memory the OS maps on first write,
+    so a create that fails (a shm too large for the enclave's page tables) costs nothing."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -115,12 +145,26 @@ def _region(value: Union[None, int, bytes, bytearray, memoryview], what: str) ->
             raise ValueError(f"{what} size must be >= 0, not {value}")
         if value == 0:
             return None
-        return bytearray(-(-value // PAGE_SIZE) * PAGE_SIZE)
+        size = -(-value // PAGE_SIZE) * PAGE_SIZE
+        _check_region(monitor, what, size)
+        return size
     if isinstance(value, (bytes, bytearray, memoryview)):
         if len(value) == 0:
             raise ValueError(f"{what} must not be empty (use None for no {what})")
+        _check_region(monitor, what, -(-len(value) // PAGE_SIZE) * PAGE_SIZE)
         return _pad(value)
     raise TypeError(f"{what} must be bytes, a size in bytes or None, not {type(value).__name__}")
+
+
+def _check_region(monitor: Any, what: str, size: int) -> None:
+    if size > _MASK64:
+        raise ValueError(f"{what} of {size:#x} bytes: a size must be below 2**64")
+    try:
+        monitor.check_region(what, size)
+    except MemoryError as e:
+        raise SecureMemoryExhausted(str(e)) from None
+    except _core.LimitError as e:
+        raise ValueError(str(e)) from None
 
 
 def _write_stdout(data: bytes) -> None:
@@ -393,14 +437,16 @@ class Enclave:
         ``enclave_hash`` is ``SM3(measurement ‖ le64(nonce))``. Possible before the first run
         and while stopped (Penglai's rule); raises :class:`~pltvm.EnclaveError` otherwise.
         Check it with :func:`pltvm.attest.verify`."""
+        nonce = _int_arg(nonce, "nonce") & _MASK64
         try:
-            return Report.from_bytes(self._core.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF))
+            return Report.from_bytes(self._core.attest(nonce))
         except RuntimeError as e:
             raise self._gone_or(e) from None
 
     def read(self, va: int, n: int) -> bytes:
         """``n`` bytes of enclave virtual memory at ``va`` (not while the enclave runs; e.g. in
         an OCALL handler). Raises :class:`~pltvm.EnclaveError` if a page is not mapped."""
+        va, n = _u64_arg(va, "va"), _u64_arg(n, "n")
         try:
             return bytes(self._core.read(va, n))
         except RuntimeError as e:
@@ -410,6 +456,7 @@ class Enclave:
 
     def write(self, va: int, data: Union[bytes, bytearray, memoryview]) -> None:
         """Write enclave virtual memory (same rules as :meth:`read`)."""
+        va = _u64_arg(va, "va")
         try:
             self._core.write(va, bytes(data))
         except RuntimeError as e:
@@ -487,7 +534,7 @@ class Enclave:
         state = self._core.state
         if state == "FRESH":
             if relay is not None:
-                region = _region(relay, "relay")
+                region = _region(relay, "relay", self._device._monitor)
                 if region is not None:
                     self._relay = region
             return self._run("start", output, max_instructions, check)
@@ -517,14 +564,14 @@ class Enclave:
                 raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
             raise EnclaveError(f"enclave {self.id:#x} has not returned its relay page")
         if relay is not None:
-            region = _region(relay, "relay")
+            region = _region(relay, "relay", self._device._monitor)
             assert region is not None
             self._relay = region
         return self._run("rerun_relay", output, max_instructions, check)
 
     def _run(self, entry: str, output: OutputSink, budget: Optional[int], check: bool) -> RunResult:
-        if budget is not None and budget < 0:
-            raise ValueError(f"max_instructions must be >= 0, not {budget}")
+        if budget is not None:
+            _u64_arg(budget, "max_instructions")
         cap = _Capture(self._output if output is _UNSET else output)
         core = self._core
         device = self._device
@@ -752,8 +799,8 @@ class Device:
                 raise ValueError(f"secure_memory: {e}") from None
         if isinstance(secure_memory, bool) or not isinstance(secure_memory, int):
             raise TypeError(f"secure_memory must be an int or a size string, not {type(secure_memory).__name__}")
-        if secure_memory < 0:
-            raise ValueError(f"secure_memory must be >= 0, not {secure_memory}")
+        _u64_arg(secure_memory, "secure_memory")
+        seed = _int_arg(seed, "seed")  # any int: its low 64 bits are the seed
         if rng not in ("seeded", "penglai-lcg", "os"):
             raise ValueError(f'rng must be "seeded", "penglai-lcg" or "os", not {rng!r}')
         _Capture(output)  # validate now
@@ -824,7 +871,7 @@ class Device:
         if not 0 <= stack_size <= MAX_STACK_SIZE:
             raise ValueError(f"stack_size must be between 0 and {MAX_STACK_SIZE:#x} (the driver's limit), "
                              f"not {stack_size:#x}")
-        shm_buf = _region(shm, "shm")
+        shm_spec = _region_spec(shm, "shm", self._monitor)
         name_b = _name_bytes(name)
         if name_b is None:
             name_b = f"enclave{next(self._names)}".encode()
@@ -837,14 +884,17 @@ class Device:
         try:
             core = self._monitor.create(
                 data, name=name_b, type=0, stack_size=stack_size,
-                shm=bytes(shm_buf) if shm_buf is not None else None,
+                shm=None if shm_spec is None else bytes(shm_spec),
             )
         except MemoryError as e:
             raise SecureMemoryExhausted(f"{label}: {e}") from None
+        except _core.LimitError as e:  # a size argument past a limit, not the ELF's fault
+            raise ValueError(str(e)) from None
         except (ValueError, OverflowError) as e:
             raise InvalidEnclave(f"{label}: {e}") from None
         except (RuntimeError, NotImplementedError) as e:
             raise EnclaveError(f"{label}: {e}") from None
+        shm_buf = bytearray(shm_spec) if isinstance(shm_spec, int) else shm_spec
         enclave = Enclave(self, core, shm_buf, out)
         self._register(enclave)
         return enclave

@@ -212,6 +212,8 @@ class Machine:
             raise TypeError(f"ram_size must be an int, not {type(ram_size).__name__}")
         if ram_size <= 0:
             raise ValueError(f"ram_size must be positive, not {ram_size}")
+        if ram_size > _MASK64:
+            raise ValueError(f"ram_size must be below 2**64, not {ram_size:#x}")
         return cls(_core.Machine.bare(ram_size, misaligned))
 
     @classmethod
@@ -324,7 +326,7 @@ class Machine:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self._core.pc = int(value) & _MASK64
+        self._core.pc = _int(value, "pc") & _MASK64  # any int: its low 64 bits
 
     @property
     def instret(self) -> int:
@@ -333,13 +335,13 @@ class Machine:
 
     def mem_read(self, addr: int, n: int) -> bytes:
         """Read ``n`` bytes of physical memory at ``addr``. ValueError if not all are backed."""
-        if n < 0:
+        if _int(n, "n") < 0:
             raise ValueError(f"cannot read a negative number of bytes ({n})")
-        return self._core.mem_read(addr, n)
+        return self._core.mem_read(_u64(addr, "addr"), _u64(n, "n"))
 
     def mem_write(self, addr: int, data: bytes) -> None:
         """Write ``data`` to physical memory at ``addr``. ValueError if not all is backed."""
-        self._core.mem_write(addr, bytes(data))
+        self._core.mem_write(_u64(addr, "addr"), bytes(data))
 
     # -- running ------------------------------------------------------------------------------
 
@@ -352,8 +354,7 @@ class Machine:
         if max_instructions is not None:
             if isinstance(max_instructions, bool) or not isinstance(max_instructions, int):
                 raise TypeError("max_instructions must be an int or None")
-            if max_instructions < 0:
-                raise ValueError(f"max_instructions must be >= 0, not {max_instructions}")
+            _u64(max_instructions, "max_instructions")
         return Exit.from_core(self._core.run(max_instructions))
 
     def __repr__(self) -> str:
@@ -364,6 +365,22 @@ class Machine:
 def _check_misaligned(misaligned: str) -> None:
     if misaligned not in MISALIGNED_MODES:
         raise ValueError(f"misaligned must be 'emulate' or 'trap', not {misaligned!r}")
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _u64(value: object, what: str) -> int:
+    """``value`` if it is an int in [0, 2**64); else TypeError / ValueError naming it."""
+    v = _int(value, what)
+    if v < 0:
+        raise ValueError(f"{what} must be >= 0, not {v}")
+    if v > _MASK64:
+        raise ValueError(f"{what} must be below 2**64, not {v:#x}")
+    return v
 
 
 def _page_up(addr: int) -> int:

@@ -24,7 +24,10 @@ changes, and destroying the template while instances live is safe.
 from __future__ import annotations
 
 import itertools
+import operator
 from typing import Any, Dict, Optional, Tuple, Union
+
+from . import _core
 
 from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
 
@@ -51,8 +54,10 @@ class ShadowEnclave:
         # fork() is the hot path: what it needs is looked up once here.
         self._dm = _device_module()
         self._id = int(core.id)
-        self._name_prefix = b"fork%x-" % self._id
-        self._names = itertools.count(1)  # next() is atomic: no lock for unique default names
+        # Default names fork<id>-1, fork<id>-2, ... (at most 16 bytes), made in C: next() of
+        # this iterator is atomic (no lock) and costs no Python frame.
+        self._next_name = map(operator.itemgetter(slice(16)),
+                              map((b"fork%x-" % self._id).__add__, map(b"%d".__mod__, itertools.count(1)))).__next__
 
     @property
     def device(self) -> Any:
@@ -98,8 +103,9 @@ class ShadowEnclave:
         Raises :class:`~pltvm.EnclaveDestroyed` once the template is destroyed."""
         from .attest import Report
 
+        nonce = self._dm._int_arg(nonce, "nonce") & 0xFFFF_FFFF_FFFF_FFFF
         try:
-            return Report.from_bytes(self._core.attest(nonce & 0xFFFF_FFFF_FFFF_FFFF))
+            return Report.from_bytes(self._core.attest(nonce))
         except RuntimeError as e:
             raise self._gone_or(e) from None
 
@@ -113,7 +119,7 @@ class ShadowEnclave:
         """``name`` checked, or a default unique among this template's forks
         (``fork<template id>-<n>``, at most 16 bytes)."""
         if name is None:
-            return (self._name_prefix + b"%d" % next(self._names))[:16]
+            return self._next_name()
         return bytes(self._dm._name_bytes(name))
 
     def fork(
@@ -136,26 +142,17 @@ class ShadowEnclave:
         if device._closed:
             raise EnclaveError("the device is closed")
         dm = self._dm
-        if shm is None:
-            shm_buf = shm_bytes = None
-        else:
-            shm_buf = dm._region(shm, "shm")
-            shm_bytes = bytes(shm_buf) if shm_buf is not None else None
-        relay_buf = None if relay is None else dm._region(relay, "relay")
-        name_b = self._name(name)
+        shm_spec = None if shm is None else dm._region_spec(shm, "shm", device._monitor)
+        relay_buf = None if relay is None else dm._region(relay, "relay", device._monitor)
+        name_b = self._next_name() if name is None else self._name(name)
         try:
-            if shm_bytes is None:
+            if shm_spec is None:
                 core = self._core.fork(name=name_b)
             else:
-                core = self._core.fork(name=name_b, shm=shm_bytes)
-        except ValueError as e:
-            if not self.alive:
-                raise EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed") from None
-            raise EnclaveError(str(e)) from None
-        except MemoryError as e:
-            raise SecureMemoryExhausted(str(e)) from None
-        except RuntimeError as e:
-            raise EnclaveError(str(e)) from None
+                core = self._core.fork(name=name_b, shm=bytes(shm_spec))
+        except (ValueError, MemoryError, RuntimeError) as e:
+            raise self._fork_error(e) from None
+        shm_buf = bytearray(shm_spec) if isinstance(shm_spec, int) else shm_spec
         enclave = dm.Enclave(device, core, shm_buf, self._output if output is None else output)
         if relay_buf is not None:
             enclave._relay = relay_buf
@@ -175,19 +172,30 @@ class ShadowEnclave:
     ) -> Tuple[int, bytes]:
         """Fork, run to the end and destroy ``n`` instances without returning to Python in
         between (the GIL is released): (how many exited normally, their collected output)."""
-        dm = _device_module()
-        shm_buf = dm._region(shm, "shm")
-        relay_buf = dm._region(relay, "relay")
+        dm = self._dm
+        n = dm._u64_arg(n, "n")
+        shm_spec = dm._region_spec(shm, "shm", self._device._monitor)
+        relay_buf = dm._region(relay, "relay", self._device._monitor)
         try:
             k, out = self._core.fork_run_destroy(
-                n, name=self._name(None), shm=bytes(shm_buf) if shm_buf is not None else None,
+                n, name=self._name(None), shm=None if shm_spec is None else bytes(shm_spec),
                 relay=bytes(relay_buf) if relay_buf is not None else None,
             )
-        except ValueError as e:
-            if not self.alive:
-                raise EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed") from None
-            raise EnclaveError(str(e)) from None
+        except (ValueError, MemoryError, RuntimeError) as e:
+            raise self._fork_error(e) from None
         return int(k), bytes(out)
+
+    def _fork_error(self, e: Exception) -> Exception:
+        """The pltvm error for a fork the binding refused: the pool cannot hold what was asked
+        (SecureMemoryExhausted), a size past a limit (ValueError naming it), the template is
+        gone (EnclaveDestroyed), or anything else (EnclaveError)."""
+        if isinstance(e, MemoryError):
+            return SecureMemoryExhausted(str(e))
+        if isinstance(e, _core.LimitError):
+            return ValueError(str(e))
+        if not self.alive:
+            return EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed")
+        return EnclaveError(str(e))
 
     def destroy(self) -> None:
         """Destroy the template (``destroy_shadow_enclave``); its instances keep running.
