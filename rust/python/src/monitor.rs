@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyCFunction};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,14 @@ struct PyHost {
 
 /// Set by the `atexit` hook: the interpreter is shutting down.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// `threading.main_thread().ident` (0: not looked up yet) and the process it belongs to.
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
+static MAIN_THREAD_PID: AtomicU32 = AtomicU32::new(0);
+
+extern "C" {
+    /// What `threading.get_ident()` returns; in the stable ABI, not declared by pyo3-ffi.
+    fn PyThread_get_thread_ident() -> std::os::raw::c_ulong;
+}
 static HOOKED: AtomicBool = AtomicBool::new(false);
 /// Runs on threads other than the main one that the hook waits for: (process id, count). The
 /// id makes a child of `fork()` start from zero (the parent's threads do not exist there).
@@ -143,9 +151,19 @@ impl PyHost {
         Ok(())
     }
 
+    /// Whether this is Python's main thread. Every run asks, so the main thread's ident is
+    /// looked up once per process (a child of `fork()` has its own) and compared with this
+    /// thread's: no Python calls on the way into a run.
     fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        Ok(threading.call_method0("current_thread")?.is(&threading.call_method0("main_thread")?))
+        let pid = std::process::id();
+        let mut main = MAIN_THREAD.load(Ordering::Acquire);
+        if main == 0 || MAIN_THREAD_PID.load(Ordering::Acquire) != pid {
+            main = py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract::<u64>()?;
+            MAIN_THREAD_PID.store(pid, Ordering::Release);
+            MAIN_THREAD.store(main, Ordering::Release);
+        }
+        // SAFETY: a plain query of the calling thread, in the stable ABI; the GIL is held.
+        Ok(unsafe { PyThread_get_thread_ident() } as u64 == main)
     }
 
     /// The interpreter shuts down and this run is not on the main thread (the one finalising,
@@ -478,6 +496,11 @@ impl Enclave {
     }
 
     fn destroy(&self, py: Python<'_>) -> i32 {
+        // Gone already (an instance that ran to its end, the usual case in a fork loop): the
+        // monitor's answer is -1, without letting other threads take the GIL meanwhile.
+        if matches!(self.cell.state(), core::State::Invalid | core::State::Destroyed) {
+            return -1;
+        }
         py.detach(|| self.monitor.destroy(&self.cell))
     }
 

@@ -279,6 +279,15 @@ impl DecodeCache {
         self.forget_translations();
     }
 
+    /// Keeps the decoded pages of the frames `keep` accepts and drops the others, for a hart
+    /// passed on to another machine that shares some frames with this one (fork instances).
+    pub fn retain_pages(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        let gone: Vec<u64> = self.pages.keys().copied().filter(|&ppn| !keep(ppn)).collect();
+        for ppn in gone {
+            self.forget_page(ppn);
+        }
+    }
+
     /// Drops everything decoded and the memory behind it; no block may be executing or held.
     pub fn release(&mut self) {
         self.clear();

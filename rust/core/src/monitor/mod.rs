@@ -232,11 +232,17 @@ impl Monitor {
     /// Refuses a host region (`what`: "shm", ...) larger than the whole secure pool before
     /// anyone allocates it. Penglai takes host shm from kernel memory, not the pool; here it is
     /// memory the emulator must back, and the pool is the memory budget the host gave enclaves.
+    /// A shm past the enclave's address space is refused too (`Limit`), however large the pool.
     pub fn check_region(&self, what: &str, size: u64) -> Result<(), CreateError> {
         let pool = self.config.secure_memory;
         if size > pool {
             return Err(CreateError::ExceedsPool(format!(
                 "{what} of {size:#x} bytes exceeds the secure memory pool ({pool:#x} bytes)"
+            )));
+        }
+        if what == "shm" && size > SHM_LIMIT {
+            return Err(CreateError::Limit(format!(
+                "shm of {size:#x} bytes does not fit the enclave's address space ({SHM_LIMIT:#x} bytes from {SHM_BASE:#x})"
             )));
         }
         Ok(())
@@ -317,8 +323,9 @@ impl Monitor {
         if t.ids.get(&cell.id).is_some_and(|c| std::ptr::eq(&**c, cell)) {
             t.ids.remove(&cell.id);
         }
+        let tpl = shadow::template_of(&t, cell);
         drop(t);
-        shadow::dispose(cell, enc);
+        shadow::dispose(cell, enc, tpl);
     }
 
     /// Host stop (fid 96): 0 or -1 (§5.4).

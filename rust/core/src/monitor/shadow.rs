@@ -51,9 +51,20 @@ pub struct Template {
     pub measurement: [u8; 32],
     /// Driver id of the template.
     pub id: u32,
-    /// Every frame a leaf of the instances' page table maps (image, stack, kbuffer): the only
-    /// frames besides host allocations an instance can execute from.
-    pub leaf_ppns: Vec<u64>,
+    /// Harts of destroyed instances, their decoded code scrubbed as in [`dispose`], for the
+    /// next forks: an instance run from Python one at a time then does not decode again what
+    /// every instance executes (the batch API has its own per-thread [`Recycler`]).
+    spare: Mutex<Vec<Hart>>,
+}
+
+/// Spare harts a template keeps: one per thread that forks from it concurrently is what
+/// matters; more would only hold decoded code.
+const SPARE_HARTS: usize = 4;
+
+impl Template {
+    fn take_spare(&self) -> Option<Hart> {
+        self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
 }
 
 /// What a fork gets from the host at run time (§5.2 `shadow_enclave_run_param`).
@@ -136,30 +147,8 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
     // Empty tables for the relay and shm areas, so mapping them later copies one table page.
     pt::walk_create(bus, root, MM_ARG_BASE, &mut alloc)?;
     pt::walk_create(bus, root, SHM_BASE, &mut alloc)?;
-    let mut leaf_ppns = Vec::new();
-    for i in 0..512u64 {
-        let e1 = bus.read_u64(root + 8 * i)?;
-        if e1 & 1 == 0 || e1 & 0xE != 0 {
-            continue;
-        }
-        for j in 0..512u64 {
-            let e2 = bus.read_u64(pt::pte_pa(e1) + 8 * j)?;
-            if e2 & 1 == 0 || e2 & 0xE != 0 {
-                continue;
-            }
-            for k in 0..512u64 {
-                let e3 = bus.read_u64(pt::pte_pa(e2) + 8 * k)?;
-                if e3 & 1 != 0 && e3 & 0xE != 0 {
-                    leaf_ppns.push(pt::pte_pa(e3) >> 12);
-                }
-            }
-        }
-    }
-    leaf_ppns.sort_unstable();
-    leaf_ppns.dedup();
     Some(Template {
         id: 0,
-        leaf_ppns,
         mem: bus.mem.clone(),
         regions: bus.ram_regions().to_vec(),
         entry: e.entry,
@@ -169,7 +158,17 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
         block_pages: e.block_pages,
         free_pages: free,
         measurement: e.measurement,
+        spare: Mutex::new(Vec::new()),
     })
+}
+
+/// The template an instance was forked from, if it is still live (for [`dispose`]).
+pub(super) fn template_of(t: &Tables, cell: &EnclaveCell) -> Option<Arc<Template>> {
+    let tcell = t.ids.get(&cell.shadow_of?)?;
+    match t.shadows.get(tcell.eid as usize) {
+        Some(Some((c, tpl))) if Arc::ptr_eq(c, tcell) => Some(Arc::clone(tpl)),
+        _ => None,
+    }
 }
 
 /// Clears a template's slot in the shadow table (on destroy).
@@ -267,6 +266,7 @@ impl Monitor {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
+        let hart = hart.or_else(|| tpl.take_spare());
         let mut enc = instantiate_with(&tpl, p, hart)?;
         let mut t = self.tables();
         let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
@@ -424,38 +424,57 @@ thread_local! {
     static RECYCLER: std::cell::RefCell<Option<Recycler>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The last of a freed enclave (`Monitor::free`). During a batch on this thread, an instance of
-/// the batch's template leaves its hart for the next fork, with the decoded pages of every
+/// The last of a freed enclave (`Monitor::free`; `tpl`: the live template it was forked
+/// from). Its hart goes to the next fork of the same template, with the decoded pages of every
 /// frame it does not share with the template dropped: decoded code is keyed by physical page,
-/// and all instances use the same physical layout.
-pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave) {
-    RECYCLER.with(|r| {
-        let Ok(mut r) = r.try_borrow_mut() else { return };
-        let Some(rc) = r.as_mut() else { return };
-        if rc.hart.is_some() || cell.shadow_of != Some(rc.tpl.id) || enc.root != rc.tpl.root || enc.entry != rc.tpl.entry {
-            return;
+/// and all instances use the same physical layout. During a batch on this thread the batch's
+/// [`Recycler`] takes it; otherwise the template's spare harts, if there are not enough.
+pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave, tpl: Option<Arc<Template>>) {
+    let enc = RECYCLER.with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else { return Some(enc) };
+        let Some(rc) = r.as_mut() else { return Some(enc) };
+        if rc.hart.is_some() || cell.shadow_of != Some(rc.tpl.id) {
+            return Some(enc);
         }
-        let mut enc = enc;
-        for &ppn in &rc.tpl.leaf_ppns {
-            let same = match (enc.bus.mem.get(ppn), rc.tpl.mem.get(ppn)) {
+        rc.hart = scrubbed_hart(enc, &rc.tpl);
+        None
+    });
+    let (Some(enc), Some(tpl)) = (enc, tpl) else { return };
+    // A hart that never ran has no decoded code to pass on; moving it around (a few KiB) would
+    // cost more than the fresh one the next fork makes.
+    if enc.hart.retired == 0 || tpl.spare.lock().unwrap_or_else(|p| p.into_inner()).len() >= SPARE_HARTS {
+        return;
+    }
+    if let Some(hart) = scrubbed_hart(enc, &tpl) {
+        let mut spare = tpl.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_HARTS {
+            spare.push(hart);
+        }
+    }
+}
+
+/// The hart of an instance of `tpl` with the decoded code of every page that may differ from
+/// the template's dropped, or None if the instance does not have the template's layout.
+/// Decoded code is kept only for frames in the template's regions that the instance still
+/// shares with the template (the same frame, so the same bytes) or that neither has (zero);
+/// pages of host allocations (shm, relay, mmap) are dropped whole. This holds whichever
+/// template `tpl` is, so a driver id reused by another template cannot bring in stale code.
+/// It looks only at the pages the hart decoded (a few), not at every frame.
+fn scrubbed_hart(enc: Enclave, tpl: &Template) -> Option<Hart> {
+    if enc.root != tpl.root || enc.entry != tpl.entry {
+        return None;
+    }
+    let Enclave { mut hart, bus, .. } = enc;
+    hart.code.retain_pages(|ppn| {
+        let pa = ppn << 12;
+        tpl.regions.iter().any(|&(s, e)| s <= pa && pa < e)
+            && match (bus.mem.get(ppn), tpl.mem.get(ppn)) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
                 _ => false,
-            };
-            if !same {
-                enc.hart.forget_code(ppn);
             }
-        }
-        for &(s, e) in enc.bus.ram_regions() {
-            if !rc.tpl.regions.contains(&(s, e)) {
-                for ppn in s >> 12..e >> 12 {
-                    enc.hart.forget_code(ppn);
-                }
-            }
-        }
-        let Enclave { hart, .. } = enc;
-        rc.hart = Some(hart);
     });
+    Some(hart)
 }
 
 /// The instance's machine state: a clone of the template's memory, a fresh hart on the
