@@ -107,3 +107,18 @@ def test_cli_size_options_share_the_parser() -> None:
         r = run_cli(*args)
         assert r.returncode == 2 and b"Traceback" not in r.stderr
         assert re.search(rb"size must be|invalid size", r.stderr), (args, r.stderr)
+
+
+@needs_native
+def test_attest_commands_share_the_size_syntax() -> None:
+    """`pltvm measure/attest/verify --stack-size` took K/M/G but not 64MiB or 64mb, and let
+    negative values through to the monitor."""
+    want = run_cli("measure", "hello-world", "--stack-size", str(64 << 20))
+    assert want.returncode == 0
+    for text in ("64M", "64MiB", "64mb", "0x4000000"):
+        r = run_cli("measure", "hello-world", "--stack-size", text)
+        assert (r.returncode, r.stdout) == (0, want.stdout), (text, r.stderr)
+    assert run_cli("measure", "hello-world", "--stack-size", "0").returncode == 0
+    for text, message in (("-1", b"invalid size '-1'"), ("0x10000000000000000", b"size must be below 2**64")):
+        r = run_cli("measure", "hello-world", "--stack-size", text)
+        assert r.returncode == 2 and b"argument --stack-size: " + message in r.stderr, r.stderr

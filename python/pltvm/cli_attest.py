@@ -39,16 +39,12 @@ def _int(text: str) -> int:
 
 
 def _size(text: str) -> int:
-    t = text.strip().upper()
-    mult = 1
-    for suffix, m in (("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)):
-        if t.endswith(suffix):
-            t, mult = t[:-1], m
-            break
+    from .sizes import parse_size
+
     try:
-        return int(t, 0) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+        return parse_size(text, allow_zero=True)  # a stack size may be 0
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_parsers(sub: Any) -> None:
