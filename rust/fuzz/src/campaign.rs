@@ -17,7 +17,7 @@ use libafl::events::NopEventManager;
 use libafl::feedbacks::{CrashFeedback, MapFeedbackMetadata, MaxMapFeedback, TimeoutFeedback};
 use libafl::feedback_or_fast;
 use libafl::fuzzer::{Evaluator, Fuzzer, StdFuzzer};
-use libafl::inputs::{BytesInput, HasTargetBytes};
+use libafl::inputs::BytesInput;
 use libafl::mutators::token_mutations::{I2SRandReplace, Tokens};
 use libafl::mutators::{havoc_mutations, tokens_mutations, HavocScheduledMutator};
 use libafl::observers::{HitcountsMapObserver, VariableMapObserver};
@@ -27,8 +27,6 @@ use libafl::state::{HasCorpus, HasExecutions, HasMaxSize, StdState};
 use libafl::{HasMetadata, HasNamedMetadata};
 use libafl_bolts::rands::StdRand;
 use libafl_bolts::tuples::{tuple_list, Merge};
-#[allow(deprecated)]
-use libafl_bolts::AsSlice;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -336,7 +334,7 @@ impl Worker<'_> {
         let mut list = self.shared.lock().unwrap();
         for i in self.known..n {
             let Ok(input) = state.corpus().cloned_input_for_id(CorpusId(i)) else { continue };
-            let bytes = input.target_bytes().as_slice().to_vec();
+            let bytes: Vec<u8> = AsRef::<Vec<u8>>::as_ref(&input).clone();
             list.push((self.k, bytes.clone()));
             let _ = self.tx.send(Msg::New { input: bytes, edges });
         }

@@ -8,14 +8,13 @@
 //! turns the logged comparisons into `CmpValuesMetadata` for the input-to-state mutator.
 use crate::target::{Fault, Outcome, Runner, TargetError};
 use libafl::executors::{Executor, ExitKind, HasObservers};
-use libafl::inputs::{BytesInput, HasTargetBytes};
+use libafl::inputs::BytesInput;
 use libafl::observers::cmp::{CmpValues, CmpValuesMetadata};
 use libafl::observers::Observer;
 use libafl::state::HasExecutions;
 use libafl::{Error, HasMetadata};
 use libafl_bolts::tuples::RefIndexable;
-#[allow(deprecated)]
-use libafl_bolts::{AsSlice, Named};
+use libafl_bolts::Named;
 use pltvm_core::hart::cov::Cmp;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -83,7 +82,7 @@ struct Core {
 impl Core {
     fn run(&mut self, input: &BytesInput) -> Result<ExitKind, Error> {
         self.budget.claim()?;
-        let bytes = input.target_bytes();
+        let bytes: &Vec<u8> = input.as_ref();
         let bytes = bytes.as_slice();
         let (mut outcome, _) = self.runner.exec(bytes).map_err(|e| Error::illegal_state(e.to_string()))?;
         let mut message = None;
