@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Opt-in mutation testing of pltvm-core with cargo-mutants (configuration: .cargo/mutants.toml).
+# Opt-in mutation testing of pltvm-core with cargo-mutants (configuration: .cargo/mutants.toml;
+# results and the reasons survivors are accepted: docs/mutation-testing.md).
 # Not run by CI. Each mutant is a rebuild plus pltvm-core's test suite, about 20-40 s on two
 # cores, so run a few files at a time:
 #
