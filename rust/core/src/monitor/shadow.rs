@@ -162,8 +162,13 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
     })
 }
 
-/// The template an instance was forked from, if it is still live (for [`dispose`]).
-pub(super) fn template_of(t: &Tables, cell: &EnclaveCell) -> Option<Arc<Template>> {
+/// The live template a freed instance can leave its hart to (for [`dispose`]): none if the
+/// instance never ran (its hart has no decoded code to pass on; moving it around, a few KiB,
+/// would cost more than the fresh one the next fork makes) or its template is gone.
+pub(super) fn spare_home(t: &Tables, cell: &EnclaveCell, enc: &Enclave) -> Option<Arc<Template>> {
+    if enc.hart.retired == 0 {
+        return None;
+    }
     let tcell = t.ids.get(&cell.shadow_of?)?;
     match t.shadows.get(tcell.eid as usize) {
         Some(Some((c, tpl))) if Arc::ptr_eq(c, tcell) => Some(Arc::clone(tpl)),
@@ -424,11 +429,11 @@ thread_local! {
     static RECYCLER: std::cell::RefCell<Option<Recycler>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The last of a freed enclave (`Monitor::free`; `tpl`: the live template it was forked
-/// from). Its hart goes to the next fork of the same template, with the decoded pages of every
-/// frame it does not share with the template dropped: decoded code is keyed by physical page,
-/// and all instances use the same physical layout. During a batch on this thread the batch's
-/// [`Recycler`] takes it; otherwise the template's spare harts, if there are not enough.
+/// The last of a freed enclave (`Monitor::free`; `tpl`: see [`spare_home`]). Its hart goes to
+/// the next fork of the same template, with the decoded pages of every frame it does not share
+/// with the template dropped: decoded code is keyed by physical page, and all instances use
+/// the same physical layout. During a batch on this thread the batch's [`Recycler`] takes it;
+/// otherwise the template's spare harts, if there are not enough.
 pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave, tpl: Option<Arc<Template>>) {
     let enc = RECYCLER.with(|r| {
         let Ok(mut r) = r.try_borrow_mut() else { return Some(enc) };
@@ -440,9 +445,7 @@ pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave, tpl: Option<Arc<Template
         None
     });
     let (Some(enc), Some(tpl)) = (enc, tpl) else { return };
-    // A hart that never ran has no decoded code to pass on; moving it around (a few KiB) would
-    // cost more than the fresh one the next fork makes.
-    if enc.hart.retired == 0 || tpl.spare.lock().unwrap_or_else(|p| p.into_inner()).len() >= SPARE_HARTS {
+    if tpl.spare.lock().unwrap_or_else(|p| p.into_inner()).len() >= SPARE_HARTS {
         return;
     }
     if let Some(hart) = scrubbed_hart(enc, &tpl) {
