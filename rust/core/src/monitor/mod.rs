@@ -1,4 +1,4 @@
-//! The Penglai-TVM secure monitor model (penglai-tvm-abi.md): a secure-memory pool, the enclave
+//! The Penglai-TVM secure monitor model (docs/abi.md): a secure-memory pool, the enclave
 //! table and state machine (§5.4), normal-enclave creation exactly as the driver and monitor do
 //! it (§1.3–§1.5), enclave calls and OCALLs (§3), and runs on the hart in U-mode with M-mode
 //! handled here natively (§2, §8).
