@@ -448,7 +448,9 @@ pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave, tpl: Option<Arc<Template
     if tpl.spare.lock().unwrap_or_else(|p| p.into_inner()).len() >= SPARE_HARTS {
         return;
     }
-    if let Some(hart) = scrubbed_hart(enc, &tpl) {
+    // A hart carrying a fuzzer's coverage map belongs to that fuzzer: an ordinary fork that
+    // reused it would write into the fuzzer's map.
+    if let Some(hart) = scrubbed_hart(enc, &tpl).filter(|h| h.coverage().is_none()) {
         let mut spare = tpl.spare.lock().unwrap_or_else(|p| p.into_inner());
         if spare.len() < SPARE_HARTS {
             spare.push(hart);
