@@ -119,7 +119,8 @@ class ShadowEnclave:
         """``name`` checked, or a default unique among this template's forks
         (``fork<template id>-<n>``, at most 16 bytes)."""
         if name is None:
-            return self._next_name()
+            n: bytes = self._next_name()
+            return n
         return bytes(self._dm._name_bytes(name))
 
     def fork(
