@@ -321,6 +321,28 @@ def have_native() -> bool:
 needs_native = pytest.mark.skipif(not have_native(), reason="pltvm._core with Machine is not built")
 
 
+ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
+
+
+def bundled(name: str) -> Path:
+    """The bundled enclave ELF ``name`` (built from guest/ and committed, so it must exist)."""
+    p = ENCLAVES / f"{name}.elf"
+    assert p.is_file(), f"bundled enclave {p} is missing: rebuild with make -C guest"
+    return p
+
+
+@pytest.fixture
+def fresh_host_device():  # type: ignore[no-untyped-def]
+    """A fresh device behind the C-API mirror for one test, and a fresh one (with the default
+    output sink) after it, so no enclave or driver id leaks between tests."""
+    from pltvm import host
+
+    dev = host.configure()
+    yield dev
+    host.configure()
+    host.set_output(None)
+
+
 @pytest.fixture
 def write_elf(tmp_path: Path):  # type: ignore[no-untyped-def]
     """``write_elf(bytes_or_segments, entry=None, symbols=None, name="t.elf", **kw) -> Path``."""

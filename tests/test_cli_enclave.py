@@ -11,31 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ILLEGAL, REPO, Seg, code, make_elf, run_cli
+from conftest import ILLEGAL, Seg, bundled, code, make_elf, run_cli
 
 _core: Any = pytest.importorskip("pltvm._core")
-pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor"),
+    pytest.mark.usefixtures("fresh_host_device"),
+]
 
 from pltvm import cli, cli_enclave, enclaves  # noqa: E402
 from pltvm import host as H  # noqa: E402
 
-ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 FINISH = "host: PLenclave run is finish \n"
 AFTER = "host: after exit the thread\n"
-
-
-@pytest.fixture(autouse=True)
-def fresh_device() -> Any:
-    dev = H.configure()
-    yield dev
-    H.configure()
-
-
-def bundled(name: str) -> Path:
-    p = ENCLAVES / f"{name}.elf"
-    if not p.exists():
-        pytest.skip(f"{p.name} is not built")
-    return p
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

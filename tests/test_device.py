@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import A0, A1, A2, A6, A7, ECALL, ILLEGAL, REPO, S0, T0, ZERO, Seg, addi, code, jal, li, lui, make_elf, sd
+from conftest import A0, A1, A2, A6, A7, ECALL, ILLEGAL, S0, T0, ZERO, Seg, addi, bundled, code, jal, li, lui, make_elf, sd
 
 _core: Any = pytest.importorskip("pltvm._core")
 pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
@@ -30,17 +30,9 @@ from pltvm import (  # noqa: E402
     SecureMemoryExhausted,
 )
 
-ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 SHM_VA = 0x39_0000_0000
 TEXT = 0x1000
 MINUS_ONE = (1 << 64) - 1
-
-
-def bundled(name: str) -> Path:
-    p = ENCLAVES / f"{name}.elf"
-    if not p.exists():
-        pytest.skip(f"{p.name} is not built")
-    return p
 
 
 # --- hand-assembled enclaves ----------------------------------------------------------------------

@@ -10,22 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import A0, ECALL, ILLEGAL, REPO, Seg, addi, code, jal, li, lui, make_elf
+from conftest import A0, ECALL, ILLEGAL, Seg, addi, bundled, code, jal, li, lui, make_elf
 
 _core: Any = pytest.importorskip("pltvm._core")
-pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor"),
+    pytest.mark.usefixtures("fresh_host_device"),
+]
 
 from pltvm import host as H  # noqa: E402
 
-ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 A6, A7 = 16, 17
-
-
-def bundled(name: str) -> Path:
-    p = ENCLAVES / f"{name}.elf"
-    if not p.exists():
-        pytest.skip(f"{p.name} is not built")
-    return p
 
 
 def exit_elf(v: int = 0) -> bytes:
@@ -35,14 +30,6 @@ def exit_elf(v: int = 0) -> bytes:
 
 def spin_elf() -> bytes:
     return make_elf([Seg(0x1000, code(jal(0, 0)), flags=7)], 0x1000)
-
-
-@pytest.fixture(autouse=True)
-def fresh_device() -> Any:
-    dev = H.configure()
-    yield dev
-    H.configure()
-    H.set_output(None)
 
 
 def load(path: Path) -> H.elf_args:

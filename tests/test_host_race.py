@@ -11,30 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import A0, ECALL, REPO, Seg, addi, code, lui, make_elf
+from conftest import A0, ECALL, Seg, addi, bundled, code, lui, make_elf
 
 _core: Any = pytest.importorskip("pltvm._core")
-pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor"),
+    pytest.mark.usefixtures("fresh_host_device"),
+]
 
 from pltvm import host as H  # noqa: E402
 
-ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 RELAY_VALUE = 22222
-
-
-@pytest.fixture(autouse=True)
-def fresh_device() -> Any:
-    dev = H.configure()
-    yield dev
-    H.configure()
-    H.set_output(None)
-
-
-def bundled(name: str) -> Path:
-    p = ENCLAVES / f"{name}.elf"
-    if not p.exists():
-        pytest.skip(f"{p.name} is not built")
-    return p
 
 
 class _Sink:

@@ -17,22 +17,21 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import bundled
 
 _core: Any = pytest.importorskip("pltvm._core")
 pytestmark = [
     pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor"),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.usefixtures("fresh_host_device"),
 ]
 
 from pltvm import cli_enclave, cli_fork  # noqa: E402
 from pltvm import host as H  # noqa: E402
 
-ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
 INTERRUPTED = "pltvm: interrupted"
 
 # The console script (`sys.exit(main())` with sys.argv), plus a marker written to a pipe as
@@ -54,13 +53,6 @@ def marked(argv):
 cli._main = marked
 sys.exit(cli.main())
 """
-
-
-def bundled(name: str) -> Path:
-    p = ENCLAVES / f"{name}.elf"
-    if not p.exists():
-        pytest.skip(f"{p.name} is not built")
-    return p
 
 
 def _trial(args: list[str], offset: float) -> tuple[int, str]:
@@ -162,14 +154,6 @@ def test_sigint_at_many_offsets_long() -> None:
 
 
 # In-process: what an interrupted demo leaves behind.
-
-
-@pytest.fixture(autouse=True)
-def fresh_device() -> Any:
-    dev = H.configure()
-    yield dev
-    H.configure()
-    H.set_output(None)
 
 
 def _sigint_on_first_output() -> list[bytes]:
