@@ -4,7 +4,8 @@
   laid out like a Penglai SDK image (one RWX PT_LOAD at 0x1000, nothing mapped at VA 0,
   NOBITS sections page-aligned so the Penglai loader maps all of them).
 * When riscv64-unknown-elf-gcc is on PATH: rebuild everything with ``make OUT=...`` into a
-  temporary directory and compare byte for byte.
+  temporary directory and compare byte for byte (the S-mode programs of guest/system/, bundled
+  in python/pltvm/programs/, included).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from elftools.elf.elffile import ELFFile
 REPO = Path(__file__).resolve().parent.parent
 GUEST = REPO / "guest"
 ENCLAVES = REPO / "python" / "pltvm" / "enclaves"
+PROGRAMS = REPO / "python" / "pltvm" / "programs"
+# S-mode programs for the system machine (guest/system/<name>/), bundled as programs
+SYSTEMS = sorted(p.name for p in (GUEST / "system").iterdir() if p.is_dir())
 DEMOS = sorted(p.name for p in (GUEST / "demos").iterdir() if p.is_dir())
 EXPECTED = {"hello-world", "mem", "loop", "relay-page", "crash"}
 
@@ -100,3 +104,10 @@ def test_committed_enclaves_match_a_rebuild(tmp_path: Path) -> None:
               if (out / "elf" / n).read_bytes() != (ENCLAVES / n).read_bytes()]
     assert not differ, (f"{differ} differ from a rebuild "
                         "(run `make -C guest` and commit python/pltvm/enclaves/)")
+    assert "host-kernel" in SYSTEMS
+    built_systems = sorted(p.stem for p in (out / "system").glob("*.elf"))
+    assert built_systems == SYSTEMS
+    differ = [n for n in SYSTEMS
+              if (out / "system" / f"{n}.elf").read_bytes() != (PROGRAMS / f"{n}.elf").read_bytes()]
+    assert not differ, (f"{differ} differ from a rebuild "
+                        "(run `make -C guest` and commit python/pltvm/programs/)")

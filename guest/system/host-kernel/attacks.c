@@ -1,0 +1,460 @@
+/*
+ * attacks.c - the commands of the host kernel (docs/host-kernel.md).
+ *
+ * "hello" (the default) runs the embedded hello-world enclave; "demo" does the same and logs
+ * every monitor call. The other commands each exercise one part of the guarded page table:
+ * the positive paths (legitimate PTE writes, huge-page split, free and remap) and the attacks
+ * an untrusted kernel might try, which must all fail. Results are printed one per line as
+ *     host-kernel: <name> = <value>
+ * where <value> is a signed decimal SBI result, "ok" / "cause <n>" for a probed access, or a
+ * hex value. An attack that ends with a real (unprobed) access leaves it to the trap handler,
+ * which prints the trap line and exits with 100 + cause. "ATTACK SUCCEEDED" and exit code 1
+ * mean the protection did not hold.
+ */
+#include "kernel.h"
+
+#define ALIAS_VA 0x40000000UL /* root entry 1: a VA range the identity map does not use */
+#define BLOCK    MEGAPAGE
+
+static struct enclave enc[4];
+
+static void say(const char *name, i64 v)
+{
+	kprintf("host-kernel: %s = %ld\n", name, v);
+}
+
+static void sayx(const char *name, u64 v)
+{
+	kprintf("host-kernel: %s = 0x%lx\n", name, v);
+}
+
+/* a probe's result: 0 -> "ok", else "cause <scause>" */
+static void sayp(const char *name, u64 r)
+{
+	if (r == 0)
+		kprintf("host-kernel: %s = ok\n", name);
+	else
+		kprintf("host-kernel: %s = cause %lu\n", name, r - 1);
+}
+
+static __attribute__((noreturn)) void succeeded(const char *what)
+{
+	kprintf("host-kernel: ATTACK SUCCEEDED: %s\n", what);
+	sbi_exit(1);
+}
+
+static u64 elf_size(void)
+{
+	return (u64)(embedded_enclave_end - embedded_enclave);
+}
+
+static u64 block(void)
+{
+	u64 b = alloc_aligned(BLOCK, BLOCK);
+	if (!b)
+		panic("out of free memory for enclave blocks");
+	return b;
+}
+
+static i64 create(struct enclave *e, const char *name, u64 b)
+{
+	return enclave_create(e, name, b, embedded_enclave, elf_size());
+}
+
+static u64 *pmd_entry(u64 va)
+{
+	u64 *e = walk(kernel_root, va, 1);
+	if (!e)
+		panic("no PMD entry for %p", (void *)va);
+	return e;
+}
+
+static i64 destroy(struct enclave *e)
+{
+	return penglai(FID_DESTROY_ENCLAVE, e->eid, 0, 0, 0, 0);
+}
+
+/* ---- hello / demo ---- */
+
+static int cmd_hello(void)
+{
+	struct enclave *e = &enc[0];
+	i64 r = create(e, "hello-world", block());
+	if (verbose) {
+		say("create", r);
+		say("eid", e->eid);
+	}
+	if (r != 0) {
+		kprintf("host-kernel: CREATE failed (%ld)\n", r);
+		return 1;
+	}
+	r = enclave_run(e, 0);
+	i64 d = destroy(e);
+	if (verbose) {
+		say("run", r);
+		say("retval", (i64)e->retval);
+		say("destroy", d);
+	}
+	if (r != 0) {
+		kprintf("host-kernel: RUN failed (%ld)\n", r);
+		return 1;
+	}
+	return (int)(e->retval & 0xff);
+}
+
+/* ---- legitimate PTE writes through every SET_PTE flag ---- */
+
+static int cmd_pte(void)
+{
+	u64 page[4];
+	for (int i = 0; i < 4; i++) {
+		page[i] = alloc_pages(1);
+		*(u64 *)page[i] = 0x1000 + i;
+	}
+	u64 *e = walk(kernel_root, ALIAS_VA, 0); /* new PMD + PTE pages, pointers via SET_PTE */
+	say("pte.set_one", set_pte((u64)e, pa_pte(page[0], PTE_KERNEL)));
+	flush_tlb();
+	u64 r = probe_load(ALIAS_VA);
+	sayp("pte.alias_load", r);
+	sayx("pte.alias_value", probe_value);
+	sayp("pte.alias_store", probe_store(ALIAS_VA + 8, 0xabcd));
+	sayx("pte.identity_value", *(volatile u64 *)(page[0] + 8));
+
+	say("pte.clear_one", set_pte((u64)e, 0));
+	flush_tlb();
+	sayp("pte.after_clear", probe_load(ALIAS_VA));
+
+	u64 *src = (u64 *)alloc_pages(1);
+	for (int i = 0; i < 4; i++)
+		src[i] = pa_pte(page[i], PTE_KERNEL);
+	say("pte.memcpy", penglai(FID_SET_PTE, SET_PTE_MEMCPY, (u64)e, (u64)src, 32, 0));
+	flush_tlb();
+	probe_load(ALIAS_VA + 3 * PAGE);
+	sayx("pte.memcpy_value", probe_value);
+
+	say("pte.memset", penglai(FID_SET_PTE, SET_PTE_MEMSET, (u64)e, 0, 32, 0));
+	flush_tlb();
+	sayp("pte.after_memset", probe_load(ALIAS_VA + PAGE));
+
+	u64 *list = (u64 *)alloc_pages(1);
+	list[0] = (u64)&e[0];
+	list[1] = pa_pte(page[2], PTE_KERNEL);
+	list[2] = (u64)&e[1];
+	list[3] = pa_pte(page[3], PTE_KERNEL);
+	say("pte.batch_set", penglai(FID_SET_PTE, SET_PTE_BATCH_SET, (u64)list, 2, 0, 0));
+	flush_tlb();
+	probe_load(ALIAS_VA + PAGE);
+	sayx("pte.batch_set_value", probe_value);
+
+	list[0] = (u64)&e[0];
+	list[1] = 16;
+	say("pte.batch_zero", penglai(FID_SET_PTE, SET_PTE_BATCH_ZERO, (u64)list, 1, 0, 0));
+	flush_tlb();
+	sayp("pte.after_batch_zero", probe_load(ALIAS_VA + PAGE));
+	return 0;
+}
+
+/* ---- MAP_PTE split, donation of a split block, free and remap ---- */
+
+static int cmd_split(void)
+{
+	u64 s = block();
+	*(volatile u64 *)(s + 3 * PAGE) = 0x5a5a5a5a;
+	u64 *pe = pmd_entry(s);
+	u64 newp = pt_alloc_pte();
+	say("split.map_pte", penglai(FID_MAP_PTE, (u64)pe, newp, 0, 0, 0));
+	say("split.pmd_is_pointer", (*pe & 0x3ff) == PTE_V && pte_pa(*pe) == newp);
+	sayx("split.leaf3", ((u64 *)newp)[3]);
+	flush_tlb();
+	sayp("split.read", probe_load(s + 3 * PAGE));
+	sayx("split.read_value", probe_value);
+
+	say("split.clear_4k", set_pte(newp + 5 * 8, 0));
+	flush_tlb();
+	sayp("split.cleared_page", probe_load(s + 5 * PAGE));
+	sayp("split.neighbour_page", probe_load(s + 4 * PAGE));
+	say("split.restore_4k", set_pte(newp + 5 * 8, pa_pte(s + 5 * PAGE, PTE_KERNEL)));
+
+	struct enclave *e = &enc[0];
+	say("split.create", create(e, "split", s));
+	flush_tlb();
+	sayp("split.secure_page", probe_load(s + 3 * PAGE));
+	sayx("split.leaf3_secure", ((u64 *)newp)[3]);
+	say("split.run", enclave_run(e, 0));
+	say("split.retval", (i64)e->retval);
+	flush_tlb();
+	sayp("split.remapped_page", probe_load(s + 3 * PAGE));
+	sayx("split.leaf3_remapped", ((u64 *)newp)[3]);
+	return 0;
+}
+
+/* ---- a 2 MiB leaf: donated (V cleared), freed at exit (V set again) ---- */
+
+static int cmd_remap(void)
+{
+	u64 b = block();
+	u64 *pe = pmd_entry(b);
+	struct enclave *e = &enc[0];
+	say("remap.create", create(e, "remap", b));
+	sayx("remap.pmd_secure", *pe);
+	flush_tlb();
+	sayp("remap.secure_read", probe_load(b + PAGE));
+	say("remap.run", enclave_run(e, 0));
+	say("remap.retval", (i64)e->retval);
+	sayx("remap.pmd_freed", *pe);
+	flush_tlb();
+	sayp("remap.freed_read", probe_load(b + PAGE));
+	/* the block is ours again: a second enclave can be built in it */
+	say("remap.create_again", create(e, "remap2", b));
+	say("remap.run_again", enclave_run(e, 1));
+	return 0;
+}
+
+/* ---- attacks ---- */
+
+/* Map a secure frame with SET_PTE in every way; the mapping must not be usable. */
+static int cmd_set_pte_secure(void)
+{
+	u64 b = block();
+	struct enclave *e = &enc[0];
+	say("attack.create", create(e, "victim", b));
+	u64 pub = alloc_pages(1);
+	u64 *pte = walk(kernel_root, ALIAS_VA, 0);
+	u64 *pmd = pmd_entry(ALIAS_VA + MEGAPAGE); /* same PMD page, next 2 MiB */
+
+	say("attack.set_one_4k", set_pte((u64)pte, pa_pte(b + 3 * PAGE, PTE_KERNEL)));
+	sayx("attack.set_one_4k_entry", *pte);
+	say("attack.set_one_2m", set_pte((u64)pmd, pa_pte(b, PTE_KERNEL)));
+	sayx("attack.set_one_2m_entry", *pmd);
+	/* a PMD pointer entry to a table outside the PTE sub-area (here: inside the enclave) */
+	say("attack.pointer_outside_pte_area", set_pte((u64)pmd, pa_pte(b + PAGE, PTE_V)));
+	/* a PGD entry that does not point into the PMD sub-area */
+	say("attack.pgd_outside_pmd_area",
+	    set_pte(kernel_root + 8 * 3, pa_pte(b + PAGE, PTE_V)));
+	/* bit 63 set: Penglai skips its checks for such "PGD values" */
+	say("attack.bit63", set_pte((u64)pte, pa_pte(b + 3 * PAGE, PTE_KERNEL) | (1UL << 63)));
+	sayx("attack.bit63_entry", *pte);
+
+	u64 *src = (u64 *)alloc_pages(1);
+	src[0] = pa_pte(pub, PTE_KERNEL);
+	src[1] = pa_pte(b + 4 * PAGE, PTE_KERNEL);
+	say("attack.memcpy", penglai(FID_SET_PTE, SET_PTE_MEMCPY, (u64)pte, (u64)src, 16, 0));
+	sayx("attack.memcpy_entry0", pte[0]);
+	sayx("attack.memcpy_entry1", pte[1]);
+
+	u64 *list = (u64 *)alloc_pages(1);
+	list[0] = (u64)&pte[0];
+	list[1] = pa_pte(pub, PTE_KERNEL);
+	list[2] = (u64)&pte[1];
+	list[3] = pa_pte(b + 5 * PAGE, PTE_KERNEL);
+	say("attack.batch_set", penglai(FID_SET_PTE, SET_PTE_BATCH_SET, (u64)list, 2, 0, 0));
+	sayx("attack.batch_set_entry0", pte[0]);
+	sayx("attack.batch_set_entry1", pte[1]);
+	flush_tlb();
+	/* the refused entries: using them must fault (page fault, nothing was stored) */
+	sayp("attack.use_4k", probe_load(ALIAS_VA + PAGE));
+	sayp("attack.use_2m", probe_load(ALIAS_VA + MEGAPAGE));
+	u64 v = *(volatile u64 *)(ALIAS_VA + PAGE); /* traps: 13 */
+	(void)v;
+	succeeded("read a secure frame through a refused SET_PTE mapping");
+}
+
+/* Store a PTE directly into the PT area: store access fault (PMP: read-only). */
+static int cmd_pt_store(void)
+{
+	sayp("attack.pt_read", probe_load(kernel_root));
+	sayp("attack.pt_store_pmd", probe_store(pt.pmd, 0));
+	sayp("attack.pt_store_pte", probe_store(pt.pte, 0));
+	*(volatile u64 *)(kernel_root + 8) = pa_pte(0x80000000UL, PTE_KERNEL); /* traps: 7 */
+	succeeded("stored into the PT area");
+}
+
+/* Point satp at roots outside the PGD sub-area: illegal instruction. */
+static int cmd_satp(void)
+{
+	u64 fake = alloc_pages(1);
+	for (int i = 0; i < 512; i++)
+		((u64 *)fake)[i] = ((u64 *)kernel_root)[i];
+	u64 good = SATP_SV39 | (kernel_root >> 12);
+	sayp("satp.normal_ram_root", probe_satp(SATP_SV39 | (fake >> 12)));
+	sayp("satp.pt_base_root", probe_satp(SATP_SV39 | (pt.base >> 12)));
+	sayp("satp.pmd_area_root", probe_satp(SATP_SV39 | (pt.pmd >> 12)));
+	sayp("satp.pte_area_root", probe_satp(SATP_SV39 | (pt.pte >> 12)));
+	sayp("satp.sv48_mode", probe_satp((9UL << 60) | (kernel_root >> 12)));
+	sayp("satp.bare_mode", probe_satp(0));
+	sayp("satp.kernel_root", probe_satp(good));
+	u64 now;
+	__asm__ volatile("csrr %0, satp" : "=r"(now));
+	say("satp.unchanged", now == good);
+	u64 bad = SATP_SV39 | (fake >> 12);
+	__asm__ volatile("csrw satp, %0" ::"r"(bad) : "memory"); /* traps: 2 */
+	succeeded("satp now points at a table outside the PT area");
+}
+
+/* Read the monitor's memory: load access fault (PMP entry 0). */
+static int cmd_read_monitor(void)
+{
+	sayp("attack.monitor_store", probe_store(0x80000000UL, 0));
+	sayp("attack.monitor_keys_load", probe_load(0x801FF000UL));
+	u64 v = *(volatile u64 *)0x80000000UL; /* traps: 5 */
+	(void)v;
+	succeeded("read the monitor region");
+}
+
+/* Read the secure-page bitmap: load access fault (PMP entry 2). */
+static int cmd_read_bitmap(void)
+{
+	sayp("attack.bitmap_store", probe_store(plan_bitmap_base, 0));
+	u64 v = *(volatile u64 *)plan_bitmap_base; /* traps: 5 */
+	(void)v;
+	succeeded("read the bitmap");
+}
+
+/* Donate memory the kernel still maps, then read it through the old mapping: page fault. */
+static int cmd_stale(int split)
+{
+	u64 b = block();
+	*(volatile u64 *)(b + 0x3000) = 0x1234;
+	if (split) {
+		u64 *pe = pmd_entry(b);
+		say("stale.map_pte", penglai(FID_MAP_PTE, (u64)pe, pt_alloc_pte(), 0, 0, 0));
+		flush_tlb();
+	}
+	sayp("stale.read_before", probe_load(b + 0x3000));
+	say("stale.create", create(&enc[0], "victim", b));
+	flush_tlb();
+	u64 v = *(volatile u64 *)(b + 0x3000); /* traps: 13 */
+	(void)v;
+	succeeded("read donated memory through a stale mapping");
+}
+
+/*
+ * Make the monitor copy from / to a host buffer whose first page is public and whose later
+ * bytes are secure (Penglai only checks the first page): every call must be refused and have
+ * no effect.
+ */
+static int cmd_copy_mixed(void)
+{
+	u64 b0 = block(), b1 = block(), b2 = block();
+	if (b1 != b0 + BLOCK)
+		panic("blocks not contiguous");
+	struct enclave *victim = &enc[0], *e = &enc[1], *e2 = &enc[2];
+	say("copy.victim_create", create(victim, "victim", b1));
+
+	/* create_param: 64 bytes in public b0, the other 72 in the victim's block */
+	struct create_param *p = (struct create_param *)(b1 - 64);
+	struct create_param tmp;
+	enclave_prepare(e, &tmp, "mixed", b2, embedded_enclave, elf_size());
+	kmemcpy(p, &tmp, 64);
+	say("copy.create_param_straddles", penglai(FID_CREATE_ENCLAVE, (u64)p, 0, 0, 0, 0));
+	flush_tlb();
+	sayp("copy.block_still_public", probe_load(b2 + PAGE));
+
+	/* pointers in an otherwise good create_param that aim into secure memory */
+	enclave_prepare(e, &tmp, "mixed", b2, embedded_enclave, elf_size());
+	tmp.eid_ptr = b1 + 0x800;
+	say("copy.eid_ptr_secure", penglai(FID_CREATE_ENCLAVE, (u64)&tmp, 0, 0, 0, 0));
+	enclave_prepare(e, &tmp, "mixed", b2, embedded_enclave, elf_size());
+	tmp.retval = b1 + 0x800;
+	say("copy.retval_secure", penglai(FID_CREATE_ENCLAVE, (u64)&tmp, 0, 0, 0, 0));
+	enclave_prepare(e, &tmp, "mixed", b2, embedded_enclave, elf_size());
+	tmp.kbuffer = b1 + 2 * PAGE;
+	say("copy.kbuffer_secure", penglai(FID_CREATE_ENCLAVE, (u64)&tmp, 0, 0, 0, 0));
+	enclave_prepare(e, &tmp, "mixed", b2, embedded_enclave, elf_size());
+	tmp.eid_ptr = b1 - 2; /* a u32 straddling public / secure */
+	say("copy.eid_ptr_straddles", penglai(FID_CREATE_ENCLAVE, (u64)&tmp, 0, 0, 0, 0));
+
+	/* a good enclave, then a run_param straddling public / secure */
+	say("copy.good_create", create(e2, "good", b2));
+	*(volatile u64 *)(b1 - 8) = 0;
+	say("copy.run_param_straddles", penglai(FID_RUN_ENCLAVE, e2->eid, b1 - 8, 0, 0, 0));
+	/* the console must not print secure bytes either */
+	struct sbiret c = sbi_call(SBI_EXT_DBCN, 0, 32, b1 - 16, 0, 0, 0);
+	say("copy.dbcn_straddles", c.error);
+	say("copy.good_run", enclave_run(e2, 0));
+	return 0;
+}
+
+/* Use an enclave id after DESTROY. */
+static int cmd_run_destroyed(void)
+{
+	u64 b = block();
+	struct enclave *e = &enc[0];
+	say("destroyed.create", create(e, "doomed", b));
+	u32 eid = e->eid;
+	say("destroyed.destroy", destroy(e));
+	say("destroyed.run", penglai(FID_RUN_ENCLAVE, eid, 0, 0, 0, 0));
+	say("destroyed.resume", penglai(FID_RESUME_ENCLAVE, eid, RESUME_FROM_OCALL, 3, 0, 0));
+	say("destroyed.stop", penglai(FID_STOP_ENCLAVE, eid, 0, 0, 0, 0));
+	say("destroyed.destroy_again", destroy(e));
+	flush_tlb();
+	sayp("destroyed.block_public", probe_load(b + PAGE));
+	say("destroyed.create_again", create(e, "reborn", b));
+	say("destroyed.run_again", enclave_run(e, 0));
+	return 0;
+}
+
+/* Create enclaves until the monitor refuses; then free one and create again. */
+static struct enclave many[128];
+
+static int cmd_exhaust(void)
+{
+	u8 *kb = (u8 *)alloc_pages(1);
+	u64 blocks[128];
+	int n = 0;
+	i64 r = 0;
+	for (; n < 128; n++) {
+		u64 b = alloc_aligned(BLOCK, BLOCK);
+		if (!b) {
+			say("exhaust.out_of_ram_at", n);
+			break;
+		}
+		blocks[n] = b;
+		many[n].kbuffer = kb;
+		r = create(&many[n], "many", b);
+		if (r != 0)
+			break;
+	}
+	say("exhaust.created", n);
+	say("exhaust.refused", r);
+	if (n == 0)
+		return 0;
+	say("exhaust.destroy_first", destroy(&many[0]));
+	say("exhaust.create_after_free", create(&many[0], "again", blocks[0]));
+	say("exhaust.run_after_free", enclave_run(&many[0], 0));
+	return 0;
+}
+
+int run_command(const char *cmd)
+{
+	if (!kstrcmp(cmd, "hello") || !kstrcmp(cmd, "demo"))
+		return cmd_hello();
+	if (!kstrcmp(cmd, "pte"))
+		return cmd_pte();
+	if (!kstrcmp(cmd, "split"))
+		return cmd_split();
+	if (!kstrcmp(cmd, "remap"))
+		return cmd_remap();
+	if (!kstrcmp(cmd, "set-pte-secure"))
+		return cmd_set_pte_secure();
+	if (!kstrcmp(cmd, "pt-store"))
+		return cmd_pt_store();
+	if (!kstrcmp(cmd, "satp"))
+		return cmd_satp();
+	if (!kstrcmp(cmd, "read-monitor"))
+		return cmd_read_monitor();
+	if (!kstrcmp(cmd, "read-bitmap"))
+		return cmd_read_bitmap();
+	if (!kstrcmp(cmd, "stale-read"))
+		return cmd_stale(0);
+	if (!kstrcmp(cmd, "stale-read-4k"))
+		return cmd_stale(1);
+	if (!kstrcmp(cmd, "copy-mixed"))
+		return cmd_copy_mixed();
+	if (!kstrcmp(cmd, "run-destroyed"))
+		return cmd_run_destroyed();
+	if (!kstrcmp(cmd, "exhaust"))
+		return cmd_exhaust();
+	kprintf("host-kernel: unknown command \"%s\"\n", cmd);
+	return 2;
+}
