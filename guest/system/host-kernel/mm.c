@@ -80,14 +80,19 @@ int map_page(u64 root, u64 va, u64 pa, u64 flags)
 }
 
 /*
- * SM_INIT + PT_AREA_SEPARATION: from here on the PT area is read-only to us and satp /
- * sfence.vma trap to the monitor (TVM).
+ * The guarded page table, in the order Penglai's kernel and driver use it:
+ *   SM_INIT             PT area + bitmap; the PT area becomes read-only to S-mode (PMP)
+ *   SET_PTE ...         the kernel's identity map, every entry written by the monitor
+ *   csrw satp           paging on (TVM is not set yet, so this is a plain CSR write)
+ *   PT_AREA_SEPARATION  sub-area bounds; the monitor checks the live table (the root must be
+ *                       in the PGD sub-area, its pointers in the PMD / PTE sub-areas) and
+ *                       sets mstatus.TVM: from here satp and sfence.vma trap to the monitor
  */
 void mm_init(void)
 {
 	pt.base = plan_pt_base;
 	pt.size = plan_pt_size;
-	pt.pgd_order = 1; /* 2 pages: page 0 is unused (the root must lie above the base) */
+	pt.pgd_order = 1; /* 2 pages: page 0 is unused (a root must lie above the base) */
 	pt.pmd_order = 2; /* 4 pages */
 	pt.pgd = pt.base;
 	pt.pmd = pt.pgd + (PAGE << pt.pgd_order);
@@ -103,18 +108,12 @@ void mm_init(void)
 			(u64)&installed);
 	if (verbose)
 		kprintf("host-kernel: SM_INIT pt=0x%lx+0x%lx bitmap=0x%lx+0x%lx -> %ld (installed=%lu)\n",
-		pt.base, pt.size, plan_bitmap_base, plan_bitmap_size, r, installed);
+			pt.base, pt.size, plan_bitmap_base, plan_bitmap_size, r, installed);
 	if (r != 0)
 		panic("SM_INIT failed");
-	r = penglai(FID_PT_AREA_SEPARATION, pt.pgd_order, pt.pmd_order, 0, 0, 0);
-	if (verbose)
-		kprintf("host-kernel: PT_AREA_SEPARATION pgd_order=%lu pmd_order=%lu -> %ld\n",
-		pt.pgd_order, pt.pmd_order, r);
-	if (r != 0)
-		panic("PT_AREA_SEPARATION failed");
 }
 
-/* Build the identity map through SET_PTE and switch satp to it. */
+/* Build the identity map through SET_PTE, switch satp to it, then PT_AREA_SEPARATION. */
 void mm_enable(void)
 {
 	kernel_root = pt.pgd + PAGE;
@@ -131,11 +130,20 @@ void mm_enable(void)
 	u64 satp = SATP_SV39 | (kernel_root >> 12);
 	__asm__ volatile("csrw satp, %0" ::"r"(satp) : "memory");
 	flush_tlb();
+
+	i64 r = penglai(FID_PT_AREA_SEPARATION, pt.pgd_order, pt.pmd_order, 0, 0, 0);
+	if (verbose)
+		kprintf("host-kernel: PT_AREA_SEPARATION pgd_order=%lu pmd_order=%lu -> %ld\n",
+			pt.pgd_order, pt.pmd_order, r);
+	if (r != 0)
+		panic("PT_AREA_SEPARATION failed");
+	/* under TVM: the read and the sfence are emulated by the monitor */
 	u64 now;
 	__asm__ volatile("csrr %0, satp" : "=r"(now));
+	flush_tlb();
 	if (verbose)
 		kprintf("host-kernel: Sv39 on, satp=0x%016lx (%lu 2 MiB leaves, root 0x%lx)\n", now, n,
-		kernel_root);
+			kernel_root);
 	if (now != satp)
 		panic("satp not accepted");
 }
