@@ -8,6 +8,7 @@ pub mod machine;
 pub mod mem;
 pub mod mmu;
 pub mod monitor;
+pub mod system;
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

@@ -58,6 +58,22 @@ impl Machine {
         Ok(Machine { inner: Mutex::new(m) })
     }
 
+    /// An S-mode host kernel under the Rust monitor (docs/system-mode.md).
+    #[staticmethod]
+    fn system(ram_size: u64, secure_memory: u64) -> PyResult<Machine> {
+        let min = pltvm_core::system::MONITOR_SIZE + 4096;
+        if ram_size < min || ram_size > 1 << 40 {
+            return Err(Error::Argument(format!(
+                "ram_size {ram_size:#x} must be in [{min:#x} (the monitor's 2 MiB and one page), 1 TiB]"
+            ))
+            .into());
+        }
+        if secure_memory > 1 << 40 {
+            return Err(Error::Argument(format!("secure_memory {secure_memory:#x} must be at most 1 TiB")).into());
+        }
+        Ok(Machine { inner: Mutex::new(core::Machine::system(ram_size, secure_memory)) })
+    }
+
     #[staticmethod]
     fn user(misaligned: &str) -> PyResult<Machine> {
         let m = core::Machine::user(misaligned_trap(misaligned)?);
@@ -69,6 +85,7 @@ impl Machine {
         Ok(match self.lock()?.kind {
             Kind::Bare => "bare",
             Kind::User => "user",
+            Kind::System => "system",
         })
     }
 

@@ -294,6 +294,7 @@ impl Hart {
             num::MINSTRET | num::INSTRET => self.counter(2),
             num::TIME => self.mtime(),
             num::MVENDORID | num::MARCHID | num::MIMPID | num::MHARTID | num::MCONFIGPTR => 0,
+            0x7a0..=0x7a4 => self.trigger_csr_read(n),
             _ if csr_exists(n) => 0,
             _ => return Err(CsrError::Absent),
         })
@@ -370,16 +371,19 @@ impl Hart {
             0x3a0 | 0x3a2 => {
                 let i = (n as usize - 0x3a0) / 2;
                 c.pmpcfg[i] = legal_pmpcfg(c.pmpcfg[i], v);
+                self.pmp_changed();
             }
             0x3b0..=0x3bf => {
                 let i = n as usize - 0x3b0;
                 let locked = (c.pmpcfg[i / 8] >> (8 * (i % 8))) & 0x80 != 0;
                 if !locked {
                     c.pmpaddr[i] = v & ((1 << 54) - 1);
+                    self.pmp_changed();
                 }
             }
             num::MCYCLE => self.set_counter(0, v),
             num::MINSTRET => self.set_counter(2, v),
+            0x7a0..=0x7a4 => self.trigger_csr_write(n, v),
             _ if csr_exists(n) => {}
             _ => return Err(CsrError::Absent),
         }
@@ -404,6 +408,7 @@ pub fn csr_exists(n: u16) -> bool {
         0x001..=0x003 | 0x100 | 0x104 | 0x105 | 0x106 | 0x10a | 0x140..=0x144 | 0x180
         | 0x300..=0x306 | 0x30a | 0x320 | 0x323..=0x33f | 0x340..=0x344
         | 0x3a0 | 0x3a2 | 0x3a4 | 0x3a6 | 0x3a8 | 0x3aa | 0x3ac | 0x3ae | 0x3b0..=0x3ef
+        | 0x7a0..=0x7a4
         | 0xb00 | 0xb02..=0xb1f | 0xc00..=0xc1f
         | 0xf11..=0xf15)
 }

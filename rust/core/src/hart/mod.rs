@@ -8,6 +8,7 @@ mod fetch;
 pub mod fpu;
 mod packed;
 pub mod trap;
+pub mod trigger;
 
 use crate::bus::Bus;
 use crate::mmu::Tlb;
@@ -74,6 +75,11 @@ pub struct Hart {
     event: Option<Event>,
     /// Fuzzing coverage (`set_coverage`); None on every ordinary hart.
     pub(crate) cov: Option<Box<cov::Coverage>>,
+    /// Sdtrig triggers and the host debugger's breakpoints (None until first used: idle harts
+    /// pay one pointer).
+    pub(crate) trig: Option<Box<trigger::Triggers>>,
+    /// Decoded PMP entries; enforced only on the system machine (see `mmu::pmp`).
+    pub pmp: crate::mmu::pmp::Pmp,
 }
 
 impl Default for Hart {
@@ -96,6 +102,8 @@ impl Default for Hart {
             trapped: Trap::STOP,
             event: None,
             cov: None,
+            trig: None,
+            pmp: crate::mmu::pmp::Pmp::default(),
         }
     }
 }
@@ -114,6 +122,13 @@ impl Hart {
             self.prv = p;
             self.flush_translation();
         }
+    }
+
+    /// A pmpcfg/pmpaddr CSR was written: decode the entries again and drop every cached
+    /// translation, since TLB hits skip the PMP check.
+    pub(crate) fn pmp_changed(&mut self) {
+        self.pmp.rebuild(&self.csr.pmpcfg, &self.csr.pmpaddr);
+        self.flush_translation();
     }
 
     /// Stops the inner loop after the current instruction.
@@ -303,6 +318,13 @@ impl Hart {
                 if t == Trap::STOP {
                     self.pc = pc.wrapping_add(insn.len());
                     self.retired = base + k as u64 + 1;
+                    return Ok(());
+                }
+                if t == trigger::HOLD {
+                    // A host breakpoint/watchpoint: stop before this instruction, which did nothing.
+                    self.pc = pc;
+                    self.retired = base + k as u64;
+                    self.raise(Event::Budget);
                     return Ok(());
                 }
                 self.pc = pc;

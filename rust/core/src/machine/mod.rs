@@ -8,6 +8,7 @@ use crate::device::htif::Htif;
 use crate::hart::trap::{cause, Trap};
 use crate::hart::{Event, Hart, Priv};
 use crate::mem::PAGE_MASK;
+use crate::system::{System, KERNEL_BASE, MONITOR_SIZE};
 
 pub use user::{STACK_SIZE, STACK_TOP};
 
@@ -19,6 +20,8 @@ pub const MAX_RAM_SIZE: u64 = (crate::mem::MAX_PPN << 12) - RAM_BASE;
 pub enum Kind {
     Bare,
     User,
+    /// An S-mode host kernel under the Rust monitor (`crate::system`).
+    System,
 }
 
 /// Why a run ended, as the host sees it.
@@ -54,6 +57,8 @@ pub struct Machine {
     pub kind: Kind,
     ram_size: u64,
     user: user::UserState,
+    /// The monitor of a system machine.
+    pub system: Option<Box<System>>,
 }
 
 impl Machine {
@@ -67,7 +72,7 @@ impl Machine {
         let mut hart = Hart::default();
         hart.misaligned_trap = misaligned_trap;
         hart.pc = RAM_BASE;
-        Machine { hart, bus, kind: Kind::Bare, ram_size, user: Default::default() }
+        Machine { hart, bus, kind: Kind::Bare, ram_size, user: Default::default(), system: None }
     }
 
     /// A U-mode machine for static Linux ELFs: no paging, every trap comes back to the host.
@@ -80,11 +85,26 @@ impl Machine {
         hart.csr.mstatus |= crate::hart::csr::FS_INITIAL;
         let mut bus = Bus::default();
         bus.add_ram(STACK_TOP - STACK_SIZE, STACK_TOP);
-        Machine { hart, bus, kind: Kind::User, ram_size: 0, user: Default::default() }
+        Machine { hart, bus, kind: Kind::User, ram_size: 0, user: Default::default(), system: None }
+    }
+
+    /// A system machine: `ram_size` bytes of RAM at [`RAM_BASE`] (rounded up to pages, at
+    /// least the monitor region plus one page), the first 2 MiB reserved for the monitor, a
+    /// CLINT only M-mode reaches, and the hart in S-mode as a firmware hands over.
+    /// `secure_memory` caps the bytes enclaves may hold at once.
+    pub fn system(ram_size: u64, secure_memory: u64) -> Machine {
+        let ram_size = ((ram_size.min(MAX_RAM_SIZE) + PAGE_MASK) & !PAGE_MASK).max(MONITOR_SIZE + PAGE_MASK + 1);
+        let mut m = Machine::bare(ram_size, false);
+        m.kind = Kind::System;
+        m.hart.pc = KERNEL_BASE;
+        let sys = System::new(RAM_BASE, RAM_BASE + m.ram_size, secure_memory);
+        sys.boot(&mut m.hart);
+        m.system = Some(Box::new(sys));
+        m
     }
 
     pub fn ram_base(&self) -> u64 {
-        if self.kind == Kind::Bare { RAM_BASE } else { 0 }
+        if self.kind == Kind::User { 0 } else { RAM_BASE }
     }
 
     pub fn ram_size(&self) -> u64 {
@@ -104,6 +124,12 @@ impl Machine {
                 }
             }
             Kind::User => self.user.map_segment(&mut self.bus, addr, end)?,
+            // The monitor region is not the host's to load into.
+            Kind::System => {
+                if addr < KERNEL_BASE || end > RAM_BASE + self.ram_size {
+                    return Err(LoadError::OutsideMemory { addr, size: memsz });
+                }
+            }
         }
         if !self.hart.host_write(&mut self.bus, addr, data) {
             return Err(LoadError::OutsideMemory { addr, size: memsz });
@@ -172,15 +198,21 @@ impl Machine {
 
     /// Runs at most `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
-        let end = self.hart.retired.saturating_add(budget);
+        let mut end = self.hart.retired.saturating_add(budget);
         loop {
             let left = end.saturating_sub(self.hart.retired);
             match self.hart.run(&mut self.bus, left) {
                 Event::Budget => return Exit::Budget,
                 Event::Exit(code) => return Exit::Exited(code),
                 Event::Trap(t) => {
+                    let before = self.hart.retired;
                     if let Some(exit) = self.service(t) {
                         return exit;
+                    }
+                    // A trap the host serviced without retiring anything (redirected to S,
+                    // an interrupt) still spends budget, so a trap loop returns.
+                    if self.hart.retired == before {
+                        end = end.saturating_sub(1);
                     }
                 }
             }
@@ -189,6 +221,9 @@ impl Machine {
 
     /// A trap the host owns: a syscall for the user machine, otherwise a fault.
     fn service(&mut self, t: Trap) -> Option<Exit> {
+        if let Some(sys) = &mut self.system {
+            return sys.trap(&mut self.hart, &mut self.bus, t);
+        }
         if self.kind == Kind::User && t.cause == cause::ECALL_U {
             let exit = self.user.syscall(&mut self.hart, &mut self.bus);
             // The ecall completes, exit included: count it as retired.

@@ -1,4 +1,5 @@
 //! Loads, stores and translation for the hart, fast path first.
+use super::pmp::Verdict;
 use super::sv39::{self, Regime};
 use super::Access;
 use crate::bus::Bus;
@@ -22,26 +23,49 @@ fn access_fault(access: Access) -> u64 {
 }
 
 impl Hart {
-    /// Virtual to physical for `access` under the current privilege, MPRV, SUM, MXR and satp.
+    /// Virtual to physical for `access` under the current privilege, MPRV, SUM, MXR and satp,
+    /// with the PMP check of the resulting physical address (and of the page-table reads).
     pub fn translate(&mut self, va: u64, access: Access, bus: &mut Bus) -> Result<u64, Trap> {
+        self.translate_pmp(va, access, bus).map(|(pa, _)| pa)
+    }
+
+    /// [`Hart::translate`], also saying whether the translation may be cached in the TLB
+    /// (false when a PMP boundary lies inside the page: only these bytes were checked).
+    fn translate_pmp(&mut self, va: u64, access: Access, bus: &mut Bus) -> Result<(u64, bool), Trap> {
         let s = self.csr.mstatus;
         let prv = if access != Access::Fetch && s & mstatus::MPRV != 0 {
             crate::hart::Priv::from_bits((s & mstatus::MPP) >> mstatus::MPP_SHIFT)
         } else {
             self.prv
         };
-        if prv == Priv::M || self.csr.satp >> 60 == 0 {
-            return Ok(va);
-        }
-        let regime = Regime {
-            root_ppn: self.csr.satp & ((1 << 44) - 1),
-            user: prv == Priv::U,
-            sum: s & mstatus::SUM != 0,
-            mxr: s & mstatus::MXR != 0,
+        let pa = if prv == Priv::M || self.csr.satp >> 60 == 0 {
+            va
+        } else {
+            let regime = Regime {
+                root_ppn: self.csr.satp & ((1 << 44) - 1),
+                user: prv == Priv::U,
+                sum: s & mstatus::SUM != 0,
+                mxr: s & mstatus::MXR != 0,
+            };
+            let pmp = &self.pmp;
+            // Page-table reads are S-level implicit loads: PMP applies to them too.
+            let read_pte = |pa: u64| {
+                if pa & 7 != 0 || !pmp.check_range(pa, 8, Access::Load, Priv::S) {
+                    return None;
+                }
+                bus.read_u64(pa)
+            };
+            sv39::walk(va, access, regime, read_pte).map(|leaf| leaf.pa).map_err(|c| Trap::new(c, va))?
         };
-        sv39::walk(va, access, regime, |pa| bus.read_u64(pa).filter(|_| pa & 7 == 0))
-            .map(|leaf| leaf.pa)
-            .map_err(|c| Trap::new(c, va))
+        if !self.pmp.enforce {
+            return Ok((pa, true));
+        }
+        match self.pmp.check(pa, access, prv) {
+            Verdict::Page => Ok((pa, true)),
+            // Decoded code is cached per page: a fetch needs the whole page executable.
+            Verdict::Bytes if access != Access::Fetch => Ok((pa, false)),
+            _ => Err(Trap::new(access_fault(access), va)),
+        }
     }
 
     /// Loads `N` bytes (1, 2, 4, 8) at `va`, zero-extended.
@@ -75,6 +99,9 @@ impl Hart {
 
     #[inline(never)]
     fn load_slow(&mut self, bus: &mut Bus, va: u64, n: usize) -> Result<u64, Trap> {
+        if self.trig.is_some() {
+            self.data_trigger(va, n, false)?;
+        }
         if va as usize % n != 0 && self.misaligned_trap {
             return Err(Trap::new(cause::LOAD_MISALIGNED, va));
         }
@@ -85,9 +112,11 @@ impl Hart {
             }
             return Ok(v);
         }
-        let pa = self.translate(va, Access::Load, bus)?;
+        let (pa, cacheable) = self.translate_pmp(va, Access::Load, bus)?;
         if let Some(fp) = bus.frame(pa, false) {
-            self.tlb.fill_read(va, fp.base);
+            if cacheable && !self.data_watched(va) {
+                self.tlb.fill_read(va, fp.base);
+            }
             // SAFETY: `fp.base` is a live frame and the access lies within it.
             return Ok(unsafe { read_var(fp.base.add((pa & PAGE_MASK) as usize), n) });
         }
@@ -103,6 +132,9 @@ impl Hart {
 
     #[inline(never)]
     fn store_slow(&mut self, bus: &mut Bus, va: u64, n: usize, value: u64) -> Result<(), Trap> {
+        if self.trig.is_some() {
+            self.data_trigger(va, n, true)?;
+        }
         if va as usize % n != 0 && self.misaligned_trap {
             return Err(Trap::new(misaligned(Access::Store), va));
         }
@@ -119,7 +151,7 @@ impl Hart {
             }
             return if self.stop { Err(Trap::STOP) } else { Ok(()) };
         }
-        let pa = self.translate(va, Access::Store, bus)?;
+        let (pa, cacheable) = self.translate_pmp(va, Access::Store, bus)?;
         let ppn = pa >> PAGE_SHIFT;
         if let Some(fp) = bus.frame(pa, true) {
             if fp.replaced {
@@ -131,7 +163,7 @@ impl Hart {
             unsafe { write_var(fp.base.add((pa & PAGE_MASK) as usize), n, value) };
             if bus.write_watched(ppn) {
                 self.htif_poll(bus);
-            } else {
+            } else if cacheable && !self.data_watched(va) {
                 self.tlb.fill_write(va, ppn, fp.base);
             }
             // Code was written or HTIF acted: stop after this store.

@@ -5,6 +5,7 @@
 //! is in [`access`]'s slow paths. The TLB only ever holds RAM pages, write entries only pages
 //! that are private to this machine, hold no decoded code and are not watched by a device.
 pub mod access;
+pub mod pmp;
 pub mod sv39;
 mod tlb;
 
