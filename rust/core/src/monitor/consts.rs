@@ -67,6 +67,10 @@ pub mod ocall {
     pub const SHM_EXTEND_MEMORY: u64 = 12;
     /// Ids the monitor knows; only other ids may be forwarded to host-registered handlers.
     pub const LAST_KNOWN: u64 = 12;
+    /// pltvm extension (not Penglai): `pl_fuzz_input`, the fuzzer's deferred snapshot point
+    /// (docs/fuzzing.md). pltvm's own OCALL ids are `0x504C_xxxx` ("PL"), far from Penglai's
+    /// 1-12; like any id past those, the monitor forwards it only to a host that handles it.
+    pub const PL_FUZZ_INPUT: u64 = 0x504C_0001;
 }
 
 /// Driver limits of `PENGLAI_ENCLAVE_IOC_CREATE_ENCLAVE`.

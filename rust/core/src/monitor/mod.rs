@@ -23,6 +23,7 @@ pub mod pt;
 pub mod rng;
 pub mod run;
 pub mod shadow;
+pub mod snapshot;
 
 use consts::*;
 use enclave::{CreateError, CreateParams, Enclave};

@@ -54,7 +54,9 @@ pub struct Template {
     /// Harts of destroyed instances, their decoded code scrubbed as in [`dispose`], for the
     /// next forks: an instance run from Python one at a time then does not decode again what
     /// every instance executes (the batch API has its own per-thread [`Recycler`]).
-    spare: Mutex<Vec<Hart>>,
+    pub(super) spare: Mutex<Vec<Hart>>,
+    /// A snapshot (snapshot.rs): its forks resume from a paused OCALL instead of the entry.
+    pub resume: Option<Arc<super::snapshot::Resume>>,
 }
 
 /// Spare harts a template keeps: one per thread that forks from it concurrently is what
@@ -159,6 +161,7 @@ fn build_template(e: &mut Enclave) -> Option<Template> {
         free_pages: free,
         measurement: e.measurement,
         spare: Mutex::new(Vec::new()),
+        resume: None,
     })
 }
 
@@ -272,6 +275,9 @@ impl Monitor {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
         let hart = hart.or_else(|| tpl.take_spare());
+        if let Some(r) = &tpl.resume {
+            return self.fork_snapshot(template, &tpl, r, p, hart);
+        }
         let mut enc = instantiate_with(&tpl, p, hart)?;
         let mut t = self.tables();
         let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
@@ -356,12 +362,18 @@ impl Monitor {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
+        // A snapshot's forks continue from its OCALL (no relay region: snapshot.rs).
+        let resume = tpl.resume.is_some();
+        if resume && relay.is_some() {
+            return Err(CreateError::Param("relay: a snapshot's forks continue from its OCALL and take no relay region".into()));
+        }
         RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl, hart: None }));
         let result = (|| {
             for _ in 0..n {
                 let hart = RECYCLER.with(|r| r.borrow_mut().as_mut().and_then(|x| x.hart.take()));
                 let cell = self.fork_with(template, p, hart)?;
-                let req = RunRequest { entry: Entry::Start { relay: relay.map(|r| r.to_vec()) }, shm: None, budget: None };
+                let entry = if resume { Entry::Continue } else { Entry::Start { relay: relay.map(|r| r.to_vec()) } };
+                let req = RunRequest { entry, shm: None, budget: None };
                 let out = self.run(&cell, req, host);
                 each(&out.exit);
                 if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
@@ -406,9 +418,10 @@ impl Monitor {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
+        let entry = if tpl.resume.is_some() { Entry::Continue } else { Entry::Start { relay: None } };
         RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl, hart: None }));
         let result = self.fork_with(template, p, hart.take()).map(|cell| {
-            let out = self.run(&cell, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget }, host);
+            let out = self.run(&cell, RunRequest { entry, shm: None, budget }, host);
             if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
                 self.destroy(&cell);
             }
