@@ -64,8 +64,10 @@ pub fn ecall(e: &mut Enclave, cx: &mut Ctx<'_>) -> Step {
         fid::YIELD => a0,
         fid::GET_REPORT => super::attest::get_report(e, cx.monitor, a0, a1, a2),
         fid::GET_KEY => super::attest::get_key(e, a0, a1, a2),
-        // Server enclaves are not modelled yet: -1 to the enclave.
-        fid::ACQUIRE | fid::CALL | fid::RETURN | fid::ASYN_CALL => MINUS_ONE,
+        fid::ACQUIRE => super::ipc::acquire(e, cx.monitor, a0),
+        // call_enclave is taken by the run loop (ipc.rs) before it gets here; SERVER_RETURN
+        // from an enclave that is not a callee is -1.
+        fid::CALL | fid::RETURN | fid::ASYN_CALL => MINUS_ONE,
         fid::SPLIT_MEM_REGION => split_mem_region(e, a0, a1, a2),
         // Secure shm as the SDK driver serves it (B29's "driver" behaviour): attach finds nothing.
         fid::SHM_ATTACH => 0,

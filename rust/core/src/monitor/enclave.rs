@@ -302,11 +302,14 @@ impl Enclave {
             e.measurement = super::measure::measure(&e.bus, e.root, e.entry, 0);
             return Ok(e);
         }
-        // Monitor: kbuffer (stays host memory), then host shm.
-        let kb = e.try_host_alloc(KBUFFER_SIZE).ok_or_else(full)?;
-        e.kbuffer_pa = kb;
-        if !e.map(KBUFFER, kb, 1, PTE_DATA) {
-            return Err(full());
+        // Monitor: kbuffer (stays host memory), then host shm. A server has no print buffer
+        // of its own (it uses its caller's during calls, ipc.rs) and is measured without one.
+        if p.kind != SERVER_ENCLAVE {
+            let kb = e.try_host_alloc(KBUFFER_SIZE).ok_or_else(full)?;
+            e.kbuffer_pa = kb;
+            if !e.map(KBUFFER, kb, 1, PTE_DATA) {
+                return Err(full());
+            }
         }
         if let Some(shm) = shm {
             e.map_shm(shm)?;

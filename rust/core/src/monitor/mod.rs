@@ -17,11 +17,13 @@ pub mod consts;
 mod ecall;
 pub mod elf;
 pub mod enclave;
+pub mod ipc;
 pub mod keys;
 pub mod measure;
 pub mod pt;
 pub mod rng;
 pub mod run;
+mod server;
 pub mod shadow;
 pub mod snapshot;
 
@@ -159,6 +161,8 @@ pub struct Monitor {
     tables: Mutex<Tables>,
     /// Platform keys and the filled platform block (attest.rs).
     attest: attest::AttestState,
+    /// Calls between enclaves in flight (ipc.rs).
+    ipc: Mutex<ipc::Ipc>,
 }
 
 impl Monitor {
@@ -175,6 +179,7 @@ impl Monitor {
                 shadows: Vec::new(),
             }),
             attest: attest::AttestState::default(),
+            ipc: Mutex::new(ipc::Ipc::default()),
         }
     }
 
@@ -261,7 +266,7 @@ impl Monitor {
         }
         match p.kind {
             NORMAL_ENCLAVE => {}
-            SERVER_ENCLAVE => return Err(CreateError::Unsupported("server enclaves are not supported yet".into())),
+            SERVER_ENCLAVE => return self.create_server(elf_bytes, p, shm),
             SHADOW_ENCLAVE => return self.create_shadow(elf_bytes, p),
             k => return Err(CreateError::Param(format!("unknown enclave type {k}"))),
         }
@@ -312,6 +317,10 @@ impl Monitor {
 
     /// Returns an enclave's resources and frees its table slot and driver id.
     fn free(&self, cell: &EnclaveCell, enc: Enclave) {
+        // Calls this enclave made that are still in flight end with it (ipc.rs).
+        if cell.kind == NORMAL_ENCLAVE {
+            self.abort_chain(cell.eid);
+        }
         let mut t = self.tables();
         t.used = t.used.saturating_sub(enc.secure_bytes);
         if cell.kind == SHADOW_ENCLAVE {
@@ -364,6 +373,9 @@ impl Monitor {
     /// Host destroy (fid 94): frees the enclave at once, or, when a thread is running it,
     /// makes that run end (it returns `RunExit::Destroyed`) and waits until it has. 0 or -1.
     pub fn destroy(&self, cell: &EnclaveCell) -> i32 {
+        if cell.kind == SERVER_ENCLAVE {
+            return self.destroy_server(cell);
+        }
         let mut c = cell.ctl.lock().unwrap();
         if matches!(c.state, State::Invalid | State::Destroyed) {
             return -1;
@@ -406,5 +418,7 @@ impl Monitor {
 mod test_support;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod ipc_tests;
 #[cfg(test)]
 mod tests;

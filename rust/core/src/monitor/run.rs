@@ -1,6 +1,7 @@
 //! Running an enclave: entry (§2.1), the slice loop with stop/resume/destroy from other threads
 //! and invisible preemption (§8, B40), and what each way of leaving means (§2.2).
 use super::consts::*;
+use super::consts::fid;
 use super::ecall::{self, Ctx, Step};
 use super::enclave::{Enclave, Pending};
 use super::{EnclaveCell, Monitor, State};
@@ -100,12 +101,15 @@ pub struct RunOutcome {
     pub shm: Option<Vec<u8>>,
     /// Contents of the relay regions handed back to the host (exit, fault, destroy, relay return).
     pub relay: Vec<Vec<u8>>,
-    /// Instructions the enclave retired in this call.
+    /// Instructions the enclave retired in this call (with those of the servers it called).
     pub instret: u64,
+    /// The `call_enclave`s made during this call, nested ones too, in the order they ended
+    /// (ipc.rs).
+    pub calls: Vec<super::ipc::CallRecord>,
 }
 
 fn refused(msg: impl Into<String>) -> RunOutcome {
-    RunOutcome { exit: RunExit::Refused(msg.into()), shm: None, relay: Vec::new(), instret: 0 }
+    RunOutcome { exit: RunExit::Refused(msg.into()), shm: None, relay: Vec::new(), instret: 0, calls: Vec::new() }
 }
 
 impl Monitor {
@@ -116,6 +120,9 @@ impl Monitor {
             let mut c = cell.ctl.lock().unwrap();
             if c.runner {
                 return refused("the enclave is already running in another thread");
+            }
+            if cell.kind == SERVER_ENCLAVE {
+                return refused("a server enclave runs only inside call_enclave from another enclave");
             }
             let ok = match &req.entry {
                 Entry::Start { .. } => c.state == State::Fresh && cell.kind == NORMAL_ENCLAVE,
@@ -151,8 +158,10 @@ impl Monitor {
         }
         let start = e.hart.retired;
         let end = req.budget.map(|b| start.saturating_add(b));
-        let exit = self.execute(cell, e, host, end);
-        let instret = e.hart.retired - start;
+        let mut spent = 0;
+        let exit = self.execute(cell, e, host, end, &mut spent);
+        let instret = e.hart.retired - start + spent;
+        let calls = self.take_call_trace(cell);
         let shm = e.shm_bytes();
         let destroy_requested = cell.ctl.lock().unwrap().destroy;
         let ends = destroy_requested
@@ -179,7 +188,7 @@ impl Monitor {
             self.free(cell, enc);
         }
         self.end_runner(cell, next);
-        RunOutcome { exit, shm, relay, instret }
+        RunOutcome { exit, shm, relay, instret, calls }
     }
 
     /// Entry work of each kind of run; `Err` refuses the run with nothing changed.
@@ -212,6 +221,10 @@ impl Monitor {
                 e.hart.x[10] = 0;
             }
             Entry::OcallReturn(v) => {
+                // Inside a call the innermost callee made the OCALL (ipc.rs).
+                if let Some(r) = self.callee_ocall_return(cell, v) {
+                    return r;
+                }
                 if e.pending != Pending::User {
                     return Err("the enclave is not waiting for a host OCALL".into());
                 }
@@ -223,8 +236,11 @@ impl Monitor {
         Ok(())
     }
 
-    fn execute(&self, cell: &EnclaveCell, e: &mut Enclave, host: &mut dyn Host, end: Option<u64>) -> RunExit {
+    fn execute(&self, cell: &EnclaveCell, e: &mut Enclave, host: &mut dyn Host, end: Option<u64>, spent: &mut u64) -> RunExit {
         let slice = self.config.slice.max(1);
+        // Calls to server enclaves in flight (ipc.rs): while there are any, the innermost
+        // callee runs. `spent` counts the callees' instructions against the budget.
+        let mut chain = self.chain(cell);
         loop {
             if cell.poll.load(Ordering::Acquire) {
                 if let Some(x) = self.wait_if_stopped(cell, host) {
@@ -234,13 +250,23 @@ impl Monitor {
             if !host.tick() {
                 return RunExit::Interrupted;
             }
+            let done = e.hart.retired + *spent;
             let n = match end {
-                Some(end) if e.hart.retired >= end => return RunExit::Budget,
-                Some(end) => (end - e.hart.retired).min(slice),
+                Some(end) if done >= end => return RunExit::Budget,
+                Some(end) => (end - done).min(slice),
                 None => slice,
             };
+            if !chain.is_empty() {
+                if let Some(x) = self.run_callee(cell, e, &mut chain, host, n, spent) {
+                    return x;
+                }
+                continue;
+            }
             match e.hart.run(&mut e.bus, n) {
                 Event::Budget | Event::Exit(_) => {}
+                Event::Trap(t) if t.cause == cause::ECALL_U && super::ipc::ecall_fid(e) == Some(fid::CALL) => {
+                    self.call(cell, cell.eid, e, &mut chain);
+                }
                 Event::Trap(t) if t.cause == cause::ECALL_U => {
                     let mut cx = Ctx { monitor: self, eid: cell.eid, host: &mut *host };
                     if let Step::Leave(x) = ecall::ecall(e, &mut cx) {

@@ -1,0 +1,650 @@
+//! Enclave-to-enclave calls (docs/ipc.md): `acquire_enclave` (97), `call_enclave` (96) and
+//! `SERVER_RETURN` (95) with the memory that moves between the two parties, the call chain of a
+//! top caller, and what happens to a chain when one of its parties ends.
+//!
+//! Model. Every enclave keeps its own hart and physical space, so a call does not save or
+//! restore the caller's registers: the caller's hart simply stops being run (its `pc` is past
+//! the `ecall`) while the callee's hart runs from its entry point. The thread that runs the top
+//! caller (a normal enclave or a fork instance, the one the host program runs) runs the whole
+//! chain: [`Monitor::execute`](super::run) runs the innermost callee while the chain is not
+//! empty. The chain lives in the monitor (`Ipc::chains`), so it survives the run leaving to the
+//! host (an OCALL inside a callee) and the host's next run of the top caller goes on in the
+//! innermost callee.
+//!
+//! Memory "moves" between enclaves by copying its pages into a fresh block of the receiver and
+//! giving the sender's block back: the sender can no longer reach it (an access faults), the
+//! receiver sees the same bytes. The secure pool's accounting moves with it.
+use super::consts::*;
+use super::ecall::{free_block, Ctx, Step};
+use super::enclave::{Enclave, Region};
+use super::pt;
+use super::run::{Host, RunExit};
+use super::{EnclaveCell, Monitor, State};
+use crate::hart::trap::cause;
+use crate::hart::Event;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+const MINUS_ONE: u64 = u64::MAX;
+/// `-ESERVERBUSY`.
+pub const SERVER_BUSY: u64 = (-2i64) as u64;
+/// `call_enclave_arg_t`: req_arg, resp_val, req_vaddr, req_size, resp_vaddr, resp_size.
+pub const CALL_ARG_SIZE: usize = 48;
+/// Call records kept per top caller until the host reads them.
+const TRACE_LIMIT: usize = 4096;
+
+/// `call_enclave_arg_t` (six little-endian u64).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallArg {
+    pub req_arg: u64,
+    pub resp_val: u64,
+    pub req_vaddr: u64,
+    pub req_size: u64,
+    pub resp_vaddr: u64,
+    pub resp_size: u64,
+}
+
+impl CallArg {
+    pub fn read(e: &mut Enclave, va: u64) -> Option<CallArg> {
+        let mut b = [0u8; CALL_ARG_SIZE];
+        if !e.read_va_into(va, &mut b) {
+            return None;
+        }
+        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+        Some(CallArg { req_arg: w(0), resp_val: w(1), req_vaddr: w(2), req_size: w(3), resp_vaddr: w(4), resp_size: w(5) })
+    }
+
+    pub fn to_bytes(self) -> [u8; CALL_ARG_SIZE] {
+        let mut b = [0u8; CALL_ARG_SIZE];
+        for (i, v) in [self.req_arg, self.resp_val, self.req_vaddr, self.req_size, self.resp_vaddr, self.resp_size].iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// What the caller handed over for the duration of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Passed {
+    Nothing,
+    /// The caller's relay region 0, mapped at `MM_ARG_BASE` in the callee.
+    Relay,
+    /// A caller mmap region: its start in the caller, `req_vaddr`'s offset in it, and where it
+    /// was placed in the callee.
+    Mmap { caller_va: u64, offset: u64, callee_va: u64 },
+}
+
+/// One call in flight.
+struct Frame {
+    callee: Arc<EnclaveCell>,
+    passed: Passed,
+    req_size: u64,
+}
+
+/// One finished (or refused) `call_enclave`, for the host's view of the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Monitor eids.
+    pub caller: u32,
+    pub callee: u64,
+    /// What the caller's `call_enclave` returned: 0, -1 or -2.
+    pub result: i64,
+    /// `resp_val` of a returned call (0 otherwise).
+    pub resp_val: u64,
+    /// Nesting depth of the call (1: called by the top caller).
+    pub depth: u32,
+}
+
+#[derive(Default)]
+pub(super) struct Ipc {
+    /// Calls in flight by the top caller's monitor eid, outermost first.
+    chains: HashMap<u32, Vec<Frame>>,
+    /// Servers (monitor eids) that are part of a chain: a call to them is `-ESERVERBUSY`.
+    busy: HashSet<u32>,
+    /// Finished calls by top caller, oldest first.
+    traces: HashMap<u32, Vec<CallRecord>>,
+}
+
+impl Ipc {
+    pub(super) fn is_busy(&self, eid: u32) -> bool {
+        self.busy.contains(&eid)
+    }
+
+    fn record(&mut self, top: u32, r: CallRecord) {
+        let t = self.traces.entry(top).or_default();
+        if t.len() >= TRACE_LIMIT {
+            t.remove(0);
+        }
+        t.push(r);
+    }
+}
+
+/// Reads a server name at enclave VA `va`: the bytes before the first NUL, at most 16 (a
+/// longer name is compared on its first 16 bytes, as the monitor's name field holds 16).
+/// `None` if a byte it needs is unmapped.
+pub fn read_name(e: &mut Enclave, va: u64) -> Option<Vec<u8>> {
+    let mut b = [0u8; 16];
+    let mut n = 0;
+    while n < 16 {
+        let mut c = [0u8; 1];
+        if !e.read_va_into(va.checked_add(n as u64)?, &mut c) {
+            return None;
+        }
+        if c[0] == 0 {
+            break;
+        }
+        b[n] = c[0];
+        n += 1;
+    }
+    Some(b[..n].to_vec())
+}
+
+/// Whether `[va, va + mapped)` is free mmap space of `e`: below `MMAP_BASE`, above the heap,
+/// clear of its mmap regions.
+fn mmap_slot_free(e: &Enclave, va: u64, bytes: u64) -> bool {
+    match va.checked_add(bytes) {
+        Some(end) => va >= e.heap_top && end <= MMAP_BASE && !e.mmaps.iter().any(|r| va < r.end() && r.va < end),
+        None => false,
+    }
+}
+
+/// Where a region of `bytes` lands in `e`'s mmap area: at `want` if free, else immediately
+/// below its lowest mmap region (or ending at `MMAP_BASE`).
+fn mmap_place(e: &Enclave, want: Option<u64>, bytes: u64) -> Option<u64> {
+    if let Some(w) = want.filter(|&w| mmap_slot_free(e, w, bytes)) {
+        return Some(w);
+    }
+    let lowest = e.mmaps.iter().map(|r| r.va).min().unwrap_or(MMAP_BASE);
+    lowest.checked_sub(bytes).filter(|&va| mmap_slot_free(e, va, bytes))
+}
+
+/// Copies block `r` of `src` into a fresh block of `dst` mapped at `va` (`mapped` pages,
+/// starting `skip` pages into the block) and gives `src`'s block back. Everything that can fail
+/// is checked before anything changes; `None` leaves both untouched.
+fn move_block(src: &mut Enclave, r: Region, dst: &mut Enclave, va: u64, skip: u64, mapped: u64) -> Option<Region> {
+    let bytes = r.pages * PAGE;
+    if pt::tables_needed(&mut dst.bus, dst.root, va, mapped) > dst.free_table_pages() {
+        return None;
+    }
+    let pa = dst.try_host_alloc(bytes)?;
+    let mut page = [0u8; PAGE as usize];
+    for i in 0..r.pages {
+        let from = r.pa + i * PAGE;
+        // Never-written frames read as zero in the fresh block too: copy only present ones.
+        if src.bus.mem.get(from >> 12).is_some() && src.bus.read(from, &mut page) {
+            dst.bus.write(pa + i * PAGE, &page);
+        }
+    }
+    let ok = dst.map(va, pa + skip * PAGE, mapped, PTE_DATA);
+    debug_assert!(ok, "tables were counted");
+    dst.hart.host_unmapped(pa, pa + bytes);
+    src.unmap(r.va, r.mapped);
+    src.host_free(r.pa, bytes);
+    Some(Region { va, pa, pages: r.pages, mapped })
+}
+
+/// Moves mmap region `i` of `src` to `dst` at `va`; the pool's accounting moves with it.
+fn move_mmap(src: &mut Enclave, i: usize, dst: &mut Enclave, va: u64) -> Option<Region> {
+    let r = src.mmaps[i];
+    let moved = move_block(src, r, dst, va, 1, r.mapped)?;
+    src.mmaps.remove(i);
+    src.secure_bytes -= r.pages * PAGE;
+    dst.secure_bytes += r.pages * PAGE;
+    dst.mmaps.push(moved);
+    Some(moved)
+}
+
+/// Moves the relay region of `src` at `MM_ARG_BASE` to `dst` at `MM_ARG_BASE`, `mapped` pages
+/// of it visible there.
+fn move_relay(src: &mut Enclave, dst: &mut Enclave, mapped: u64) -> bool {
+    let Some(i) = src.relay.iter().position(|r| r.va == MM_ARG_BASE) else { return false };
+    let r = src.relay[i];
+    if dst.relay.iter().any(|d| d.va < MM_ARG_BASE + mapped * PAGE && MM_ARG_BASE < d.end()) {
+        return false;
+    }
+    let Some(moved) = move_block(src, r, dst, MM_ARG_BASE, 0, mapped.min(r.pages)) else { return false };
+    src.relay.remove(i);
+    dst.relay.insert(0, moved);
+    true
+}
+
+/// The index of `e`'s mmap region holding all of `[va, va + size)`.
+fn mmap_holding(e: &Enclave, va: u64, size: u64) -> Option<usize> {
+    let end = va.checked_add(size)?;
+    e.mmaps.iter().position(|r| r.va <= va && end <= r.end())
+}
+
+/// Copies the print buffer of `from` to `to` (the chain shares the top caller's buffer: each
+/// party has its own page, and the one that runs holds the current contents).
+fn copy_kbuffer(from: &mut Enclave, to: &mut Enclave) {
+    let (src, dst) = (from.kbuffer_pa, to.kbuffer_pa);
+    if src == 0 || dst == 0 {
+        return;
+    }
+    if from.bus.mem.get(src >> 12).is_none() && to.bus.mem.get(dst >> 12).is_none() {
+        return;
+    }
+    let mut page = [0u8; PAGE as usize];
+    from.bus.read(src, &mut page);
+    to.hart.host_write(&mut to.bus, dst, &page);
+}
+
+/// `acquire_enclave(name)` (97): the monitor eid of the server with that name, or -1.
+pub fn acquire(e: &mut Enclave, m: &Monitor, name_va: u64) -> u64 {
+    let Some(name) = read_name(e, name_va) else { return MINUS_ONE };
+    if name.is_empty() {
+        return MINUS_ONE;
+    }
+    m.server_by_name(&name).map_or(MINUS_ONE, |c| c.eid as u64)
+}
+
+/// Whether the ecall `e` stopped at is `call_enclave` or `SERVER_RETURN`.
+pub fn ecall_fid(e: &Enclave) -> Option<u64> {
+    (e.hart.x[16] == SBI_EXT_PENGLAI_ENCLAVE).then_some(e.hart.x[17])
+}
+
+fn finish(e: &mut Enclave, result: u64) {
+    e.hart.x[10] = result;
+    e.hart.pc = e.hart.pc.wrapping_add(4);
+    e.hart.retired += 1;
+}
+
+impl Monitor {
+    pub(super) fn ipc(&self) -> std::sync::MutexGuard<'_, Ipc> {
+        self.ipc.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live server enclave named `name`.
+    pub fn server_by_name(&self, name: &[u8]) -> Option<Arc<EnclaveCell>> {
+        let t = self.tables();
+        t.eids.iter().flatten().find(|c| c.kind == SERVER_ENCLAVE && c.name_key() == name).cloned()
+    }
+
+    /// Whether a server is part of a call chain right now.
+    pub fn server_in_call(&self, cell: &EnclaveCell) -> bool {
+        self.ipc().busy.contains(&cell.eid)
+    }
+
+    /// The callees of `top`'s calls in flight, outermost first.
+    pub fn chain(&self, top: &EnclaveCell) -> Vec<Arc<EnclaveCell>> {
+        match self.ipc().chains.get(&top.eid) {
+            Some(f) if !f.is_empty() => f.iter().map(|f| Arc::clone(&f.callee)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The calls made in `top`'s runs since the last look (oldest first), then forgotten.
+    pub fn take_call_trace(&self, top: &EnclaveCell) -> Vec<CallRecord> {
+        self.ipc().traces.remove(&top.eid).unwrap_or_default()
+    }
+
+    /// `call_enclave(handle, &arg)` made by `caller` (the top caller `top`, or the innermost
+    /// callee): the callee is set up to run and pushed on `chain`, or the caller gets -1 / -2.
+    pub(super) fn call(&self, top: &EnclaveCell, caller_eid: u32, caller: &mut Enclave, chain: &mut Vec<Arc<EnclaveCell>>) {
+        let (handle, arg_va) = (caller.hart.x[10], caller.hart.x[11]);
+        let depth = chain.len() as u32 + 1;
+        let refuse = |m: &Monitor, caller: &mut Enclave, result: u64| {
+            m.ipc().record(top.eid, CallRecord { caller: caller_eid, callee: handle, result: result as i64, resp_val: 0, depth });
+            finish(caller, result);
+        };
+        let Some(arg) = CallArg::read(caller, arg_va) else { return refuse(self, caller, MINUS_ONE) };
+        // The region the caller hands over: checked (and found) before anything changes.
+        let passed_region = if arg.req_vaddr == 0 {
+            None
+        } else {
+            let ok = arg.req_vaddr % PAGE == 0
+                && arg.req_size % PAGE == 0
+                && arg.req_size >= PAGE
+                && arg.req_vaddr.checked_add(arg.req_size).is_some();
+            if !ok {
+                return refuse(self, caller, MINUS_ONE);
+            }
+            if arg.req_vaddr == MM_ARG_BASE {
+                match caller.relay.iter().find(|r| r.va == MM_ARG_BASE) {
+                    Some(r) if arg.req_size <= r.pages * PAGE => Some(None),
+                    _ => return refuse(self, caller, MINUS_ONE),
+                }
+            } else {
+                match mmap_holding(caller, arg.req_vaddr, arg.req_size) {
+                    Some(i) => Some(Some(i)),
+                    None => return refuse(self, caller, MINUS_ONE),
+                }
+            }
+        };
+        let callee = {
+            let t = self.tables();
+            usize::try_from(handle).ok().and_then(|i| t.eids.get(i)).and_then(|s| s.clone())
+        };
+        let Some(callee) = callee.filter(|c| c.kind == SERVER_ENCLAVE) else { return refuse(self, caller, MINUS_ONE) };
+        {
+            // The server's control lock orders this against its destroy (which refuses busy
+            // servers under the same two locks).
+            let mut ipc = self.ipc();
+            let mut c = callee.ctl.lock().unwrap();
+            match c.state {
+                State::Runnable if !ipc.busy.contains(&callee.eid) => {}
+                State::Invalid | State::Destroyed => {
+                    drop((c, ipc));
+                    return refuse(self, caller, MINUS_ONE);
+                }
+                _ => {
+                    drop((c, ipc));
+                    return refuse(self, caller, SERVER_BUSY);
+                }
+            }
+            c.state = State::Running;
+            ipc.busy.insert(callee.eid);
+        }
+        let mut g = callee.inner.lock().unwrap();
+        let Some(ce) = g.as_mut() else {
+            drop(g);
+            self.unbusy(&callee, State::Invalid);
+            return refuse(self, caller, MINUS_ONE);
+        };
+        // The top caller's print buffer, mapped in the callee (kept mapped between calls: a
+        // server only ever runs inside calls).
+        if ce.kbuffer_pa == 0 {
+            let Some(kb) = ce.try_host_alloc(KBUFFER_SIZE) else {
+                drop(g);
+                self.unbusy(&callee, State::Runnable);
+                return refuse(self, caller, MINUS_ONE);
+            };
+            if !ce.map(KBUFFER, kb, 1, PTE_DATA) {
+                ce.host_free(kb, KBUFFER_SIZE);
+                drop(g);
+                self.unbusy(&callee, State::Runnable);
+                return refuse(self, caller, MINUS_ONE);
+            }
+            ce.kbuffer_pa = kb;
+        }
+        let (passed, a1) = match passed_region {
+            None => (Passed::Nothing, 0),
+            Some(None) => {
+                if !move_relay(caller, ce, arg.req_size / PAGE) {
+                    drop(g);
+                    self.unbusy(&callee, State::Runnable);
+                    return refuse(self, caller, MINUS_ONE);
+                }
+                (Passed::Relay, MM_ARG_BASE)
+            }
+            Some(Some(i)) => {
+                let r = caller.mmaps[i];
+                let bytes = r.mapped * PAGE;
+                let moved = mmap_place(ce, Some(r.va), bytes).and_then(|va| move_mmap(caller, i, ce, va));
+                let Some(m) = moved else {
+                    drop(g);
+                    self.unbusy(&callee, State::Runnable);
+                    return refuse(self, caller, MINUS_ONE);
+                };
+                (Passed::Mmap { caller_va: r.va, offset: arg.req_vaddr - r.va, callee_va: m.va }, m.va)
+            }
+        };
+        copy_kbuffer(caller, ce);
+        // The callee starts afresh at its entry point with every register zero but these.
+        let h = &mut ce.hart;
+        h.x = [0; 32];
+        h.pc = ce.entry;
+        h.x[2] = STACK_BASE;
+        h.x[10] = arg.req_arg;
+        h.x[11] = a1;
+        h.x[12] = if a1 != 0 { arg.req_size } else { 0 };
+        if let Some((_, size)) = ce.shm {
+            h.x[13] = SHM_BASE;
+            h.x[14] = size;
+        }
+        ce.pending = super::enclave::Pending::None;
+        drop(g);
+        // The caller continues after its ecall when the callee returns (a0 set then).
+        caller.hart.pc = caller.hart.pc.wrapping_add(4);
+        caller.hart.retired += 1;
+        if let Some(prev) = chain.last() {
+            let mut c = prev.ctl.lock().unwrap();
+            if c.state == State::Running {
+                c.state = State::Runnable;
+            }
+        }
+        self.ipc().chains.entry(top.eid).or_default().push(Frame { callee: Arc::clone(&callee), passed, req_size: arg.req_size });
+        chain.push(callee);
+    }
+
+    /// Takes a server out of the busy set and gives it `state`.
+    fn unbusy(&self, callee: &EnclaveCell, state: State) {
+        let mut ipc = self.ipc();
+        ipc.busy.remove(&callee.eid);
+        let mut c = callee.ctl.lock().unwrap();
+        if c.state != State::Invalid {
+            c.state = state;
+        }
+    }
+
+    /// `SERVER_RETURN(&ret)` by the innermost callee `ce` (locked by the run loop): the
+    /// caller (`top_e`, or the callee below it) continues with `call_enclave` = 0, or the
+    /// callee gets -1 (unreadable argument) and goes on.
+    pub(super) fn server_return(&self, top: &EnclaveCell, top_e: &mut Enclave, ce: &mut Enclave, chain: &mut Vec<Arc<EnclaveCell>>) {
+        let Some(ret) = CallArg::read(ce, ce.hart.x[10]) else { return finish(ce, MINUS_ONE) };
+        let frame = {
+            let mut ipc = self.ipc();
+            let Some(f) = ipc.chains.get_mut(&top.eid).and_then(|f| f.pop()) else {
+                drop(ipc);
+                return finish(ce, MINUS_ONE);
+            };
+            f
+        };
+        let callee = chain.pop().expect("the chain and the monitor's frames agree");
+        let caller_cell = chain.last().cloned();
+        let mut caller_guard = caller_cell.as_ref().map(|c| c.inner.lock().unwrap());
+        let caller: &mut Enclave = match caller_guard.as_mut() {
+            Some(g) => g.as_mut().expect("a caller in a chain is alive"),
+            None => top_e,
+        };
+        self.return_memory(&frame, &ret, caller, ce, top.eid, caller_cell.as_ref().map_or(top.eid, |c| c.eid));
+        ce.hart.pc = ce.hart.pc.wrapping_add(4);
+        ce.hart.retired += 1;
+        drop(caller_guard);
+        {
+            let mut ipc = self.ipc();
+            ipc.busy.remove(&callee.eid);
+            if ipc.chains.get(&top.eid).is_some_and(|f| f.is_empty()) {
+                ipc.chains.remove(&top.eid);
+            }
+        }
+        let mut c = callee.ctl.lock().unwrap();
+        if c.state != State::Invalid {
+            c.state = State::Runnable;
+        }
+        drop(c);
+        if let Some(prev) = caller_cell {
+            let mut c = prev.ctl.lock().unwrap();
+            if c.state == State::Runnable {
+                c.state = State::Running;
+            }
+        }
+    }
+
+    /// Steps 2–4 of a return: the passed region back, the response region to the caller, the
+    /// caller's `arg` written and `call_enclave` = 0.
+    fn return_memory(&self, f: &Frame, ret: &CallArg, caller: &mut Enclave, ce: &mut Enclave, top: u32, caller_eid: u32) {
+        let arg_va = caller.hart.x[11];
+        let mut arg = CallArg::read(caller, arg_va).unwrap_or_default();
+        let back_ok = f.passed != Passed::Nothing
+            && ret.req_vaddr != 0
+            && ret.req_vaddr % PAGE == 0
+            && ret.req_size % PAGE == 0
+            && ret.req_size >= f.req_size;
+        arg.req_vaddr = 0;
+        if back_ok {
+            match f.passed {
+                Passed::Relay => {
+                    let pages = ce.relay.iter().find(|r| r.va == MM_ARG_BASE).map_or(0, |r| r.pages);
+                    if pages > 0 && move_relay(ce, caller, pages) {
+                        arg.req_vaddr = MM_ARG_BASE;
+                    }
+                }
+                Passed::Mmap { caller_va, offset, .. } => {
+                    if let Some(i) = mmap_holding(ce, ret.req_vaddr, ret.req_size) {
+                        let bytes = ce.mmaps[i].mapped * PAGE;
+                        if let Some(va) = mmap_place(caller, Some(caller_va), bytes) {
+                            if let Some(m) = move_mmap(ce, i, caller, va) {
+                                arg.req_vaddr = m.va + offset.min(bytes - PAGE);
+                            }
+                        }
+                    }
+                }
+                Passed::Nothing => {}
+            }
+        }
+        arg.resp_vaddr = 0;
+        arg.resp_size = 0;
+        let resp_ok = ret.resp_vaddr != 0 && ret.resp_vaddr % PAGE == 0 && ret.resp_size % PAGE == 0 && ret.resp_size >= PAGE;
+        if resp_ok {
+            if let Some(i) = mmap_holding(ce, ret.resp_vaddr, ret.resp_size) {
+                let r = ce.mmaps[i];
+                let bytes = r.mapped * PAGE;
+                if let Some(va) = mmap_place(caller, None, bytes) {
+                    if let Some(m) = move_mmap(ce, i, caller, va) {
+                        arg.resp_vaddr = m.va + (ret.resp_vaddr - r.va);
+                        arg.resp_size = ret.resp_size;
+                    }
+                }
+            }
+        }
+        arg.resp_val = ret.resp_val;
+        copy_kbuffer(ce, caller);
+        // The caller may have handed over the page holding its `arg`: then it is not written.
+        caller.write_va(arg_va, &arg.to_bytes());
+        caller.hart.x[10] = 0;
+        let depth = self.ipc().chains.get(&top).map_or(0, |f| f.len()) as u32 + 1;
+        let callee_eid = f.callee.eid as u64;
+        self.ipc().record(top, CallRecord { caller: caller_eid, callee: callee_eid, result: 0, resp_val: ret.resp_val, depth });
+    }
+
+    /// One slice of the innermost callee of `top`'s chain, and its ecall if it made one.
+    /// `Some` ends the run of `top` with that exit.
+    pub(super) fn run_callee(
+        &self,
+        top: &EnclaveCell,
+        top_e: &mut Enclave,
+        chain: &mut Vec<Arc<EnclaveCell>>,
+        host: &mut dyn Host,
+        n: u64,
+        spent: &mut u64,
+    ) -> Option<RunExit> {
+        let callee = Arc::clone(chain.last()?);
+        let mut g = callee.inner.lock().unwrap();
+        let Some(ce) = g.as_mut() else {
+            // Cannot happen (busy servers are not destroyed); end the chain rather than spin.
+            drop(g);
+            chain.clear();
+            self.abort_chain(top.eid);
+            return Some(RunExit::Fault { cause: 8, tval: 0, pc: 0, ecall: None });
+        };
+        let before = ce.hart.retired;
+        let ev = ce.hart.run(&mut ce.bus, n);
+        *spent += ce.hart.retired - before;
+        let fault = match ev {
+            Event::Budget | Event::Exit(_) => return None,
+            Event::Trap(t) if t.cause == cause::ECALL_U => {
+                match ecall_fid(ce) {
+                    Some(fid::CALL) => {
+                        self.call(top, callee.eid, ce, chain);
+                        return None;
+                    }
+                    Some(fid::RETURN) => {
+                        self.server_return(top, top_e, ce, chain);
+                        return None;
+                    }
+                    // A server cannot exit (B26: -1 and it goes on).
+                    Some(fid::EXIT) => {
+                        finish(ce, MINUS_ONE);
+                        return None;
+                    }
+                    // B2 fix: the caller's eid.
+                    Some(fid::GET_CALLER_ID) => {
+                        let caller = if chain.len() >= 2 { chain[chain.len() - 2].eid } else { top.eid };
+                        finish(ce, if self.config.caller_id_compat { 0 } else { caller as u64 });
+                        return None;
+                    }
+                    // The relay pages of a callee are not handed to the top caller's host.
+                    Some(fid::OCALL) if ce.hart.x[10] == ocall::RETURN_RELAY_PAGE => {
+                        finish(ce, MINUS_ONE);
+                        return None;
+                    }
+                    _ => {}
+                }
+                let mut cx = Ctx { monitor: self, eid: callee.eid, host: &mut *host };
+                match super::ecall::ecall(ce, &mut cx) {
+                    Step::Continue => return None,
+                    Step::Leave(x @ RunExit::Fault { .. }) => x,
+                    Step::Leave(x) => return Some(x),
+                }
+            }
+            Event::Trap(t) => RunExit::Fault { cause: t.cause, tval: t.tval, pc: ce.hart.pc, ecall: None },
+        };
+        // A fault destroys the enclave that faulted, the innermost callee; the run of the top
+        // caller ends with it (the rest of the chain is released when the top caller goes).
+        let enc = g.take();
+        drop(g);
+        callee.ctl.lock().unwrap().state = State::Invalid;
+        {
+            let mut ipc = self.ipc();
+            ipc.busy.remove(&callee.eid);
+            if let Some(f) = ipc.chains.get_mut(&top.eid) {
+                f.pop();
+            }
+            let depth = chain.len() as u32;
+            let caller = if chain.len() >= 2 { chain[chain.len() - 2].eid } else { top.eid };
+            ipc.record(top.eid, CallRecord { caller, callee: callee.eid as u64, result: -1, resp_val: 0, depth });
+        }
+        chain.pop();
+        if let Some(enc) = enc {
+            self.free(&callee, enc);
+        }
+        callee.cv.notify_all();
+        Some(fault)
+    }
+
+    /// The top caller `top` is gone (or its run cannot go on): every call of its chain ends.
+    /// Each callee gives up the memory it received in that call and is RUNNABLE again.
+    pub(super) fn abort_chain(&self, top: u32) {
+        let frames = {
+            let mut ipc = self.ipc();
+            ipc.traces.remove(&top);
+            ipc.chains.remove(&top).unwrap_or_default()
+        };
+        for f in frames.into_iter().rev() {
+            if let Some(ce) = f.callee.inner.lock().unwrap().as_mut() {
+                match f.passed {
+                    Passed::Mmap { callee_va, .. } => {
+                        if let Some(i) = ce.mmaps.iter().position(|r| r.va == callee_va) {
+                            let r = ce.mmaps.remove(i);
+                            free_block(ce, self, r);
+                        }
+                    }
+                    Passed::Relay => {
+                        if let Some(i) = ce.relay.iter().position(|r| r.va == MM_ARG_BASE) {
+                            let r = ce.relay.remove(i);
+                            ce.unmap(r.va, r.mapped);
+                            ce.host_free(r.pa, r.pages * PAGE);
+                        }
+                    }
+                    Passed::Nothing => {}
+                }
+                ce.hart.release_caches();
+            }
+            self.unbusy(&f.callee, State::Runnable);
+        }
+    }
+
+    /// The answer to an OCALL the innermost callee of `top` forwarded to the host.
+    pub(super) fn callee_ocall_return(&self, top: &EnclaveCell, v: u64) -> Option<Result<(), String>> {
+        let callee = self.chain(top).pop()?;
+        let mut g = callee.inner.lock().unwrap();
+        let Some(ce) = g.as_mut() else { return Some(Err("the callee no longer exists".into())) };
+        if ce.pending != super::enclave::Pending::User {
+            return Some(Err("the enclave is not waiting for a host OCALL".into()));
+        }
+        ce.pending = super::enclave::Pending::None;
+        ce.hart.x[10] = v;
+        Some(Ok(()))
+    }
+}
