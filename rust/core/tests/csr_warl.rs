@@ -25,6 +25,13 @@ enum Rule {
     /// mcycle/minstret: the *next* instruction reads `v`, so a read with no instruction
     /// retired in between gives `v - 1`.
     Counter,
+    /// tselect: 4 triggers; a write of an index with no trigger is ignored (reads the old 0).
+    Tselect,
+    /// tdata1 of trigger 0: types mcontrol (2) and mcontrol6 (6) keep type, match 0/2/3 (others
+    /// become 0), m, s, u, execute, store, load; anything else written gives type 15
+    /// (disabled) with every other bit 0 (dmode is writable only from Debug Mode, which does
+    /// not exist; hit, select, timing, size, action, chain, maskmax read 0).
+    Tdata1,
 }
 
 /// The hart's retired count in [`fresh`]: the unprivileged counters read it.
@@ -89,6 +96,12 @@ fn rule(n: u16) -> Option<Rule> {
         0xc00..=0xc02 => Const(RETIRED),   // cycle, time, instret (read-only views)
         0xc03..=0xc1f => Const(0),         // hpmcounter3..31
         0xf11..=0xf15 => Const(0),         // mvendorid, marchid, mimpid, mhartid, mconfigptr
+        0x7a0 => Tselect,
+        0x7a1 => Tdata1,
+        0x7a2 => Mask(u64::MAX),           // tdata2: any address
+        0x7a3 => Const(0),                 // tdata3 (textra64): no extra conditions
+        0x7a4 => Const((1 << 24) | (1 << 2) | (1 << 6) | (1 << 15)), // tinfo: version 1, types 2, 6, 15
+        // 0x7a5 tcontrol is absent: M-mode triggers fire only while mstatus.MIE = 1 instead.
         _ => return None,
     })
 }
@@ -126,6 +139,17 @@ fn expected(r: Rule, v: u64) -> u64 {
             out
         }
         Rule::Counter => v.wrapping_sub(1),
+        Rule::Tselect => if v < 4 { v } else { 0 },
+        Rule::Tdata1 => {
+            let ty = v >> 60;
+            if ty == 2 || ty == 6 {
+                let m = match (v >> 7) & 0xf { 2 => 2, 3 => 3, _ => 0 };
+                const M_S_U_X_W_R: u64 = (1 << 6) | (1 << 4) | (1 << 3) | (1 << 2) | (1 << 1) | 1;
+                (ty << 60) | (m << 7) | (v & M_S_U_X_W_R)
+            } else {
+                15 << 60
+            }
+        }
     }
 }
 

@@ -34,6 +34,8 @@ impl Hart {
         }
         let page = self.code.current_ppn() << 12;
         let mut insns = [Insn::illegal(0, 4); MAX_BLOCK];
+        // Each instruction's page offset (for execute triggers: the block may follow a jal).
+        let mut offs = [0u64; MAX_BLOCK];
         let mut n = 0;
         let mut off = pc & 0xfff;
         loop {
@@ -46,6 +48,7 @@ impl Hart {
             }
             let insn = decode(raw);
             insns[n] = insn;
+            offs[n] = off;
             n += 1;
             if n == MAX_BLOCK {
                 break;
@@ -67,7 +70,11 @@ impl Hart {
         }
         if n > 0 {
             let cmplog = self.cmplog_on();
-            return Ok(self.code.add_block(pc, &insns[..n], cmplog));
+            let b = self.code.add_block(pc, &insns[..n], cmplog);
+            if self.exec_triggers_armed() {
+                self.arm_block(b, pc & !0xfff, &offs[..n]);
+            }
+            return Ok(b);
         }
         // The first instruction straddles the page boundary; its upper half may map anywhere
         // or fault, so it has its own small cache, emptied on any translation or code change.
@@ -79,7 +86,11 @@ impl Hart {
         }
         let raw = fetch_half(bus, page | 0xffe) | (fetch_half(bus, hi) << 16);
         let cmplog = self.cmplog_on();
-        Ok(self.code.add_straddler(pc, decode(raw), cmplog))
+        let b = self.code.add_straddler(pc, decode(raw), cmplog);
+        if self.exec_triggers_armed() {
+            self.arm_block(b, pc & !0xfff, &[pc & 0xfff]);
+        }
+        Ok(b)
     }
 
     fn fetch_pa(&mut self, va: u64, bus: &mut Bus) -> Result<u64, Trap> {
