@@ -2,7 +2,7 @@
 
     pltvm fuzz ELF [CORPUS_DIR ...] [-runs=N] [-max_total_time=S] [-max_len=N]
                [-max_instructions=N] [-jobs=N] [-seed=N] [-dict=FILE] [-use_cmp=0|1]
-               [-artifact_prefix=P] [-merge=1] [-print_final_stats=1]
+               [-artifact_prefix=P] [-merge=1] [-print_final_stats=1] [-ray=auto|ADDRESS]
     pltvm fuzz ELF FILE ...        run each file once and report its outcome (reproduction)
 
 Options are libFuzzer's ``-name=value`` flags (see :mod:`pltvm.fuzz` for the harness
@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 USAGE = """\
 usage: pltvm fuzz ELF [CORPUS_DIR ...] [-runs=N] [-max_total_time=S] [-max_len=N]
                   [-max_instructions=N] [-jobs=N] [-seed=N] [-dict=FILE] [-use_cmp=0|1]
-                  [-artifact_prefix=P] [-merge=1]
+                  [-artifact_prefix=P] [-merge=1] [-ray=auto|ADDRESS]
        pltvm fuzz ELF FILE ...
 """
 
@@ -49,6 +49,10 @@ With FILE arguments (not directories) each file runs once and its outcome is pri
   -artifact_prefix=P    findings are written to P crash-<sha1> / P timeout-<sha1> (default ./)
   -merge=1              minimise the corpus dirs after the first into the first
   -keep_going=1         do not stop at the first finding
+  -ray=auto|ADDRESS     run the -jobs workers as Ray actors (needs pltvm[ray]): auto = RAY_ADDRESS,
+                        a `ray start` cluster on this machine, else a new local instance;
+                        ADDRESS = HOST:PORT of a cluster (or ray://HOST:PORT). The corpus dir and
+                        findings are written here; one status line for the whole campaign
 
 exit status: 0 nothing found; 77 a crash; 70 a timeout; 72 interrupted (Ctrl-C; the corpus is
 kept); 2 bad usage (missing or invalid ELF, bad flag).
@@ -56,7 +60,7 @@ kept); 2 bad usage (missing or invalid ELF, bad flag).
 
 _INT_FLAGS = {"runs", "max_len", "max_instructions", "jobs", "seed", "use_cmp", "merge", "keep_going",
               "print_final_stats"}
-_FLAGS = _INT_FLAGS | {"max_total_time", "dict", "artifact_prefix", "help"}
+_FLAGS = _INT_FLAGS | {"max_total_time", "dict", "artifact_prefix", "help", "ray"}
 
 
 class _Usage(Exception):
@@ -97,6 +101,8 @@ def _parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
                 if not 0 <= v <= 1e9:
                     raise _Usage(f"-max_total_time must be in [0, 1e9], got {value}")
             else:
+                if name == "ray" and not value:
+                    raise _Usage("-ray needs a value: -ray=auto or -ray=HOST:PORT")
                 v = value
             flags[name] = v
         else:
@@ -240,7 +246,7 @@ def _fuzz(fz: Any, dirs: list[str], flags: dict[str, Any], prefix: str) -> int:
     start = time.monotonic()
     stats = fz.run(corpus, runs=flags.get("runs"), max_total_time=flags.get("max_total_time"),
                    jobs=flags.get("jobs", 1) or 1, stop_on_finding=not flags.get("keep_going"),
-                   on_event=on_event)
+                   on_event=on_event, ray=flags.get("ray"))
     if out is not None and not isinstance(corpus, Path):
         for data in stats.corpus:
             (out / hashlib.sha1(data).hexdigest()).write_bytes(data)

@@ -247,6 +247,7 @@ class Fuzzer:
         self.seed = seed
         self.cmplog = bool(cmplog)
         self.check = check
+        self.map_size = map_size
         if dict is None:
             self.tokens: list[bytes] = []
         elif isinstance(dict, (str, os.PathLike)):
@@ -290,6 +291,7 @@ class Fuzzer:
         stop_on_finding: bool = True,
         on_event: Optional[Callable[[str, dict[str, Any], object], object]] = None,
         pulse: float = 2.0,
+        ray: Optional[str] = None,
     ) -> FuzzStats:
         """Fuzzes until ``runs`` executions, ``max_total_time`` seconds, a finding (unless
         ``stop_on_finding`` is false) or Ctrl-C (then ``interrupted``; the corpus so far is kept).
@@ -299,6 +301,10 @@ class Fuzzer:
         share new corpus entries. ``on_event(kind, progress, payload)`` sees ``"new"`` (payload:
         the input), ``"pulse"`` every ``pulse`` s and ``"finding"``; progress has executions,
         elapsed, edges, corpus. Raising from it stops the campaign.
+
+        ``ray`` (``"auto"`` or a Ray cluster address, ``HOST:PORT``): run the ``jobs`` workers
+        as Ray actors instead of threads, sharing new entries through this process, which
+        keeps the corpus and gets the events (:mod:`pltvm.ray.fuzz`; needs ``pltvm[ray]``).
         """
         _count("runs", runs)
         _count("jobs", jobs, 1)
@@ -337,11 +343,22 @@ class Fuzzer:
             def check(kind: str, retval: Optional[int], _input: bytes, output: bytes) -> None:
                 user(RunResult(kind, retval, None, output, 0, 0))
 
-        r = self._target.fuzz(
-            seeds, seed=seed, jobs=jobs, cmplog=self.cmplog, tokens=self.tokens, runs=runs,
-            max_total_time=None if max_total_time is None else float(max_total_time),
-            stop_on_finding=stop_on_finding, pulse=pulse, on_event=event, check=check,
-        )
+        if ray is not None:
+            try:
+                from .ray.fuzz import run_campaign
+            except ImportError as e:
+                raise FuzzError(f"ray: {e}") from None
+            r = run_campaign(
+                self, seeds, ray=ray, seed=seed, jobs=jobs, runs=runs,
+                max_total_time=None if max_total_time is None else float(max_total_time),
+                stop_on_finding=stop_on_finding, pulse=pulse, on_event=event, check=check,
+            )
+        else:
+            r = self._target.fuzz(
+                seeds, seed=seed, jobs=jobs, cmplog=self.cmplog, tokens=self.tokens, runs=runs,
+                max_total_time=None if max_total_time is None else float(max_total_time),
+                stop_on_finding=stop_on_finding, pulse=pulse, on_event=event, check=check,
+            )
         err = r["error"]
         interrupted = bool(r["interrupted"])
         if err is not None and not isinstance(err, KeyboardInterrupt):
@@ -375,7 +392,7 @@ def read_corpus(paths: Iterable[Path]) -> list[bytes]:
 
 def run(elf: StrPath, corpus: Union[StrPath, Iterable[Union[StrPath, bytes]], None] = None, **kw: object) -> FuzzStats:
     """``Fuzzer(elf, <Fuzzer options>).run(corpus, <run options>)`` in one call."""
-    run_keys = {"runs", "max_total_time", "jobs", "stop_on_finding", "on_event", "pulse"}
+    run_keys = {"runs", "max_total_time", "jobs", "stop_on_finding", "on_event", "pulse", "ray"}
     fz = Fuzzer(elf, **{k: v for k, v in kw.items() if k not in run_keys})  # type: ignore[arg-type]
     return fz.run(corpus, **{k: v for k, v in kw.items() if k in run_keys})  # type: ignore[arg-type]
 

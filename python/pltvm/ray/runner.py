@@ -1,0 +1,159 @@
+"""What one replica of an :class:`~pltvm.ray.EnclavePool` does, without Ray.
+
+A :class:`Replica` holds a :class:`~pltvm.Device` and a shadow template of the ELF; each input
+runs in a fresh copy-on-write fork, under the harness contract of :mod:`pltvm.fuzz`: the
+instance's shm (at ``0x39_0000_0000``, ``shm_size`` bytes) holds the input's length as a
+little-endian u64 followed by the bytes, the rest zero (``a0``/``a1`` at entry are the shm's
+base and size); it runs from its entry with an instruction budget, what it prints is captured,
+and it is destroyed. The pool's actors are this class made remote, so what a pool computes is
+what :meth:`Replica.run_batch` computes in-process (benches/ray_bench.py compares the two).
+
+Nothing here imports Ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
+
+from ..device import Device, Fault, _load_elf, _elf_type_problem
+from ..errors import EnclaveError, InvalidEnclave
+
+__all__ = ["Result", "Replica", "OUTCOMES", "DEFAULT_SHM_SIZE", "DEFAULT_MAX_INSTRUCTIONS", "check_input",
+           "shm_size_arg", "count_arg"]
+
+PAGE = 4096
+DEFAULT_SHM_SIZE = PAGE
+DEFAULT_MAX_INSTRUCTIONS = 1_000_000
+#: The largest shm a pool accepts (the fuzzer's limit, 16 MiB of input, plus the length word).
+MAX_SHM_SIZE = (1 << 24) + PAGE
+OUTCOMES = ("ok", "crash", "timeout")
+
+
+class Result(NamedTuple):
+    """One input's run. A named tuple: cheap to build and to pickle, as a pool returns
+    thousands per batch."""
+
+    outcome: str
+    """``"ok"`` (the enclave exited, or returned its relay page), ``"crash"`` (a fault, or the
+    monitor destroyed it) or ``"timeout"`` (``max_instructions`` ran out)."""
+    value: Optional[int]
+    """The exit value (``a0`` of ``EAPP_RETURN``, signed 64-bit, as :attr:`pltvm.RunResult.value`)
+    when the enclave exited, else None."""
+    output: bytes
+    """What the enclave printed."""
+    fault: Optional[Fault]
+    """Cause, pc and tval of a fault (``outcome == "crash"``), else None."""
+    instructions: int
+    """Instructions retired."""
+    reason: str
+    """How :meth:`pltvm.Enclave.run` ended: ``"exit"``, ``"fault"``, ``"budget"``, ``"relay"``,
+    ``"destroyed"`` or ``"aborted"`` (its output could not be delivered)."""
+
+
+_OUTCOME_OF_REASON = {"exit": "ok", "relay": "ok", "fault": "crash", "budget": "timeout", "destroyed": "crash"}
+
+
+def count_arg(value: object, what: str, lo: int = 1, hi: int = (1 << 64) - 1) -> int:
+    """``value`` if it is an int in [lo, hi] (a bool is not); else TypeError / ValueError naming
+    the argument."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be in [{lo}, {hi}], not {value}")
+    return value
+
+
+def shm_size_arg(value: object) -> int:
+    """``shm_size`` checked: whole pages, at least one, at most :data:`MAX_SHM_SIZE`."""
+    size = count_arg(value, "shm_size", PAGE, MAX_SHM_SIZE)
+    if size % PAGE:
+        raise ValueError(f"shm_size must be a multiple of {PAGE} bytes, not {size}")
+    return size
+
+
+def check_input(data: object, where: str, max_len: int) -> bytes:
+    """One input as bytes; TypeError / ValueError naming it (``where``, e.g. ``inputs[3]``)
+    if it is not bytes-like or longer than ``max_len`` (``shm_size - 8``)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{where} must be bytes, not {type(data).__name__}")
+    b = bytes(data)
+    if len(b) > max_len:
+        raise ValueError(f"{where} has {len(b)} bytes; at most shm_size - 8 = {max_len} fit in the shm")
+    return b
+
+
+class Replica:
+    """A :class:`~pltvm.Device` with a shadow template of ``elf`` (a path, ELF bytes or a
+    bundled enclave name), running inputs in forks of it."""
+
+    def __init__(
+        self,
+        elf: Union[str, bytes, Any],
+        shm_size: int = DEFAULT_SHM_SIZE,
+        max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        secure_memory: Union[int, str, None] = None,
+    ) -> None:
+        self.shm_size = shm_size_arg(shm_size)
+        self.max_instructions = count_arg(max_instructions, "max_instructions")
+        data, label = _load_elf(elf)
+        problem = _elf_type_problem(data)
+        if problem is not None:
+            raise InvalidEnclave(f"{label}: {problem}")
+        self.device = Device(secure_memory)
+        self.shadow = self.device.create_shadow(data)
+        self._shm = bytearray(self.shm_size)
+        self._dirty = 0
+
+    @property
+    def max_len(self) -> int:
+        """The longest input: ``shm_size - 8``."""
+        return self.shm_size - 8
+
+    @property
+    def measurement(self) -> bytes:
+        """The template's measurement (every instance reports it)."""
+        return self.shadow.measurement
+
+    def ready(self) -> bytes:
+        """The measurement (a pool calls this to wait until its actors are up)."""
+        return self.measurement
+
+    def run(self, data: bytes) -> Result:
+        """Run one input in a fresh fork of the template and destroy the fork."""
+        shm = self._shm
+        n = len(data)
+        if n > self.shm_size - 8:
+            raise ValueError(f"input has {n} bytes; at most shm_size - 8 = {self.shm_size - 8} fit in the shm")
+        if self._dirty > n + 8:
+            shm[n + 8 : self._dirty] = bytes(self._dirty - n - 8)
+        shm[:8] = n.to_bytes(8, "little")
+        shm[8 : 8 + n] = data
+        self._dirty = n + 8
+        e = self.shadow.fork(shm=shm)  # fork copies the shm: reusing the buffer is safe
+        try:
+            r = e.run(output="capture", max_instructions=self.max_instructions, check=False)
+        except EnclaveError:  # "aborted": the monitor destroyed it (its output was refused)
+            e.destroy()
+            return Result("crash", None, b"", None, 0, "aborted")
+        if not r.finished:
+            e.destroy()  # a budget run or a relay return leaves the instance behind
+        return Result(_OUTCOME_OF_REASON.get(r.reason, "crash"), r.value, r.output or b"", r.fault, r.instret,
+                      r.reason)
+
+    def run_batch(self, inputs: Sequence[bytes]) -> list[Result]:
+        """:meth:`run` for each input, in order."""
+        run = self.run
+        return [run(d) for d in inputs]
+
+    def run_many(self, inputs: Iterable[bytes]) -> list[Result]:
+        """:meth:`run_batch` of any iterable (the in-process reference of a pool's ``map``)."""
+        return self.run_batch(list(inputs))
+
+    def attest(self, nonce: int = 0) -> bytes:
+        """The template's host attestation report (328 bytes) for ``nonce``."""
+        return bytes(self.shadow.attest(nonce).to_bytes())
+
+    def close(self) -> None:
+        """Destroy the template and close the device."""
+        self.shadow.destroy()
+        self.device.close()
