@@ -98,12 +98,23 @@ pub struct Target {
     pub max_instructions: u64,
     /// Edge ids, shared by every hart that runs this target.
     pub edge_ids: Arc<EdgeIds>,
+    /// The initialisation run and the deferred snapshot, if any (deferred.rs).
+    pub init: Option<crate::deferred::Init>,
 }
 
 impl Target {
     /// Makes `elf` a shadow template. `max_len` is at most [`MAX_LEN_LIMIT`]; the budget at
     /// least 1.
     pub fn new(elf: &[u8], max_len: usize, max_instructions: u64) -> Result<Arc<Target>, TargetError> {
+        Self::with_init(elf, max_len, max_instructions, Some(crate::deferred::DEFAULT_MAX_INIT_INSTRUCTIONS))
+    }
+
+    /// [`Target::new`] with the deferred snapshot (deferred.rs) looked for within
+    /// `max_init_instructions` (at least 1), or never (None: every input runs from the entry).
+    pub fn with_init(elf: &[u8], max_len: usize, max_instructions: u64, max_init_instructions: Option<u64>) -> Result<Arc<Target>, TargetError> {
+        if max_init_instructions == Some(0) {
+            return Err(TargetError::Param("max_init_instructions must be at least 1".into()));
+        }
         if max_len > MAX_LEN_LIMIT {
             return Err(TargetError::Param(format!("max_len must be at most {MAX_LEN_LIMIT}, got {max_len}")));
         }
@@ -113,7 +124,21 @@ impl Target {
         let monitor = Monitor::new(Config::default());
         let params = CreateParams { name: *b"pltvm-fuzz\0\0\0\0\0\0", kind: 0, stack_size: 0, shm: None, persistency: None };
         let template = monitor.create_shadow(elf, &params).map_err(|e| TargetError::Elf(e.to_string()))?;
-        Ok(Arc::new(Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new() }))
+        let mut target = Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new(), init: None };
+        if let Some(budget) = max_init_instructions {
+            target.init = Some(crate::deferred::probe(&target.monitor, &target.template, target.shm_size(), budget)?);
+        }
+        Ok(Arc::new(target))
+    }
+
+    /// What every execution forks: the deferred snapshot, or the ELF's template.
+    fn fork_template(&self) -> &Arc<EnclaveCell> {
+        self.init.as_ref().and_then(|i| i.snapshot.as_ref()).unwrap_or(&self.template)
+    }
+
+    /// Whether executions fork a deferred snapshot (the target called `pl_fuzz_input`).
+    pub fn deferred(&self) -> bool {
+        self.init.as_ref().is_some_and(|i| i.snapshot.is_some())
     }
 
     /// The shm size: `max_len + 8` rounded up to pages.
@@ -213,7 +238,7 @@ impl Runner {
         let t = &self.target;
         let out = t
             .monitor
-            .fork_run_one(&t.template, &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
+            .fork_run_one(t.fork_template(), &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
             .map_err(|e| TargetError::Monitor(e.to_string()))?;
         let outcome = match out.exit {
             RunExit::Exited { retval } => Outcome::Ok { retval },
