@@ -211,7 +211,8 @@ impl Gpt {
         if !napot(pt, pt_size) || !napot(bm, bm_size) || bm_size < MIN_BITMAP.max(frames.saturating_mul(4)) {
             return ERR;
         }
-        let (pt_r, bm_r) = ((pt, pt + pt_size), (bm, bm + bm_size));
+        let (Some(pt_end), Some(bm_end)) = (pt.checked_add(pt_size), bm.checked_add(bm_size)) else { return ERR };
+        let (pt_r, bm_r) = ((pt, pt_end), (bm, bm_end));
         let monitor = (MONITOR_BASE, MONITOR_END);
         if !bus.is_ram_range(pt, pt_size) || !bus.is_ram_range(bm, bm_size) {
             return ERR;
