@@ -127,7 +127,11 @@ class RunResult:
     relay: list[bytes]
     """Contents of relay regions handed back (relay return, exit, fault, destroy)."""
     instret: int
-    """Instructions the enclave retired in this call."""
+    """Instructions the enclave retired in this call (with those of the servers it called)."""
+    calls: list[tuple[int, int, int, int, int]]
+    """The ``call_enclave`` calls made during the run (nested ones too), in the order they
+    ended: ``(caller eid, callee handle, result, resp_val, depth)``; result 0, -1 or -2 (busy),
+    depth 1 for a call of the top enclave."""
 
 @final
 class Enclave:

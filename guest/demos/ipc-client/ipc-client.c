@@ -12,7 +12,7 @@
  *   the ints of the returned region, W[16] sum of the ints of the response region, W[17] the
  *   region's VA before the call, W[18] first int of the relay page after the call,
  *   W[20] the first int read with flag 1.
- * W[0] = 2, raw enclave calls: W[1] entries at W[64] of six words (a7, a0, a1, a2, a3, a0 after
+ * W[0] = 2, raw enclave calls: W[1] entries at W[384] (byte 3072) of six words (a7, a0, a1, a2, a3, a0 after
  *   the ecall); pointer arguments may point into the shm.
  * Exits with 0. */
 #include "eapp.h"
@@ -72,7 +72,7 @@ static void one_call(void)
 
 static void raw_calls(void)
 {
-	volatile unsigned long *e = &W[64];
+	volatile unsigned long *e = &W[384];
 	for (unsigned long i = 0; i < W[1]; i++, e += 6)
 		e[5] = eapp_ecall(e[0], e[1], e[2], e[3], e[4]);
 }

@@ -44,6 +44,9 @@ pub struct RunResult {
     shm: Option<Py<PyBytes>>,
     relay: Vec<Py<PyBytes>>,
     instret: u64,
+    /// The `call_enclave`s made during the run, in the order they ended: (caller eid, callee
+    /// handle, result, resp_val, depth).
+    calls: Vec<(u32, u64, i64, u64, u32)>,
 }
 
 #[pymethods]
@@ -625,6 +628,7 @@ impl Enclave {
             shm: out.shm.map(|s| PyBytes::new(py, &s).unbind()),
             relay: out.relay.iter().map(|b| PyBytes::new(py, b).unbind()).collect(),
             instret: out.instret,
+            calls: out.calls.iter().map(|c| (c.caller, c.callee, c.result, c.resp_val, c.depth)).collect(),
         };
         r.reason = match out.exit {
             RunExit::Exited { retval } => {

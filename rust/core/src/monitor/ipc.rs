@@ -569,6 +569,15 @@ impl Monitor {
                         finish(ce, MINUS_ONE);
                         return None;
                     }
+                    // OCALLs go to the top caller's host: the ids it registered are forwarded
+                    // from a callee too; the answer comes back to the callee.
+                    Some(fid::OCALL) if ce.hart.x[10] > ocall::LAST_KNOWN && top_e.user_ocalls.contains(&ce.hart.x[10]) => {
+                        let x = ce.hart.x;
+                        ce.pending = super::enclave::Pending::User;
+                        ce.hart.pc = ce.hart.pc.wrapping_add(4);
+                        ce.hart.retired += 1;
+                        return Some(RunExit::Ocall { id: x[10], args: [x[11], x[12], x[13]] });
+                    }
                     _ => {}
                 }
                 let mut cx = Ctx { monitor: self, eid: callee.eid, host: &mut *host };

@@ -1,0 +1,423 @@
+"""Server enclaves and enclave-to-enclave calls (docs/ipc.md): creation, acquire/call/return
+with the memory that moves between the parties, nesting, busy servers, faults and OCALLs
+inside a callee, destroy in the middle of a call, hostile arguments, and the SDK's IPC demo
+chain through the C host-API mirror.
+
+Most tests drive the bundled ``ipc-client`` (a programmable caller: the request is written in
+its shm, the results are read back from it) against ``ipc-server`` (a server whose behaviour
+is chosen by ``req_arg``); see the comments at the top of guest/demos/ipc-*/."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Optional
+
+import pytest
+from conftest import bundled
+
+_core: Any = pytest.importorskip("pltvm._core")
+pytestmark = pytest.mark.skipif(not hasattr(_core, "Monitor"), reason="pltvm._core without Monitor")
+
+PAGE = 4096
+M1 = (1 << 64) - 1
+BUSY = (1 << 64) - 2
+SHM_BASE = 0x39_0000_0000
+MM_ARG_BASE = 0x38_0000_0000
+STACK_BASE = 0x38_0000_0000
+MMAP_BASE = 0x30_0000_0000
+SHM_PAGES = 2
+# ipc-server operations (req_arg & 0xff).
+INFO, KEEP, FAULT, PRINT, OCALL, NESTED, REENTER, EXIT, YIELD, SPIN, BAD_RETURN, RELAY, COUNT = range(13)
+
+
+def elf(name: str) -> bytes:
+    return bundled(name).read_bytes()
+
+
+def monitor() -> Any:
+    return _core.Monitor.new()
+
+
+def server(m: Any, name: bytes, program: str = "ipc-server") -> Any:
+    return m.create(elf(program), name=name, type=1)
+
+
+def request(words: dict[int, int], name: bytes = b"", extra: Optional[dict[int, bytes]] = None) -> bytes:
+    shm = bytearray(SHM_PAGES * PAGE)
+    for i, v in words.items():
+        shm[i * 8:i * 8 + 8] = struct.pack("<Q", v & M1)
+    shm[512:512 + len(name)] = name
+    for off, data in (extra or {}).items():
+        shm[off:off + len(data)] = data
+    return bytes(shm)
+
+
+def words(shm: bytes, n: int = 32) -> list[int]:
+    return list(struct.unpack_from(f"<{n}Q", shm))
+
+
+class Client:
+    """One ipc-client enclave with its request; ``run`` returns the RunResult."""
+
+    def __init__(self, m: Any, req: bytes, ocalls: tuple[int, ...] = ()) -> None:
+        self.enclave = m.create(elf("ipc-client"), name=b"client", shm=req)
+        if ocalls:
+            self.enclave.set_user_ocalls(list(ocalls))
+        self.out: list[bytes] = []
+
+    def run(self, entry: str = "start", **kw: Any) -> Any:
+        return self.enclave.run(entry, output=self.out.append, budget=1 << 32, **kw)
+
+
+def call(m: Any, op: int, region: int = 0, flags: int = 0, handle: int = -1, name: bytes = b"ipc-a",
+         times: int = 1) -> tuple[Any, list[int]]:
+    """ipc-client makes one call (``times`` times) with ``req_arg = op``; returns the run
+    result and the result words W[0..32]."""
+    c = Client(m, request({0: 1, 1: handle, 2: op, 3: region, 4: flags, 5: times}, name))
+    r = c.run()
+    return r, words(r.shm) if r.shm is not None else []
+
+
+def raw(m: Any, calls: list[tuple[int, int, int, int, int]], extra: Optional[dict[int, bytes]] = None,
+        name: bytes = b"") -> list[int]:
+    """ipc-client makes raw enclave calls (a7, a0..a3); returns each a0 after the ecall."""
+    w = {0: 2, 1: len(calls)}
+    for i, c in enumerate(calls):
+        for j, v in enumerate(c):
+            w[384 + 6 * i + j] = v
+    c = Client(m, request(w, name, extra))
+    r = c.run()
+    assert r.reason == "exit", r
+    return [struct.unpack_from("<Q", r.shm, (384 + 6 * i + 5) * 8)[0] for i in range(len(calls))]
+
+
+# ---- creation --------------------------------------------------------------------------------
+
+
+def test_server_is_runnable_unique_by_name_and_measured_without_a_kbuffer() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    assert (s.state, s.type) == ("RUNNABLE", 1)
+    assert s.measurement == _core.measure_elf(elf("ipc-server"), type=1)
+    assert s.measurement != _core.measure_elf(elf("ipc-server"), type=0), "the kbuffer page is not measured"
+    with pytest.raises(ValueError, match="exists already"):
+        server(m, b"ipc-a")
+    with pytest.raises(ValueError, match="needs a name"):
+        server(m, b"")
+    # Names compare up to the first NUL, like the monitor's 16-byte name field.
+    with pytest.raises(ValueError, match="exists already"):
+        server(m, b"ipc-a\0junk")
+    # A normal enclave may share a server's name: uniqueness is among servers.
+    m.create(elf("ipc-client"), name=b"ipc-a")
+
+
+def test_the_host_cannot_run_stop_or_attest_a_server_and_destroys_it_once() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    for entry in ("start", "continue"):
+        r = s.run(entry)
+        assert r.reason == "refused" and "only inside call_enclave" in r.message
+    assert s.stop() == -1
+    with pytest.raises(RuntimeError, match="RUNNABLE"):
+        s.attest(0)
+    used = m.secure_memory_used
+    assert s.destroy() == 0 and s.state == "INVALID"
+    assert m.secure_memory_used < used
+    assert s.destroy() == -1
+    # The name is free again.
+    server(m, b"ipc-a")
+
+
+# ---- one call --------------------------------------------------------------------------------
+
+
+def test_call_values_registers_and_both_regions() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    r, w = call(m, INFO, region=4 * PAGE)
+    assert r.reason == "exit", r
+    handle, result, resp_val, req_vaddr, req_size, resp_vaddr, resp_size = w[8:15]
+    region = w[17]
+    # eapp_mmap(16 KiB) maps 7 pages just below 0x30_0000_0000 (B15).
+    assert region == MMAP_BASE - 7 * PAGE
+    assert (handle, result, resp_val) == (s.eid, 0, 0x600D)
+    # The region comes back at the same VA with each int incremented by the server.
+    assert (req_vaddr, req_size) == (region, 4 * PAGE)
+    assert w[15] == 2 * PAGE, "4096 ints of 1 + 1 each"
+    # The response region (one page) lands right below the caller's lowest mmap region.
+    assert (resp_vaddr, resp_size) == (region - PAGE, PAGE)
+    assert r.calls == [(r.calls[0][0], s.eid, 0, 0x600D, 1)]
+
+
+def test_callee_entry_registers() -> None:
+    """a0 = req_arg, a1 = the callee VA of the region, a2 = req_size, a3/a4 = the callee's own
+    shm (none here), sp = 0x38_0000_0000, every other register zero; get_enclave_id() is the
+    callee's eid and get_caller_id() the caller's."""
+    m = monitor()
+    s = server(m, b"ipc-a")
+    c = Client(m, request({0: 1, 1: -1, 2: INFO | 0x1234_5600, 3: 4 * PAGE, 4: 0}, b"ipc-a"))
+    r = c.run()
+    w = words(r.shm)
+    assert r.reason == "exit" and w[9] == 0
+    # ipc-client sums the response page as 32-bit ints (W[16]): the server wrote 10 words.
+    region = MMAP_BASE - 7 * PAGE
+    expect = [INFO | 0x1234_5600, region, 4 * PAGE, 0, 0, STACK_BASE, s.eid, c.enclave.eid, 0, PAGE]
+    total = sum(struct.unpack("<20i", struct.pack("<10Q", *expect))) % (1 << 64)
+    assert w[16] == total
+    # The same with a shm given to the server: a3/a4 are the server's own shm.
+    m2 = monitor()
+    s2 = m2.create(elf("ipc-server"), name=b"ipc-a", type=1, shm=bytes(3 * PAGE))
+    c2 = Client(m2, request({0: 1, 1: -1, 2: INFO}, b"ipc-a"))
+    w2 = words(c2.run().shm)
+    expect = [INFO, 0, 0, SHM_BASE, 3 * PAGE, STACK_BASE, s2.eid, c2.enclave.eid, 0, 0]
+    assert w2[16] == sum(struct.unpack("<20i", struct.pack("<10Q", *expect))) % (1 << 64)
+
+
+def test_the_region_stays_with_the_callee_and_the_caller_faults_on_it() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    r, w = call(m, KEEP, region=4 * PAGE)
+    assert r.reason == "exit" and (w[9], w[10], w[11], w[13]) == (0, 1, 0, 0)
+    used = m.secure_memory_used
+    # The same call with flag 1 reads the region after the call: it is not mapped any more.
+    r, w = call(m, KEEP, region=4 * PAGE, flags=1)
+    assert r.reason == "fault" and r.cause == 13 and r.tval == MMAP_BASE - 7 * PAGE
+    # The server holds both regions it kept (8 pages each), and the pool still counts them.
+    assert m.secure_memory_used >= used
+    assert s.state == "RUNNABLE"
+
+
+def test_relay_region_zero_moves_to_the_callee_and_back() -> None:
+    m = monitor()
+    server(m, b"ipc-a")
+    c = Client(m, request({0: 1, 1: -1, 2: RELAY, 3: PAGE, 4: 2}, b"ipc-a"))
+    relay = struct.pack("<I", 22222) + bytes(PAGE - 4)
+    r = c.run(relay=relay)
+    w = words(r.shm)
+    assert r.reason == "exit", r
+    assert (w[9], w[10], w[11], w[12]) == (0, 11, MM_ARG_BASE, PAGE)
+    assert w[18] == 33333, "the server's write is visible once the page is back"
+    assert struct.unpack_from("<I", r.relay[0])[0] == 33333
+
+
+def test_relay_call_without_relay_region_is_refused() -> None:
+    m = monitor()
+    server(m, b"ipc-a")
+    r, w = call(m, RELAY, region=PAGE, flags=2)
+    # call_enclave says -1; the client's read of the relay page afterwards faults.
+    assert (r.reason, r.tval) == ("fault", MM_ARG_BASE)
+    assert words(r.shm)[9] == M1
+
+
+# ---- busy, nesting, chains --------------------------------------------------------------------
+
+
+def test_reentrant_call_is_busy() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    r, w = call(m, REENTER)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, BUSY)
+    assert r.calls == [(s.eid, s.eid, -2, 0, 2), (r.calls[1][0], s.eid, 0, BUSY, 1)]
+
+
+def test_nested_call_two_deep_moves_the_region_along_the_chain() -> None:
+    m = monitor()
+    a = server(m, b"ipc-a")
+    b = server(m, b"ipc-b")
+    r, w = call(m, NESTED | (INFO << 8), region=4 * PAGE)
+    assert r.reason == "exit", r
+    # b answered a with 0x600d; a packed (call result << 32 | resp_val).
+    assert (w[9], w[10]) == (0, 0x600D)
+    assert (w[11], w[12]) == (MMAP_BASE - 7 * PAGE, 4 * PAGE)
+    assert w[15] == 2 * PAGE, "b incremented the ints; the region came back through a"
+    assert (w[13], w[14]) == (MMAP_BASE - 8 * PAGE, PAGE), "b's response region reached the caller"
+    client_eid = r.calls[1][0]
+    assert r.calls == [(a.eid, b.eid, 0, 0x600D, 2), (client_eid, a.eid, 0, 0x600D, 1)]
+    assert (a.state, b.state) == ("RUNNABLE", "RUNNABLE")
+
+
+def test_print_inside_a_callee_reaches_the_top_callers_host() -> None:
+    m = monitor()
+    server(m, b"ipc-a")
+    c = Client(m, request({0: 1, 1: -1, 2: PRINT}, b"ipc-a"))
+    r = c.run()
+    assert r.reason == "exit" and words(r.shm)[10] == 3
+    assert b"".join(c.out) == b"ipc-server: print from a callee\n"
+
+
+def test_ocall_inside_a_callee_goes_to_the_top_callers_host_and_back() -> None:
+    m = monitor()
+    a = server(m, b"ipc-a")
+    b = server(m, b"ipc-b")
+    c = Client(m, request({0: 1, 1: -1, 2: NESTED | (OCALL << 8)}, b"ipc-a"), ocalls=(100,))
+    r = c.run()
+    assert (r.reason, r.ocall_id, r.ocall_args) == ("ocall", 100, (1, 2, 3))
+    assert c.enclave.state == "OCALLING"
+    assert (a.state, b.state) == ("RUNNABLE", "RUNNING")
+    assert a.destroy() == -1 and b.destroy() == -1, "servers in a call are not destroyed"
+    r = c.run("ocall_return", ocall_result=77)
+    assert r.reason == "exit", r
+    assert words(r.shm)[10] == 77
+    assert (a.state, b.state) == ("RUNNABLE", "RUNNABLE")
+
+
+def test_yield_inside_a_callee_is_transparent() -> None:
+    m = monitor()
+    server(m, b"ipc-a")
+    r, w = call(m, YIELD)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, 8)
+
+
+# ---- faults and destroy -----------------------------------------------------------------------
+
+
+def test_fault_in_a_callee_destroys_it_and_ends_the_top_run() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    base = m.secure_memory_used
+    r, w = call(m, FAULT, region=4 * PAGE)
+    assert (r.reason, r.cause, r.tval) == ("fault", 15, 8)
+    assert s.state == "INVALID"
+    assert r.calls[-1][1:3] == (s.eid, -1)
+    assert m.secure_memory_used < base, "the server and the region it held are freed"
+    r, w = call(m, INFO)
+    assert r.reason == "exit" and (w[8], w[9]) == (M1, M1), "acquire and call fail: no such server"
+
+
+def test_fault_two_deep_releases_the_middle_server() -> None:
+    m = monitor()
+    a = server(m, b"ipc-a")
+    b = server(m, b"ipc-b")
+    r, _ = call(m, NESTED | (FAULT << 8), region=4 * PAGE)
+    assert r.reason == "fault" and r.tval == 8
+    assert (a.state, b.state) == ("RUNNABLE", "INVALID")
+    r, w = call(m, COUNT)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, 2), "a serves again and remembers its calls"
+
+
+def test_destroy_the_top_caller_in_the_middle_of_a_call() -> None:
+    m = monitor()
+    a = server(m, b"ipc-a")
+    base = m.secure_memory_used
+    c = Client(m, request({0: 1, 1: -1, 2: SPIN, 3: 4 * PAGE}, b"ipc-a"))
+    r = c.enclave.run("start", budget=100_000)
+    assert r.reason == "budget"
+    assert a.state == "RUNNING"
+    assert a.destroy() == -1
+    assert c.enclave.destroy() == 0
+    assert a.state == "RUNNABLE"
+    assert m.secure_memory_used == base, "the region the callee received is freed with the call"
+    r, w = call(m, COUNT)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, 2)
+    assert a.destroy() == 0
+
+
+def test_destroy_the_top_caller_while_a_nested_callee_waits_for_its_host() -> None:
+    m = monitor()
+    a = server(m, b"ipc-a")
+    b = server(m, b"ipc-b")
+    c = Client(m, request({0: 1, 1: -1, 2: NESTED | (OCALL << 8), 3: 4 * PAGE}, b"ipc-a"), ocalls=(100,))
+    assert c.run().reason == "ocall"
+    assert c.enclave.destroy() == 0
+    assert (a.state, b.state) == ("RUNNABLE", "RUNNABLE")
+    r, w = call(m, NESTED | (COUNT << 8))
+    assert r.reason == "exit" and w[10] == 2
+
+
+# ---- return rules and hostile arguments -------------------------------------------------------
+
+
+def test_a_server_cannot_exit_and_bad_return_pointers_get_minus_one() -> None:
+    m = monitor()
+    server(m, b"ipc-a")
+    r, w = call(m, EXIT)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, M1)
+    r, w = call(m, BAD_RETURN)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, M1)
+
+
+ACQUIRE, CALL, RETURN, GET_REPORT, CALLER_ID, ENCLAVE_ID = 97, 96, 95, 94, 91, 90
+SHM_END = SHM_BASE + SHM_PAGES * PAGE
+HOSTILE_ADDRS = [0, 8, PAGE - 1, SHM_END, SHM_END - 1, M1, M1 - 7, 1 << 40, 1 << 63, (1 << 64) - PAGE]
+
+
+def test_acquire_hostile_names() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    # A 15-byte name flush against the end of the shm: its terminator would be unmapped.
+    tail = {SHM_PAGES * PAGE - 15: b"ipc-aaaaaaaaaaa"}
+    got = raw(m, [(ACQUIRE, SHM_BASE + 512, 0, 0, 0), (ACQUIRE, SHM_END - 15, 0, 0, 0)]
+              + [(ACQUIRE, a, 0, 0, 0) for a in HOSTILE_ADDRS], extra=tail, name=b"ipc-a")
+    assert got == [s.eid] + [M1] * (1 + len(HOSTILE_ADDRS))
+
+
+def test_call_hostile_handles_and_arguments() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    arg_va = SHM_BASE + 1024
+
+    def arg(req_vaddr: int, req_size: int) -> bytes:
+        return struct.pack("<6Q", COUNT, 0, req_vaddr & M1, req_size & M1, 0, 0)
+
+    cases = [
+        (s.eid, arg(0, 0)),                       # fine: 0
+        (M1, arg(0, 0)), (1 << 32, arg(0, 0)), (s.eid + 1, arg(0, 0)),  # no such server
+        (s.eid, arg(MMAP_BASE - PAGE + 1, PAGE)),  # unaligned address
+        (s.eid, arg(MMAP_BASE - PAGE, PAGE + 1)),  # unaligned size
+        (s.eid, arg(MMAP_BASE - PAGE, 0)),         # size 0 with an address
+        (s.eid, arg(MMAP_BASE - PAGE, (1 << 64) - PAGE)),  # addr + size wraps
+        (s.eid, arg((1 << 64) - PAGE, 2 * PAGE)),
+        (s.eid, arg(1 << 63, 1 << 63)),
+        (s.eid, arg(MMAP_BASE - PAGE, 1 << 40)),
+        (s.eid, arg(SHM_BASE, PAGE)),              # mapped, but not an mmap region
+        (s.eid, arg(MM_ARG_BASE, PAGE)),           # no relay region
+    ]
+    extra = {}
+    calls = []
+    for i, (h, a) in enumerate(cases):
+        extra[1024 + 64 * i] = a
+        calls.append((CALL, h, arg_va + 64 * i, 0, 0))
+    # The client itself (a normal enclave) is no server; pointers to the arg struct that are
+    # not mapped or wrap.
+    calls += [(CALL, s.eid, a, 0, 0) for a in HOSTILE_ADDRS]
+    got = raw(m, calls, extra=extra)
+    assert got[0] == 0
+    assert got[1:] == [M1] * (len(calls) - 1)
+    assert s.state == "RUNNABLE"
+
+
+def test_calls_outside_a_server_call() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    got = raw(m, [(RETURN, SHM_BASE, 0, 0, 0), (CALLER_ID, 0, 0, 0, 0), (ENCLAVE_ID, 0, 0, 0, 0)])
+    assert got[:2] == [M1, M1]
+    assert got[2] == s.eid + 1, "the client is the next enclave"
+
+
+def test_get_report_by_server_name() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    got = raw(m, [(GET_REPORT, SHM_BASE + 512, SHM_BASE + 2048, 1234, 0),
+                  (GET_REPORT, SHM_BASE + 600, SHM_BASE + 2048, 1, 0)],
+              extra={600: b"nobody\0"}, name=b"ipc-a")
+    assert got == [0, M1]
+    c = Client(m, request({0: 2, 1: 1, 384: GET_REPORT, 385: SHM_BASE + 512, 386: SHM_BASE + 2048, 387: 1234}, b"ipc-a"))
+    r = c.run()
+    report = r.shm[2048:2048 + 328]
+    assert report == m.attest_hash(s.measurement, 1234)
+    # The server's stored measurement is not changed by the report (B7 fix).
+    assert s.measurement == _core.measure_elf(elf("ipc-server"), type=1)
+
+
+def test_many_calls_in_one_run() -> None:
+    m = monitor()
+    s = server(m, b"ipc-a")
+    base = m.secure_memory_used
+    r, w = call(m, INFO, region=4 * PAGE, times=50)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, 0x600D)
+    assert w[15] == PAGE * 51, "each call added one to every int"
+    assert len(r.calls) == 50
+    r, w = call(m, COUNT)
+    assert w[10] == 51
+    assert s.state == "RUNNABLE"
+    assert m.secure_memory_used >= base
