@@ -1,0 +1,75 @@
+"""The bundled S-mode host kernel (guest/system/host-kernel) on the system machine: the positive
+paths. It plays the Penglai driver's part (docs/host-kernel.md): SM_INIT, PT_AREA_SEPARATION,
+its own page tables written only through SET_PTE, then the embedded hello-world enclave is
+created, run (its print OCALL served) and destroyed.
+
+Every value asserted here is printed by the kernel as ``host-kernel: <name> = <value>``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_kernel_support import (
+    FIRST_BLOCK,
+    KERNEL,
+    PGD_ROOT,
+    TRAP_EXIT,
+    run_command,
+    run_kernel,
+)
+
+PAGE = 0x1000
+KERNEL_LEAF = 0xCF  # V R W X A D
+
+
+def leaf(pa: int, flags: int = KERNEL_LEAF) -> int:
+    return ((pa >> 12) << 10) | flags
+
+
+def test_bundled_as_a_program() -> None:
+    import pltvm.programs
+
+    assert "host-kernel" in pltvm.programs.names()
+    assert pltvm.programs.path("host-kernel") == KERNEL.resolve()
+
+
+def test_unknown_command_exits_2(tmp_path: Path) -> None:
+    run = run_command("no-such-command", tmp_path)
+    assert run.status == 2
+    assert 'host-kernel: unknown command "no-such-command"' in run.out
+
+
+def test_legitimate_pte_writes_with_every_set_pte_flag(tmp_path: Path) -> None:
+    run = run_command("pte", tmp_path)
+    assert run.status == 0, run.out + run.err
+    expected = {
+        "pte.set_one": "0",                 # flag 1: a 4 KiB alias of a kernel page
+        "pte.alias_load": "ok",
+        "pte.alias_value": "0x1000",
+        "pte.alias_store": "ok",
+        "pte.identity_value": "0xabcd",     # written through the alias, read through the identity map
+        "pte.clear_one": "0",
+        "pte.after_clear": "cause 13",      # load page fault once the entry is 0
+        "pte.memcpy": "0",                  # flag 3: four entries from an array
+        "pte.memcpy_value": "0x1003",
+        "pte.memset": "0",                  # flag 2: zero them
+        "pte.after_memset": "cause 13",
+        "pte.batch_set": "0",               # flag 5: {ptep, entry} list
+        "pte.batch_set_value": "0x1003",
+        "pte.batch_zero": "0",              # flag 4: {ptep_base, bytes} list
+        "pte.after_batch_zero": "cause 13",
+    }
+    assert {k: run.value(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("command", ["pte"])
+def test_positive_paths_take_no_trap(tmp_path: Path, command: str) -> None:
+    run = run_command(command, tmp_path)
+    assert run.trap() is None, run.out
+    assert run.status < TRAP_EXIT
+    assert "ATTACK SUCCEEDED" not in run.out and "panic" not in run.out
