@@ -43,6 +43,38 @@ def values(run: Run, expected: dict[str, str]) -> None:
     assert {k: run.value(k) for k in expected} == expected
 
 
+def test_set_pte_cannot_map_a_secure_frame(tmp_path: Path) -> None:
+    """SET_PTE refuses (-1) every entry that would map a secure frame (here: a block donated
+    with MEMORY_EXTEND), stores nothing, and the refused VA is unusable (load page fault)."""
+    run = run_command("set-pte-secure", tmp_path)
+    values(run, {
+        "attack.donate": "0",
+        "attack.set_one_4k": "-1",
+        "attack.set_one_4k_entry": "0x0",
+        "attack.set_one_2m": "-1",          # a 2 MiB leaf over the enclave's block
+        "attack.set_one_2m_entry": "0x0",
+        "attack.pointer_outside_pte_area": "-1",
+        "attack.pgd_outside_pmd_area": "-1",
+        "attack.memcpy": "-1",              # flag 3, second source entry secure: nothing stored
+        "attack.memcpy_entry0": "0x0",
+        "attack.memcpy_entry1": "0x0",
+        "attack.batch_set": "-1",           # flag 5 stops at the bad entry; the public one stays
+        "attack.batch_set_entry1": "0x0",
+        "attack.use_4k": "cause 13",
+        "attack.use_2m": "cause 13",
+    })
+    trapped(run, LOAD_PAGE_FAULT, ALIAS_VA + PAGE)
+
+
+def test_set_pte_bit63_does_not_bypass_the_check(tmp_path: Path) -> None:
+    """Penglai skips its checks for entries with bit 63 set ("PGD values"); a leaf with bit 63
+    set that maps a secure frame must not give access to it."""
+    run = run_command("set-pte-secure", tmp_path)
+    assert run.value("attack.bit63") == "-1"
+    assert run.value("attack.bit63_entry") == "0x0"
+    assert run.value("attack.bit63_use") == "cause 13"
+
+
 def test_direct_store_into_the_pt_area_is_a_store_access_fault(tmp_path: Path) -> None:
     run = run_command("pt-store", tmp_path)
     values(run, {
@@ -82,3 +114,33 @@ def test_bitmap_is_not_accessible(tmp_path: Path) -> None:
     run = run_command("read-bitmap", tmp_path)
     values(run, {"attack.bitmap_store": "cause 7"})
     trapped(run, LOAD_ACCESS, BITMAP_BASE)
+
+
+def test_stale_2mib_mapping_of_donated_memory_page_faults(tmp_path: Path) -> None:
+    """MEMORY_EXTEND donates a block the kernel maps with a 2 MiB leaf: the leaf loses V."""
+    run = run_command("stale-read", tmp_path)
+    values(run, {"stale.read_before": "ok", "stale.donate": "0"})
+    trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
+
+
+def test_stale_4kib_mapping_of_donated_memory_page_faults(tmp_path: Path) -> None:
+    """The same after MAP_PTE split the leaf: all 512 4 KiB leaves lose V."""
+    run = run_command("stale-read-4k", tmp_path)
+    values(run, {"stale.map_pte": "0", "stale.read_before": "ok", "stale.donate": "0"})
+    trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
+
+
+def test_monitor_refuses_host_buffers_that_run_into_secure_memory(tmp_path: Path) -> None:
+    """Penglai checks only the first page of a host buffer; pltvm checks every byte the monitor
+    reads: a buffer whose first bytes are public and whose later bytes are secure (a block
+    donated with MEMORY_EXTEND) is refused, and the refused call has no effect."""
+    run = run_command("copy-mixed", tmp_path)
+    values(run, {
+        "copy.victim_donate": "0",
+        "copy.dbcn_straddles": "-3",             # the console would print secure bytes
+        "copy.memcpy_source_straddles": "-1",    # SET_PTE flag 3 source array
+        "copy.batch_list_straddles": "-1",       # SET_PTE flag 5 {ptep, entry} list
+        "copy.memory_extend_straddles": "-1",    # donating a range that is partly secure already
+        "copy.extend_refused_page_public": "ok",  # ... left its public page alone
+    })
+    assert run.status == 0 and run.trap() is None

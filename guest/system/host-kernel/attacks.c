@@ -74,6 +74,19 @@ static i64 destroy(struct enclave *e)
 	return penglai(FID_DESTROY_ENCLAVE, e->eid, 0, 0, 0, 0);
 }
 
+/*
+ * Make a fresh block secure without an enclave: MEMORY_EXTEND (fid 92) donates it to the
+ * monitor for good (its metadata memory), with the same checks and the same invalidation of
+ * the kernel's leaves as an enclave's block at CREATE.
+ */
+static u64 donated_block(const char *name)
+{
+	u64 b = block();
+	*(volatile u64 *)(b + 0x3000) = 0x1234;
+	say(name, penglai(FID_MEMORY_EXTEND, b, BLOCK, 0, 0, 0));
+	return b;
+}
+
 /* ---- hello / demo ---- */
 
 static int cmd_hello(void)
@@ -215,9 +228,7 @@ static int cmd_remap(void)
 /* Map a secure frame with SET_PTE in every way; the mapping must not be usable. */
 static int cmd_set_pte_secure(void)
 {
-	u64 b = block();
-	struct enclave *e = &enc[0];
-	say("attack.create", create(e, "victim", b));
+	u64 b = donated_block("attack.donate");
 	u64 pub = alloc_pages(1);
 	u64 *pte = walk(kernel_root, ALIAS_VA, 0);
 	u64 *pmd = pmd_entry(ALIAS_VA + MEGAPAGE); /* same PMD page, next 2 MiB */
@@ -313,18 +324,25 @@ static int cmd_read_bitmap(void)
 	succeeded("read the bitmap");
 }
 
-/* Donate memory the kernel still maps, then read it through the old mapping: page fault. */
-static int cmd_stale(int split)
+/*
+ * Donate memory the kernel still maps, then read it through the old mapping: page fault.
+ * how: 0 MEMORY_EXTEND under a 2 MiB leaf, 1 the same after a MAP_PTE split (4 KiB leaves),
+ * 2 an enclave's block at CREATE.
+ */
+static int cmd_stale(int how)
 {
 	u64 b = block();
 	*(volatile u64 *)(b + 0x3000) = 0x1234;
-	if (split) {
+	if (how == 1) {
 		u64 *pe = pmd_entry(b);
 		say("stale.map_pte", penglai(FID_MAP_PTE, (u64)pe, pt_alloc_pte(), 0, 0, 0));
 		flush_tlb();
 	}
 	sayp("stale.read_before", probe_load(b + 0x3000));
-	say("stale.create", create(&enc[0], "victim", b));
+	if (how == 2)
+		say("stale.create", create(&enc[0], "victim", b));
+	else
+		say("stale.donate", penglai(FID_MEMORY_EXTEND, b, BLOCK, 0, 0, 0));
 	flush_tlb();
 	u64 v = *(volatile u64 *)(b + 0x3000); /* traps: 13 */
 	(void)v;
@@ -334,15 +352,32 @@ static int cmd_stale(int split)
 /*
  * Make the monitor copy from / to a host buffer whose first page is public and whose later
  * bytes are secure (Penglai only checks the first page): every call must be refused and have
- * no effect.
+ * no effect. The victim block is donated with MEMORY_EXTEND; "copy-mixed" stops after the
+ * calls that need no enclave (console, SET_PTE sources, MEMORY_EXTEND), "copy-mixed-enclave"
+ * goes on with CREATE / RUN parameter blocks.
  */
-static int cmd_copy_mixed(void)
+static int cmd_copy_mixed(int with_enclaves)
 {
 	u64 b0 = block(), b1 = block(), b2 = block();
 	if (b1 != b0 + BLOCK)
 		panic("blocks not contiguous");
-	struct enclave *victim = &enc[0], *e = &enc[1], *e2 = &enc[2];
-	say("copy.victim_create", create(victim, "victim", b1));
+	struct enclave *e = &enc[1], *e2 = &enc[2];
+	say("copy.victim_donate", penglai(FID_MEMORY_EXTEND, b1, BLOCK, 0, 0, 0));
+	/* the console must not print secure bytes */
+	struct sbiret c = sbi_call(SBI_EXT_DBCN, 0, 32, b1 - 16, 0, 0, 0);
+	say("copy.dbcn_straddles", c.error);
+	/* SET_PTE flag 3 with a source array running into secure memory */
+	u64 *pte = walk(kernel_root, ALIAS_VA, 0);
+	*(volatile u64 *)(b1 - 8) = 0;
+	say("copy.memcpy_source_straddles",
+	    penglai(FID_SET_PTE, SET_PTE_MEMCPY, (u64)pte, b1 - 8, 16, 0));
+	/* SET_PTE flag 5 with a {ptep, entry} list running into secure memory */
+	say("copy.batch_list_straddles", penglai(FID_SET_PTE, SET_PTE_BATCH_SET, b1 - 8, 1, 0, 0));
+	say("copy.memory_extend_straddles", penglai(FID_MEMORY_EXTEND, b1 - PAGE, 2 * PAGE, 0, 0, 0));
+	flush_tlb();
+	sayp("copy.extend_refused_page_public", probe_load(b1 - PAGE));
+	if (!with_enclaves)
+		return 0;
 
 	/* create_param: 64 bytes in public b0, the other 72 in the victim's block */
 	struct create_param *p = (struct create_param *)(b1 - 64);
@@ -371,9 +406,6 @@ static int cmd_copy_mixed(void)
 	say("copy.good_create", create(e2, "good", b2));
 	*(volatile u64 *)(b1 - 8) = 0;
 	say("copy.run_param_straddles", penglai(FID_RUN_ENCLAVE, e2->eid, b1 - 8, 0, 0, 0));
-	/* the console must not print secure bytes either */
-	struct sbiret c = sbi_call(SBI_EXT_DBCN, 0, 32, b1 - 16, 0, 0, 0);
-	say("copy.dbcn_straddles", c.error);
 	say("copy.good_run", enclave_run(e2, 0));
 	return 0;
 }
@@ -452,8 +484,12 @@ int run_command(const char *cmd)
 		return cmd_stale(0);
 	if (!kstrcmp(cmd, "stale-read-4k"))
 		return cmd_stale(1);
+	if (!kstrcmp(cmd, "stale-enclave"))
+		return cmd_stale(2);
 	if (!kstrcmp(cmd, "copy-mixed"))
-		return cmd_copy_mixed();
+		return cmd_copy_mixed(0);
+	if (!kstrcmp(cmd, "copy-mixed-enclave"))
+		return cmd_copy_mixed(1);
 	if (!kstrcmp(cmd, "run-destroyed"))
 		return cmd_run_destroyed();
 	if (!kstrcmp(cmd, "exhaust"))
