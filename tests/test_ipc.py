@@ -421,3 +421,125 @@ def test_many_calls_in_one_run() -> None:
     assert w[10] == 51
     assert s.state == "RUNNABLE"
     assert m.secure_memory_used >= base
+
+
+# ---- Pythonic layer ---------------------------------------------------------------------------
+
+
+def test_device_create_server_calls_and_typed_errors() -> None:
+    import pltvm
+    from pltvm.server import Call, ServerEnclave, ServerError, ServerNameTaken
+
+    with pltvm.Device() as dev:
+        s = dev.create_server("server", name="test-server")
+        s1 = dev.create_server("server1", name=b"test-server1")
+        assert isinstance(s, ServerEnclave) and (s.name, s.state) == ("test-server", "RUNNABLE")
+        assert s.measurement == _core.measure_elf(elf("server"), type=1)
+        with pytest.raises(ServerNameTaken):
+            dev.create_server("server", name="test-server")
+        with pytest.raises(ValueError, match="non-empty name"):
+            dev.create_server("server", name="")
+        with pytest.raises(ValueError, match="at most 16 bytes"):
+            dev.create_server("server", name="x" * 17)
+        with pytest.raises(TypeError):
+            dev.create_server("server", name=5)  # type: ignore[arg-type]
+        for misuse in (s.run, s.stop, s.attest):
+            with pytest.raises(ServerError):
+                misuse()
+        c = dev.create("caller", output="capture")
+        r = c.run()
+        assert r.exited and r.value == 0
+        assert r.calls == (Call(s1.eid, s.eid, 0, 2, 2), Call(c.eid, s1.eid, 0, 3, 1))
+        assert r.output is not None and b"caller: get server1 retval:0x0000000000000003\n" in r.output
+        s1.destroy()
+        assert not s1.alive
+        s1.destroy()  # gone: nothing to do
+    assert not s.alive, "closing the device destroys its servers"
+
+
+def test_device_server_busy_while_serving_and_destroy_order_on_close() -> None:
+    import pltvm
+    from pltvm.server import ServerError
+
+    dev = pltvm.Device()
+    s = dev.create_server("ipc-server", name="ipc-a")
+    c = dev.create("ipc-client", shm=request({0: 1, 1: -1, 2: SPIN}, b"ipc-a"))
+    r = c.run(max_instructions=50_000)
+    assert r.reason == "budget" and s.state == "RUNNING"
+    with pytest.raises(ServerError, match="serving a call"):
+        s.destroy()
+    dev.close()
+    assert (c.alive, s.alive) == (False, False)
+
+
+def test_failed_calls_are_recorded_signed() -> None:
+    import pltvm
+    from pltvm.server import Call
+
+    with pltvm.Device() as dev:
+        s = dev.create_server("ipc-server", name="ipc-a")
+        c = dev.create("ipc-client", shm=request({0: 1, 1: -1, 2: REENTER}, b"ipc-a"))
+        r = c.run()
+        assert r.calls == (Call(s.eid, s.eid, -2, 0, 2), Call(c.eid, s.eid, 0, -2, 1))
+        c = dev.create("ipc-client", shm=request({0: 1, 1: M1, 2: INFO}))
+        assert c.run().calls == (Call(c.eid, -1, -1, 0, 1),)
+
+
+# ---- C host-API mirror ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("fresh_host_device")
+def test_test_caller_demo_through_the_c_mirror(capsys: pytest.CaptureFixture[str]) -> None:
+    from pltvm.cli_ipc import run_test_caller
+
+    assert run_test_caller(str(bundled("caller")), str(bundled("server")), str(bundled("server1"))) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-3:] == [
+        "caller: read req_vaddr after calling server:0x0000000000002000",
+        "caller: read resp_vaddr after calling server:0x0000000000002000",
+        "caller: get server1 retval:0x0000000000000003",
+    ]
+    assert "server: read req_vaddr:0x0000000019962000" in out
+    assert run_test_caller(str(bundled("caller")), str(bundled("server"))) == 0
+    out = capsys.readouterr().out
+    assert "server: read req_vaddr:0x0000000019961000" in out
+    assert out.splitlines()[-1] == "caller: get server retval:0x0000000000000002"
+
+
+@pytest.mark.usefixtures("fresh_host_device")
+def test_c_mirror_server_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    from pltvm import host as H
+
+    def create(name: bytes, program: str = "server") -> Any:
+        f = H.elf_args()
+        H.elf_args_init(f, str(bundled(program)))
+        e = H.PLenclave()
+        H.PLenclave_init(e)
+        p = H.enclave_args()
+        H.enclave_args_init(p)
+        p.name, p.type = name, H.SERVER_ENCLAVE
+        return e, H.PLenclave_create(e, f, p)
+
+    s, r = create(b"test-server")
+    assert r == 0 and s.eid >= 0x1000
+    _, r = create(b"test-server")
+    assert r == -1
+    assert "LIB: PLenclave_create: ioctl create enclave is failed\n" in capsys.readouterr().err
+    assert H.PLenclave_run(s) == -1
+    assert "LIB: PLenclave_run: ioctl run enclave is failed \n" in capsys.readouterr().err
+    assert H.PLenclave_attest(s, 0) == -1
+    assert H.PLenclave_stop(s) == -1
+    assert H.PLenclave_destroy(s) == 0
+    assert H.PLenclave_destroy(s) == -1
+    assert "LIB: ioctl stop enclave is failed \n" in capsys.readouterr().err
+    _, r = create(b"test-server")
+    assert r == 0, "the name is free once the server is destroyed"
+
+
+@pytest.mark.usefixtures("fresh_host_device")
+def test_cli_test_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    from pltvm.cli import main
+
+    assert main(["test-caller", "caller", "server", "server1"]) == 0
+    assert capsys.readouterr().out.endswith("caller: get server1 retval:0x0000000000000003\n")
+    assert main(["test-caller", "no-such-enclave"]) == 2

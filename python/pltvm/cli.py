@@ -175,6 +175,9 @@ def _build_parser() -> tuple[_Parser, _Parser, Any]:
     from . import cli_fork
 
     cli_fork.add_parsers(sub)
+    from . import cli_ipc
+
+    cli_ipc.add_parsers(sub)
     from . import cli_fuzz
 
     cli_fuzz.add_parsers(sub)
@@ -272,6 +275,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         from . import cli_attest
 
         return cli_attest.main(ns)
+    if ns.command == "test-caller":
+        from . import cli_ipc
+
+        return cli_ipc.main(ns)
     if ns.command == "fork-host":
         from . import cli_fork
 

@@ -45,7 +45,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _core
 from .attest import Report
@@ -288,6 +288,10 @@ class RunResult:
     """Instructions the enclave retired during this run (OCALL round trips included)."""
     ocalls: int = 0
     """Python OCALL handlers called during this run."""
+    calls: Tuple[Any, ...] = ()
+    """The ``call_enclave`` calls the enclave (and the servers it called) made during this
+    run, in the order they ended: :class:`pltvm.server.Call` records (caller, callee, result,
+    resp_val, depth)."""
 
     @property
     def exited(self) -> bool:
@@ -331,6 +335,15 @@ def _make_result(cap: _Capture, reason: str, instret: int, ocalls: int, value: O
     res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=cap.output(),
                         instret=instret, ocalls=ocalls)
     return res
+
+
+def _set_calls(res: RunResult, calls: List[Any]) -> None:
+    """``res.calls`` from the binding's ``(caller, callee, result, resp_val, depth)`` tuples;
+    the handle and the result are shown signed (-1, -2)."""
+    from .server import Call
+
+    res.__dict__["calls"] = tuple(Call(c, _signed64(h), int(v), _signed64(rv) if rv >> 63 else rv, d)
+                                  for c, h, v, rv, d in calls)
 
 
 class Enclave:
@@ -578,6 +591,7 @@ class Enclave:
         total = 0
         ocalls = 0
         result = 0
+        calls: List[Any] = []
         first = True
         send_shm = True
         while True:
@@ -606,6 +620,9 @@ class Enclave:
                 self._runner = None
             # The binding's fields are built on each access (r.relay is a new list): read once.
             total += r.instret
+            made = r.calls
+            if made:
+                calls += made
             shm_out = r.shm
             if shm_out is not None and self._shm is not None:
                 self._shm[:] = shm_out
@@ -654,16 +671,24 @@ class Enclave:
             device._enclaves.pop(self, None)  # Device._forget, inlined
         relay_out = relays[0] if relays else None
         if reason == "exit":
-            return _make_result(cap, "exit", total, ocalls, _signed64(r.retval), relay_out, shm_out)
+            res = _make_result(cap, "exit", total, ocalls, _signed64(r.retval), relay_out, shm_out)
+            if calls:
+                _set_calls(res, calls)
+            return res
         if reason == "fault":
             fault = Fault(int(r.cause), int(r.pc), int(r.tval), None if r.syscall is None else int(r.syscall))
             res = _make_result(cap, "fault", total, ocalls, None, relay_out, shm_out, fault)
+            if calls:
+                _set_calls(res, calls)
             if check:
                 raise EnclaveFault(fault.cause, fault.pc, fault.tval, fault.syscall, res, self.id)
             return res
         if reason == "aborted":
             raise EnclaveError(f"enclave {self.id:#x} was destroyed: its output could not be delivered")
-        return _make_result(cap, reason, total, ocalls, None, relay_out, shm_out)
+        res = _make_result(cap, reason, total, ocalls, None, relay_out, shm_out)
+        if calls:
+            _set_calls(res, calls)
+        return res
 
     # --- control from any thread --------------------------------------------------------------
 
@@ -813,6 +838,7 @@ class Device:
         # at once, and removing by id could then drop the wrong enclave.
         self._enclaves: Dict[Enclave, None] = {}
         self._handlers: Dict[int, OcallHandler] = {}
+        self._servers: Dict[Any, None] = {}  # pltvm.server.ServerEnclave, creation order
         self._names = itertools.count(1)
         self._closed = False
 
@@ -899,6 +925,26 @@ class Device:
         self._register(enclave)
         return enclave
 
+    def create_server(
+        self,
+        elf: ElfSource,
+        *,
+        name: Union[str, bytes],
+        stack_size: int = DEFAULT_STACK_SIZE,
+        shm: Union[None, int, bytes, bytearray, memoryview] = None,
+    ) -> Any:
+        """Create a server enclave (``PLenclave_create`` with ``SERVER_ENCLAVE``): a
+        :class:`pltvm.server.ServerEnclave` that other enclaves of this device find with
+        ``acquire_enclave(name)`` and call with ``call_enclave``; the host never runs it.
+
+        ``name``: 1 to 16 bytes, unique among this device's live servers
+        (:class:`pltvm.server.ServerNameTaken` otherwise). ``elf``, ``stack_size`` and ``shm``
+        as for :meth:`create` (the server sees its shm at ``a3``/``a4`` of each call).
+        See :mod:`pltvm.server`."""
+        from .server import create_server
+
+        return create_server(self, elf, name, stack_size, shm)
+
     def create_shadow(
         self, elf: ElfSource, *, name: Union[str, bytes, None] = None, output: OutputSink = None
     ) -> Any:
@@ -956,6 +1002,9 @@ class Device:
             if e._runner is not None and e._runner == threading.get_ident():
                 continue  # cannot wait for our own run
             e.destroy()
+        for srv in list(self._servers):  # after the enclaves that may be calling them
+            srv._core.destroy()
+            self._servers.pop(srv, None)
 
     def __enter__(self) -> Device:
         return self
