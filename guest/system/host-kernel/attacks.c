@@ -169,7 +169,7 @@ static int cmd_pte(void)
 
 /* ---- MAP_PTE split, donation of a split block, free and remap ---- */
 
-static int cmd_split(void)
+static int cmd_split(int with_enclave)
 {
 	u64 s = block();
 	*(volatile u64 *)(s + 3 * PAGE) = 0x5a5a5a5a;
@@ -187,6 +187,16 @@ static int cmd_split(void)
 	sayp("split.cleared_page", probe_load(s + 5 * PAGE));
 	sayp("split.neighbour_page", probe_load(s + 4 * PAGE));
 	say("split.restore_4k", set_pte(newp + 5 * 8, pa_pte(s + 5 * PAGE, PTE_KERNEL)));
+	flush_tlb();
+	sayp("split.restored_page", probe_load(s + 5 * PAGE));
+	/* MAP_PTE refuses what is not a 2 MiB leaf: the entry it just split, a PTE-area page as
+	 * the PMD entry, a new page outside the PTE sub-area */
+	say("split.again", penglai(FID_MAP_PTE, (u64)pe, pt_alloc_pte(), 0, 0, 0));
+	say("split.entry_not_in_pmd", penglai(FID_MAP_PTE, newp, pt_alloc_pte(), 0, 0, 0));
+	say("split.page_not_in_pte_area",
+	    penglai(FID_MAP_PTE, (u64)pmd_entry(block()), alloc_pages(1), 0, 0, 0));
+	if (!with_enclave)
+		return 0;
 
 	struct enclave *e = &enc[0];
 	say("split.create", create(e, "split", s));
@@ -466,8 +476,10 @@ int run_command(const char *cmd)
 		return cmd_hello();
 	if (!kstrcmp(cmd, "pte"))
 		return cmd_pte();
+	if (!kstrcmp(cmd, "map-pte"))
+		return cmd_split(0);
 	if (!kstrcmp(cmd, "split"))
-		return cmd_split();
+		return cmd_split(1);
 	if (!kstrcmp(cmd, "remap"))
 		return cmd_remap();
 	if (!kstrcmp(cmd, "set-pte-secure"))
