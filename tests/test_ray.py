@@ -47,6 +47,33 @@ def test_pltvm_does_not_import_ray() -> None:
     assert r.returncode == 0, r.stderr
 
 
+def test_without_ray_pools_and_campaigns_say_how_to_install(tmp_path: Path) -> None:
+    code = f"""
+import sys
+sys.modules["ray"] = None  # as if Ray were not installed
+import pltvm.ray
+from pltvm.fuzz import Fuzzer, FuzzError
+try:
+    pltvm.ray.EnclavePool("hello-world")
+except pltvm.ray.RayNotInstalled as e:
+    assert 'pip install "pltvm[ray]"' in str(e), e
+else:
+    raise SystemExit("EnclavePool: no error")
+try:
+    Fuzzer("fuzz-nop").run(runs=1, ray="auto")
+except FuzzError as e:
+    assert 'pltvm[ray]' in str(e), e
+else:
+    raise SystemExit("Fuzzer.run: no error")
+from pltvm.cli import main
+sys.exit(main(["fuzz", "fuzz-nop", {str(tmp_path / "c")!r}, "-ray=auto", "-runs=1"]))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert 'pltvm fuzz: error: ray: pltvm.ray needs Ray: pip install "pltvm[ray]"' in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def _same(pool_result: Result, ref: Any) -> None:
     """A pool result equals pltvm.fuzz's Rust harness result for the same input."""
     assert pool_result.outcome == ref.outcome
@@ -185,6 +212,35 @@ def test_cli_ray_campaign_writes_corpus_and_findings_locally(cluster: str, tmp_p
     assert f"Test unit written to {crash[0]}" in r.stderr
     assert "store page fault" in r.stderr and "NEW    cov:" in r.stderr and "Done " in r.stderr
     assert any(corpus.iterdir())
+
+
+def test_cli_ray_campaign_ctrl_c_exits_72_and_keeps_the_corpus(cluster: str, tmp_path: Path) -> None:
+    import signal
+
+    corpus = tmp_path / "c"
+    p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), f"-ray={cluster}",
+                          "-jobs=2", "-seed=2", "-max_total_time=120"], stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    lines = []
+    for line in p.stderr:
+        lines.append(line)
+        if "NEW" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    _, rest = p.communicate(timeout=60)
+    assert p.returncode == 72, "".join(lines) + rest
+    assert "interrupted" in rest and "Done " in rest and "Traceback" not in rest
+    assert len(list(corpus.iterdir())) >= 1
+
+
+def test_pltvm_ray_type_checks(tmp_path: Path) -> None:
+    """mypy --strict accepts pltvm.ray (Ray itself is not followed: it is imported via importlib)."""
+    pytest.importorskip("mypy")
+    pkg = Path(__file__).resolve().parent.parent / "python"
+    files = [str(f) for f in sorted((pkg / "pltvm" / "ray").glob("*.py"))]
+    r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *files],
+                       capture_output=True, text=True, timeout=600, cwd=pkg)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("address, why", [

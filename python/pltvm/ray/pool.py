@@ -23,8 +23,8 @@ from ..attest import Report, measure
 from ..device import _load_elf, _elf_type_problem
 from ..errors import InvalidEnclave, PltvmError
 from .cluster import connect
-from .runner import (DEFAULT_MAX_INSTRUCTIONS, DEFAULT_SHM_SIZE, Replica, Result, check_input, count_arg,
-                     shm_size_arg)
+from .runner import (DEFAULT_MAX_INSTRUCTIONS, DEFAULT_SHM_SIZE, Replica, Result, check_inputs, count_arg,
+                     shm_size_arg, unpack)
 
 __all__ = ["EnclavePool", "PoolError"]
 
@@ -114,6 +114,8 @@ class EnclavePool:
         self._actors: list[Any] = []
         self._generation: list[int] = []
         self._outstanding: list[int] = []
+        # Per slot: the `ready` call of a replacement not yet known to be up, else None.
+        self._starting: list[Any] = []
         self._rr = itertools.count()
         self.restarts = 0
         """Replicas started again after one died."""
@@ -124,6 +126,7 @@ class EnclavePool:
                 self._actors.append(self._start())
                 self._generation.append(0)
                 self._outstanding.append(0)
+                self._starting.append(None)
             self._wait_ready(self._actors, start_timeout)
         except BaseException:
             self.close()
@@ -155,6 +158,7 @@ class EnclavePool:
         self._actors[slot] = self._start()
         self._generation[slot] += 1
         self._outstanding[slot] = 0
+        self._starting[slot] = self._actors[slot].ready.remote()
         self.restarts += 1
 
     @property
@@ -173,11 +177,25 @@ class EnclavePool:
 
     # --- running -----------------------------------------------------------------------------
 
+    def _usable(self) -> list[int]:
+        """Slots whose replica is known to be up; all slots if none is (work then queues at
+        replacements still starting, rather than at one that might never start while others
+        run)."""
+        starting = [i for i, ref in enumerate(self._starting) if ref is not None]
+        if starting:
+            ready, _ = self._ray.wait([self._starting[i] for i in starting], num_returns=len(starting), timeout=0)
+            done = set(ready)
+            for i in starting:
+                if self._starting[i] in done:
+                    self._starting[i] = None
+        up = [i for i, ref in enumerate(self._starting) if ref is None]
+        return up or list(range(len(self._actors)))
+
     def _send(self, b: _Batch, inflight: dict[Any, _Batch]) -> None:
-        slot = min(range(len(self._actors)), key=self._outstanding.__getitem__)
+        slot = min(self._usable(), key=self._outstanding.__getitem__)
         b.slot, b.generation = slot, self._generation[slot]
         self._outstanding[slot] += 1
-        inflight[self._actors[slot].run_batch.remote(b.inputs)] = b
+        inflight[self._actors[slot].run_packed.remote(b.inputs)] = b
 
     def map(self, inputs: Iterable[Union[bytes, bytearray, memoryview]]) -> Iterator[Result]:
         """Run every input (each in a fresh fork) and yield their :class:`Result`\\ s in input
@@ -203,7 +221,7 @@ class EnclavePool:
                     if not chunk:
                         exhausted = True
                         break
-                    batch = [check_input(d, f"inputs[{count + i}]", max_len) for i, d in enumerate(chunk)]
+                    batch = check_inputs(chunk, count, max_len)
                     count += len(batch)
                     self._send(_Batch(next_in, batch), inflight)
                     next_in += 1
@@ -224,7 +242,7 @@ class EnclavePool:
                         continue
                     if self._generation[b.slot] == b.generation:
                         self._outstanding[b.slot] -= 1
-                    done[b.index] = raw
+                    done[b.index] = unpack(raw)
         finally:
             for b in inflight.values():  # abandoned: no longer counted against their replica
                 if self._generation[b.slot] == b.generation and self._outstanding[b.slot] > 0:
@@ -251,7 +269,7 @@ class EnclavePool:
         :class:`Result` (``ray.get`` it). Not retried if the replica dies: use :meth:`map` for
         that."""
         self._check_open()
-        b = check_input(data, "input", self.shm_size - 8)
+        b = check_inputs([data], 0, self.shm_size - 8, "input")[0]
         return self._actors[next(self._rr) % len(self._actors)].run.remote(b)
 
     def attest(self, nonce: int = 0) -> list[Report]:

@@ -13,12 +13,14 @@ Nothing here imports Ray.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
 from ..device import Device, Fault, _load_elf, _elf_type_problem
 from ..errors import EnclaveError, InvalidEnclave
+from ..shadow import ShadowEnclave
 
-__all__ = ["Result", "Replica", "OUTCOMES", "DEFAULT_SHM_SIZE", "DEFAULT_MAX_INSTRUCTIONS", "check_input",
+__all__ = ["Result", "Replica", "Packed", "unpack", "REASONS", "OUTCOMES", "DEFAULT_SHM_SIZE", "DEFAULT_MAX_INSTRUCTIONS", "check_inputs",
            "shm_size_arg", "count_arg"]
 
 PAGE = 4096
@@ -50,7 +52,25 @@ class Result(NamedTuple):
     ``"destroyed"`` or ``"aborted"`` (its output could not be delivered)."""
 
 
-_OUTCOME_OF_REASON = {"exit": "ok", "relay": "ok", "fault": "crash", "budget": "timeout", "destroyed": "crash"}
+_OUTCOME_OF_REASON = {"exit": "ok", "relay": "ok", "fault": "crash", "budget": "timeout", "destroyed": "crash",
+                      "aborted": "crash"}
+#: Reasons by code in a packed batch (:meth:`Replica.run_packed`), and their outcomes.
+REASONS = ("exit", "fault", "budget", "relay", "destroyed", "aborted")
+_CODE = {r: i for i, r in enumerate(REASONS)}
+_OUTCOME_OF_CODE = tuple(_OUTCOME_OF_REASON[r] for r in REASONS)
+_new_result = functools.partial(tuple.__new__, Result)
+
+Packed = tuple[bytes, list[Optional[int]], list[bytes], list[Optional[Fault]], list[int]]
+"""A batch's results as columns (reason codes, values, outputs, faults, instructions): what a
+replica sends back, cheaper to pickle and to unpickle than one object per result."""
+
+
+def unpack(packed: Packed) -> list[Result]:
+    """The :class:`Result`\\ s of a packed batch, in order."""
+    codes, values, outputs, faults, instret = packed
+    outcomes = [_OUTCOME_OF_CODE[c] for c in codes]
+    reasons = [REASONS[c] for c in codes]
+    return list(map(_new_result, zip(outcomes, values, outputs, faults, instret, reasons)))
 
 
 def count_arg(value: object, what: str, lo: int = 1, hi: int = (1 << 64) - 1) -> int:
@@ -71,15 +91,22 @@ def shm_size_arg(value: object) -> int:
     return size
 
 
-def check_input(data: object, where: str, max_len: int) -> bytes:
-    """One input as bytes; TypeError / ValueError naming it (``where``, e.g. ``inputs[3]``)
-    if it is not bytes-like or longer than ``max_len`` (``shm_size - 8``)."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{where} must be bytes, not {type(data).__name__}")
-    b = bytes(data)
-    if len(b) > max_len:
-        raise ValueError(f"{where} has {len(b)} bytes; at most shm_size - 8 = {max_len} fit in the shm")
-    return b
+def check_inputs(chunk: Sequence[object], first: int, max_len: int, name: str = "inputs") -> list[bytes]:
+    """A batch of inputs as bytes. TypeError / ValueError naming the bad one (``inputs[i]``,
+    ``i`` counted from ``first``; or ``name`` alone when ``name`` is not ``"inputs"``) if it is
+    not bytes-like or longer than ``max_len`` (``shm_size - 8``)."""
+    out: list[bytes] = []
+    for i, d in enumerate(chunk):
+        if type(d) is not bytes:
+            if not isinstance(d, (bytes, bytearray, memoryview)):
+                where = f"{name}[{first + i}]" if name == "inputs" else name
+                raise TypeError(f"{where} must be bytes, not {type(d).__name__}")
+            d = bytes(d)
+        if len(d) > max_len:
+            where = f"{name}[{first + i}]" if name == "inputs" else name
+            raise ValueError(f"{where} has {len(d)} bytes; at most shm_size - 8 = {max_len} fit in the shm")
+        out.append(d)
+    return out
 
 
 class Replica:
@@ -100,7 +127,7 @@ class Replica:
         if problem is not None:
             raise InvalidEnclave(f"{label}: {problem}")
         self.device = Device(secure_memory)
-        self.shadow = self.device.create_shadow(data)
+        self.shadow: ShadowEnclave = self.device.create_shadow(data)
         self._shm = bytearray(self.shm_size)
         self._dirty = 0
 
@@ -120,6 +147,10 @@ class Replica:
 
     def run(self, data: bytes) -> Result:
         """Run one input in a fresh fork of the template and destroy the fork."""
+        reason, value, output, fault, instret = self._exec(data)
+        return Result(_OUTCOME_OF_REASON[reason], value, output, fault, instret, reason)
+
+    def _exec(self, data: bytes) -> tuple[str, Optional[int], bytes, Optional[Fault], int]:
         shm = self._shm
         n = len(data)
         if n > self.shm_size - 8:
@@ -134,16 +165,32 @@ class Replica:
             r = e.run(output="capture", max_instructions=self.max_instructions, check=False)
         except EnclaveError:  # "aborted": the monitor destroyed it (its output was refused)
             e.destroy()
-            return Result("crash", None, b"", None, 0, "aborted")
+            return "aborted", None, b"", None, 0
         if not r.finished:
             e.destroy()  # a budget run or a relay return leaves the instance behind
-        return Result(_OUTCOME_OF_REASON.get(r.reason, "crash"), r.value, r.output or b"", r.fault, r.instret,
-                      r.reason)
+        reason = r.reason if r.reason in _CODE else "destroyed"
+        return reason, r.value, r.output or b"", r.fault, r.instret
 
     def run_batch(self, inputs: Sequence[bytes]) -> list[Result]:
         """:meth:`run` for each input, in order."""
-        run = self.run
-        return [run(d) for d in inputs]
+        return unpack(self.run_packed(inputs))
+
+    def run_packed(self, inputs: Sequence[bytes]) -> Packed:
+        """:meth:`run_batch` as columns (see :data:`Packed` and :func:`unpack`)."""
+        codes = bytearray(len(inputs))
+        values: list[Optional[int]] = []
+        outputs: list[bytes] = []
+        faults: list[Optional[Fault]] = []
+        instret: list[int] = []
+        exe = self._exec
+        for i, d in enumerate(inputs):
+            reason, value, output, fault, n = exe(d)
+            codes[i] = _CODE[reason]
+            values.append(value)
+            outputs.append(output)
+            faults.append(fault)
+            instret.append(n)
+        return bytes(codes), values, outputs, faults, instret
 
     def run_many(self, inputs: Iterable[bytes]) -> list[Result]:
         """:meth:`run_batch` of any iterable (the in-process reference of a pool's ``map``)."""
