@@ -20,7 +20,7 @@ ray: Any = pytest.importorskip("ray")
 
 import pltvm  # noqa: E402
 from pltvm import attest  # noqa: E402
-from pltvm.fuzz import Fuzzer  # noqa: E402
+from pltvm.fuzz import FuzzError, Fuzzer  # noqa: E402
 from pltvm.ray import EnclavePool, PoolError, RayClusterError, Replica, Result  # noqa: E402
 from pltvm.ray.cluster import parse_address  # noqa: E402
 from pltvm.ray.fuzz import FuzzWorker  # noqa: E402
@@ -185,6 +185,20 @@ def test_ray_campaign_splits_the_run_budget(cluster: str) -> None:
     stats = fz.run(runs=6_000, jobs=2, ray="auto", stop_on_finding=False)
     assert stats.executions == 6_000 and not stats.interrupted
     assert stats.edges > empty and stats.corpus_size >= 3
+
+
+def test_more_workers_or_replicas_than_cpus_fail_clearly(cluster: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker / replica needs a CPU of the (2-CPU) cluster: a third one never starts, and
+    that is an error naming the cause, not a hang."""
+    import pltvm.ray.fuzz
+
+    monkeypatch.setattr(pltvm.ray.fuzz, "START_TIMEOUT", 3.0)
+    with pytest.raises(FuzzError, match=r"ray: [1-3] of 3 workers did not start within 3 s .*free CPU"):
+        Fuzzer("fuzz-nop").run(runs=100, jobs=3, ray="auto")
+    with pytest.raises(PoolError, match=r"[1-3] of 3 replicas did not start within 3"):
+        EnclavePool("fuzz-nop", replicas=3, start_timeout=3)
+    with EnclavePool("fuzz-nop", replicas=2) as pool:  # the CPUs were given back
+        assert pool.run([b"a"])[0].outcome == "ok"
 
 
 def test_fuzz_worker_keeps_imported_entries() -> None:

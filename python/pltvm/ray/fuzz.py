@@ -34,6 +34,8 @@ __all__ = ["run_campaign", "FuzzWorker", "SLICE_SECONDS"]
 SLICE_SECONDS = 1.0
 #: How many times in a campaign dead workers are replaced before it gives up.
 MAX_REPLACEMENTS_PER_JOB = 3
+#: Seconds to wait for the workers to start (each needs one free CPU in the cluster).
+START_TIMEOUT = 120.0
 
 
 class FuzzWorker:
@@ -189,7 +191,13 @@ def run_campaign(
     died = rt.exceptions.RayActorError
     last_pulse = time.monotonic()
     try:
-        rt.get([w.ready.remote() for w in workers])
+        refs = [w.ready.remote() for w in workers]
+        _, waiting = rt.wait(refs, num_returns=len(refs), timeout=START_TIMEOUT)
+        if waiting:
+            cpus = rt.cluster_resources().get("CPU", 0)
+            raise FuzzError(f"ray: {len(waiting)} of {jobs} workers did not start within {START_TIMEOUT:.0f} s "
+                            f"(each needs a free CPU; the cluster has {cpus:g})")
+        rt.get(refs)
         for k in range(jobs):
             launch(k)
         while inflight:
