@@ -15,6 +15,7 @@ __all__ = [
     "Monitor",
     "RunResult",
     "default_keys",
+    "gdb_serve",
     "hkdf_sha256",
     "measure_elf",
     "parse_private_key",
@@ -60,6 +61,9 @@ class Machine:
     @staticmethod
     def user(misaligned: str) -> Machine:
         """U-mode machine whose ecalls are Linux syscalls serviced by the host."""
+    @staticmethod
+    def system(ram_size: int, secure_memory: int) -> Machine:
+        """S-mode host kernel under the Rust monitor: SBI, PMP, guarded page table."""
     @property
     def kind(self) -> str: ...
     @property
@@ -198,6 +202,17 @@ class Enclave:
         copy-on-write: own ids, fresh zero stack, own kbuffer, ``shm`` mapped. Run it with
         ``run()``. ValueError if this is not a live template; MemoryError if ``shm`` is larger
         than the secure pool; LimitError if it does not fit the instance."""
+    def snapshot(self, *, name: bytes = ..., ocall_result: int = 0, shm: Optional[bytes] = None) -> Enclave:
+        """A shadow template of this enclave paused in a host OCALL: its forks are RUNNABLE and
+        resume after the OCALL with ``a0 = ocall_result``; ``shm`` (exactly the shm's size)
+        replaces the snapshot's shm contents. RuntimeError when the enclave is not paused in a
+        host OCALL, is gone or busy, or holds relay regions; MemoryError when the pool is full."""
+    @property
+    def snapshot_pc(self) -> Optional[int]:
+        """A snapshot template: the pc its forks resume at; else None."""
+    @property
+    def snapshot_source(self) -> Optional[int]:
+        """A snapshot template: the driver id of the enclave it was taken of; else None."""
     def fork_run_destroy(
         self,
         n: int,
@@ -221,7 +236,9 @@ class Enclave:
     ) -> RunResult:
         """Run on this thread with the GIL released. ``entry``: ``"start"`` (FRESH enclave;
         ``relay`` = contents of a relay region to map), ``"rerun_relay"`` (``relay`` = the
-        region's contents now), ``"ocall_return"`` (``ocall_result`` -> a0), ``"continue"``.
+        region's contents now), ``"ocall_return"`` (``ocall_result`` -> a0), ``"continue"``,
+        ``"start_inherit"`` (FRESH enclave; maps the relay regions other enclaves handed to its
+        name with ``asyn_enclave_call``; refused when there are none).
         ``shm``: the host shm contents to copy in first. ``output``: called with the bytes the
         enclave prints (default: the process's stdout)."""
 
@@ -314,6 +331,12 @@ def sm3(data: bytes) -> bytes:
 def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
     """HKDF-SHA256 with the monitor's implementation (the one ``get_key`` uses); ``salt``
     empty: none; ``length`` at most 8160."""
+def gdb_serve(
+    machine: Machine, host: str, port: int, ready: Optional[Callable[[int], object]] = None
+) -> tuple[str, Optional[int]]:
+    """Listen on ``host:port`` (0: any free port), call ``ready(port)``, serve one gdb session
+    and return ``("exited", code)``, ``("detached", None)`` or ``("killed", None)``. The GIL is
+    released; Ctrl-C raises KeyboardInterrupt."""
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""
@@ -325,9 +348,25 @@ class FuzzTarget:
     """The fuzzing engine (crate pltvm-fuzz) behind ``pltvm.fuzz``: an enclave ELF made a
     shadow template; inputs of at most ``max_len`` bytes, runs of at most ``max_instructions``
     instructions, an edge map of ``map_size`` entries (a power of two)."""
-    def __new__(cls, elf: bytes, *, max_len: int, max_instructions: int, map_size: int = 65536) -> FuzzTarget: ...
+    def __new__(
+        cls,
+        elf: bytes,
+        *,
+        max_len: int,
+        max_instructions: int,
+        map_size: int = 65536,
+        deferred: bool = True,
+        max_init_instructions: Optional[int] = None,
+    ) -> FuzzTarget: ...
     @property
     def shm_size(self) -> int: ...
+    @property
+    def deferred(self) -> bool:
+        """Executions fork the deferred snapshot (the target called ``pl_fuzz_input``)."""
+    @property
+    def init(self) -> Optional[tuple[int, bytes, Optional[tuple[str, Optional[int], Optional[_Fault]]]]]:
+        """The initialisation run (None when ``deferred`` was false): (instructions, output,
+        how it ended as (kind, retval, fault), or None when it paused in ``pl_fuzz_input``)."""
     def run_one(self, data: bytes) -> tuple[str, Optional[int], Optional[_Fault], bytes, int, int]:
         """(kind, retval, fault, output, instructions, edges hit) of one run in a fresh fork."""
     def fuzz(

@@ -140,8 +140,9 @@ def _build_parser() -> tuple[_Parser, _Parser, Any]:
     ex = sub.add_parser(
         "exec",
         help="run an RV64 ELF program",
-        description="Run a static RV64 Linux ELF (--user, the default) or a bare-metal ELF in "
-        "M-mode with HTIF tohost/fromhost (--bare).",
+        description="Run a static RV64 Linux ELF (--user, the default), a bare-metal ELF in "
+        "M-mode with HTIF tohost/fromhost (--bare), or an S-mode kernel under the Penglai-TVM "
+        "monitor that talks SBI (--system; its SBI system reset reason is the exit code).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -150,8 +151,12 @@ def _build_parser() -> tuple[_Parser, _Parser, Any]:
                       help="bare-metal machine: M-mode, RAM at 0x80000000, CLINT, HTIF")
     kind.add_argument("--user", dest="kind", action="store_const", const="user",
                       help="user machine: static Linux program in U-mode (default)")
+    kind.add_argument("--system", dest="kind", action="store_const", const="system",
+                      help="system machine: S-mode kernel under the Penglai-TVM monitor, RAM at "
+                      "0x80000000 (first 2 MiB the monitor's), SBI console and reset")
     ex.add_argument("--ram-size", type=_size_arg, metavar="N",
-                    help="bare machine RAM size, e.g. 64M or 1G (default 128M)")
+                    help="bare or system machine RAM size, e.g. 64M or 1G (default 128M bare, "
+                    "256M system)")
     ex.add_argument("--misaligned", choices=("emulate", "trap"), default="emulate",
                     help="misaligned loads/stores: emulate them (default) or trap")
     ex.add_argument("--max-instructions", type=_count_arg, metavar="N",
@@ -181,6 +186,9 @@ def _build_parser() -> tuple[_Parser, _Parser, Any]:
     from . import cli_fuzz
 
     cli_fuzz.add_parsers(sub)
+    from . import cli_debug
+
+    cli_debug.add_parsers(sub)
     return parser, ex, sub
 
 
@@ -271,6 +279,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         from . import cli_enclave
 
         return cli_enclave.main(ns)
+    if ns.command == "debug":
+        from . import cli_debug
+
+        return cli_debug.main(ns)
     if ns.command in ("measure", "attest", "verify"):
         from . import cli_attest
 
@@ -317,23 +329,27 @@ def _resolve_elf(name: str) -> str:
 
 def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
     kind = ns.kind or "user"
-    if kind == "user" and ns.signature is not None:
+    if kind != "bare" and ns.signature is not None:
         raise _UsageError("--signature needs --bare")
     if kind == "user" and ns.ram_size is not None:
         raise _UsageError("--ram-size needs --bare (the user machine maps memory on demand)")
     path = _resolve_elf(ns.elf)
 
-    from .machine import DEFAULT_RAM_SIZE, Machine
+    from .machine import DEFAULT_RAM_SIZE, DEFAULT_SYSTEM_RAM_SIZE, Machine
 
+    if kind == "system" and ns.misaligned != "emulate":
+        raise _UsageError("--misaligned trap needs --bare or --user (the system machine emulates)")
     try:
         if kind == "bare":
             m = Machine.bare(ram_size=ns.ram_size or DEFAULT_RAM_SIZE, misaligned=ns.misaligned)
+        elif kind == "system":
+            m = Machine.system(ram_size=ns.ram_size or DEFAULT_SYSTEM_RAM_SIZE)
         else:
             m = Machine.user(argv=[ns.elf, *guest_args], misaligned=ns.misaligned)
     except (ValueError, MemoryError) as e:
         raise _UsageError(f"cannot create the machine: {e or type(e).__name__}") from None
-    if kind == "bare" and guest_args:
-        raise _UsageError("a bare machine takes no program arguments")
+    if kind != "user" and guest_args:
+        raise _UsageError(f"a {kind} machine takes no program arguments")
     m.load_elf(path)
     if ns.signature is not None and m.signature_range is None:
         raise _UsageError(f"{path}: --signature needs the symbols begin_signature and end_signature")

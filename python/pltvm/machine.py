@@ -10,16 +10,33 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Optional, Sequence, Union
+from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from . import _core
 from .elf import ElfImage, check_bare_layout, check_user_layout, parse_elf
 from .errors import ElfError, PltvmError
 
-__all__ = ["Machine", "Exit", "Registers", "Csrs", "DEFAULT_RAM_SIZE", "user_auxv"]
+__all__ = [
+    "Machine",
+    "Exit",
+    "Registers",
+    "Csrs",
+    "DEFAULT_RAM_SIZE",
+    "DEFAULT_SYSTEM_RAM_SIZE",
+    "MONITOR_SIZE",
+    "user_auxv",
+]
 
 DEFAULT_RAM_SIZE = 128 << 20
 """RAM size of a bare machine when none is given (128 MiB)."""
+
+DEFAULT_SYSTEM_RAM_SIZE = 256 << 20
+"""RAM size of a system machine when none is given (256 MiB; unwritten RAM costs nothing)."""
+
+MONITOR_SIZE = 2 << 20
+"""The first 2 MiB of a system machine's RAM belong to the monitor (no S/U access)."""
+
+_DEFAULT_SECURE_MEMORY = 1 << 30
 
 MISALIGNED_MODES = ("emulate", "trap")
 
@@ -176,8 +193,9 @@ def _env_bytes(env: Optional[EnvLike]) -> list[bytes]:
 class Machine:
     """One RV64 hart with its memory and devices.
 
-    Create one with :meth:`bare` (M-mode, RAM at ``0x8000_0000``, CLINT, HTIF) or :meth:`user`
-    (a static RV64 Linux program in U-mode), then :meth:`load_elf` and :meth:`run`.
+    Create one with :meth:`bare` (M-mode, RAM at ``0x8000_0000``, CLINT, HTIF), :meth:`user`
+    (a static RV64 Linux program in U-mode) or :meth:`system` (an S-mode kernel under the
+    Penglai-TVM monitor), then :meth:`load_elf` and :meth:`run`.
     """
 
     def __init__(
@@ -217,6 +235,34 @@ class Machine:
         return cls(_core.Machine.bare(ram_size, misaligned))
 
     @classmethod
+    def system(cls, ram_size: int = DEFAULT_SYSTEM_RAM_SIZE, secure_memory: int = _DEFAULT_SECURE_MEMORY) -> Machine:
+        """A system machine: an S-mode host kernel under the Rust Penglai-TVM monitor.
+
+        RAM (``ram_size`` bytes) is at ``0x8000_0000``; its first 2 MiB are the monitor's (PMP
+        entry 0, no S/U access). :meth:`load_elf` loads the kernel above them and the run starts
+        in S-mode with ``a0`` = hart id 0 and ``a1`` = 0, as a firmware hands over. The kernel
+        talks to the monitor through SBI: console, timer, system reset (the run's exit code) and
+        Penglai's host extension (guarded page table, secure memory). ``secure_memory`` caps the
+        bytes enclaves may hold at once. See docs/system-mode.md.
+        """
+        for name, v in (("ram_size", ram_size), ("secure_memory", secure_memory)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        if ram_size <= MONITOR_SIZE:
+            raise ValueError(
+                f"ram_size must be larger than the monitor's 2 MiB ({MONITOR_SIZE:#x}), not {ram_size:#x}"
+                if ram_size >= 0
+                else f"ram_size must be positive, not {ram_size}"
+            )
+        if ram_size > 1 << 40:
+            raise ValueError(f"ram_size must be at most 1 TiB, not {ram_size:#x}")
+        if secure_memory < 0:
+            raise ValueError(f"secure_memory must be >= 0, not {secure_memory}")
+        if secure_memory > 1 << 40:
+            raise ValueError(f"secure_memory must be at most 1 TiB, not {secure_memory:#x}")
+        return cls(_core.Machine.system(ram_size, secure_memory))
+
+    @classmethod
     def user(
         cls,
         argv: Optional[Sequence[Union[str, bytes]]] = None,
@@ -239,7 +285,7 @@ class Machine:
 
     @property
     def kind(self) -> str:
-        """``"bare"`` or ``"user"``."""
+        """``"bare"``, ``"user"`` or ``"system"``."""
         return self._core.kind
 
     @property
@@ -272,6 +318,9 @@ class Machine:
             if self._stack_set:
                 raise PltvmError("this user machine already has a program loaded")
             check_user_layout(image)
+        elif self.kind == "system":
+            base = self.ram_base + MONITOR_SIZE
+            check_bare_layout(image, base, self.ram_size - MONITOR_SIZE)
         else:
             check_bare_layout(image, self.ram_base, self.ram_size)
         for seg in image.segments:
@@ -291,7 +340,7 @@ class Machine:
                 self._stack_set = True
                 self._core.set_brk(_page_up(image.end))
             else:
-                tohost = image.symbol("tohost")
+                tohost = image.symbol("tohost") if self.kind == "bare" else None
                 if tohost is not None:
                     self._core.set_htif(tohost, image.symbol("fromhost"))
                 begin, end = image.symbol("begin_signature"), image.symbol("end_signature")
@@ -357,9 +406,46 @@ class Machine:
             _u64(max_instructions, "max_instructions")
         return Exit.from_core(self._core.run(max_instructions))
 
+    # -- debugging --------------------------------------------------------------------------
+
+    def gdb_serve(
+        self, address: Union[str, int] = "127.0.0.1:1234", *, ready: Optional[Callable[[int], object]] = None
+    ) -> tuple[str, Optional[int]]:
+        """Serve one gdb remote session for this machine (``target remote HOST:PORT``).
+
+        ``address`` is ``"HOST:PORT"``, ``":PORT"`` or a port number; the host defaults to the
+        loopback interface (another one only when named). Port 0 picks a free port. ``ready``
+        is called with the port once listening. The machine runs only as gdb asks, from where
+        it stands (the first instruction of a freshly loaded ELF). Returns ``("exited", code)``
+        when the guest exited, ``("detached", None)`` when gdb detached or went away (the
+        machine stays where it stopped), ``("killed", None)`` after gdb's ``kill``. Ctrl-C
+        raises KeyboardInterrupt. See docs/debugging.md.
+        """
+        host, port = parse_gdb_address(address)
+        return _core.gdb_serve(self._core, host, port, ready)
+
     def __repr__(self) -> str:
         loaded = f" {self._image.path!r}" if self._image else ""
         return f"<pltvm.Machine {self.kind}{loaded} pc={self.pc:#x}>"
+
+
+def parse_gdb_address(address: Union[str, int]) -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"``, ``"PORT"`` or an int -> (host, port); the host defaults to
+    127.0.0.1. ValueError names the argument when it is not an address."""
+    if isinstance(address, bool) or not isinstance(address, (str, int)):
+        raise TypeError("address must be a str (HOST:PORT) or an int (a port)")
+    text = str(address)
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host = ""
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text, 10)
+    except ValueError:
+        raise ValueError(f"address {text!r}: the port must be a number (HOST:PORT)") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"address {text!r}: the port must be in 0..65535")
+    return host, port
 
 
 def _check_misaligned(misaligned: str) -> None:
