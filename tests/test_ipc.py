@@ -543,3 +543,111 @@ def test_cli_test_caller(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test-caller", "caller", "server", "server1"]) == 0
     assert capsys.readouterr().out.endswith("caller: get server1 retval:0x0000000000000003\n")
     assert main(["test-caller", "no-such-enclave"]) == 2
+
+
+# ---- relay regions handed on by name ---------------------------------------------------------
+
+ASYN, SPLIT = 93, 92
+
+
+def asyn_client(m: Any, calls: list[tuple[int, int, int, int, int]], relay: bytes, extra: dict[int, bytes],
+                name: bytes = b"heir") -> tuple[Any, list[int]]:
+    w = {0: 2, 1: len(calls)}
+    for i, c in enumerate(calls):
+        for j, v in enumerate(c):
+            w[384 + 6 * i + j] = v
+    c = Client(m, request(w, name, extra))
+    r = c.run(relay=relay)
+    assert r.reason == "exit", r
+    return r, [struct.unpack_from("<Q", r.shm, (384 + 6 * i + 5) * 8)[0] for i in range(len(calls))]
+
+
+def relay_words(n_pages: int) -> bytes:
+    return b"".join(struct.pack("<I", 0x1000 + i) + bytes(PAGE - 4) for i in range(n_pages))
+
+
+def test_asyn_call_hands_a_split_relay_region_to_a_name() -> None:
+    m = monitor()
+    arg = SHM_BASE + 1024
+    # Split the 2-page relay region at its second page, hand the second half to "heir".
+    _, got = asyn_client(m, [
+        (SPLIT, MM_ARG_BASE, 2 * PAGE, MM_ARG_BASE + PAGE, 0),
+        (ASYN, SHM_BASE + 512, arg, 0, 0),
+        (ASYN, SHM_BASE + 512, arg, 0, 0),          # gone now: -1
+    ], relay_words(2), {1024: struct.pack("<6Q", 0, 0, MM_ARG_BASE + PAGE, PAGE, 0, 0)})
+    assert got == [0, 0, M1]
+    heir = m.create(elf("info"), name=b"heir")
+    out: list[bytes] = []
+    r = heir.run("start_inherit", output=out.append)
+    assert r.reason == "exit", r
+    text = b"".join(out).decode()
+    assert "info: a3 relay      0x3800000000" in text
+    assert "info: a4 relay size 0x1000" in text
+    assert struct.unpack_from("<I", r.relay[0])[0] == 0x1001, "the second page of the split region"
+    # Nothing is left for that name: a second heir's run is refused.
+    again = m.create(elf("info"), name=b"heir")
+    r = again.run("start_inherit")
+    assert r.reason == "refused" and "no relay regions" in r.message
+
+
+def test_asyn_call_hostile_arguments() -> None:
+    m = monitor()
+    arg = SHM_BASE + 1024
+
+    def a(va: int, size: int) -> bytes:
+        return struct.pack("<6Q", 0, 0, va & M1, size & M1, 0, 0)
+
+    cases = [a(MM_ARG_BASE, PAGE + 1), a(MM_ARG_BASE + 1, PAGE), a(MM_ARG_BASE, 0), a(MM_ARG_BASE, M1),
+             a(MM_ARG_BASE, 1 << 63), a(SHM_BASE, PAGE), a(M1 - PAGE + 1, PAGE)]
+    extra = {1024 + 64 * i: c for i, c in enumerate(cases)}
+    calls = [(ASYN, SHM_BASE + 512, arg + 64 * i, 0, 0) for i in range(len(cases))]
+    calls += [(ASYN, bad, arg, 0, 0) for bad in HOSTILE_ADDRS]      # the name
+    calls += [(ASYN, SHM_BASE + 512, bad, 0, 0) for bad in HOSTILE_ADDRS]  # the argument
+    calls += [(ASYN, SHM_BASE + 700, arg + 64 * len(cases), 0, 0)]  # empty name
+    extra[1024 + 64 * len(cases)] = a(MM_ARG_BASE, PAGE)
+    _, got = asyn_client(m, calls, relay_words(1), extra)
+    assert got == [M1] * len(calls)
+
+
+def test_at_most_ten_regions_wait_for_a_name() -> None:
+    m = monitor()
+    for k in range(11):
+        _, got = asyn_client(m, [(ASYN, SHM_BASE + 512, SHM_BASE + 1024, 0, 0)], relay_words(1),
+                             {1024: struct.pack("<6Q", 0, 0, MM_ARG_BASE, PAGE, 0, 0)}, name=b"heir")
+        assert got == ([0] if k < 10 else [M1])
+
+
+@pytest.mark.usefixtures("fresh_host_device")
+def test_c_mirror_inherits_relay_pages_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    from pltvm import host as H
+
+    dev = H.default_device()
+    m = dev.monitor
+    asyn_client(m, [(ASYN, SHM_BASE + 512, SHM_BASE + 1024, 0, 0)], relay_words(1),
+                {1024: struct.pack("<6Q", 0, 0, MM_ARG_BASE, PAGE, 0, 0)}, name=b"test-enclave0")
+    f = H.elf_args()
+    H.elf_args_init(f, str(bundled("relay-page")))
+    e = H.PLenclave()
+    H.PLenclave_init(e)
+    p = H.enclave_args()
+    H.enclave_args_init(p)
+    p.name = b"test-enclave0"
+    assert H.PLenclave_create(e, f, p) == 0
+    mm = H.PLenclave_schrodinger_get(PAGE)
+    H.PLenclave_set_mem_arg(e, mm, 0, 0)  # size 0: inherit by name
+    got = []
+    while True:
+        r = H.PLenclave_run(e)
+        got.append(r)
+        if r != H.RETURN_USER_RELAY_PAGE:
+            break
+        H.PLenclave_set_rerun_arg(e, H.RETURN_USER_RELAY_PAGE)
+    assert got == [1, 0]
+    out = capsys.readouterr().out
+    assert "relay_page 1 00001000" in out
+    # Nothing is registered any more: a second enclave of that name cannot inherit.
+    e2 = H.PLenclave()
+    H.PLenclave_init(e2)
+    assert H.PLenclave_create(e2, f, p) == 0
+    H.PLenclave_set_mem_arg(e2, mm, 0, 0)
+    assert H.PLenclave_run(e2) == -1

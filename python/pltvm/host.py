@@ -744,6 +744,10 @@ def _run_result(dev: Device, p: penglai_enclave_user_param, rec: _Record, entry:
         raise
     if shm is not None and r.shm is not None:
         shm.put(r.shm)
+    if rec.relay is None and r.relay and r.reason == "relay":
+        # A relay page the enclave inherited by name (no schrodinger region of the host): the
+        # driver keeps region 0 in the mailbox and maps it again on the re-run.
+        rec.relay = _Binding(_Region(len(r.relay[0])), 0, len(r.relay[0]))
     if rec.relay is not None and r.relay:
         rec.relay.put(r.relay[0])
     if r.reason == "exit":
@@ -808,14 +812,16 @@ def PLenclave_run(PLenclave_: Optional[PLenclave]) -> int:
             if p.schrodinger_id > 0 and p.schrodinger_size != 0:
                 relay = Device._resolve(dev.schrodingers, p.schrodinger_id, p.schrodinger_offset,
                                         p.schrodinger_size)
-            elif p.schrodinger_id > 0:
-                _log.warning("inheriting relay pages by name (schrodinger size 0) is not supported")
+            # Size 0: the driver's magic relay argument, "map the relay regions handed to my
+            # name" (asyn_enclave_call in another enclave); the run fails if there are none.
+            inherit = p.schrodinger_id > 0 and p.schrodinger_size == 0
             run: Optional[_Record] = rec
             if rec.enc.type == SHADOW_ENCLAVE:
                 run = _fork_instance(dev, p, rec.enc)
             if run is not None:
                 run.relay = relay
-                ret = _run_result(dev, p, run, "start", relay.get() if relay is not None else None)
+                ret = _run_result(dev, p, run, "start_inherit" if inherit else "start",
+                                  relay.get() if relay is not None else None)
     if ret < 0:
         _err("LIB: PLenclave_run: ioctl run enclave is failed \n")
         return -1

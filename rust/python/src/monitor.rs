@@ -594,9 +594,10 @@ impl Enclave {
             "rerun_relay" => Entry::RerunRelay { relay },
             "ocall_return" => Entry::OcallReturn(ocall_result as u64),
             "continue" => Entry::Continue,
+            "start_inherit" => Entry::StartInherit,
             other => {
                 return Err(Error::Argument(format!(
-                    "entry must be \"start\", \"rerun_relay\", \"ocall_return\" or \"continue\", not {other:?}"
+                    "entry must be \"start\", \"start_inherit\", \"rerun_relay\", \"ocall_return\" or \"continue\", not {other:?}"
                 ))
                 .into())
             }

@@ -54,6 +54,10 @@ pub enum Entry {
     OcallReturn(u64),
     /// Continue a RUNNABLE (budget/interrupted) or STOPPED enclave.
     Continue,
+    /// First run of a FRESH enclave with the relay regions registered under its name by
+    /// `asyn_enclave_call` (the driver's magic relay argument, §9.4 / ipc.rs); refused when
+    /// there are none.
+    StartInherit,
 }
 
 #[derive(Clone, Debug)]
@@ -125,7 +129,7 @@ impl Monitor {
                 return refused("a server enclave runs only inside call_enclave from another enclave");
             }
             let ok = match &req.entry {
-                Entry::Start { .. } => c.state == State::Fresh && cell.kind == NORMAL_ENCLAVE,
+                Entry::Start { .. } | Entry::StartInherit => c.state == State::Fresh && cell.kind == NORMAL_ENCLAVE,
                 Entry::RerunRelay { .. } | Entry::OcallReturn(_) => c.state == State::Ocalling,
                 Entry::Continue => matches!(c.state, State::Runnable | State::Stopped),
             };
@@ -232,6 +236,11 @@ impl Monitor {
                 e.hart.x[10] = v;
             }
             Entry::Continue => {}
+            Entry::StartInherit => {
+                self.inherit_relay(cell, e)?;
+                let counter = self.next_run_counter();
+                e.set_entry_registers(if cell.shadow_of.is_some() { counter % 5 } else { counter });
+            }
         }
         Ok(())
     }
