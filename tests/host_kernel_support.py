@@ -3,8 +3,9 @@
 The kernel reads its command from the 64-byte section ``.host_command`` (docs/host-kernel.md);
 :func:`kernel_with` writes a copy of the bundled ELF with that section patched. Each run is a
 subprocess (the system machine's console is the process's stdout) that loads the ELF into
-``pltvm._core.Machine.system`` and exits with the machine's exit code (the SRST reason);
-``tests/test_host_kernel.py`` also runs it through ``pltvm exec --system``.
+``pltvm.Machine.system(ram_size=..., secure_memory=...)`` and exits with the machine's exit
+code (the SRST reason); ``tests/test_host_kernel.py`` also runs it through
+``pltvm exec --system``.
 """
 
 from __future__ import annotations
@@ -92,14 +93,10 @@ MAX_INSTRUCTIONS = 2_000_000_000
 
 _RUNNER = r"""
 import sys
-from pltvm import _core
-from pltvm.elf import parse_elf
+import pltvm
 ram, secure, budget, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-m = _core.Machine.system(ram, secure)
-image = parse_elf(path)
-for s in image.segments:
-    m.load_segment(s.vaddr, s.data, s.memsz)
-m.pc = image.entry
+m = pltvm.Machine.system(ram_size=ram, secure_memory=secure)
+m.load_elf(path)
 ex = m.run(budget)
 sys.stdout.flush()
 if ex.reason == "exit":

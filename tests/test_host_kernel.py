@@ -19,6 +19,7 @@ from host_kernel_support import (
     KERNEL,
     PGD_ROOT,
     TRAP_EXIT,
+    kernel_with,
     run_command,
     run_kernel,
 )
@@ -36,6 +37,32 @@ def test_bundled_as_a_program() -> None:
 
     assert "host-kernel" in pltvm.programs.names()
     assert pltvm.programs.path("host-kernel") == KERNEL.resolve()
+
+
+def test_exec_system_runs_a_patched_kernel(tmp_path: Path) -> None:
+    """`pltvm exec --system FILE`: the console is stdout, the SRST reason the exit status."""
+    path = kernel_with("map-pte", tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--system", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "host-kernel: split.map_pte = 0\n" in proc.stdout
+    assert "PT_AREA_SEPARATION pgd_order=1 pmd_order=2 -> 0\n" in proc.stdout
+
+
+def test_trap_exit_status_through_the_cli(tmp_path: Path) -> None:
+    path = kernel_with("pt-store", tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--system", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == TRAP_EXIT + 7, proc.stdout + proc.stderr
+    assert f"host-kernel: trap cause=7 tval=0x{PGD_ROOT + 8:016x} " in proc.stdout
+
+
+def test_kernel_needs_its_memory_plan(tmp_path: Path) -> None:
+    """With RAM smaller than its plan (enclave blocks start at 0x8080_0000) the kernel says so
+    and exits 1 instead of running into missing memory."""
+    run = run_kernel(kernel_with("pte", tmp_path), ram_size=8 << 20)
+    assert run.status == 1
+    assert "host-kernel: panic: RAM ends at 0x80800000: the kernel needs at least 0x80a00000" in run.out
 
 
 def test_unknown_command_exits_2(tmp_path: Path) -> None:
