@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pltvm import Machine
+
 from host_kernel_support import (
     FIRST_BLOCK,
     KERNEL,
@@ -125,3 +127,94 @@ def test_positive_paths_take_no_trap(tmp_path: Path, command: str) -> None:
     assert run.trap() is None, run.out
     assert run.status == 0, run.out + run.err
     assert "ATTACK SUCCEEDED" not in run.out and "panic" not in run.out
+
+
+def _walk_enclave_table(m: Machine, root: int) -> dict[int, tuple[int, int, list[int]]]:
+    """VA -> (PA, low 10 bits, [table PAs on the way]) for every valid leaf of an Sv39 table."""
+    out: dict[int, tuple[int, int, list[int]]] = {}
+
+    def visit(table: int, level: int, va: int, path: list[int]) -> None:
+        raw = m.mem_read(table, PAGE)
+        for i in range(512):
+            pte = int.from_bytes(raw[8 * i:8 * i + 8], "little")
+            if not pte & 1:
+                continue
+            v = va | (i << (12 + 9 * level))
+            if level == 2 and i >= 256:
+                v |= 0xFFFF_FF80_0000_0000  # sign-extend the upper half
+            pa = (pte >> 10) << 12
+            if pte & 0xE:
+                assert level == 0, f"huge leaf at {v:#x}"
+                out[v] = (pa, pte & 0x3FF, path + [table])
+            else:
+                visit(pa, level - 1, v, path + [table])
+
+    visit(root, 2, 0, [])
+    return out
+
+
+def test_load_builds_the_block_as_the_penglai_driver_does(capfd: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    """The kernel's driver part alone (docs/abi.md §1.3, §1.4): hello-world in a 2 MiB block,
+    its own Sv39 table in page 1, every mapped page inside the block with the driver's flags
+    and the ELF's bytes, and the create_param filled for CREATE."""
+    import pltvm
+    import pltvm.enclaves
+    from elftools.elf.elffile import ELFFile
+
+    m = pltvm.Machine.system()
+    m.load_elf(kernel_with("load", tmp_path))
+    ex = m.run()
+    out = capfd.readouterr().out
+    assert (ex.reason, ex.code) == ("exit", 0), out
+    res = dict(line.split(" = ") for line in out.splitlines() if line.startswith("host-kernel: load."))
+    param, block = int(res["host-kernel: load.param"], 16), int(res["host-kernel: load.block"], 16)
+    pages, nxt = int(res["host-kernel: load.pages"], 16), int(res["host-kernel: load.next"], 16)
+    assert (block, pages) == (FIRST_BLOCK, 512)  # ceil(0x13e38 / 4 KiB) + 16 + 256 -> 512
+
+    elf_path = Path(pltvm.enclaves.path("hello-world"))
+    data = elf_path.read_bytes()
+    expected: dict[int, tuple[int, bytes]] = {}
+    for va in range(0x38_0000_0000 - 0x10000, 0x38_0000_0000, PAGE):
+        expected[va] = (0xD7, b"")
+    with elf_path.open("rb") as f:
+        elf = ELFFile(f)
+        for sec in elf.iter_sections():
+            if sec["sh_type"] == "SHT_NOBITS" and sec["sh_addr"]:
+                for va in range(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"], PAGE):
+                    expected[va] = (0xDF, b"")
+        for seg in elf.iter_segments():
+            h = seg.header
+            for va in range(h.p_vaddr, h.p_vaddr + h.p_filesz, PAGE):
+                off = h.p_offset + va - h.p_vaddr
+                n = min(PAGE, h.p_vaddr + h.p_filesz - va)
+                expected[va] = (0xDF if h.p_flags & 2 else 0xDB, data[off:off + n])
+        entry = elf["e_entry"]
+
+    leaves = _walk_enclave_table(m, block + PAGE)
+    assert sorted(leaves) == sorted(expected)
+    used = {block, block + PAGE, block + 2 * PAGE}
+    for va, (flags, content) in expected.items():
+        pa, got_flags, tables = leaves[va]
+        assert got_flags == flags, hex(va)
+        assert block + 3 * PAGE <= pa < block + pages * PAGE
+        assert m.mem_read(pa, PAGE) == content.ljust(PAGE, b"\0"), hex(va)
+        used.add(pa)
+        used.update(tables)
+    # pages handed out in order from page 3; the next one is free_mem
+    assert len(used) == (nxt - block) // PAGE - 1
+    assert all(block <= p < nxt - PAGE for p in used)
+    free_mem = nxt - PAGE
+    assert m.mem_read(block, PAGE) == bytes(PAGE) and m.mem_read(block + 2 * PAGE, PAGE) == bytes(PAGE)
+
+    p = m.mem_read(param, 136)
+    u64 = [int.from_bytes(p[i:i + 8], "little") for i in range(0, 136, 8)]
+    assert p[8:24].rstrip(b"\0") == b"hello-world"
+    assert int.from_bytes(p[24:28], "little") == 0  # NORMAL
+    assert u64[4:8] == [block, pages * PAGE, entry, free_mem]
+    kbuffer, kbuffer_size, shm_pa, shm_size = u64[8:12]
+    assert kbuffer % PAGE == 0 and kbuffer_size == PAGE and (shm_pa, shm_size) == (0, 0)
+    assert m.mem_read(kbuffer, PAGE) == bytes(PAGE)
+    words = [u64[0], *u64[12:17]]  # eid_ptr, the four mailbox words, retval
+    assert len(set(words)) == 6
+    assert all(0x8020_0000 <= w < 0x8040_0000 for w in words)  # the kernel's own memory

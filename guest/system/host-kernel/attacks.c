@@ -115,6 +115,22 @@ static int cmd_hello(void)
 	return (int)(e->retval & 0xff);
 }
 
+/* ---- the driver's part alone: load the ELF into a block, fill the create_param ---- */
+
+static struct create_param load_param;
+
+static int cmd_load(void)
+{
+	struct enclave *e = &enc[0];
+	u64 b = block();
+	enclave_prepare(e, &load_param, "hello-world", b, embedded_enclave, elf_size());
+	sayx("load.param", (u64)&load_param);
+	sayx("load.block", b);
+	sayx("load.pages", e->blk.pages);
+	sayx("load.next", e->blk.next);
+	return 0;
+}
+
 /* ---- legitimate PTE writes through every SET_PTE flag ---- */
 
 static int cmd_pte(void)
@@ -474,6 +490,8 @@ int run_command(const char *cmd)
 {
 	if (!kstrcmp(cmd, "hello") || !kstrcmp(cmd, "demo"))
 		return cmd_hello();
+	if (!kstrcmp(cmd, "load"))
+		return cmd_load();
 	if (!kstrcmp(cmd, "pte"))
 		return cmd_pte();
 	if (!kstrcmp(cmd, "map-pte"))
