@@ -63,7 +63,7 @@ pub(crate) fn probe(monitor: &Monitor, template: &Arc<EnclaveCell>, shm_size: us
     };
     let snapshot = if ended.is_none() {
         let s = monitor
-            .snapshot(&cell, &SnapshotParams { name: *b"pltvm-fuzz-snap\0", ocall_result: 0, shm: None })
+            .snapshot(&cell, &SnapshotParams { name: *b"pltvm-fuzz-snap\0", ocall_result: 0, shm: None, user_ocalls: None })
             .map_err(|e| monitor_err(&e));
         monitor.destroy(&cell);
         Some(s?)

@@ -110,6 +110,8 @@ pub struct SnapshotParams {
     pub ocall_result: u64,
     /// Replaces the shm contents of the snapshot (exactly the shm's size).
     pub shm: Option<Vec<u8>>,
+    /// The OCALL ids forks hand to their host (None: the source's).
+    pub user_ocalls: Option<Vec<u64>>,
 }
 
 /// Secure bytes of heap and mmap blocks.
@@ -138,6 +140,7 @@ impl Monitor {
     /// a shadow template whose forks resume from that OCALL (see the module comment). The
     /// source is left as it was: answer its OCALL, run it on, or destroy it.
     pub fn snapshot(&self, cell: &Arc<EnclaveCell>, p: &SnapshotParams) -> Result<Arc<EnclaveCell>, SnapshotError> {
+        let user_ocalls = |e: &Enclave| p.user_ocalls.clone().unwrap_or_else(|| e.user_ocalls.clone());
         let (enc, resume, reserve) = {
             // The control block is held while the source is copied: no run, stop or destroy
             // can start meanwhile. The machine state is only tried (a run holds it while it
@@ -207,7 +210,7 @@ impl Monitor {
                 mmaps: e.mmaps.clone(),
                 heap: e.heap.clone(),
                 heap_top: e.heap_top,
-                user_ocalls: e.user_ocalls.clone(),
+                user_ocalls: user_ocalls(e),
                 warnings: e.warnings.clone(),
                 blocks: block_bytes(e),
                 source: cell.id,
@@ -232,7 +235,7 @@ impl Monitor {
                 rng: SplitMix(0),
                 secure_bytes: reserve,
                 persistency: None,
-                user_ocalls: e.user_ocalls.clone(),
+                user_ocalls: user_ocalls(e),
                 pending: Pending::None,
                 measurement,
                 warnings: e.warnings.clone(),

@@ -66,7 +66,7 @@ fn paused(m: &Monitor, t: &EnclaveCell, shm: Option<Vec<u8>>) -> Arc<EnclaveCell
 }
 
 fn snap(m: &Monitor, c: &Arc<EnclaveCell>, result: u64) -> Result<Arc<EnclaveCell>, SnapshotError> {
-    m.snapshot(c, &SnapshotParams { name: params("snap"), ocall_result: result, shm: None })
+    m.snapshot(c, &SnapshotParams { name: params("snap"), ocall_result: result, ..SnapshotParams::default() })
 }
 
 fn fork(m: &Monitor, s: &EnclaveCell, shm: Option<Vec<u8>>) -> Result<Arc<EnclaveCell>, CreateError> {
@@ -104,6 +104,12 @@ fn forks_resume_after_the_ocall_with_the_result_and_are_isolated() {
     assert!(out.instret < 20, "a fork runs only what follows the OCALL ({} instructions)", out.instret);
     // Fork's relay region would be silently lost: refused.
     assert!(m.fork_run_destroy_each(&s, &ForkParams::default(), Some(&[0u8; 4096]), 1, &mut BufferHost::default(), &mut |_| {}).is_err());
+    // Forks hand the source's OCALL ids to their host, unless the snapshot says otherwise.
+    assert_eq!(forks[0].try_inner().map(|_| ()).err(), Some(false), "gone after its exit");
+    let f = fork(&m, &s, None).unwrap();
+    assert_eq!(f.try_inner().unwrap().as_ref().unwrap().user_ocalls, vec![FUZZ_INPUT]);
+    let quiet = m.snapshot(&src, &SnapshotParams { user_ocalls: Some(Vec::new()), ..SnapshotParams::default() }).unwrap();
+    assert!(fork(&m, &quiet, None).unwrap().try_inner().unwrap().as_ref().unwrap().user_ocalls.is_empty());
     // The source is untouched by all of that: it continues with its own answer.
     assert_eq!(run(&m, &src, Entry::OcallReturn(5)), RunExit::Exited { retval: 20 });
     // And the snapshot is untouched by the source's run.
