@@ -3,7 +3,8 @@
 //! pair for each rule of a call and return.
 use super::consts::*;
 use super::enclave::CreateParams;
-use super::ipc::CallRecord;
+use super::ipc::{CallRecord, SERVER_BUSY};
+use super::enclave::CreateError;
 use super::run::{BufferHost, Entry, RunExit, RunOutcome, RunRequest};
 use super::*;
 use std::sync::Arc;
@@ -83,4 +84,154 @@ fn sdk_demo_chain_prints_the_values_of_a_call_two_deep() {
     // Both servers are free again and hold the memory they kept, nothing else.
     assert_eq!((s.state(), s1.state()), (State::Runnable, State::Runnable));
     assert!(!m.server_in_call(&s) && !m.server_in_call(&s1));
+}
+
+// ipc-server operations (req_arg & 0xff), see guest/demos/ipc-server.
+const INFO: u64 = 0;
+const KEEP: u64 = 1;
+const FAULT: u64 = 2;
+const NESTED: u64 = 5;
+const REENTER: u64 = 6;
+const SPIN: u64 = 9;
+const COUNT: u64 = 12;
+const REGION_VA: u64 = MMAP_BASE - 7 * PAGE;
+
+/// One call of ipc-client: (handle, req_arg, region bytes, flags); the name is "ipc-a".
+fn call_req(op: u64, region: u64, flags: u64) -> Vec<u8> {
+    request(&[(0, 1), (1, M1), (2, op), (3, region), (4, flags)], "ipc-a")
+}
+
+#[test]
+fn one_call_moves_the_region_and_answers_with_a_response_region() {
+    let m = Monitor::new(Config::default());
+    let s = server(&m, TSERVER, "ipc-a");
+    let base = m.secure_memory_used();
+    let (out, shm, _) = client(&m, call_req(INFO, 4 * PAGE, 0));
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    let w = |i| word(&shm, i);
+    assert_eq!((w(8), w(9), w(10)), (s.eid as u64, 0, 0x600d));
+    assert_eq!((w(11), w(12), w(17)), (REGION_VA, 4 * PAGE, REGION_VA));
+    assert_eq!((w(13), w(14)), (REGION_VA - PAGE, PAGE));
+    assert_eq!(w(15), 2 * PAGE, "4096 ints, each 1 + 1");
+    assert_eq!(out.calls, vec![CallRecord { caller: s.eid + 1, callee: s.eid as u64, result: 0, resp_val: 0x600d, depth: 1 }]);
+    // The client is gone with both regions (the response page moved to it).
+    assert_eq!(m.secure_memory_used(), base);
+}
+
+#[test]
+fn a_kept_region_faults_in_the_caller_and_stays_counted_with_the_server() {
+    let m = Monitor::new(Config::default());
+    let empty = m.secure_memory_used();
+    let s = server(&m, TSERVER, "ipc-a");
+    let base = m.secure_memory_used();
+    let (out, shm, _) = client(&m, call_req(KEEP, 4 * PAGE, 1));
+    assert_eq!((word(&shm, 9), word(&shm, 11)), (0, 0));
+    match out.exit {
+        RunExit::Fault { cause, tval, .. } => assert_eq!((cause, tval), (13, REGION_VA)),
+        x => panic!("expected a load page fault, got {x:?}"),
+    }
+    // The server holds the 8-page block it was lent.
+    assert_eq!(m.secure_memory_used(), base + 8 * PAGE);
+    assert_eq!(m.destroy(&s), 0);
+    assert_eq!(m.secure_memory_used(), empty, "the kept region goes with the server");
+}
+
+#[test]
+fn reentrant_call_is_busy_and_traced() {
+    let m = Monitor::new(Config::default());
+    let s = server(&m, TSERVER, "ipc-a");
+    let (out, shm, _) = client(&m, call_req(REENTER, 0, 0));
+    assert_eq!((word(&shm, 9), word(&shm, 10)), (0, SERVER_BUSY));
+    assert_eq!(out.calls[0], CallRecord { caller: s.eid, callee: s.eid as u64, result: -2, resp_val: 0, depth: 2 });
+}
+
+#[test]
+fn a_fault_two_deep_destroys_the_callee_and_releases_the_middle() {
+    let m = Monitor::new(Config::default());
+    let a = server(&m, TSERVER, "ipc-a");
+    let b = server(&m, TSERVER, "ipc-b");
+    let (out, _, _) = client(&m, call_req(NESTED | (FAULT << 8), 4 * PAGE, 0));
+    match out.exit {
+        RunExit::Fault { cause, tval, .. } => assert_eq!((cause, tval), (15, 8)),
+        x => panic!("expected a store page fault, got {x:?}"),
+    }
+    assert_eq!((a.state(), b.state()), (State::Runnable, State::Invalid));
+    assert!(!m.server_in_call(&a));
+    assert!(m.server_by_name(b"ipc-b").is_none());
+    let (_, shm, _) = client(&m, call_req(COUNT, 0, 0));
+    assert_eq!((word(&shm, 9), word(&shm, 10)), (0, 2));
+}
+
+#[test]
+fn destroying_the_top_caller_mid_call_releases_the_server_and_the_region() {
+    let m = Monitor::new(Config::default());
+    let s = server(&m, TSERVER, "ipc-a");
+    let base = m.secure_memory_used();
+    let c = m.create(CLIENT, &params("client", NORMAL_ENCLAVE, Some(call_req(SPIN, 4 * PAGE, 0)))).unwrap();
+    let out = m.run(&c, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(100_000) }, &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Budget);
+    assert_eq!(out.instret, 100_000, "the callee's instructions count against the budget");
+    assert_eq!(s.state(), State::Running);
+    assert_eq!(m.destroy(&s), -1, "a server in a call is not destroyed");
+    assert_eq!(m.destroy(&c), 0);
+    assert_eq!(s.state(), State::Runnable);
+    assert_eq!(m.chain(&c).len(), 0);
+    assert_eq!(m.secure_memory_used(), base, "the region the server received is freed with the call");
+    assert_eq!(m.destroy(&s), 0);
+}
+
+#[test]
+fn destroy_from_another_thread_during_a_call() {
+    let m = Arc::new(Monitor::new(Config { slice: 1000, ..Config::default() }));
+    let s = server(&m, TSERVER, "ipc-a");
+    let c = m.create(CLIENT, &params("client", NORMAL_ENCLAVE, Some(call_req(SPIN, 4 * PAGE, 0)))).unwrap();
+    let (m2, c2) = (Arc::clone(&m), Arc::clone(&c));
+    let t = std::thread::spawn(move || m2.run(&c2, RunRequest::start(), &mut BufferHost::default()).exit);
+    while s.state() != State::Running {
+        std::thread::yield_now();
+    }
+    assert_eq!(m.destroy(&c), 0);
+    assert_eq!(t.join().unwrap(), RunExit::Destroyed);
+    assert_eq!(s.state(), State::Runnable);
+    let (_, shm, _) = client(&m, call_req(COUNT, 0, 0));
+    assert_eq!(word(&shm, 10), 2);
+}
+
+#[test]
+fn two_threads_calling_one_server_get_answers_or_busy() {
+    let m = Arc::new(Monitor::new(Config { slice: 64, ..Config::default() }));
+    let s = server(&m, TSERVER, "ipc-a");
+    let calls = 300;
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                let req = request(&[(0, 1), (1, M1), (2, COUNT), (5, calls)], "ipc-a");
+                let c = m.create(CLIENT, &params("client", NORMAL_ENCLAVE, Some(req))).unwrap();
+                let out = m.run(&c, RunRequest::start(), &mut BufferHost::default());
+                assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+                let ok = out.calls.iter().filter(|r| r.result == 0).count();
+                assert!(out.calls.iter().all(|r| r.result == 0 || r.result == -2));
+                assert_eq!(out.calls.len() as u64, calls);
+                ok
+            })
+        })
+        .collect();
+    let served: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let (_, shm, _) = client(&m, call_req(COUNT, 0, 0));
+    assert_eq!(word(&shm, 10), served as u64 + 1, "every call that got 0 was served exactly once");
+    assert_eq!(s.state(), State::Runnable);
+}
+
+#[test]
+fn server_creation_rules() {
+    let m = Monitor::new(Config::default());
+    let s = server(&m, TSERVER, "ipc-a");
+    assert!(matches!(m.create(TSERVER, &params("ipc-a", SERVER_ENCLAVE, None)), Err(CreateError::Param(_))));
+    assert!(matches!(m.create(TSERVER, &params("", SERVER_ENCLAVE, None)), Err(CreateError::Param(_))));
+    assert_eq!(s.measurement, super::measure::measure_elf(TSERVER, SERVER_ENCLAVE, DEFAULT_STACK_SIZE, None, 0).unwrap());
+    let out = m.run(&s, RunRequest::start(), &mut BufferHost::default());
+    assert!(matches!(out.exit, RunExit::Refused(_)));
+    assert_eq!(m.stop(&s), -1);
+    assert!(m.attest(&s, 0).is_err());
 }
