@@ -22,9 +22,12 @@ from host_kernel_support import (
     PGD_ROOT,
     TRAP_EXIT,
     kernel_with,
+    needs_enclave_fids,
     run_command,
     run_kernel,
 )
+
+ENCLAVES = needs_enclave_fids()
 
 PAGE = 0x1000
 KERNEL_LEAF = 0xCF  # V R W X A D
@@ -39,6 +42,32 @@ def test_bundled_as_a_program() -> None:
 
     assert "host-kernel" in pltvm.programs.names()
     assert pltvm.programs.path("host-kernel") == KERNEL.resolve()
+
+
+@ENCLAVES
+def test_exec_system_by_name_prints_the_enclaves_greeting() -> None:
+    """`pltvm exec --system host-kernel`: the console shows only the enclave's text; the exit
+    status is the enclave's return value (0)."""
+    proc = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--system", "host-kernel"],
+                          capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stdout) == (0, "hello world!\n"), proc.stderr
+
+
+@ENCLAVES
+def test_demo_logs_every_monitor_call(tmp_path: Path) -> None:
+    run = run_command("demo", tmp_path)
+    assert run.status == 0, run.out + run.err
+    assert "hello world!\n" in run.out
+    assert run.number("create") == 0
+    assert run.number("eid") == 0  # the first monitor slot
+    assert run.number("run") == 0
+    assert run.number("retval") == 0
+    # EAPP_RETURN already freed the enclave (docs/abi.md §2.2): DESTROY finds nothing
+    assert run.number("destroy") == -1
+    assert run.trap() is None
+    # the boot log: the guarded page table was set up and satp points at the PGD root
+    assert "PT_AREA_SEPARATION pgd_order=1 pmd_order=2 -> 0" in run.out
+    assert f"satp=0x{(8 << 60) | (PGD_ROOT >> 12):016x}" in run.out
 
 
 def test_exec_system_runs_a_patched_kernel(tmp_path: Path) -> None:
@@ -121,12 +150,71 @@ def test_map_pte_splits_a_huge_leaf(tmp_path: Path) -> None:
     assert {k: run.value(k) for k in SPLIT} == SPLIT
 
 
-@pytest.mark.parametrize("command", ["pte", "map-pte"])
+@ENCLAVES
+def test_split_block_donated_to_an_enclave_then_freed_and_remapped(tmp_path: Path) -> None:
+    """Making the split block an enclave's clears V in all 512 leaves; the enclave's exit
+    sets it again (free and remap)."""
+    run = run_command("split", tmp_path)
+    assert run.status == 0, run.out + run.err
+    s = FIRST_BLOCK
+    expected = dict(SPLIT) | {
+        "split.create": "0",
+        "split.secure_page": "cause 13",
+        "split.leaf3_secure": hex(leaf(s + 3 * PAGE) & ~1),
+        "split.run": "0",
+        "split.retval": "0",
+        "split.remapped_page": "ok",
+        "split.leaf3_remapped": hex(leaf(s + 3 * PAGE)),
+    }
+    assert {k: run.value(k) for k in expected} == expected
+    assert run.out.count("hello world!\n") == 1
+
+
+@ENCLAVES
+def test_two_mib_leaf_donated_then_freed_and_reused(tmp_path: Path) -> None:
+    run = run_command("remap", tmp_path)
+    assert run.status == 0, run.out + run.err
+    b = FIRST_BLOCK
+    expected = {
+        "remap.create": "0",
+        "remap.pmd_secure": hex(leaf(b) & ~1),   # V cleared in the host's 2 MiB leaf
+        "remap.secure_read": "cause 13",
+        "remap.run": "0",
+        "remap.retval": "0",
+        "remap.pmd_freed": hex(leaf(b)),         # V set again when the enclave ended
+        "remap.freed_read": "ok",
+        "remap.create_again": "0",
+        "remap.run_again": "0",
+    }
+    assert {k: run.value(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param("hello", marks=ENCLAVES),
+    pytest.param("demo", marks=ENCLAVES),
+    "pte",
+    "map-pte",
+    "load",
+    pytest.param("split", marks=ENCLAVES),
+    pytest.param("remap", marks=ENCLAVES),
+])
 def test_positive_paths_take_no_trap(tmp_path: Path, command: str) -> None:
     run = run_command(command, tmp_path)
     assert run.trap() is None, run.out
     assert run.status == 0, run.out + run.err
     assert "ATTACK SUCCEEDED" not in run.out and "panic" not in run.out
+
+
+@ENCLAVES
+def test_kernel_runs_from_the_python_api(capfd: pytest.CaptureFixture[str]) -> None:
+    """The bundled kernel in this process through pltvm.Machine.system (no CLI)."""
+    import pltvm
+
+    m = pltvm.Machine.system()
+    m.load_elf(KERNEL)
+    ex = m.run()
+    assert (ex.reason, ex.code) == ("exit", 0)
+    assert capfd.readouterr().out == "hello world!\n"
 
 
 def _walk_enclave_table(m: Machine, root: int) -> dict[int, tuple[int, int, list[int]]]:
@@ -218,3 +306,12 @@ def test_load_builds_the_block_as_the_penglai_driver_does(capfd: pytest.CaptureF
     words = [u64[0], *u64[12:17]]  # eid_ptr, the four mailbox words, retval
     assert len(set(words)) == 6
     assert all(0x8020_0000 <= w < 0x8040_0000 for w in words)  # the kernel's own memory
+
+
+@ENCLAVES
+def test_enclave_calls_refuse_bad_arguments(tmp_path: Path) -> None:
+    """CREATE with a parameter block at PA 0 and RUN / RESUME / DESTROY of an id that does not
+    exist: -1 each."""
+    run = run_command("fids", tmp_path)
+    expected = {"fids.create": "-1", "fids.run": "-1", "fids.resume": "-1", "fids.destroy": "-1"}
+    assert {k: run.value(k) for k in expected} == expected

@@ -20,8 +20,12 @@ from host_kernel_support import (
     PGD_ROOT,
     TRAP_EXIT,
     Run,
+    monitor_creates_enclaves,
+    needs_enclave_fids,
     run_command,
 )
+
+ENCLAVES = needs_enclave_fids()
 
 PAGE = 0x1000
 MEGA = 0x20_0000
@@ -130,6 +134,14 @@ def test_stale_4kib_mapping_of_donated_memory_page_faults(tmp_path: Path) -> Non
     trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
 
 
+@ENCLAVES
+def test_stale_mapping_of_an_enclave_block_page_faults(tmp_path: Path) -> None:
+    """CREATE makes the block secure and clears the kernel's leaf that maps it."""
+    run = run_command("stale-enclave", tmp_path)
+    values(run, {"stale.read_before": "ok", "stale.create": "0"})
+    trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
+
+
 def test_monitor_refuses_host_buffers_that_run_into_secure_memory(tmp_path: Path) -> None:
     """Penglai checks only the first page of a host buffer; pltvm checks every byte the monitor
     reads: a buffer whose first bytes are public and whose later bytes are secure (a block
@@ -144,3 +156,63 @@ def test_monitor_refuses_host_buffers_that_run_into_secure_memory(tmp_path: Path
         "copy.extend_refused_page_public": "ok",  # ... left its public page alone
     })
     assert run.status == 0 and run.trap() is None
+
+
+@ENCLAVES
+def test_enclave_calls_refuse_parameter_blocks_that_run_into_secure_memory(tmp_path: Path) -> None:
+    run = run_command("copy-mixed-enclave", tmp_path)
+    values(run, {
+        "copy.victim_donate": "0",
+        "copy.create_param_straddles": "-1",
+        "copy.block_still_public": "ok",         # the refused CREATE did not secure the block
+        "copy.eid_ptr_secure": "-1",
+        "copy.retval_secure": "-1",
+        "copy.kbuffer_secure": "-1",
+        "copy.eid_ptr_straddles": "-1",
+        "copy.good_create": "0",
+        "copy.run_param_straddles": "-1",
+        "copy.good_run": "0",
+    })
+    assert run.status == 0 and run.trap() is None
+    assert run.out.count("hello world!\n") == 1
+
+
+@ENCLAVES
+def test_destroyed_enclave_id_cannot_be_used(tmp_path: Path) -> None:
+    run = run_command("run-destroyed", tmp_path)
+    values(run, {
+        "destroyed.create": "0",
+        "destroyed.destroy": "0",
+        "destroyed.run": "-1",
+        "destroyed.resume": "-1",
+        "destroyed.stop": "-1",
+        "destroyed.destroy_again": "-1",
+        "destroyed.block_public": "ok",        # DESTROY gave the block back
+        "destroyed.create_again": "0",
+        "destroyed.run_again": "0",
+    })
+    assert run.status == 0 and run.trap() is None
+
+
+@ENCLAVES
+def test_secure_memory_exhaustion_refuses_create_until_memory_is_freed(tmp_path: Path) -> None:
+    """secure_memory = 8 MiB holds four 2 MiB enclave blocks: the fifth CREATE is refused with
+    -2 (ENCLAVE_NO_MEM); destroying one makes room for a new enclave, which runs."""
+    run = run_command("exhaust", tmp_path, secure_memory=8 << 20)
+    values(run, {
+        "exhaust.created": "4",
+        "exhaust.refused": "-2",
+        "exhaust.destroy_first": "0",
+        "exhaust.create_after_free": "0",
+        "exhaust.run_after_free": "0",
+    })
+    assert run.status == 0 and run.trap() is None
+    assert run.out.count("hello world!\n") == 1
+
+
+@ENCLAVES
+def test_secure_memory_zero_refuses_every_enclave(tmp_path: Path) -> None:
+    assert monitor_creates_enclaves()  # else -2 below would mean "not supported"
+    run = run_command("exhaust", tmp_path, secure_memory=0)
+    values(run, {"exhaust.created": "0", "exhaust.refused": "-2"})
+    assert run.status == 0

@@ -131,6 +131,20 @@ static int cmd_load(void)
 	return 0;
 }
 
+/*
+ * Which enclave calls does the monitor implement? Each is called with arguments no monitor
+ * accepts (PA 0 is not RAM; no enclave has id 0xffffffff): -1 = implemented and refused,
+ * -2 = not supported.
+ */
+static int cmd_fids(void)
+{
+	say("fids.create", penglai(FID_CREATE_ENCLAVE, 0, 0, 0, 0, 0));
+	say("fids.run", penglai(FID_RUN_ENCLAVE, 0xffffffffUL, 0, 0, 0, 0));
+	say("fids.resume", penglai(FID_RESUME_ENCLAVE, 0xffffffffUL, RESUME_FROM_OCALL, 3, 0, 0));
+	say("fids.destroy", penglai(FID_DESTROY_ENCLAVE, 0xffffffffUL, 0, 0, 0, 0));
+	return 0;
+}
+
 /* ---- legitimate PTE writes through every SET_PTE flag ---- */
 
 static int cmd_pte(void)
@@ -215,7 +229,10 @@ static int cmd_split(int with_enclave)
 		return 0;
 
 	struct enclave *e = &enc[0];
-	say("split.create", create(e, "split", s));
+	i64 r = create(e, "split", s);
+	say("split.create", r);
+	if (r != 0)
+		return 1;
 	flush_tlb();
 	sayp("split.secure_page", probe_load(s + 3 * PAGE));
 	sayx("split.leaf3_secure", ((u64 *)newp)[3]);
@@ -234,7 +251,10 @@ static int cmd_remap(void)
 	u64 b = block();
 	u64 *pe = pmd_entry(b);
 	struct enclave *e = &enc[0];
-	say("remap.create", create(e, "remap", b));
+	i64 r = create(e, "remap", b);
+	say("remap.create", r);
+	if (r != 0)
+		return 1;
 	sayx("remap.pmd_secure", *pe);
 	flush_tlb();
 	sayp("remap.secure_read", probe_load(b + PAGE));
@@ -429,7 +449,10 @@ static int cmd_copy_mixed(int with_enclaves)
 	say("copy.eid_ptr_straddles", penglai(FID_CREATE_ENCLAVE, (u64)&tmp, 0, 0, 0, 0));
 
 	/* a good enclave, then a run_param straddling public / secure */
-	say("copy.good_create", create(e2, "good", b2));
+	i64 r = create(e2, "good", b2);
+	say("copy.good_create", r);
+	if (r != 0)
+		return 1;
 	*(volatile u64 *)(b1 - 8) = 0;
 	say("copy.run_param_straddles", penglai(FID_RUN_ENCLAVE, e2->eid, b1 - 8, 0, 0, 0));
 	say("copy.good_run", enclave_run(e2, 0));
@@ -441,7 +464,10 @@ static int cmd_run_destroyed(void)
 {
 	u64 b = block();
 	struct enclave *e = &enc[0];
-	say("destroyed.create", create(e, "doomed", b));
+	i64 r = create(e, "doomed", b);
+	say("destroyed.create", r);
+	if (r != 0)
+		return 1;
 	u32 eid = e->eid;
 	say("destroyed.destroy", destroy(e));
 	say("destroyed.run", penglai(FID_RUN_ENCLAVE, eid, 0, 0, 0, 0));
@@ -460,7 +486,6 @@ static struct enclave many[128];
 
 static int cmd_exhaust(void)
 {
-	u8 *kb = (u8 *)alloc_pages(1);
 	u64 blocks[128];
 	int n = 0;
 	i64 r = 0;
@@ -471,7 +496,6 @@ static int cmd_exhaust(void)
 			break;
 		}
 		blocks[n] = b;
-		many[n].kbuffer = kb;
 		r = create(&many[n], "many", b);
 		if (r != 0)
 			break;
@@ -490,6 +514,8 @@ int run_command(const char *cmd)
 {
 	if (!kstrcmp(cmd, "hello") || !kstrcmp(cmd, "demo"))
 		return cmd_hello();
+	if (!kstrcmp(cmd, "fids"))
+		return cmd_fids();
 	if (!kstrcmp(cmd, "load"))
 		return cmd_load();
 	if (!kstrcmp(cmd, "pte"))
