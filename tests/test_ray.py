@@ -201,6 +201,25 @@ def test_more_workers_or_replicas_than_cpus_fail_clearly(cluster: str, monkeypat
         assert pool.run([b"a"])[0].outcome == "ok"
 
 
+def test_ray_campaign_replaces_a_killed_worker(cluster: str) -> None:
+    killed: list[str] = []
+    seen: set[str] = set()
+
+    def on_event(kind: str, progress: dict[str, Any], payload: object) -> None:
+        names = sorted(n for n in ray.util.list_named_actors() if n.startswith("pltvm-fuzz-"))
+        seen.update(names)
+        if kind == "new" and not killed:
+            assert len(names) == 2
+            ray.kill(ray.get_actor(names[0]))
+            killed.append(names[0])
+
+    stats = Fuzzer("fuzz-parser", max_len=128, seed=6).run(runs=20_000, jobs=2, ray="auto", stop_on_finding=False,
+                                                           on_event=on_event, pulse=0.1)
+    assert killed and stats.executions == 20_000 and not stats.interrupted
+    assert stats.corpus_size >= 3
+    assert any(n.endswith(".2") for n in seen), seen  # the replacement (workers .0 and .1 came first)
+
+
 def test_fuzz_worker_keeps_imported_entries() -> None:
     """A worker's slice starts from its corpus plus the imports; entries that add coverage stay."""
     fz = Fuzzer("fuzz-parser", max_len=128)
@@ -327,6 +346,10 @@ def test_pool_bad_inputs_name_their_index(cluster: str) -> None:
             pool.submit(b"x" * 5000)
         assert [r.outcome for r in pool.map([b"x" * 4088, bytearray(b"y"), memoryview(b"z")])] == ["ok"] * 3
         assert list(pool.map([])) == []
+        for nonce, exc in ((-1, ValueError), (1 << 64, ValueError), (True, TypeError), ("1", TypeError)):
+            with pytest.raises(exc, match="nonce"):
+                pool.attest(nonce)  # type: ignore[arg-type]
+        assert len(pool.attest((1 << 64) - 1)) == 1
     assert pool.closed
     with pytest.raises(PoolError, match="closed"):
         list(pool.map([b"a"]))

@@ -21,6 +21,8 @@ so every entry gets its turn. A worker that dies is replaced and starts from the
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import random
 import time
 from pathlib import Path
@@ -118,20 +120,25 @@ def run_campaign(
     except OSError as e:
         raise FuzzError(f"elf: cannot read {fuzzer.path}: {e.strerror}") from None
     elf_ref = rt.put(elf)
-    actor = _worker_actor(rt).options(num_cpus=1, max_restarts=0)
+    actor = _worker_actor(rt)
+    # Named (pltvm-fuzz-<campaign>-<worker>.<n>) so that operators and tests can find them.
+    campaign = os.urandom(4).hex()
+    started = itertools.count()
 
-    def start() -> Any:
-        return actor.remote(elf_ref, fuzzer.max_len, fuzzer.max_instructions, fuzzer.map_size, fuzzer.cmplog,
-                            list(fuzzer.tokens), check)
+    def start(k: int) -> Any:
+        return actor.options(num_cpus=1, max_restarts=0, name=f"pltvm-fuzz-{campaign}-{k}.{next(started)}").remote(
+            elf_ref, fuzzer.max_len, fuzzer.max_instructions, fuzzer.map_size, fuzzer.cmplog, list(fuzzer.tokens),
+            check)
 
-    workers = [start() for _ in range(jobs)]
+    workers = [start(k) for k in range(jobs)]
     start_time = time.monotonic()
     corpus: list[bytes] = []  # the campaign's corpus, in order of arrival
     origin: list[int] = []  # the worker each entry came from (-1: the seeds)
     known: set[bytes] = set()  # SHA-1 of each entry
     cursor = [0] * jobs  # entries of `corpus` each worker has been given or found
     edges = [0] * jobs
-    rounds = [0] * jobs
+    rounds = [0] * jobs  # slices given to each worker (its slice seeds are seed + k + jobs * round)
+    fresh = [True] * jobs  # the worker has no corpus yet
     executions = 0
     allocated = 0  # runs handed to slices in flight
     findings: list[dict[str, Any]] = []
@@ -178,9 +185,11 @@ def run_campaign(
                 return
             give = max(1, -(-free // jobs))
             allocated += give
-        imports = [b for b, o in zip(corpus[cursor[k]:], origin[cursor[k]:]) if o != k]
-        if rounds[k] == 0:
-            imports = seed_entries + imports
+        if fresh[k]:  # a new worker (or the replacement of a dead one): everything
+            imports = seed_entries + corpus
+            fresh[k] = False
+        else:
+            imports = [b for b, o in zip(corpus[cursor[k]:], origin[cursor[k]:]) if o != k]
         cursor[k] = len(corpus)
         secs = slice_seconds if left_time is None else min(slice_seconds, left_time)
         ref = workers[k].slice.remote(imports, (seed + k + jobs * rounds[k]) & ((1 << 63) - 1), give, secs,
@@ -211,9 +220,8 @@ def run_campaign(
                     replacements += 1
                     if replacements > MAX_REPLACEMENTS_PER_JOB * jobs:
                         raise FuzzError(f"ray: fuzzing workers died {replacements} times; giving up") from None
-                    workers[k] = start()
-                    cursor[k] = 0  # the new worker starts from the whole corpus
-                    rounds[k] = 0
+                    workers[k] = start(k)
+                    fresh[k] = True  # the new worker starts from the seeds and the whole corpus
                     launch(k)
                     continue
                 executions += r["executions"]
