@@ -96,6 +96,31 @@ def test_kernel_needs_its_memory_plan(tmp_path: Path) -> None:
     assert "host-kernel: panic: RAM ends at 0x80800000: the kernel needs at least 0x80a00000" in run.out
 
 
+@pytest.mark.parametrize("ram_size, mapped_end, bitmap", [
+    (10 << 20, 0x80A0_0000, (0x8060_0000, 2 << 20)),             # the least the plan needs
+    ((10 << 20) + 4096, 0x80A0_0000, (0x8060_0000, 2 << 20)),    # a partial 2 MiB slot is unused
+    ((256 << 20) - 4096, 0x8FE0_0000, (0x8060_0000, 2 << 20)),
+    (2 << 30, 0x1_0000_0000, (0xFFC0_0000, 4 << 20)),           # bitmap grows, moves to the top
+    (3 << 30, 0x1_4000_0000, (0x1_3FC0_0000, 4 << 20)),
+    (8 << 30, 0x1_4000_0000, (0x2_7F00_0000, 16 << 20)),        # only 3 GiB are mapped
+])
+def test_ram_sizes(tmp_path: Path, ram_size: int, mapped_end: int, bitmap: tuple[int, int]) -> None:
+    """The kernel finds RAM by probing, sizes the bitmap for all of it (one u32 per frame, at
+    least 2 MiB) and maps what its four PMD pages can; the positive path works at every size."""
+    run = run_kernel(kernel_with("pte", tmp_path), ram_size=ram_size)
+    assert run.status == 0, run.out + run.err
+    assert f"RAM 0x80000000..{mapped_end:#x}," in run.out
+    base, size = bitmap
+    assert f"bitmap={base:#x}+{size:#x} -> 0 (installed=1)" in run.out
+    assert f"({(mapped_end - 0x8000_0000) >> 21} 2 MiB leaves," in run.out
+
+
+def test_bitmap_at_the_top_of_a_large_ram_is_not_accessible(tmp_path: Path) -> None:
+    run = run_kernel(kernel_with("read-bitmap", tmp_path), ram_size=3 << 30)
+    assert run.trap() is not None and run.trap()[:2] == (5, 0x1_3FC0_0000), run.out  # type: ignore[index]
+    assert run.status == TRAP_EXIT + 5
+
+
 def test_unknown_command_exits_2(tmp_path: Path) -> None:
     run = run_command("no-such-command", tmp_path)
     assert run.status == 2
