@@ -79,6 +79,31 @@ def test_set_pte_bit63_does_not_bypass_the_check(tmp_path: Path) -> None:
     assert run.value("attack.bit63_use") == "cause 13"
 
 
+GADGET = [
+    "set_one_monitor", "set_one_bitmap", "set_one_secure", "set_one_ram",   # outside the PT area
+    "set_one_unaligned", "set_one_straddles_pt_end",
+    "memset_bitmap", "memset_past_pt_end", "memset_nonzero",
+    "memcpy_to_secure", "memcpy_size_overflow",
+    "batch_zero_monitor", "batch_zero_overflow", "batch_count_overflow",
+    "bad_flag", "memset_2_63", "memcpy_2_40",
+    "extend_zero", "extend_unaligned", "extend_overflow", "extend_pt_area",
+    "extend_part_of_a_2m_leaf",                  # would unmap the kernel's own 2 MiB leaf in part
+    "map_pte_into_secure", "map_pte_into_monitor",
+    "sm_init_again", "separation_again",         # a second PT area the kernel could write
+]
+
+
+def test_monitor_is_not_a_write_gadget(tmp_path: Path) -> None:
+    """SET_PTE / MAP_PTE / MEMORY_EXTEND with destinations outside the PT area, sizes that
+    overflow, and a second SM_INIT / PT_AREA_SEPARATION: every one -1; an unknown fid -2; a
+    legitimate SET_PTE afterwards still works."""
+    run = run_command("write-gadget", tmp_path)
+    assert run.status == 0 and run.trap() is None, run.out + run.err
+    expected = {f"gadget.{n}": "-1" for n in GADGET}
+    expected |= {"gadget.donate": "0", "gadget.unknown_fid": "-2", "gadget.legit_after": "0"}
+    assert {k: run.value(k) for k in expected} == expected
+
+
 def test_direct_store_into_the_pt_area_is_a_store_access_fault(tmp_path: Path) -> None:
     run = run_command("pt-store", tmp_path)
     values(run, {

@@ -319,6 +319,60 @@ static int cmd_set_pte_secure(void)
 	succeeded("read a secure frame through a refused SET_PTE mapping");
 }
 
+/*
+ * Use the monitor as a write gadget: SET_PTE / MAP_PTE destinations outside the PT area (the
+ * monitor's memory, the bitmap, a donated block, ordinary RAM), and a second SM_INIT or
+ * PT_AREA_SEPARATION that would hand the kernel a PT area it can write.
+ */
+static int cmd_write_gadget(void)
+{
+	u64 b = donated_block("gadget.donate");
+	u64 ram = alloc_pages(1);
+	u64 leaf = pa_pte(ram, PTE_KERNEL);
+	say("gadget.set_one_monitor", set_pte(0x80000000UL, leaf));
+	say("gadget.set_one_bitmap", set_pte(plan_bitmap_base, leaf));
+	say("gadget.set_one_secure", set_pte(b + 0x3000, leaf));
+	say("gadget.set_one_ram", set_pte(ram, leaf));
+	say("gadget.set_one_unaligned", set_pte(pt.pte + 4, 0));
+	say("gadget.set_one_straddles_pt_end", set_pte(pt.end - 4, 0));
+	say("gadget.memset_bitmap", penglai(FID_SET_PTE, SET_PTE_MEMSET, plan_bitmap_base, 0, 4096, 0));
+	say("gadget.memset_past_pt_end", penglai(FID_SET_PTE, SET_PTE_MEMSET, pt.end - 8, 0, 16, 0));
+	say("gadget.memset_nonzero", penglai(FID_SET_PTE, SET_PTE_MEMSET, pt.pte, 1, 8, 0));
+	u64 *src = (u64 *)alloc_pages(1);
+	say("gadget.memcpy_to_secure", penglai(FID_SET_PTE, SET_PTE_MEMCPY, b, (u64)src, 8, 0));
+	say("gadget.memcpy_size_overflow",
+	    penglai(FID_SET_PTE, SET_PTE_MEMCPY, pt.pte, (u64)src, ~0UL - 7, 0));
+	u64 *list = (u64 *)alloc_pages(1);
+	list[0] = 0x80000000UL;
+	list[1] = 4096;
+	say("gadget.batch_zero_monitor", penglai(FID_SET_PTE, SET_PTE_BATCH_ZERO, (u64)list, 1, 0, 0));
+	list[0] = pt.pte;
+	list[1] = ~0UL - 7; /* ptep + size overflows */
+	say("gadget.batch_zero_overflow", penglai(FID_SET_PTE, SET_PTE_BATCH_ZERO, (u64)list, 1, 0, 0));
+	say("gadget.batch_count_overflow",
+	    penglai(FID_SET_PTE, SET_PTE_BATCH_SET, (u64)list, 1UL << 60, 0, 0));
+	say("gadget.bad_flag", penglai(FID_SET_PTE, 6, pt.pte, 0, 0, 0));
+	say("gadget.memset_2_63", penglai(FID_SET_PTE, SET_PTE_MEMSET, pt.pte, 0, 1UL << 63, 0));
+	say("gadget.memcpy_2_40", penglai(FID_SET_PTE, SET_PTE_MEMCPY, pt.pte, (u64)src, 1UL << 40, 0));
+	u64 spare = block();
+	say("gadget.extend_zero", penglai(FID_MEMORY_EXTEND, spare, 0, 0, 0, 0));
+	say("gadget.extend_unaligned", penglai(FID_MEMORY_EXTEND, spare + 8, PAGE, 0, 0, 0));
+	say("gadget.extend_overflow", penglai(FID_MEMORY_EXTEND, spare, ~0UL & ~(PAGE - 1), 0, 0, 0));
+	say("gadget.extend_pt_area", penglai(FID_MEMORY_EXTEND, pt.base, PAGE, 0, 0, 0));
+	say("gadget.extend_part_of_a_2m_leaf", penglai(FID_MEMORY_EXTEND, 0x80200000UL, PAGE, 0, 0, 0));
+	u64 *pe = pmd_entry(block());
+	say("gadget.map_pte_into_secure", penglai(FID_MAP_PTE, (u64)pe, b + PAGE, 0, 0, 0));
+	say("gadget.map_pte_into_monitor", penglai(FID_MAP_PTE, (u64)pe, 0x80000000UL, 0, 0, 0));
+	u64 fresh = block();
+	say("gadget.sm_init_again", penglai(FID_SM_INIT, fresh, MEGAPAGE, plan_bitmap_base,
+					    plan_bitmap_size, (u64)src));
+	say("gadget.separation_again", penglai(FID_PT_AREA_SEPARATION, 0, 0, 0, 0, 0));
+	say("gadget.unknown_fid", penglai(82, 0, 0, 0, 0, 0));
+	/* the PT area is still the only place SET_PTE writes: a legitimate write works */
+	say("gadget.legit_after", set_pte(pt.next_pte + 8, 0));
+	return 0;
+}
+
 /* Store a PTE directly into the PT area: store access fault (PMP: read-only). */
 static int cmd_pt_store(void)
 {
@@ -528,6 +582,8 @@ int run_command(const char *cmd)
 		return cmd_remap();
 	if (!kstrcmp(cmd, "set-pte-secure"))
 		return cmd_set_pte_secure();
+	if (!kstrcmp(cmd, "write-gadget"))
+		return cmd_write_gadget();
 	if (!kstrcmp(cmd, "pt-store"))
 		return cmd_pt_store();
 	if (!kstrcmp(cmd, "satp"))
