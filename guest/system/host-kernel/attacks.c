@@ -98,7 +98,8 @@ static int cmd_hello(void)
 		say("eid", e->eid);
 	}
 	if (r != 0) {
-		kprintf("host-kernel: CREATE failed (%ld)\n", r);
+		kprintf("host-kernel: CREATE failed (%ld%s)\n", r,
+			r == -2 ? ": no secure memory, or the monitor has no enclave calls" : "");
 		return 1;
 	}
 	r = enclave_run(e, 0);
