@@ -113,7 +113,7 @@ static int cmd_hello(void)
 		kprintf("host-kernel: RUN failed (%ld)\n", r);
 		return 1;
 	}
-	return (int)(e->retval & 0xff);
+	return (int)(u32)e->retval; /* SRST reason: the low 32 bits */
 }
 
 /* ---- the driver's part alone: load the ELF into a block, fill the create_param ---- */
