@@ -289,6 +289,23 @@ def test_cli_bad_ray_address_exits_2(address: str, why: str, tmp_path: Path) -> 
     assert why in r.stderr and "Traceback" not in r.stderr
 
 
+def test_pool_bad_address_raises_a_cluster_error() -> None:
+    code = """
+from pltvm.ray import EnclavePool, RayClusterError
+for address in ("127.0.0.1:1", "no-port"):
+    try:
+        EnclavePool("hello-world", address=address)
+    except RayClusterError as e:
+        print(e)
+    else:
+        raise SystemExit("no error")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "cannot reach a Ray cluster at '127.0.0.1:1'" in r.stdout
+    assert "ray address 'no-port': expected auto, HOST:PORT" in r.stdout
+
+
 def test_cli_empty_ray_flag_exits_2(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "pltvm", "fuzz", "fuzz-magic4", str(tmp_path / "c"), "-ray="],
                        capture_output=True, text=True, timeout=60)
