@@ -12,6 +12,7 @@
 //! requests, a condvar) and its machine state behind its own mutex, held by the thread that runs
 //! it. Stop/resume/destroy from other threads go through the control block; the running thread
 //! looks at it between instruction slices.
+mod adopt;
 pub mod attest;
 pub mod consts;
 mod ecall;
@@ -34,6 +35,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+pub use adopt::Block;
 pub use enclave::CreateError as Error;
 pub use run::{BufferHost, Entry, Host, RunExit, RunOutcome, RunRequest, StdoutHost};
 

@@ -1,10 +1,17 @@
 //! The Penglai host extension (`a7` = 0x100100, `a6` = fid): what the enclave driver calls.
 //! A table of functions; unknown fids return -2 as Penglai does.
+use super::enclave;
 use super::gpt::ERR;
 use super::sbi::{Call, Outcome};
 
 pub const SET_PTE: u64 = 101;
 pub const SM_INIT: u64 = 100;
+pub const CREATE_ENCLAVE: u64 = 99;
+pub const ATTEST_ENCLAVE: u64 = 98;
+pub const RUN_ENCLAVE: u64 = 97;
+pub const STOP_ENCLAVE: u64 = 96;
+pub const RESUME_ENCLAVE: u64 = 95;
+pub const DESTROY_ENCLAVE: u64 = 94;
 pub const MEMORY_EXTEND: u64 = 92;
 pub const SCHRODINGER_INIT: u64 = 85;
 pub const DEBUG_PRINT: u64 = 84;
@@ -21,6 +28,12 @@ const FIDS: &[(u64, Fid)] = &[
     (SCHRODINGER_INIT, |c| c.sys.gpt.schrodinger_init(c.bus, c.a[0], c.a[1])),
     (MEMORY_EXTEND, memory_extend),
     (DEBUG_PRINT, |_| 0),
+    (CREATE_ENCLAVE, enclave::create),
+    (ATTEST_ENCLAVE, enclave::attest),
+    (RUN_ENCLAVE, enclave::run_enclave),
+    (STOP_ENCLAVE, enclave::stop),
+    (RESUME_ENCLAVE, enclave::resume),
+    (DESTROY_ENCLAVE, enclave::destroy),
 ];
 
 pub fn dispatch(c: &mut Call<'_>) -> Outcome {

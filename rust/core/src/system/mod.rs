@@ -9,6 +9,7 @@
 //! * the machine timer interrupt: handed to S-mode as STIP (SBI TIME);
 //! * anything else: redirected to S-mode exactly as a delegated trap, or, if S-mode has no
 //!   trap handler (`stvec` = 0), the end of the run with the fault.
+mod enclave;
 pub mod gpt;
 mod host;
 pub mod mem;
@@ -21,6 +22,7 @@ use crate::hart::csr::{mip, FS_INITIAL};
 use crate::hart::trap::{cause, Trap};
 use crate::hart::{Hart, Priv};
 use crate::machine::Exit;
+use crate::monitor::{Config, Monitor};
 use crate::mmu::pmp::{A_NAPOT, CFG_A_SHIFT, CFG_R, CFG_W, CFG_X};
 use gpt::{napot_addr, set_pmp, Gpt};
 
@@ -38,11 +40,21 @@ pub struct System {
     pub secure_memory: u64,
     /// Regions given to the monitor with MEMORY_EXTEND (secure, never returned).
     pub extended: Vec<(u64, u64)>,
+    /// The same monitor model `pltvm.Device` uses, for the host's enclaves.
+    pub monitor: Monitor,
+    enclaves: enclave::Enclaves,
 }
 
 impl System {
     pub fn new(ram_start: u64, ram_end: u64, secure_memory: u64) -> System {
-        System { gpt: Gpt::new(ram_start, ram_end), secure_memory, extended: Vec::new() }
+        let config = Config { secure_memory, slice: enclave::SLICE, ..Config::default() };
+        System {
+            gpt: Gpt::new(ram_start, ram_end),
+            secure_memory,
+            extended: Vec::new(),
+            monitor: Monitor::new(config),
+            enclaves: Default::default(),
+        }
     }
 
     /// The hand-over a firmware does: PMP (monitor region and CLINT closed to S/U, the rest
@@ -110,5 +122,7 @@ fn retire(hart: &mut Hart) {
     hart.retired += 1;
 }
 
+#[cfg(test)]
+mod enclave_tests;
 #[cfg(test)]
 mod tests;

@@ -8,23 +8,23 @@ use crate::mmu::sv39::{PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X};
 use crate::mmu::Access;
 use std::sync::{Arc, Mutex};
 
-const RAM: u64 = 64 << 20;
-const PT: u64 = 0x8100_0000;
+pub(super) const RAM: u64 = 64 << 20;
+pub(super) const PT: u64 = 0x8100_0000;
 const PT_SIZE: u64 = 1 << 20;
 /// PGD: 4 pages, PMD: 8 pages, PTE: the rest.
 const PGD_ORDER: u64 = 2;
 const PMD_ORDER: u64 = 3;
-const PMD: u64 = PT + (4 << 12);
-const PTE: u64 = PMD + (8 << 12);
-const ROOT: u64 = PT + 0x1000;
-const BITMAP: u64 = 0x8200_0000;
+pub(super) const PMD: u64 = PT + (4 << 12);
+pub(super) const PTE: u64 = PMD + (8 << 12);
+pub(super) const ROOT: u64 = PT + 0x1000;
+pub(super) const BITMAP: u64 = 0x8200_0000;
 const BITMAP_SIZE: u64 = 2 << 20;
 const FLAG: u64 = 0x8030_0000;
 const SATP: u64 = (8 << 60) | (ROOT >> 12);
-const RWX: u64 = PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
+pub(super) const RWX: u64 = PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
 
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Console for Capture {
     fn write(&mut self, _fd: u64, data: &[u8]) -> i64 {
@@ -36,28 +36,28 @@ impl Console for Capture {
     }
 }
 
-fn machine() -> (Machine, Capture) {
+pub(super) fn machine() -> (Machine, Capture) {
     let mut m = Machine::system(RAM, 1 << 30);
     let out = Capture::default();
     m.bus.console = Box::new(out.clone());
     (m, out)
 }
 
-fn sys(m: &mut Machine) -> &mut System {
+pub(super) fn sys(m: &mut Machine) -> &mut System {
     m.system.as_mut().unwrap()
 }
 
-fn put(m: &mut Machine, pa: u64, insns: &[u32]) {
+pub(super) fn put(m: &mut Machine, pa: u64, insns: &[u32]) {
     let bytes: Vec<u8> = insns.iter().flat_map(|i| i.to_le_bytes()).collect();
     assert!(m.mem_write(pa, &bytes));
 }
 
-const ECALL: u32 = 0x73;
+pub(super) const ECALL: u32 = 0x73;
 const SFENCE_VMA: u32 = 0x1200_0073;
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+pub(super) fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
     ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
 }
-fn ld(rd: u32, rs1: u32) -> u32 {
+pub(super) fn ld(rd: u32, rs1: u32) -> u32 {
     (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
 }
 fn sd(rs2: u32, rs1: u32) -> u32 {
@@ -73,7 +73,7 @@ fn csrr(rd: u32, csr: u32) -> u32 {
 /// A host kernel's tables after SM_INIT + PT_AREA_SEPARATION: the root maps the first GiB of
 /// RAM through one PMD page with 2 MiB leaves, except the 2 MiB at 0x8200_0000.. which is
 /// split into 4 KiB leaves in the first PTE page.
-fn installed() -> (Machine, Capture) {
+pub(super) fn installed() -> (Machine, Capture) {
     let (mut m, out) = machine();
     let w = |m: &mut Machine, pa: u64, v: u64| assert!(m.mem_write(pa, &v.to_le_bytes()));
     w(&mut m, ROOT + 2 * 8, ((PMD >> 12) << 10) | PTE_V);
@@ -88,12 +88,12 @@ fn installed() -> (Machine, Capture) {
     (m, out)
 }
 
-fn read(m: &mut Machine, pa: u64) -> u64 {
+pub(super) fn read(m: &mut Machine, pa: u64) -> u64 {
     m.bus.read_u64(pa).unwrap()
 }
 
 /// Runs `call(gpt, hart, bus)` on the machine's monitor.
-fn gpt<R>(m: &mut Machine, f: impl FnOnce(&mut Gpt, &mut Hart, &mut Bus) -> R) -> R {
+pub(super) fn gpt<R>(m: &mut Machine, f: impl FnOnce(&mut Gpt, &mut Hart, &mut Bus) -> R) -> R {
     let (h, b) = (&mut m.hart, &mut m.bus);
     f(&mut m.system.as_mut().unwrap().gpt, h, b)
 }
@@ -194,7 +194,7 @@ fn set_timer_raises_stip_at_the_deadline() {
 
 // ---- PMP as S and U see it ---------------------------------------------------------------------
 
-fn fault_of(m: &mut Machine, insn: u32, a1: u64, prv: Priv) -> Exit {
+pub(super) fn fault_of(m: &mut Machine, insn: u32, a1: u64, prv: Priv) -> Exit {
     put(m, 0x8040_0000, &[insn]);
     m.hart.pc = 0x8040_0000;
     m.hart.x[11] = a1;
@@ -375,10 +375,10 @@ fn separation_checks_the_mapping_and_turns_tvm_on() {
 
 // ---- SET_PTE -------------------------------------------------------------------------------------
 
-fn leaf(pa: u64) -> u64 {
+pub(super) fn leaf(pa: u64) -> u64 {
     ((pa >> 12) << 10) | RWX
 }
-fn ptr(pa: u64) -> u64 {
+pub(super) fn ptr(pa: u64) -> u64 {
     ((pa >> 12) << 10) | PTE_V
 }
 
