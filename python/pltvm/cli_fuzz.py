@@ -49,6 +49,9 @@ With FILE arguments (not directories) each file runs once and its outcome is pri
   -artifact_prefix=P    findings are written to P crash-<sha1> / P timeout-<sha1> (default ./)
   -merge=1              minimise the corpus dirs after the first into the first
   -keep_going=1         do not stop at the first finding
+  -deferred=0|1         snapshot a target at its first pl_fuzz_input() call so its
+                        initialisation runs once (default 1; see pltvm.fuzz)
+  -max_init_instructions=N  budget of the initialisation run that looks for it (default 2**30)
   -ray=auto|ADDRESS     run the -jobs workers as Ray actors (needs pltvm[ray]): auto = RAY_ADDRESS,
                         a `ray start` cluster on this machine, else a new local instance;
                         ADDRESS = HOST:PORT of a cluster (or ray://HOST:PORT). The corpus dir and
@@ -59,7 +62,7 @@ kept); 2 bad usage (missing or invalid ELF, bad flag).
 """
 
 _INT_FLAGS = {"runs", "max_len", "max_instructions", "jobs", "seed", "use_cmp", "merge", "keep_going",
-              "print_final_stats"}
+              "print_final_stats", "deferred", "max_init_instructions"}
 _FLAGS = _INT_FLAGS | {"max_total_time", "dict", "artifact_prefix", "help", "ray"}
 
 
@@ -171,6 +174,8 @@ def main(argv: Sequence[str]) -> int:
             seed=flags.get("seed"),
             cmplog=bool(flags.get("use_cmp", 1)),
             dict=flags.get("dict"),
+            deferred=bool(flags.get("deferred", 1)),
+            max_init_instructions=flags.get("max_init_instructions"),
         )
     except FuzzError as e:
         _say(f"pltvm fuzz: error: {e}")
@@ -178,6 +183,7 @@ def main(argv: Sequence[str]) -> int:
     except Exception as e:  # a loader error of the core, e.g. not an enclave
         _say(f"pltvm fuzz: error: {elf}: {e}")
         return EXIT_USAGE
+    _say_init(fz)
     prefix = flags.get("artifact_prefix", "./")
     try:
         if files:
@@ -188,6 +194,20 @@ def main(argv: Sequence[str]) -> int:
     except FuzzError as e:
         _say(f"pltvm fuzz: error: {e}")
         return EXIT_USAGE
+
+
+def _say_init(fz: Any) -> None:
+    """What the initialisation run found, when it matters: a deferred snapshot, or an
+    initialisation that used its whole budget without reaching ``pl_fuzz_input``."""
+    init = fz.init
+    if init is None:
+        return
+    if init.snapshot:
+        _say(f"INFO: deferred snapshot at pl_fuzz_input: initialisation ran once ({init.instructions} "
+             f"instructions); every input starts there")
+    elif init.outcome == "timeout":
+        _say(f"INFO: no deferred snapshot: the empty input ran {init.instructions} instructions "
+             f"(-max_init_instructions) without calling pl_fuzz_input; inputs run from the entry")
 
 
 def _reproduce(fz: Any, files: list[str]) -> int:

@@ -456,6 +456,20 @@ class Enclave:
         except RuntimeError as e:
             raise self._gone_or(e) from None
 
+    def snapshot(self, *, ocall_result: int = 0, name: Union[str, bytes, None] = None,
+                 output: OutputSink = None) -> Any:
+        """A shadow template of this enclave paused in an OCALL (call it from an OCALL handler):
+        a :class:`pltvm.snapshot.SnapshotEnclave` whose forks continue after the OCALL with
+        ``a0 = ocall_result`` (a pltvm extension; the fuzzer's deferred snapshot). This enclave
+        is not affected. Its measurement is a fresh one of the paused memory, never this
+        enclave's. Raises :class:`~pltvm.EnclaveError` if the enclave is not paused in an OCALL
+        or holds relay pages, :class:`~pltvm.EnclaveDestroyed` if it is gone,
+        :class:`~pltvm.SecureMemoryExhausted` if the pool cannot hold the copy's blocks.
+        See :mod:`pltvm.snapshot`."""
+        from .snapshot import snapshot
+
+        return snapshot(self, ocall_result=ocall_result, name=name, output=output)
+
     def read(self, va: int, n: int) -> bytes:
         """``n`` bytes of enclave virtual memory at ``va`` (not while the enclave runs; e.g. in
         an OCALL handler). Raises :class:`~pltvm.EnclaveError` if a page is not mapped."""

@@ -11,6 +11,18 @@ runs in a fresh copy-on-write fork:
   call or a run the monitor destroys is ``"crash"``; an exhausted budget is ``"timeout"``.
   OCALLs are served as usual and what the enclave prints is captured, not shown.
 
+**Deferred snapshot.** A target that calls the guest SDK's ``pl_fuzz_input(&len)`` (guest
+``fuzz.h``; OCALL ``0x504C0001``, :data:`FUZZ_INPUT_OCALL`) after its initialisation is detected
+when the :class:`Fuzzer` is made: one instance runs the empty input, pauses in that call, and the
+monitor's snapshot of it (:meth:`pltvm.Enclave.snapshot`) becomes the template of every
+execution. Each execution then forks the initialised state, gets its input in the shm (same
+layout) and continues from the call, which returns a pointer to the bytes and their length; its
+instruction budget counts from there; a second call ends that input (ok). So the
+initialisation runs once per campaign (per :class:`Fuzzer`), and its edges are not in the
+coverage map. Targets that never call it, or do not reach it within ``max_init_instructions``,
+run from their entry as described above (``deferred=False`` forces that).
+:attr:`Fuzzer.deferred` and :attr:`Fuzzer.init` say what happened.
+
 Coverage is edge coverage (collision-free ids interned per template) into a hit-count map, plus
 comparison logging (cmplog) of branch and set-less-than operands for LibAFL's input-to-state
 mutator. A campaign runs on worker threads with the GIL released; nothing crosses into Python per
@@ -39,12 +51,16 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 from . import _core
 from .errors import PltvmError
 
-__all__ = ["Fuzzer", "FuzzStats", "Finding", "Fault", "RunResult", "FuzzError", "parse_dict", "run", "run_one",
-           "CAUSE_NAMES"]
+__all__ = ["Fuzzer", "FuzzStats", "Finding", "Fault", "RunResult", "FuzzError", "InitRun", "parse_dict", "run",
+           "run_one", "CAUSE_NAMES", "FUZZ_INPUT_OCALL", "DEFAULT_MAX_INIT_INSTRUCTIONS"]
 
 StrPath = Union[str, "os.PathLike[str]"]
 
 DEFAULT_MAX_INSTRUCTIONS = 1_000_000
+DEFAULT_MAX_INIT_INSTRUCTIONS = 1 << 30
+"""Instruction budget of the initialisation run that looks for ``pl_fuzz_input``."""
+FUZZ_INPUT_OCALL = 0x504C_0001
+"""The OCALL id of the guest SDK's ``pl_fuzz_input`` (a pltvm extension; Penglai's are 1-12)."""
 #: RISC-V exception causes by number; ``2**64 - 1`` = destroyed by the monitor, ``2**64 - 2`` =
 #: rejected by the Python ``check`` oracle.
 CAUSE_NAMES = {
@@ -96,6 +112,24 @@ class RunResult:
     instructions: int
     edges: int
     """Edges hit by this run (0 for results passed to ``check``)."""
+
+
+@dataclass(frozen=True)
+class InitRun:
+    """The run made when a :class:`Fuzzer` is created: the empty input until the target's
+    first ``pl_fuzz_input`` (``outcome`` None: the deferred snapshot was taken there) or its end
+    (``outcome`` ``"ok"``, ``"crash"`` or ``"timeout"``: no snapshot, inputs run from the
+    entry)."""
+
+    instructions: int
+    output: bytes
+    outcome: Optional[str]
+    fault: Optional[Fault] = None
+
+    @property
+    def snapshot(self) -> bool:
+        """The target paused in ``pl_fuzz_input``: executions fork the snapshot."""
+        return self.outcome is None
 
 
 @dataclass(frozen=True)
@@ -219,6 +253,11 @@ class Fuzzer:
     of tokens; ``check(result)`` is an optional oracle called after every ok run with a
     :class:`RunResult` (``edges`` = 0): raising turns the run into a crash finding. It runs
     Python per execution (with the GIL), so campaigns with it are far slower.
+
+    ``deferred`` (default on): a target that calls ``pl_fuzz_input`` within
+    ``max_init_instructions`` (default 2**30) of its start is snapshotted there and every
+    execution forks the initialised state (see the module docstring); :attr:`deferred` says
+    whether it did, :attr:`init` how the initialisation run went.
     """
 
     def __init__(
@@ -232,8 +271,11 @@ class Fuzzer:
         dict: Union[StrPath, Sequence[bytes], None] = None,  # noqa: A002 - the issue's name
         check: Optional[Callable[[RunResult], object]] = None,
         map_size: int = 1 << 16,
+        deferred: bool = True,
+        max_init_instructions: Optional[int] = None,
     ) -> None:
         _count("max_len", max_len, 1)
+        _count("max_init_instructions", max_init_instructions, 1)
         if max_len > 1 << 24:
             raise FuzzError(f"max_len must be at most 2**24, got {max_len}")
         _count("max_instructions", max_instructions, 1)
@@ -256,10 +298,27 @@ class Fuzzer:
             self.tokens = [bytes(t) for t in dict]
         try:
             self._target = _core.FuzzTarget(data, max_len=max_len, max_instructions=max_instructions,
-                                            map_size=map_size)
+                                            map_size=map_size, deferred=bool(deferred),
+                                            max_init_instructions=max_init_instructions)
         except ValueError as e:
             raise FuzzError(f"{self.path}: {e}") from None
+        except RuntimeError as e:  # the initialisation run could not be made or snapshotted
+            raise FuzzError(f"{self.path}: {e}") from None
+        self.deferred_requested = bool(deferred)
+        self.max_init_instructions = max_init_instructions
         self._addrs, self._names = _symbols(self.path, data)
+        raw = self._target.init
+        self.init: Optional[InitRun] = None
+        """The initialisation run (None with ``deferred=False``)."""
+        if raw is not None:
+            instret, output, ended = raw
+            self.init = InitRun(instret, output, None if ended is None else ended[0],
+                                None if ended is None else self._fault(ended[2]))
+
+    @property
+    def deferred(self) -> bool:
+        """Executions fork the deferred snapshot (the target called ``pl_fuzz_input``)."""
+        return bool(self._target.deferred)
 
     def symbolize(self, pc: int) -> Optional[str]:
         """``name+0xoff`` of the nearest ELF symbol at or below ``pc``."""

@@ -55,20 +55,46 @@ fn finding<'py>(py: Python<'py>, f: &Finding) -> PyResult<Bound<'py, PyDict>> {
 #[pymethods]
 impl FuzzTarget {
     /// The enclave ELF made a shadow template; inputs of at most `max_len` bytes, runs of at
-    /// most `max_instructions` instructions; `map_size` edge-map entries (power of two).
+    /// most `max_instructions` instructions; `map_size` edge-map entries (power of two). With
+    /// `deferred`, a target that calls `pl_fuzz_input` within `max_init_instructions` of its
+    /// start is snapshotted there (pltvm_fuzz::deferred).
     #[new]
-    #[pyo3(signature = (elf, *, max_len, max_instructions, map_size=65536))]
-    fn new(py: Python<'_>, elf: Vec<u8>, max_len: usize, max_instructions: u64, map_size: usize) -> PyResult<Self> {
+    #[pyo3(signature = (elf, *, max_len, max_instructions, map_size=65536, deferred=true, max_init_instructions=None))]
+    fn new(
+        py: Python<'_>,
+        elf: Vec<u8>,
+        max_len: usize,
+        max_instructions: u64,
+        map_size: usize,
+        deferred: bool,
+        max_init_instructions: Option<u64>,
+    ) -> PyResult<Self> {
         if !map_size.is_power_of_two() || map_size < 64 || map_size > 1 << 24 {
             return Err(PyValueError::new_err(format!("map_size must be a power of two in [64, 2**24], got {map_size}")));
         }
-        let target = py.detach(|| Target::new(&elf, max_len, max_instructions)).map_err(err)?;
+        let init = deferred.then(|| max_init_instructions.unwrap_or(pltvm_fuzz::deferred::DEFAULT_MAX_INIT_INSTRUCTIONS));
+        let target = py.detach(|| Target::with_init(&elf, max_len, max_instructions, init)).map_err(err)?;
         Ok(FuzzTarget { target, runner: Mutex::new(None), map_size })
     }
 
     #[getter]
     fn shm_size(&self) -> usize {
         self.target.shm_size()
+    }
+
+    /// Executions fork the deferred snapshot (the target called `pl_fuzz_input`).
+    #[getter]
+    fn deferred(&self) -> bool {
+        self.target.deferred()
+    }
+
+    /// The initialisation run, or None when it was not made: (instructions, output, how it
+    /// ended as (kind, retval, fault) or None when it paused in `pl_fuzz_input`).
+    #[getter]
+    fn init<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(i) = &self.target.init else { return Ok(None) };
+        let ended = i.ended.as_ref().map(|o| outcome(py, o)).transpose()?;
+        Ok(Some((i.instret, PyBytes::new(py, &i.output), ended).into_pyobject(py)?))
     }
 
     /// Runs one input in a fresh fork: (kind, retval, fault, output, instret, edges hit).

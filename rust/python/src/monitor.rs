@@ -657,6 +657,36 @@ impl Enclave {
         Ok(r)
     }
 
+    /// A shadow template of this enclave paused in a host OCALL (core monitor/snapshot.rs):
+    /// its forks resume after the OCALL with `a0 = ocall_result`; `shm` (the shm's size)
+    /// replaces the snapshot's shm contents. RuntimeError when the enclave is not paused in a
+    /// host OCALL, gone, busy or holds relay regions; MemoryError when the pool is full.
+    #[pyo3(signature = (*, name=Vec::new(), ocall_result=0, shm=None))]
+    fn snapshot(&self, py: Python<'_>, name: Vec<u8>, ocall_result: i64, shm: Option<Vec<u8>>) -> PyResult<Enclave> {
+        use pltvm_core::monitor::snapshot::{SnapshotError, SnapshotParams};
+        // Forks hand no OCALL to their host until Python registers handlers for them (each
+        // run sends the ids the Enclave object handles).
+        let p = SnapshotParams { name: name16(&name), ocall_result: ocall_result as u64, shm, user_ocalls: Some(Vec::new()) };
+        let (m, cell) = (&self.monitor, &self.cell);
+        match py.detach(|| m.snapshot(cell, &p)) {
+            Ok(snap) => Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: snap }),
+            Err(SnapshotError::Create(e)) => Err(create_error(e)),
+            Err(e) => Err(PyRuntimeError::new_err(e.to_string())),
+        }
+    }
+
+    /// A snapshot template: the pc its forks resume at; else None.
+    #[getter]
+    fn snapshot_pc(&self) -> Option<u64> {
+        self.monitor.snapshot_of(&self.cell).map(|r| r.pc())
+    }
+
+    /// A snapshot template: the driver id of the enclave it was taken of; else None.
+    #[getter]
+    fn snapshot_source(&self) -> Option<u32> {
+        self.monitor.snapshot_of(&self.cell).map(|r| r.source)
+    }
+
     fn __repr__(&self) -> String {
         format!("Enclave(id={:#x}, eid={}, state={})", self.cell.id, self.cell.eid, self.cell.state().name())
     }
