@@ -2,6 +2,7 @@
 use pyo3::prelude::*;
 
 mod attest;
+mod debug;
 mod error;
 mod fuzz;
 mod machine;
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::Enclave>()?;
     m.add_class::<monitor::RunResult>()?;
     attest::register(m)?;
+    debug::register(m)?;
     error::register(m)?;
     fuzz::register(m)?;
     Ok(())

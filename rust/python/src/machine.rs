@@ -42,7 +42,7 @@ fn misaligned_trap(mode: &str) -> Result<bool, Error> {
 }
 
 impl Machine {
-    fn lock(&self) -> Result<MutexGuard<'_, core::Machine>, Error> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, core::Machine>, Error> {
         self.inner.try_lock().map_err(|_| Error::Busy)
     }
 }

@@ -1,0 +1,159 @@
+//! pltvm's gdb remote stub, on the `gdbstub` crate: a pltvm hart under gdb (`target remote`).
+//!
+//! What gdb gets: the general registers, pc, the F/D registers with fcsr, every CSR and the
+//! privilege level (a target description with gdb's RISC-V features, see [`arch`]); memory
+//! read and written through the guest's current translation; software and hardware
+//! breakpoints and read/write/access watchpoints held by the hart (the run loop checks them:
+//! guest memory is never patched, so measurements and copy-on-write sharing are untouched);
+//! single step; continue, interrupted by gdb's Ctrl-C; the guest's exit status (`W` packet);
+//! and `monitor` commands (`instret`, `privilege`, `tlb flush`, `breakpoints`).
+//!
+//! This crate has no Python in it: the bindings call [`serve`] with the GIL released.
+pub mod arch;
+pub mod target;
+
+use gdbstub::common::Signal;
+use gdbstub::conn::ConnectionExt;
+use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
+use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
+use pltvm_core::bus::Bus;
+use pltvm_core::hart::Hart;
+use pltvm_core::machine::{Exit, Machine};
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+use target::{DebugTarget, Resume, Stop};
+
+/// Instructions per slice of a continue; between slices the stub looks for gdb's Ctrl-C.
+pub const SLICE: u64 = 1 << 16;
+
+/// Why a run of the debuggee returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStop {
+    /// The budget is spent, or a host breakpoint/watchpoint stopped the hart (see
+    /// [`Hart::take_debug_hit`]).
+    Budget,
+    Exited(i64),
+    /// A trap nobody handles (user machines).
+    Fault { cause: u64, tval: u64 },
+}
+
+/// Something gdb can debug: one hart, its bus, and a way to run it.
+pub trait Debuggee {
+    fn parts(&mut self) -> (&mut Hart, &mut Bus);
+    fn run(&mut self, budget: u64) -> RunStop;
+    fn hart(&mut self) -> &mut Hart {
+        self.parts().0
+    }
+}
+
+impl Debuggee for Machine {
+    fn parts(&mut self) -> (&mut Hart, &mut Bus) {
+        (&mut self.hart, &mut self.bus)
+    }
+
+    fn run(&mut self, budget: u64) -> RunStop {
+        match Machine::run(self, budget) {
+            Exit::Budget => RunStop::Budget,
+            Exit::Exited(c) => RunStop::Exited(c),
+            Exit::Fault { cause, tval, .. } => RunStop::Fault { cause, tval },
+        }
+    }
+}
+
+/// How a debugging session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The guest exited with this code (gdb was told).
+    Exited(i64),
+    /// gdb detached or disconnected; the guest stays where it stopped.
+    Detached,
+    /// gdb killed the guest.
+    Killed,
+    /// The host asked to stop (Ctrl-C in the process serving gdb).
+    Interrupted,
+}
+
+struct EventLoop<'a, D: Debuggee>(std::marker::PhantomData<&'a mut D>);
+
+impl<'a, D: Debuggee> BlockingEventLoop for EventLoop<'a, D> {
+    type Target = DebugTarget<'a, D>;
+    type Connection = TcpStream;
+    type StopReason = SingleThreadStopReason<u64>;
+
+    fn wait_for_stop_reason(
+        target: &mut Self::Target,
+        conn: &mut TcpStream,
+    ) -> Result<Event<Stop>, WaitForStopReasonError<String, io::Error>> {
+        if target.resume == Resume::Step {
+            return Ok(Event::TargetStopped(target.step_one().unwrap_or(Stop::DoneStep)));
+        }
+        // The first instruction runs on its own: a breakpoint where the guest stands is the
+        // one gdb is continuing from.
+        if let Some(s) = target.step_one() {
+            return Ok(Event::TargetStopped(s));
+        }
+        loop {
+            if conn.peek().map_err(WaitForStopReasonError::Connection)?.is_some() {
+                let byte = conn.read().map_err(WaitForStopReasonError::Connection)?;
+                return Ok(Event::IncomingData(byte));
+            }
+            if (target.host_interrupt)() {
+                target.host_interrupted = true;
+                return Err(WaitForStopReasonError::Target("interrupted by the host".into()));
+            }
+            if let Some(s) = target.run_chunk(SLICE) {
+                return Ok(Event::TargetStopped(s));
+            }
+        }
+    }
+
+    fn on_interrupt(_target: &mut Self::Target) -> Result<Option<Stop>, String> {
+        Ok(Some(Stop::Signal(Signal::SIGINT)))
+    }
+}
+
+/// Waits for gdb on `listener` (polling `interrupted` every 50 ms) and serves one session.
+pub fn accept(listener: &TcpListener, interrupted: &mut dyn FnMut() -> bool) -> io::Result<Option<TcpStream>> {
+    listener.set_nonblocking(true)?;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                s.set_nodelay(true)?;
+                return Ok(Some(s));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if interrupted() {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Serves one gdb session on `conn` for `d`. `interrupted` is asked between run slices and
+/// while waiting for gdb's packets is not possible (the stub blocks on the socket then; gdb
+/// drives). Errors are the connection's or a protocol failure, as text.
+pub fn serve<D: Debuggee>(
+    d: &mut D,
+    conn: TcpStream,
+    interrupted: Box<dyn FnMut() -> bool + '_>,
+) -> Result<Outcome, String> {
+    let mut target = DebugTarget::new(d);
+    target.host_interrupt = interrupted;
+    let stub = GdbStub::new(conn);
+    let r = stub.run_blocking::<EventLoop<'_, D>>(&mut target);
+    if target.host_interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    match r {
+        Ok(DisconnectReason::TargetExited(_)) => Ok(Outcome::Exited(target.exited.unwrap_or(0))),
+        Ok(DisconnectReason::Kill) => Ok(Outcome::Killed),
+        Ok(_) => Ok(Outcome::Detached),
+        Err(e) if e.is_connection_error() => Ok(Outcome::Detached),
+        Err(e) => Err(format!("gdb stub: {e}")),
+    }
+}

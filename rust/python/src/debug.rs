@@ -1,0 +1,65 @@
+//! `pltvm._core.gdb_serve`: a gdb remote stub session for a machine (crate `pltvm-gdb`), with
+//! the GIL released while gdb drives; the host's Ctrl-C is checked while waiting for gdb and
+//! between run slices.
+use crate::error::Error;
+use crate::machine::Machine;
+use pltvm_gdb::Outcome;
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use std::net::TcpListener;
+use std::sync::Mutex;
+
+/// Listens on `host:port` (port 0: any free port), calls `ready(port)` once listening, serves
+/// one gdb session and returns `(outcome, exit_code)`: ("exited", code), ("detached", None)
+/// or ("killed", None). Ctrl-C raises KeyboardInterrupt.
+#[pyfunction]
+#[pyo3(signature = (machine, host, port, ready=None))]
+fn gdb_serve(
+    py: Python<'_>,
+    machine: &Machine,
+    host: &str,
+    port: u16,
+    ready: Option<Bound<'_, PyAny>>,
+) -> PyResult<(&'static str, Option<i64>)> {
+    if host.is_empty() {
+        return Err(Error::Argument("host must not be empty".into()).into());
+    }
+    let listener = TcpListener::bind((host, port))
+        .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
+    if let Some(cb) = ready {
+        cb.call1((bound,))?;
+    }
+    let mut guard = machine.lock()?;
+    let m: &mut pltvm_core::machine::Machine = &mut guard;
+    let pending: Mutex<Option<PyErr>> = Mutex::new(None);
+    let interrupted = || {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *pending.lock().unwrap() = Some(e);
+                true
+            }
+        })
+    };
+    let result = py.detach(|| -> Result<Option<Outcome>, String> {
+        let mut check = interrupted;
+        let Some(conn) = pltvm_gdb::accept(&listener, &mut check).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        pltvm_gdb::serve(m, conn, Box::new(interrupted)).map(Some)
+    });
+    if let Some(e) = pending.lock().unwrap().take() {
+        return Err(e);
+    }
+    match result.map_err(PyOSError::new_err)? {
+        None | Some(Outcome::Interrupted) => Err(pyo3::exceptions::PyKeyboardInterrupt::new_err("gdb session interrupted")),
+        Some(Outcome::Exited(code)) => Ok(("exited", Some(code))),
+        Some(Outcome::Detached) => Ok(("detached", None)),
+        Some(Outcome::Killed) => Ok(("killed", None)),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(gdb_serve, m)?)
+}

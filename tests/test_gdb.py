@@ -1,0 +1,175 @@
+"""The gdb remote stub driven by a real gdb (Debian's gdb-multiarch, in batch mode).
+
+`pltvm debug` serves tests/debug/build/target.elf (C with DWARF: `scale(x, k)` adds x * k to
+the global `counter`; exit code 60) or an ISA program on a bare machine; gdb connects with
+`target remote` and its output is checked.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "tests" / "debug" / "build" / "target.elf"
+TRIGGER_ELF = ROOT / "tests" / "isa" / "build" / "trigger.elf"
+GDB = shutil.which("gdb-multiarch")
+
+needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb-multiarch not installed (.ci/run installs it)")
+
+
+def debug_session(elf: Path, *commands: str, bare: bool = False) -> tuple[str, int, str]:
+    """Runs `pltvm debug` on ``elf``, then gdb with ``commands``; returns (gdb output, pltvm's
+    exit status, pltvm's stderr)."""
+    argv = [sys.executable, "-m", "pltvm", "debug", "--gdb", "127.0.0.1:0"]
+    if bare:
+        argv.append("--bare")
+    proc = subprocess.Popen([*argv, str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", first)
+        assert m, f"no listening line: {first!r}"
+        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}"]
+        for c in commands:
+            gdb_argv += ["-ex", c]
+        out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
+        rc = proc.wait(timeout=60)
+        rest = proc.stderr.read()
+        return out.stdout + out.stderr, rc, first + rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@needs_gdb
+def test_info_registers_shows_every_feature_without_warnings() -> None:
+    out, rc, err = debug_session(TARGET, "info registers", "info all-registers", "info registers csr", "kill")
+    assert "warning" not in out.lower(), out
+    for reg in ("zero", "ra", "sp", "pc", "ft0", "fs11", "fflags", "frm", "fcsr", "mstatus", "misa", "satp",
+                "mtvec", "tselect", "tdata1", "tinfo", "instret", "priv"):
+        assert re.search(rf"^{reg}\s", out, re.M), f"{reg} missing:\n{out}"
+    assert "prv:0 [User/Application]" in out
+    assert re.search(r"^misa\s+0x800000000014112d\s+RV64ACDFIMSU", out, re.M)
+    assert re.search(r"^pc\s+0x100b0\s+0x100b0 <_start>", out, re.M)
+    assert rc == 0 and "gdb killed" in err
+
+
+@needs_gdb
+def test_break_in_a_function_reads_its_arguments_and_continues_to_the_next_call() -> None:
+    out, rc, _ = debug_session(
+        TARGET, "break scale", "continue", "info args", "continue", "print x", "print k", "kill"
+    )
+    assert "Breakpoint 1, scale (x=x@entry=1, k=k@entry=10)" in out, out
+    assert re.search(r"^\$1 = 2$", out, re.M) and re.search(r"^\$2 = 10$", out, re.M), out
+    assert rc == 0
+
+
+@needs_gdb
+def test_hardware_breakpoint_and_stepi() -> None:
+    out, _, _ = debug_session(TARGET, "hbreak scale", "continue", "print $pc", "stepi", "print $pc", "kill")
+    assert "Hardware assisted breakpoint 1 at" in out and "Breakpoint 1, scale (x=x@entry=1" in out, out
+    pcs = [int(v, 16) for v in re.findall(r"^\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)", out, re.M)]
+    assert len(pcs) == 2 and pcs[1] in (pcs[0] + 2, pcs[0] + 4), out
+
+
+@needs_gdb
+def test_write_watchpoint_on_a_global_reports_old_and_new_value() -> None:
+    out, _, _ = debug_session(TARGET, "watch counter", "continue", "continue", "print counter", "kill")
+    assert "Hardware watchpoint 1: counter" in out
+    assert re.search(r"Old value = 0\s+New value = 10", out), out
+    assert re.search(r"Old value = 10\s+New value = 30", out), out
+    assert re.search(r"^\$1 = 30$", out, re.M), out
+
+
+@needs_gdb
+def test_read_and_access_watchpoints() -> None:
+    out, _, _ = debug_session(TARGET, "rwatch counter", "continue", "delete", "awatch counter", "continue", "kill")
+    assert "Hardware read watchpoint 1: counter" in out
+    assert re.search(r"Value = 0", out), out
+    assert "Hardware access (read/write) watchpoint 2: counter" in out, out
+
+
+@needs_gdb
+def test_memory_reads_through_the_translation_and_the_exit_code_reaches_gdb() -> None:
+    out, rc, err = debug_session(TARGET, "print counter", "x/2i $pc", "set var counter = 5", "print counter",
+                                 "continue")
+    assert re.search(r"^\$1 = 0$", out, re.M) and re.search(r"^\$2 = 5$", out, re.M), out
+    assert "<_start>:" in out
+    # 5 + 10 + 20 + 30: gdb's write to the global took effect
+    assert "[Inferior 1 (process 1) exited with code 0101]" in out, out
+    assert rc == 65 and "exited with code 65" in err
+
+
+@needs_gdb
+def test_bare_machine_monitor_commands_and_privilege() -> None:
+    out, _, _ = debug_session(
+        TRIGGER_ELF, "stepi 3", "monitor instret", "monitor privilege", "info registers priv", "monitor tlb flush",
+        "monitor help", "kill", bare=True,
+    )
+    assert re.search(r"^3$", out, re.M), out
+    assert "M (3)" in out and "prv:3 [Machine]" in out and "TLB and decoded code flushed" in out
+    assert "instret       instructions retired" in out
+
+
+@needs_gdb
+def test_python_api_serves_and_detach_leaves_the_machine_where_it_stopped() -> None:
+    import pltvm
+
+    m = pltvm.Machine.user(argv=["target"])
+    m.load_elf(str(TARGET))
+    ports: list[int] = []
+    ready = threading.Event()
+    result: list[object] = []
+
+    def serve() -> None:
+        result.append(m.gdb_serve(":0", ready=lambda p: (ports.append(p), ready.set())))
+
+    t = threading.Thread(target=serve)
+    t.start()
+    assert ready.wait(30)
+    out = subprocess.run(
+        [GDB or "", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{ports[0]}", "-ex", "break scale",
+         "-ex", "continue", "-ex", "detach", str(TARGET)],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    t.join(60)
+    assert "Breakpoint 1, scale" in out
+    assert result == [("detached", None)]
+    scale = m.image.symbol("scale") if m.image else None
+    assert scale is not None and m.pc == scale
+    ex = m.run()
+    assert ex.reason == "exit" and ex.code == 60, "the breakpoint is gone after the session"
+
+
+def test_gdb_address_parsing_names_the_argument() -> None:
+    from pltvm.machine import parse_gdb_address
+
+    assert parse_gdb_address(":0") == ("127.0.0.1", 0)
+    assert parse_gdb_address(1234) == ("127.0.0.1", 1234)
+    assert parse_gdb_address("0.0.0.0:9") == ("0.0.0.0", 9)
+    assert parse_gdb_address("[::1]:9") == ("::1", 9)
+    for bad in ("host:", "host:x", ":65536", ":-1", "12345678901234567890"):
+        with pytest.raises(ValueError, match="address"):
+            parse_gdb_address(bad)
+    for wrong in (True, 1.5, None, b":1"):
+        with pytest.raises(TypeError, match="address"):
+            parse_gdb_address(wrong)  # type: ignore[arg-type]
+
+
+def test_debug_refuses_a_port_in_use_with_a_clear_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "pltvm", "debug", "--gdb", f"127.0.0.1:{port}", str(TARGET)],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
