@@ -220,6 +220,24 @@ def test_ray_campaign_replaces_a_killed_worker(cluster: str) -> None:
     assert any(n.endswith(".2") for n in seen), seen  # the replacement (workers .0 and .1 came first)
 
 
+def test_ray_workers_fork_the_deferred_snapshot_as_the_driver_does(cluster: str) -> None:
+    """fuzz-init prints "table ready" once its initialisation is done: executions that fork the
+    deferred snapshot never print it; with deferred=False every execution does."""
+    def check(r: Any) -> None:
+        if b"table ready" in r.output:
+            raise ValueError("initialised again")
+
+    on = Fuzzer("fuzz-init", max_len=64, seed=3, cmplog=False, check=check)
+    assert on.deferred
+    stats = on.run(runs=3000, jobs=2, ray="auto", stop_on_finding=False)
+    assert stats.executions == 3000
+    assert not [f for f in stats.findings if f.message and "initialised again" in f.message]
+    off = Fuzzer("fuzz-init", max_len=64, seed=3, cmplog=False, check=check, deferred=False,
+                 max_instructions=10_000_000)
+    stats = off.run(runs=50, jobs=2, ray="auto")
+    assert len(stats.findings) == 1 and "initialised again" in (stats.findings[0].message or "")
+
+
 def test_fuzz_worker_keeps_imported_entries() -> None:
     """A worker's slice starts from its corpus plus the imports; entries that add coverage stay."""
     fz = Fuzzer("fuzz-parser", max_len=128)

@@ -44,18 +44,22 @@ class FuzzWorker:
     """One worker of a distributed campaign (a Ray actor; usable in-process too)."""
 
     def __init__(self, elf: bytes, max_len: int, max_instructions: int, map_size: int, cmplog: bool,
-                 tokens: list[bytes], check: Optional[Callable[[str, Optional[int], bytes, bytes], None]]) -> None:
+                 tokens: list[bytes], check: Optional[Callable[[str, Optional[int], bytes, bytes], None]],
+                 deferred: bool = True, max_init_instructions: Optional[int] = None) -> None:
         from .. import _core
 
-        self._target = _core.FuzzTarget(elf, max_len=max_len, max_instructions=max_instructions, map_size=map_size)
+        # The deferred snapshot (pl_fuzz_input) is taken here, once per worker, as the Fuzzer
+        # of the driver took it once.
+        self._target = _core.FuzzTarget(elf, max_len=max_len, max_instructions=max_instructions, map_size=map_size,
+                                        deferred=deferred, max_init_instructions=max_init_instructions)
         self._cmplog = cmplog
         self._tokens = tokens
         self._check = check
         self._corpus: list[bytes] = []
 
     def ready(self) -> bool:
-        """True once the target is loaded."""
-        return True
+        """Once the target is loaded: whether its executions fork the deferred snapshot."""
+        return bool(self._target.deferred)
 
     def slice(self, imports: list[bytes], seed: int, runs: Optional[int], seconds: float,
               stop_on_finding: bool) -> dict[str, Any]:
@@ -128,7 +132,7 @@ def run_campaign(
     def start(k: int) -> Any:
         return actor.options(num_cpus=1, max_restarts=0, name=f"pltvm-fuzz-{campaign}-{k}.{next(started)}").remote(
             elf_ref, fuzzer.max_len, fuzzer.max_instructions, fuzzer.map_size, fuzzer.cmplog, list(fuzzer.tokens),
-            check)
+            check, fuzzer.deferred_requested, fuzzer.max_init_instructions)
 
     workers = [start(k) for k in range(jobs)]
     start_time = time.monotonic()
@@ -206,7 +210,10 @@ def run_campaign(
             cpus = rt.cluster_resources().get("CPU", 0)
             raise FuzzError(f"ray: {len(waiting)} of {jobs} workers did not start within {START_TIMEOUT:.0f} s "
                             f"(each needs a free CPU; the cluster has {cpus:g})")
-        rt.get(refs)
+        for d in rt.get(refs):
+            if d != fuzzer.deferred:  # the same ELF and options must give the same harness
+                raise FuzzError(f"ray: a worker's target {'uses' if d else 'does not use'} the deferred snapshot, "
+                                f"this process's {'does' if fuzzer.deferred else 'does not'}")
         for k in range(jobs):
             launch(k)
         while inflight:
