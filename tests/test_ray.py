@@ -128,7 +128,7 @@ def test_pool_results_equal_single_process(cluster: str) -> None:
 
 def test_killed_replica_loses_no_input_and_keeps_order(cluster: str) -> None:
     inputs = [b"HANG" if i % 2 else bytes([i % 251, 7]) for i in range(200)]
-    budget = 400_000
+    budget = 1_000_000  # a batch runs 10 timeouts, 10M instructions: still running at the kill
     local = Replica("fuzz-hang", max_instructions=budget)
     want = local.run_batch(inputs)
     local.close()
@@ -144,6 +144,19 @@ def test_killed_replica_loses_no_input_and_keeps_order(cluster: str) -> None:
         # The replacement works like the others.
         assert list(pool.map(inputs[:40])) == want[:40]
     assert got == want
+
+
+def test_a_batch_whose_replica_dies_too_often_is_an_error(cluster: str) -> None:
+    inputs = [b"HANG"] * 40
+    with EnclavePool("fuzz-hang", replicas=2, batch_size=10, max_in_flight=1, max_instructions=1_000_000,
+                     max_retries=0) as pool:
+        it = pool.map(inputs)
+        next(it)
+        ray.kill(pool.actors[0])
+        with pytest.raises(PoolError, match=r"inputs \d+\.\.\d+: their replica died 1 times \(max_retries=0\)"):
+            list(it)
+        assert pool.restarts == 1
+        assert [r.outcome for r in pool.map([b"x", b"HANG"])] == ["ok", "timeout"]  # the pool goes on
 
 
 def test_every_replica_attests_the_same_measurement(cluster: str) -> None:
