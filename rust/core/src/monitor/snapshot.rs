@@ -321,7 +321,7 @@ impl Monitor {
         if let Some((pa, data)) = shm {
             write_shm(&mut hart, &mut bus, pa, data);
         }
-        if !self.reserve(r.blocks) {
+        if r.blocks > 0 && !self.reserve(r.blocks) {
             let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
             return Err(CreateError::NoMemory { need: r.blocks, free });
         }
