@@ -76,12 +76,13 @@ def test_initialisation_runs_once_across_a_campaign() -> None:
 
 def test_executions_start_after_the_initialisation_with_a_fresh_state() -> None:
     fz = Fuzzer("fuzz-init", max_len=64)
+    assert fz.init is not None
     for i in range(30):
         r = fz.run_one(bytes([i, 1, 2, 3, 4, 5]))
         # A global written by the previous input (scratch) would crash at 0x30.
         assert (r.outcome, r.retval) == ("ok", 0), r.fault
         assert r.output == b""
-        assert r.instructions < 2_000 < fz.init.instructions  # type: ignore[union-attr]
+        assert r.instructions < 2_000 < fz.init.instructions
     assert fz.run_one(b"").outcome == "ok"
 
 
@@ -136,11 +137,12 @@ def paused_snapshot(dev: pltvm.Device, **kw: object) -> tuple[pltvm.Enclave, Sna
     e = dev.create("fuzz-init", shm=4096)
     snaps: list[SnapshotEnclave] = []
 
-    @e.on_ocall(FUZZ_INPUT_OCALL)
     def pause(enclave: pltvm.Enclave, a1: int, a2: int, a3: int) -> int:
         assert enclave.state == "OCALLING"
         snaps.append(enclave.snapshot(**kw))  # type: ignore[arg-type]
         return 1  # "no more input": the source leaves its loop
+
+    e.on_ocall(FUZZ_INPUT_OCALL, pause)
 
     r = e.run(output="capture")
     assert r.exited and r.value == 0 and r.output == READY and r.ocalls == 1
@@ -216,11 +218,12 @@ def test_hostile_snapshots_raise_typed_errors_and_leak_nothing() -> None:
         again: list[SnapshotEnclave] = []
         f = snap.fork()
 
-        @f.on_ocall(FUZZ_INPUT_OCALL)
         def pause(enclave: pltvm.Enclave, a1: int, a2: int, a3: int) -> int:
             again.append(enclave.snapshot())
             again.append(enclave.snapshot(ocall_result=1))
             return 1
+
+        f.on_ocall(FUZZ_INPUT_OCALL, pause)
 
         f.shm[:] = shm_input(b"\x05abcd")
         assert f.run().value == 0
@@ -231,14 +234,14 @@ def test_hostile_snapshots_raise_typed_errors_and_leak_nothing() -> None:
         # see it, so fuzz-init's isolation check fires in them, and only in them.
         g = again[0].fork()
         g.shm[:] = shm_input(crash_input(1))
-        assert g.run(check=False).fault.tval == ISOLATION_TVAL  # type: ignore[union-attr]
+        assert g.run(check=False).fault.tval == ISOLATION_TVAL
         h = snap.fork()
         h.shm[:] = shm_input(crash_input(1))
-        assert h.run(check=False).fault.tval == BUG_TVAL  # type: ignore[union-attr]
+        assert h.run(check=False).fault.tval == BUG_TVAL
         # Destroying the source and the first snapshot leaves the nested ones working.
         src.destroy()
         snap.destroy()
-        assert again[0].fork().run(check=False).fault.tval == ISOLATION_TVAL  # type: ignore[union-attr]
+        assert again[0].fork().run(check=False).fault.tval == ISOLATION_TVAL
         with pytest.raises(pltvm.EnclaveDestroyed):
             snap.fork()
         for s in again:
