@@ -254,3 +254,38 @@ def test_hostile_snapshots_raise_typed_errors_and_leak_nothing() -> None:
     assert dev2.stats()["templates"] == 1
     dev2.close()
     assert dev2.stats()["templates"] == 0 and dev2.secure_memory_used == 0
+
+
+def test_snapshot_arguments_are_checked_before_anything_is_made() -> None:
+    with pltvm.Device() as dev:
+        results: list[object] = []
+        e = dev.create("fuzz-init", shm=4096)
+
+        def pause(enclave: pltvm.Enclave, a1: int, a2: int, a3: int) -> int:
+            for v in (1 << 64, -(1 << 63) - 1, 1 << 70):
+                with pytest.raises(ValueError, match="ocall_result"):
+                    enclave.snapshot(ocall_result=v)
+            for bad in (True, 1.0, None):
+                with pytest.raises(TypeError, match="ocall_result"):
+                    enclave.snapshot(ocall_result=bad)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="16 bytes"):
+                enclave.snapshot(name="x" * 17)
+            assert dev.stats()["templates"] == 0, "nothing made by the refusals"
+            # Every 64-bit value reaches the forks' a0 (negative ones as two's complement).
+            for v in (0, 2, (1 << 64) - 1, -1, 1 << 63, -(1 << 63)):
+                s = enclave.snapshot(ocall_result=v)
+                f = s.fork()
+                results.append(f._core.get_x(10))
+                f.destroy()
+                s.destroy()
+            return 1
+
+        e.on_ocall(FUZZ_INPUT_OCALL, pause)
+        assert e.run(output="capture").value == 0
+        assert results == [0, 2, (1 << 64) - 1, (1 << 64) - 1, 1 << 63, 1 << 63]
+        assert dev.stats()["templates"] == 0
+
+
+def test_two_jobs_fork_the_same_snapshot() -> None:
+    stats = Fuzzer("fuzz-init", max_len=64, seed=2).run(runs=300_000, jobs=2)
+    assert [(f.kind, f.fault.tval if f.fault else None) for f in stats.findings] == [("crash", BUG_TVAL)]
