@@ -133,6 +133,7 @@ fn an_ocall_returns_to_the_host_with_result_2_and_the_mailbox_then_resume_runs_t
     assert!(!sys(&mut m).gpt.is_secure(BLOCK + 5 * PAGE));
     assert_eq!(read(&mut m, PMD + 8 * 4), leaf(BLOCK));
     assert_eq!(read(&mut m, BLOCK + 3 * PAGE), 0, "scrubbed");
+    assert!(m.bus.mem.get((BLOCK + 3 * PAGE) >> 12).is_none(), "scrubbed pages hold no frame");
     // The id is gone: run, resume, stop, destroy, attest all refuse.
     for (fid, args) in [(97, vec![0, 0]), (95, vec![0, 2]), (96, vec![0]), (94, vec![0]), (98, vec![0, REPORT, 1])] {
         assert_eq!(call(&mut m, fid, &args).0, -1, "fid {fid}");

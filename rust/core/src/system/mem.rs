@@ -34,18 +34,32 @@ pub fn write_u64(hart: &mut Hart, bus: &mut Bus, pa: u64, v: u64) -> bool {
     write(hart, bus, pa, &v.to_le_bytes())
 }
 
-/// Zeroes `[pa, pa + len)` a page at a time (no buffer of `len` bytes).
+/// Zeroes `[pa, pa + len)`: whole pages lose their frames (absent frames read as zero, so a
+/// scrubbed block costs no memory), partial pages are written.
 pub fn zero(hart: &mut Hart, bus: &mut Bus, pa: u64, len: u64) -> bool {
     static ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
     let Some(end) = pa.checked_add(len) else { return false };
     if !bus.is_ram_range(pa, len) {
         return false;
     }
+    let mut removed = false;
     let mut p = pa;
     while p < end {
         let n = (PAGE_SIZE as u64 - (p & PAGE_MASK)).min(end - p);
-        write(hart, bus, p, &ZEROS[..n as usize]);
+        if n == PAGE_SIZE as u64 {
+            let ppn = p >> PAGE_SHIFT;
+            if bus.mem.remove(ppn) {
+                hart.forget_code(ppn);
+                removed = true;
+            }
+        } else {
+            write(hart, bus, p, &ZEROS[..n as usize]);
+        }
         p += n;
+    }
+    if removed {
+        // TLB entries may point at the dropped frames.
+        hart.flush_tlb();
     }
     true
 }
