@@ -152,7 +152,8 @@ pub fn create(c: &mut Call<'_>) -> i64 {
     }
     let shm = (shm_pa != 0 && shm_size != 0 && shm_pa % PAGE == 0 && shm_size % PAGE == 0).then_some((shm_pa, shm_size));
     if let Some((s, n)) = shm {
-        if !gpt.host_writable(c.bus, s, n) || n > c.sys.secure_memory {
+        // Bounded before the monitor copies it (the pool and the enclave's shm window).
+        if n > c.sys.secure_memory || n > crate::monitor::consts::SHM_LIMIT || !gpt.host_writable(c.bus, s, n) {
             return ERR;
         }
     }
@@ -160,6 +161,15 @@ pub fn create(c: &mut Call<'_>) -> i64 {
         return ERR;
     }
     let end = paddr + size;
+    // Nothing the monitor writes for the host, nor the shm, may lie in the block it secures.
+    let outside = |pa: u64, len: u64| pa.saturating_add(len) <= paddr || pa >= end;
+    let host_words = [(eid_ptr, 4), (retval, 8), (kbuffer, PAGE)];
+    if !host_words.iter().all(|&(pa, n)| outside(pa, n))
+        || !mailbox.iter().all(|&pa| outside(pa, 8))
+        || !shm.is_none_or(|(s, n)| outside(s, n))
+    {
+        return ERR;
+    }
     if free_mem % PAGE != 0 || free_mem < paddr + 3 * PAGE || free_mem >= end {
         return ERR;
     }

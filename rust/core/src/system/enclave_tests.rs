@@ -185,8 +185,21 @@ fn create_refuses_bad_blocks_and_parameters_and_leaves_the_block_public() {
     param(&mut m, free);
     m.mem_write(PARAM + 64, &(KBUF + 8).to_le_bytes());
     assert_eq!(call(&mut m, 99, &[PARAM]).0, -1, "kbuffer unaligned");
+    for (shm, size) in [(0x8070_4000u64, 1u64 << 62), (0x8070_4000, u64::MAX & !0xfff), (MONITOR_BASE, 0x1000), (BLOCK, 0x1000)] {
+        param(&mut m, free);
+        m.mem_write(PARAM + 80, &shm.to_le_bytes());
+        m.mem_write(PARAM + 88, &size.to_le_bytes());
+        assert_eq!(call(&mut m, 99, &[PARAM]).0, -1, "shm {shm:#x} size {size:#x}");
+    }
+    for (off, v) in [(0usize, BLOCK + 8), (64, BLOCK + 0x10_0000), (96, BLOCK + 0x100), (128, BLOCK + BLOCK_SIZE - 8)] {
+        param(&mut m, free);
+        m.mem_write(PARAM + off as u64, &v.to_le_bytes());
+        assert_eq!(call(&mut m, 99, &[PARAM]).0, -1, "host word at param offset {off} inside the block");
+    }
     param(&mut m, free);
-    assert_eq!(call(&mut m, 99, &[PARAM]), (0, 0), "and the good one still works");
+    m.mem_write(PARAM + 80, &0x8070_4000u64.to_le_bytes());
+    m.mem_write(PARAM + 88, &0x1000u64.to_le_bytes());
+    assert_eq!(call(&mut m, 99, &[PARAM]), (0, 0), "and a good one (with a one-page shm) still works");
 }
 
 #[test]
