@@ -651,3 +651,21 @@ def test_c_mirror_inherits_relay_pages_by_name(capsys: pytest.CaptureFixture[str
     assert H.PLenclave_create(e2, f, p) == 0
     H.PLenclave_set_mem_arg(e2, mm, 0, 0)
     assert H.PLenclave_run(e2) == -1
+
+
+def test_placement_when_the_same_va_is_taken_in_the_server() -> None:
+    """The server already holds a region at the caller's VA (it kept one): the next region it
+    is lent lands right below its lowest mmap region, and goes back to the caller's original
+    VA on return."""
+    m = monitor()
+    s = server(m, b"ipc-a")
+    r, w = call(m, KEEP, region=4 * PAGE)
+    assert (w[9], w[11]) == (0, 0)
+    c = Client(m, request({0: 1, 1: -1, 2: INFO, 3: 4 * PAGE}, b"ipc-a"))
+    r = c.run()
+    w = words(r.shm)
+    assert r.reason == "exit" and w[9] == 0
+    assert w[11] == MMAP_BASE - 7 * PAGE, "back at the caller's own VA"
+    placed = MMAP_BASE - 14 * PAGE  # below the kept region (7 mapped pages) in the server
+    expect = [INFO, placed, 4 * PAGE, 0, 0, STACK_BASE, s.eid, c.enclave.eid, 0, PAGE]
+    assert w[16] == sum(struct.unpack("<20i", struct.pack("<10Q", *expect))) % (1 << 64)

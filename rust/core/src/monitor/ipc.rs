@@ -22,7 +22,7 @@ use super::run::{Host, RunExit};
 use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
 use crate::hart::Event;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 const MINUS_ONE: u64 = u64::MAX;
@@ -44,14 +44,49 @@ pub struct CallArg {
     pub resp_size: u64,
 }
 
+/// The (at most two) physical pieces of a 48-byte argument at `va`: `(pa, len)` each, or
+/// `None` if a byte is unmapped or the range wraps. No allocation (a call's hot path).
+fn arg_pieces(e: &mut Enclave, va: u64) -> Option<[(u64, usize); 2]> {
+    let end = va.checked_add(CALL_ARG_SIZE as u64)?;
+    let first = ((PAGE - (va & (PAGE - 1))) as usize).min(CALL_ARG_SIZE);
+    let a = e.translate(va)?;
+    if first == CALL_ARG_SIZE {
+        return Some([(a, first), (0, 0)]);
+    }
+    let b = e.translate(end - (CALL_ARG_SIZE - first) as u64)?;
+    Some([(a, first), (b, CALL_ARG_SIZE - first)])
+}
+
 impl CallArg {
     pub fn read(e: &mut Enclave, va: u64) -> Option<CallArg> {
         let mut b = [0u8; CALL_ARG_SIZE];
-        if !e.read_va_into(va, &mut b) {
+        let [(pa, n), (pb, m)] = arg_pieces(e, va)?;
+        if !e.bus.read(pa, &mut b[..n]) || (m > 0 && !e.bus.read(pb, &mut b[n..])) {
             return None;
         }
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         Some(CallArg { req_arg: w(0), resp_val: w(1), req_vaddr: w(2), req_size: w(3), resp_vaddr: w(4), resp_size: w(5) })
+    }
+
+    /// Writes the argument back to `va` in `e`; false (nothing written) if a byte is unmapped.
+    /// A data store: the hart's translations are dropped only when a frame was (re)created
+    /// (copy-on-write), decoded code of the page always.
+    pub fn write(self, e: &mut Enclave, va: u64) -> bool {
+        let Some([(pa, n), (pb, m)]) = arg_pieces(e, va) else { return false };
+        let b = self.to_bytes();
+        for (p, chunk) in [(pa, &b[..n]), (pb, &b[n..n + m])] {
+            if chunk.is_empty() {
+                continue;
+            }
+            let ppn = p >> 12;
+            let fresh = e.bus.mem.get(ppn).is_none() || e.bus.mem.is_shared(ppn);
+            e.bus.write(p, chunk);
+            if fresh {
+                e.hart.flush_tlb();
+            }
+            e.hart.forget_code(ppn);
+        }
+        true
     }
 
     pub fn to_bytes(self) -> [u8; CALL_ARG_SIZE] {
@@ -101,8 +136,8 @@ pub(super) struct Ipc {
     chains: HashMap<u32, Vec<Frame>>,
     /// Servers (monitor eids) that are part of a chain: a call to them is `-ESERVERBUSY`.
     busy: HashSet<u32>,
-    /// Finished calls by top caller, oldest first.
-    traces: HashMap<u32, Vec<CallRecord>>,
+    /// Finished calls by top caller, oldest first (the newest `TRACE_LIMIT`).
+    traces: HashMap<u32, VecDeque<CallRecord>>,
     /// Relay regions handed to a name by `asyn_enclave_call` (name, contents), oldest first:
     /// the next enclave of that name run with the inherit argument maps them.
     named: Vec<(Vec<u8>, Vec<u8>)>,
@@ -116,9 +151,9 @@ impl Ipc {
     fn record(&mut self, top: u32, r: CallRecord) {
         let t = self.traces.entry(top).or_default();
         if t.len() >= TRACE_LIMIT {
-            t.remove(0);
+            t.pop_front();
         }
-        t.push(r);
+        t.push_back(r);
     }
 }
 
@@ -278,7 +313,7 @@ impl Monitor {
 
     /// The calls made in `top`'s runs since the last look (oldest first), then forgotten.
     pub fn take_call_trace(&self, top: &EnclaveCell) -> Vec<CallRecord> {
-        self.ipc().traces.remove(&top.eid).unwrap_or_default()
+        self.ipc().traces.remove(&top.eid).map(Vec::from).unwrap_or_default()
     }
 
     /// `call_enclave(handle, &arg)` made by `caller` (the top caller `top`, or the innermost
@@ -514,7 +549,7 @@ impl Monitor {
         arg.resp_val = ret.resp_val;
         copy_kbuffer(ce, caller);
         // The caller may have handed over the page holding its `arg`: then it is not written.
-        caller.write_va(arg_va, &arg.to_bytes());
+        arg.write(caller, arg_va);
         caller.hart.x[10] = 0;
         let depth = self.ipc().chains.get(&top).map_or(0, |f| f.len()) as u32 + 1;
         let callee_eid = f.callee.eid as u64;

@@ -235,3 +235,23 @@ fn server_creation_rules() {
     assert_eq!(m.stop(&s), -1);
     assert!(m.attest(&s, 0).is_err());
 }
+
+/// Round trips per second of call_enclave + SERVER_RETURN (not a pass/fail test: run with
+/// `cargo test --release -p pltvm-core --lib ipc_round_trip_rate -- --ignored --nocapture`;
+/// benches/ipc_bench.py measures the same through Python).
+#[test]
+#[ignore]
+fn ipc_round_trip_rate() {
+    for region in [0, 4 * PAGE] {
+        let m = Monitor::new(Config::default());
+        server(&m, TSERVER, "ipc-a");
+        let n = 200_000;
+        let req = request(&[(0, 1), (1, M1), (2, COUNT), (3, region), (5, n)], "ipc-a");
+        let c = m.create(CLIENT, &params("client", NORMAL_ENCLAVE, Some(req))).unwrap();
+        let t = std::time::Instant::now();
+        let out = m.run(&c, RunRequest::start(), &mut BufferHost::default());
+        let dt = t.elapsed().as_secs_f64();
+        assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+        println!("region {region:#x}: {:.0} round trips/s, {:.1} instructions per call", n as f64 / dt, out.instret as f64 / n as f64);
+    }
+}
