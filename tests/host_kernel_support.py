@@ -10,16 +10,13 @@ code (the SRST reason); ``tests/test_host_kernel.py`` also runs it through
 
 from __future__ import annotations
 
-import functools
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import pytest
 from elftools.elf.elffile import ELFFile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,23 +120,3 @@ def run_kernel(path: Path, *, ram_size: int = 256 << 20, secure_memory: int = 1 
 def run_command(command: str, directory: Path, **machine: int) -> Run:
     """Run the host kernel with ``command`` patched in (``ram_size``, ``secure_memory``)."""
     return run_kernel(kernel_with(command, directory), **machine)
-
-
-@functools.lru_cache(maxsize=None)
-def monitor_creates_enclaves() -> bool:
-    """Whether the system machine's monitor implements CREATE (fid 99): the kernel's ``fids``
-    command calls it with a parameter block at PA 0, which an implementation refuses with -1
-    and a monitor without enclave calls answers with -2 (not supported)."""
-    with tempfile.TemporaryDirectory() as d:
-        run = run_command("fids", Path(d))
-    return run.value("fids.create") != "-2"
-
-
-def needs_enclave_fids() -> pytest.MarkDecorator:
-    """Mark for tests that create enclaves from the S-mode host: an expected failure (strict:
-    an unexpected pass fails) only while the monitor answers -2 to CREATE."""
-    return pytest.mark.xfail(
-        not monitor_creates_enclaves(), strict=True,
-        reason="the system machine's monitor does not implement the enclave calls "
-               "(CREATE/RUN/RESUME/DESTROY, fids 99/97/95/94 answer -2) yet",
-    )

@@ -22,12 +22,9 @@ from host_kernel_support import (
     PGD_ROOT,
     TRAP_EXIT,
     kernel_with,
-    needs_enclave_fids,
     run_command,
     run_kernel,
 )
-
-ENCLAVES = needs_enclave_fids()
 
 PAGE = 0x1000
 KERNEL_LEAF = 0xCF  # V R W X A D
@@ -44,7 +41,6 @@ def test_bundled_as_a_program() -> None:
     assert pltvm.programs.path("host-kernel") == KERNEL.resolve()
 
 
-@ENCLAVES
 def test_exec_system_by_name_prints_the_enclaves_greeting() -> None:
     """`pltvm exec --system host-kernel`: the console shows only the enclave's text; the exit
     status is the enclave's return value (0)."""
@@ -53,7 +49,6 @@ def test_exec_system_by_name_prints_the_enclaves_greeting() -> None:
     assert (proc.returncode, proc.stdout) == (0, "hello world!\n"), proc.stderr
 
 
-@ENCLAVES
 def test_demo_logs_every_monitor_call(tmp_path: Path) -> None:
     run = run_command("demo", tmp_path)
     assert run.status == 0, run.out + run.err
@@ -175,7 +170,6 @@ def test_map_pte_splits_a_huge_leaf(tmp_path: Path) -> None:
     assert {k: run.value(k) for k in SPLIT} == SPLIT
 
 
-@ENCLAVES
 def test_split_block_donated_to_an_enclave_then_freed_and_remapped(tmp_path: Path) -> None:
     """Making the split block an enclave's clears V in all 512 leaves; the enclave's exit
     sets it again (free and remap)."""
@@ -195,7 +189,6 @@ def test_split_block_donated_to_an_enclave_then_freed_and_remapped(tmp_path: Pat
     assert run.out.count("hello world!\n") == 1
 
 
-@ENCLAVES
 def test_two_mib_leaf_donated_then_freed_and_reused(tmp_path: Path) -> None:
     run = run_command("remap", tmp_path)
     assert run.status == 0, run.out + run.err
@@ -214,15 +207,7 @@ def test_two_mib_leaf_donated_then_freed_and_reused(tmp_path: Path) -> None:
     assert {k: run.value(k) for k in expected} == expected
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param("hello", marks=ENCLAVES),
-    pytest.param("demo", marks=ENCLAVES),
-    "pte",
-    "map-pte",
-    "load",
-    pytest.param("split", marks=ENCLAVES),
-    pytest.param("remap", marks=ENCLAVES),
-])
+@pytest.mark.parametrize("command", ["hello", "demo", "pte", "map-pte", "load", "split", "remap"])
 def test_positive_paths_take_no_trap(tmp_path: Path, command: str) -> None:
     run = run_command(command, tmp_path)
     assert run.trap() is None, run.out
@@ -230,7 +215,6 @@ def test_positive_paths_take_no_trap(tmp_path: Path, command: str) -> None:
     assert "ATTACK SUCCEEDED" not in run.out and "panic" not in run.out
 
 
-@ENCLAVES
 def test_kernel_runs_from_the_python_api(capfd: pytest.CaptureFixture[str]) -> None:
     """The bundled kernel in this process through pltvm.Machine.system (no CLI)."""
     import pltvm
@@ -333,7 +317,6 @@ def test_load_builds_the_block_as_the_penglai_driver_does(capfd: pytest.CaptureF
     assert all(0x8020_0000 <= w < 0x8040_0000 for w in words)  # the kernel's own memory
 
 
-@ENCLAVES
 def test_enclave_calls_refuse_bad_arguments(tmp_path: Path) -> None:
     """CREATE with a parameter block at PA 0 and RUN / RESUME / DESTROY of an id that does not
     exist: -1 each."""

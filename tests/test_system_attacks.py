@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from host_kernel_support import (
     ALIAS_VA,
     BITMAP_BASE,
@@ -20,12 +22,8 @@ from host_kernel_support import (
     PGD_ROOT,
     TRAP_EXIT,
     Run,
-    monitor_creates_enclaves,
-    needs_enclave_fids,
     run_command,
 )
-
-ENCLAVES = needs_enclave_fids()
 
 PAGE = 0x1000
 MEGA = 0x20_0000
@@ -159,7 +157,6 @@ def test_stale_4kib_mapping_of_donated_memory_page_faults(tmp_path: Path) -> Non
     trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
 
 
-@ENCLAVES
 def test_stale_mapping_of_an_enclave_block_page_faults(tmp_path: Path) -> None:
     """CREATE makes the block secure and clears the kernel's leaf that maps it."""
     run = run_command("stale-enclave", tmp_path)
@@ -183,7 +180,6 @@ def test_monitor_refuses_host_buffers_that_run_into_secure_memory(tmp_path: Path
     assert run.status == 0 and run.trap() is None
 
 
-@ENCLAVES
 def test_enclave_calls_refuse_parameter_blocks_that_run_into_secure_memory(tmp_path: Path) -> None:
     run = run_command("copy-mixed-enclave", tmp_path)
     values(run, {
@@ -202,7 +198,6 @@ def test_enclave_calls_refuse_parameter_blocks_that_run_into_secure_memory(tmp_p
     assert run.out.count("hello world!\n") == 1
 
 
-@ENCLAVES
 def test_destroyed_enclave_id_cannot_be_used(tmp_path: Path) -> None:
     run = run_command("run-destroyed", tmp_path)
     values(run, {
@@ -219,7 +214,6 @@ def test_destroyed_enclave_id_cannot_be_used(tmp_path: Path) -> None:
     assert run.status == 0 and run.trap() is None
 
 
-@ENCLAVES
 def test_secure_memory_exhaustion_refuses_create_until_memory_is_freed(tmp_path: Path) -> None:
     """secure_memory = 8 MiB holds four 2 MiB enclave blocks: the fifth CREATE is refused with
     -2 (ENCLAVE_NO_MEM); destroying one makes room for a new enclave, which runs."""
@@ -235,9 +229,13 @@ def test_secure_memory_exhaustion_refuses_create_until_memory_is_freed(tmp_path:
     assert run.out.count("hello world!\n") == 1
 
 
-@ENCLAVES
-def test_secure_memory_zero_refuses_every_enclave(tmp_path: Path) -> None:
-    assert monitor_creates_enclaves()  # else -2 below would mean "not supported"
-    run = run_command("exhaust", tmp_path, secure_memory=0)
-    values(run, {"exhaust.created": "0", "exhaust.refused": "-2"})
-    assert run.status == 0
+@pytest.mark.parametrize("secure_memory, created", [
+    (0, 0),
+    ((2 << 20) - 4096, 0),   # one page short of a block
+    (2 << 20, 1),
+    ((8 << 20) + 4096, 4),   # a page more than four blocks
+])
+def test_secure_memory_cap_counts_whole_blocks(tmp_path: Path, secure_memory: int, created: int) -> None:
+    run = run_command("exhaust", tmp_path, secure_memory=secure_memory)
+    values(run, {"exhaust.created": str(created), "exhaust.refused": "-2"})
+    assert run.status == 0 and run.trap() is None
