@@ -157,6 +157,30 @@ def test_stale_4kib_mapping_of_donated_memory_page_faults(tmp_path: Path) -> Non
     trapped(run, LOAD_PAGE_FAULT, FIRST_BLOCK + 0x3000)
 
 
+def test_live_enclave_block_is_out_of_the_kernels_reach(tmp_path: Path) -> None:
+    """With an enclave alive: SET_PTE onto its block -1, CREATE on the same block or across it
+    -1 (the overlapped neighbour stays public), a read through the kernel's old mapping while
+    the enclave waits in its print OCALL is a page fault; after the exit the block is public
+    again and scrubbed (its root table reads zero)."""
+    run = run_command("enclave-victim", tmp_path)
+    values(run, {
+        "victim.create": "0",
+        "victim.set_one_4k": "-1",
+        "victim.set_one_2m": "-1",
+        "victim.entries": "0x0",
+        "victim.create_same_block": "-1",
+        "victim.create_overlapping": "-1",
+        "victim.overlap_block_public": "ok",
+        "victim.run": "0",
+        "victim.read_during_ocall": "cause 13",
+        "victim.read_after_exit": "ok",
+        "victim.root_read_after_exit": "ok",
+        "victim.root_entry0_after_exit": "0x0",
+    })
+    assert run.status == 0 and run.trap() is None
+    assert run.out.count("hello world!\n") == 1
+
+
 def test_stale_mapping_of_an_enclave_block_page_faults(tmp_path: Path) -> None:
     """CREATE makes the block secure and clears the kernel's leaf that maps it."""
     run = run_command("stale-enclave", tmp_path)

@@ -374,6 +374,51 @@ static int cmd_write_gadget(void)
 	return 0;
 }
 
+/*
+ * Attacks on a live enclave's block: map it with SET_PTE, read it through the kernel's old
+ * mapping while the enclave waits in an OCALL, build a second enclave on it or across it.
+ */
+static int cmd_enclave_victim(void)
+{
+	u64 b = block();
+	struct enclave *e = &enc[0], *e2 = &enc[1];
+	i64 r = create(e, "victim", b);
+	say("victim.create", r);
+	if (r != 0)
+		return 1;
+	u64 *pte = walk(kernel_root, ALIAS_VA, 0);
+	u64 *pmd = pmd_entry(ALIAS_VA + MEGAPAGE);
+	say("victim.set_one_4k", set_pte((u64)pte, pa_pte(b + 3 * PAGE, PTE_KERNEL)));
+	say("victim.set_one_2m", set_pte((u64)pmd, pa_pte(b, PTE_KERNEL)));
+	sayx("victim.entries", *pte | *pmd);
+	/* CREATE again on the same block, and on a block overlapping its second half */
+	u64 next = block();
+	if (next != b + BLOCK)
+		panic("blocks not contiguous");
+	struct create_param *p = (struct create_param *)alloc_pages(1);
+	enclave_prepare(e2, p, "twin", next, embedded_enclave, elf_size());
+	p->paddr = b; /* the kernel cannot write the block any more: only the parameters change */
+	say("victim.create_same_block", penglai(FID_CREATE_ENCLAVE, (u64)p, 0, 0, 0, 0));
+	enclave_prepare(e2, p, "overlap", next, embedded_enclave, elf_size());
+	p->paddr = b + MEGAPAGE / 2;
+	p->size = BLOCK;
+	say("victim.create_overlapping", penglai(FID_CREATE_ENCLAVE, (u64)p, 0, 0, 0, 0));
+	flush_tlb();
+	sayp("victim.overlap_block_public", probe_load(next + PAGE));
+	/* while the enclave waits for its print OCALL, its block stays out of reach */
+	probe_during_ocall = b + 3 * PAGE;
+	say("victim.run", enclave_run(e, 0));
+	probe_during_ocall = 0;
+	sayp("victim.read_during_ocall", probe_during_ocall_result);
+	flush_tlb();
+	sayp("victim.read_after_exit", probe_load(b + 3 * PAGE));
+	/* the monitor scrubbed the block at exit: the enclave's root table (page 1, whose
+	 * entry 0 mapped the image) reads as zero */
+	sayp("victim.root_read_after_exit", probe_load(b + PAGE));
+	sayx("victim.root_entry0_after_exit", probe_value);
+	return 0;
+}
+
 /* Store a PTE directly into the PT area: store access fault (PMP: read-only). */
 static int cmd_pt_store(void)
 {
@@ -583,6 +628,8 @@ int run_command(const char *cmd)
 		return cmd_remap();
 	if (!kstrcmp(cmd, "set-pte-secure"))
 		return cmd_set_pte_secure();
+	if (!kstrcmp(cmd, "enclave-victim"))
+		return cmd_enclave_victim();
 	if (!kstrcmp(cmd, "write-gadget"))
 		return cmd_write_gadget();
 	if (!kstrcmp(cmd, "pt-store"))

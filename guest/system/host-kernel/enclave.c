@@ -53,6 +53,9 @@ i64 enclave_create(struct enclave *e, const char *name, u64 block_pa, const u8 *
  * Run until the enclave ends. Returns the final run result (0 on exit: the value is in
  * e->retval; negative on failure). OCALL_SYS_WRITE text goes to the console unless `quiet`.
  */
+u64 probe_during_ocall; /* attacks.c: an address to load from while an OCALL is served */
+u64 probe_during_ocall_result;
+
 i64 enclave_run(struct enclave *e, int quiet)
 {
 	rp.mm_arg_addr = 0;
@@ -63,6 +66,8 @@ i64 enclave_run(struct enclave *e, int quiet)
 			r = penglai(FID_RESUME_ENCLAVE, e->eid, RESUME_FROM_TIMER_IRQ, 0, 0, 0);
 		} else if (r == ENCLAVE_OCALL) {
 			u64 id = e->ocall_func_id;
+			if (probe_during_ocall)
+				probe_during_ocall_result = probe_load(probe_during_ocall);
 			if (id == OCALL_SYS_WRITE) {
 				e->kbuffer[511] = 0; /* as the driver does */
 				if (!quiet)

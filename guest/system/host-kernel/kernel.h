@@ -107,6 +107,7 @@ i64 enclave_run(struct enclave *e, int quiet);
 void enclave_prepare(struct enclave *e, struct create_param *p, const char *name, u64 block_pa,
 		     const u8 *elf, u64 elf_size);
 u64 secure_alloc(u64 size);
+extern u64 probe_during_ocall, probe_during_ocall_result;
 extern const u8 embedded_enclave[];
 extern const u8 embedded_enclave_end[];
 
