@@ -137,7 +137,7 @@ def run_campaign(
     workers = [start(k) for k in range(jobs)]
     start_time = time.monotonic()
     corpus: list[bytes] = []  # the campaign's corpus, in order of arrival
-    origin: list[int] = []  # the worker each entry came from (-1: the seeds)
+    origin: list[int] = []  # the worker each entry came from (seeds come back as a worker's entries)
     known: set[bytes] = set()  # SHA-1 of each entry
     cursor = [0] * jobs  # entries of `corpus` each worker has been given or found
     edges = [0] * jobs
@@ -196,7 +196,7 @@ def run_campaign(
             imports = [b for b, o in zip(corpus[cursor[k]:], origin[cursor[k]:]) if o != k]
         cursor[k] = len(corpus)
         secs = slice_seconds if left_time is None else min(slice_seconds, left_time)
-        ref = workers[k].slice.remote(imports, (seed + k + jobs * rounds[k]) & ((1 << 63) - 1), give, secs,
+        ref = workers[k].slice.remote(imports, (seed + k + jobs * rounds[k]) & ((1 << 64) - 1), give, secs,
                                       stop_on_finding)
         rounds[k] += 1
         inflight[ref] = (k, give or 0)
