@@ -68,7 +68,7 @@ pub fn ecall(e: &mut Enclave, cx: &mut Ctx<'_>) -> Step {
         // call_enclave is taken by the run loop (ipc.rs) before it gets here; SERVER_RETURN
         // from an enclave that is not a callee is -1.
         fid::CALL | fid::RETURN => MINUS_ONE,
-        fid::ASYN_CALL => super::ipc::asyn_call(e, cx.monitor, a0, a1),
+        fid::ASYN_CALL => super::relay_names::asyn_call(e, cx.monitor, a0, a1),
         fid::SPLIT_MEM_REGION => split_mem_region(e, a0, a1, a2),
         // Secure shm as the SDK driver serves it (B29's "driver" behaviour): attach finds nothing.
         fid::SHM_ATTACH => 0,

@@ -22,6 +22,7 @@ pub mod ipc;
 pub mod keys;
 pub mod measure;
 pub mod pt;
+mod relay_names;
 pub mod rng;
 pub mod run;
 mod server;
