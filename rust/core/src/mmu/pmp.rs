@@ -177,8 +177,14 @@ mod tests {
         assert_eq!(decode(0, cfg(0, A_NAPOT), &a), Some((0x8000_0000, 0x8020_0000)));
         assert_eq!(decode(1, cfg(7, A_NAPOT), &a), Some((0, 1 << 56)));
         assert_eq!(decode(1, cfg(7, A_NA4), &a).map(|r| r.1 - r.0), Some(4));
-        // TOR from the previous entry's address; empty when inverted.
-        assert_eq!(decode(1, cfg(7, A_TOR), &a), None);
+        // TOR from the previous entry's address (0 for entry 0); empty when inverted.
+        let mut t = [0u64; PMP_ENTRIES];
+        t[0] = 0x1000 >> 2;
+        t[1] = 0x3000 >> 2;
+        assert_eq!(decode(1, cfg(7, A_TOR), &t), Some((0x1000, 0x3000)));
+        assert_eq!(decode(0, cfg(7, A_TOR), &t), Some((0, 0x1000)));
+        t.swap(0, 1);
+        assert_eq!(decode(1, cfg(7, A_TOR), &t), None);
     }
 
     #[test]
