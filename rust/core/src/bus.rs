@@ -30,6 +30,13 @@ impl Default for Bus {
 }
 
 impl Bus {
+    /// A bus over `mem` whose RAM is `regions` as another bus's [`Bus::ram_regions`] has them
+    /// (sorted, disjoint, page-aligned): a fork's bus, built without merging again.
+    pub fn with_ram(mem: PhysMem, regions: &[(u64, u64)]) -> Bus {
+        debug_assert!(regions.windows(2).all(|w| w[0].1 < w[1].0) && regions.iter().all(|r| r.0 < r.1));
+        Bus { mem, regions: regions.to_vec(), clint: None, htif: None, console: Box::new(HostConsole) }
+    }
+
     /// Adds RAM at `[start, end)` (rounded out to pages, the last page of the 64-bit space
     /// excluded); merges with neighbours.
     pub fn add_ram(&mut self, start: u64, end: u64) {
@@ -155,6 +162,14 @@ impl Bus {
     }
 
     pub fn read_u64(&mut self, pa: u64) -> Option<u64> {
+        // Aligned (every page-table entry a walk reads): one frame, no byte loop.
+        if pa & 7 == 0 {
+            if !self.is_ram(pa) {
+                return None;
+            }
+            let off = (pa & PAGE_MASK) as usize;
+            return Some(self.mem.get(pa >> PAGE_SHIFT).map_or(0, |f| u64::from_le_bytes(f[off..off + 8].try_into().expect("8 bytes"))));
+        }
         let mut b = [0u8; 8];
         self.read(pa, &mut b).then(|| u64::from_le_bytes(b))
     }
@@ -186,6 +201,33 @@ mod tests {
         assert!(b.read(0x3000, &mut buf));
         assert_eq!(buf, [3, 4, 0, 0]);
         assert!(!b.write(u64::MAX - 1, &[0; 4]));
+    }
+
+    #[test]
+    fn read_u64_aligned_straddling_and_outside_ram() {
+        let mut b = Bus::default();
+        b.add_ram(0x1000, 0x3000);
+        assert_eq!(b.read_u64(0x1008), Some(0), "an absent frame reads as zero");
+        assert!(b.write_u64(0x1ff8, 0x1122_3344_5566_7788) && b.write(0x2000, &[0x99]));
+        assert_eq!(b.read_u64(0x1ff8), Some(0x1122_3344_5566_7788));
+        assert_eq!(b.read_u64(0x1ffc), Some(0x0000_0099_1122_3344), "straddles two frames");
+        assert_eq!(b.read_u64(0x3000), None);
+        assert_eq!(b.read_u64(0x0ff8), None);
+        assert_eq!(b.read_u64(0x2ffc), None, "runs past the end of RAM");
+        assert_eq!(b.read_u64(u64::MAX - 7), None);
+    }
+
+    #[test]
+    fn with_ram_is_the_same_bus() {
+        let mut a = Bus::default();
+        a.add_ram(0x1000, 0x3000);
+        a.add_ram(0x8000, 0x9000);
+        assert!(a.write(0x1ff0, &[7; 32]));
+        let mut b = Bus::with_ram(a.mem.clone(), a.ram_regions());
+        assert_eq!(b.ram_regions(), a.ram_regions());
+        let mut buf = [0u8; 32];
+        assert!(b.read(0x1ff0, &mut buf) && buf == [7; 32]);
+        assert!(!b.is_ram(0x3000) && b.is_ram(0x8fff) && !b.is_ram(0x9000));
     }
 
     #[test]

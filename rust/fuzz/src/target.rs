@@ -160,8 +160,8 @@ impl Host for Capture {
 }
 
 /// A hart with this runner's coverage.
-fn fresh_hart(target: &Target, hits: &Arc<HitMap>, cmplog: bool) -> Hart {
-    let mut hart = Hart::default();
+fn fresh_hart(target: &Target, hits: &Arc<HitMap>, cmplog: bool) -> Box<Hart> {
+    let mut hart = Box::<Hart>::default();
     let ids = Arc::clone(&target.edge_ids);
     let cov = if cmplog { Coverage::with_cmplog(Arc::clone(hits), ids) } else { Coverage::new(Arc::clone(hits), ids) };
     hart.set_coverage(Some(cov));
@@ -171,7 +171,7 @@ fn fresh_hart(target: &Target, hits: &Arc<HitMap>, cmplog: bool) -> Hart {
 /// Runs inputs against a target on one thread, reusing one hart (and its decoded code).
 pub struct Runner {
     target: Arc<Target>,
-    hart: Option<Hart>,
+    hart: Option<Box<Hart>>,
     hits: Arc<HitMap>,
     cmplog: bool,
     params: ForkParams,

@@ -41,7 +41,9 @@ pub enum Pending {
 /// Everything that is created for one enclave. Fork (issue 5) clones `bus.mem` (O(1)) and the
 /// registers; every field here is plain data so that a template + instance split slots in.
 pub struct Enclave {
-    pub hart: Hart,
+    /// Boxed: a hart is a few KiB, and an enclave moves (into its cell, out of it on destroy,
+    /// into a template's spare harts) several times per fork; only the pointer should.
+    pub hart: Box<Hart>,
     pub bus: Bus,
     pub entry: u64,
     /// Root page-table PA (block page 1).
@@ -271,7 +273,7 @@ impl Enclave {
         if free_mem >= block_end {
             return Err(full());
         }
-        let mut hart = Hart::default();
+        let mut hart = Box::<Hart>::default();
         hart.prv = Priv::U;
         hart.host_traps = true;
         let mut e = Enclave {

@@ -166,7 +166,7 @@ impl Monitor {
         let exit = self.execute(cell, e, host, end, &mut spent);
         let instret = e.hart.retired - start + spent;
         let calls = self.take_call_trace(cell);
-        let shm = e.shm_bytes();
+        let shm = if super::shadow::shm_unwanted() { None } else { e.shm_bytes() };
         let destroy_requested = cell.ctl.lock().unwrap().destroy;
         let ends = destroy_requested
             || matches!(exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted);

@@ -54,7 +54,7 @@ pub struct Template {
     /// Harts of destroyed instances, their decoded code scrubbed as in [`dispose`], for the
     /// next forks: an instance run from Python one at a time then does not decode again what
     /// every instance executes (the batch API has its own per-thread [`Recycler`]).
-    pub(super) spare: Mutex<Vec<Hart>>,
+    pub(super) spare: Mutex<Vec<Box<Hart>>>,
     /// A snapshot (snapshot.rs): its forks resume from a paused OCALL instead of the entry.
     pub resume: Option<Arc<super::snapshot::Resume>>,
 }
@@ -64,7 +64,7 @@ pub struct Template {
 const SPARE_HARTS: usize = 4;
 
 impl Template {
-    fn take_spare(&self) -> Option<Hart> {
+    fn take_spare(&self) -> Option<Box<Hart>> {
         self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 }
@@ -270,7 +270,7 @@ impl Monitor {
         self.fork_with(template, p, None)
     }
 
-    fn fork_with(&self, template: &EnclaveCell, p: &ForkParams, hart: Option<Hart>) -> Result<Arc<EnclaveCell>, CreateError> {
+    fn fork_with(&self, template: &EnclaveCell, p: &ForkParams, hart: Option<Box<Hart>>) -> Result<Arc<EnclaveCell>, CreateError> {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
@@ -296,6 +296,30 @@ impl Monitor {
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)
+    }
+
+    /// [`Monitor::destroy`] of a normal enclave or instance that no thread is running, at
+    /// once; `None` (nothing done) if a thread runs it, another thread holds its state, or it
+    /// is of another kind. For callers that must not wait: a binding that holds Python's GIL,
+    /// which the running thread may need before its run can end.
+    pub fn destroy_idle(&self, cell: &EnclaveCell) -> Option<i32> {
+        let mut c = cell.ctl.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(c.state, State::Invalid | State::Destroyed) {
+            return Some(-1);
+        }
+        if c.runner || cell.kind != NORMAL_ENCLAVE {
+            return None;
+        }
+        // Never blocks: with the control lock held, a run cannot start meanwhile.
+        let Ok(mut g) = cell.inner.try_lock() else { return None };
+        c.state = State::Invalid;
+        drop(c);
+        let enc = g.take();
+        drop(g);
+        if let Some(enc) = enc {
+            self.free(cell, enc);
+        }
+        Some(0)
     }
 
     /// Frame accounting over every live enclave and template.
@@ -406,14 +430,15 @@ impl Monitor {
     /// the next call, with its decoded code kept as in [`Monitor::fork_run_destroy_each`]. For
     /// executors that must look at the hart between runs (coverage maps). `budget` bounds the
     /// run (exceeding it ends in `RunExit::Budget`, the instance destroyed). A run that stops
-    /// in a host OCALL or relay return is destroyed too.
+    /// in a host OCALL or relay return is destroyed too. The outcome's `shm` is None (the
+    /// instance's shm is not copied out).
     pub fn fork_run_one(
         &self,
         template: &EnclaveCell,
         p: &ForkParams,
         budget: Option<u64>,
         host: &mut dyn Host,
-        hart: &mut Option<Hart>,
+        hart: &mut Option<Box<Hart>>,
     ) -> Result<RunOutcome, CreateError> {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
@@ -435,11 +460,18 @@ impl Monitor {
 /// A hart kept by a batch (`fork_run_destroy`) on this thread between instances.
 struct Recycler {
     tpl: Arc<Template>,
-    hart: Option<Hart>,
+    hart: Option<Box<Hart>>,
 }
 
 thread_local! {
     static RECYCLER: std::cell::RefCell<Option<Recycler>> = const { std::cell::RefCell::new(None) };
+}
+
+/// This thread runs a batch or [`Monitor::fork_run_one`], whose callers never look at a run's
+/// shm contents: `Monitor::run` then does not copy them out (a page-sized allocation, zeroing
+/// and copy per instance).
+pub(super) fn shm_unwanted() -> bool {
+    RECYCLER.with(|r| r.try_borrow().is_ok_and(|r| r.is_some()))
 }
 
 /// The last of a freed enclave (`Monitor::free`; `tpl`: see [`spare_home`]). Its hart goes to
@@ -478,7 +510,7 @@ pub(super) fn dispose(cell: &EnclaveCell, enc: Enclave, tpl: Option<Arc<Template
 /// pages of host allocations (shm, relay, mmap) are dropped whole. This holds whichever
 /// template `tpl` is, so a driver id reused by another template cannot bring in stale code.
 /// It looks only at the pages the hart decoded (a few), not at every frame.
-fn scrubbed_hart(enc: Enclave, tpl: &Template) -> Option<Hart> {
+fn scrubbed_hart(enc: Enclave, tpl: &Template) -> Option<Box<Hart>> {
     if enc.root != tpl.root || enc.entry != tpl.entry {
         return None;
     }
@@ -503,12 +535,8 @@ pub fn instantiate(tpl: &Template, p: &ForkParams) -> Result<Enclave, CreateErro
 
 /// [`instantiate`] reusing a hart of an earlier instance of the same template (reset to the
 /// state a fresh hart has; its decoded code stays).
-fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Hart>) -> Result<Enclave, CreateError> {
-    let mut bus = Bus::default();
-    bus.mem = tpl.mem.clone();
-    for &(s, e) in &tpl.regions {
-        bus.add_ram(s, e);
-    }
+fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Box<Hart>>) -> Result<Enclave, CreateError> {
+    let bus = Bus::with_ram(tpl.mem.clone(), &tpl.regions);
     let mut hart = match hart {
         Some(mut h) => {
             h.x = [0; 32];
@@ -520,7 +548,7 @@ fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Hart>) -> Resul
             h.flush_translation();
             h
         }
-        None => Hart::default(),
+        None => Box::default(),
     };
     hart.prv = Priv::U;
     hart.host_traps = true;

@@ -218,7 +218,7 @@ impl Monitor {
             let measurement = super::measure::measure(&bus, e.root, e.entry, 0);
             let reserve = e.block_pages * PAGE + resume.blocks;
             let enc = Enclave {
-                hart: Hart::default(),
+                hart: Box::default(),
                 bus,
                 entry: e.entry,
                 root: e.root,
@@ -286,7 +286,7 @@ impl Monitor {
         tpl: &Template,
         r: &Resume,
         p: &ForkParams,
-        hart: Option<Hart>,
+        hart: Option<Box<Hart>>,
     ) -> Result<Arc<EnclaveCell>, CreateError> {
         let shm = match (&p.shm, r.shm) {
             (None, _) => None,

@@ -380,3 +380,58 @@ fn batch_reuses_decoded_code_only_where_frames_are_the_templates() {
         assert_eq!(out.exit, RunExit::Exited { retval: if i % 5 == 0 { 2 } else { 1 } });
     }
 }
+
+#[test]
+fn destroy_idle_frees_at_once_and_never_waits_for_a_run() {
+    let m = Arc::new(Monitor::new(Config { slice: 10_000, ..Config::default() }));
+    let t = m.create(&counter_program(), &shadow_params()).unwrap();
+    let f = m.fork(&t, &fork_params("a", Some(vec![1; 4096]))).unwrap();
+    assert_eq!(m.destroy_idle(&f), Some(0));
+    assert_eq!(f.state(), State::Invalid);
+    assert!(f.try_inner().is_err_and(|busy| !busy), "its machine state is gone");
+    assert!(m.lookup(f.id).is_none(), "its driver id is free");
+    assert_eq!((m.destroy_idle(&f), m.destroy(&f)), (Some(-1), -1), "already gone");
+    // A running instance is left alone (None): an ordinary destroy ends its run.
+    let spin = m.create(&elf(&[SPIN], &[0; 8]), &shadow_params()).unwrap();
+    let g = m.fork(&spin, &fork_params("b", None)).unwrap();
+    let (m2, g2) = (Arc::clone(&m), Arc::clone(&g));
+    let th = std::thread::spawn(move || m2.run(&g2, start(None), &mut BufferHost::default()));
+    while g.state() != State::Running {
+        std::thread::yield_now();
+    }
+    assert_eq!(m.destroy_idle(&g), None);
+    assert_eq!(g.state(), State::Running, "untouched");
+    assert_eq!(m.destroy(&g), 0);
+    assert_eq!(th.join().unwrap().exit, RunExit::Destroyed);
+    // Templates are destroyed the ordinary way only.
+    assert_eq!(m.destroy_idle(&t), None);
+    assert_eq!(t.state(), State::Fresh);
+    assert_eq!(m.stats().enclaves, 0);
+}
+
+#[test]
+fn fork_run_one_reuses_its_hart_without_carrying_anything_over_and_skips_the_shm_copy() {
+    let m = Monitor::new(Config::default());
+    let t = m.create(&counter_program(), &shadow_params()).unwrap();
+    let p = fork_params("s", Some(vec![7; 4096]));
+    let mut hart = None;
+    let mut first = 0;
+    for i in 0..3 {
+        let out = m.fork_run_one(&t, &p, None, &mut BufferHost::default(), &mut hart).unwrap();
+        // Global 41 and a zero stack word every time: nothing of the previous instance's
+        // memory, registers or TLB reaches the next through the reused hart.
+        assert_eq!(out.exit, RunExit::Exited { retval: 42 }, "run {i}");
+        assert!(out.shm.is_none(), "not copied out for fork_run_one");
+        let retired = hart.as_ref().expect("the hart comes back").retired;
+        if i == 0 {
+            first = retired;
+        }
+        assert!(retired > 0 && retired == first, "counts from zero each time: {retired} vs {first}");
+    }
+    assert!(!shm_unwanted(), "only during the call");
+    let f = m.fork(&t, &p).unwrap();
+    let out = m.run(&f, start(None), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 42 });
+    assert_eq!(out.shm.as_deref(), Some(&[7u8; 4096][..]), "an ordinary run still hands the shm back");
+    assert_eq!(m.stats().enclaves, 0);
+}
