@@ -1,280 +1,13 @@
 /*
- * attacks.c - the commands of the host kernel (docs/host-kernel.md).
- *
- * "hello" (the default) runs the embedded hello-world enclave; "demo" does the same and logs
- * every monitor call. The other commands each exercise one part of the guarded page table:
- * the positive paths (legitimate PTE writes, huge-page split, free and remap) and the attacks
- * an untrusted kernel might try, which must all fail. Results are printed one per line as
- *     host-kernel: <name> = <value>
- * where <value> is a signed decimal SBI result, "ok" / "cause <n>" for a probed access, or a
- * hex value. An attack that ends with a real (unprobed) access leaves it to the trap handler,
- * which prints the trap line and exits with 100 + cause. "ATTACK SUCCEEDED" and exit code 1
- * mean the protection did not hold.
+ * attacks.c - what an untrusted S-mode kernel might try against the guarded page table and the
+ * monitor; every attempt must fail (docs/host-kernel.md). Output format: commands.h.
  */
-#include "kernel.h"
-
-#define ALIAS_VA 0x40000000UL /* root entry 1: a VA range the identity map does not use */
-#define BLOCK    MEGAPAGE
-
-static struct enclave enc[4];
-
-static void say(const char *name, i64 v)
-{
-	kprintf("host-kernel: %s = %ld\n", name, v);
-}
-
-static void sayx(const char *name, u64 v)
-{
-	kprintf("host-kernel: %s = 0x%lx\n", name, v);
-}
-
-/* a probe's result: 0 -> "ok", else "cause <scause>" */
-static void sayp(const char *name, u64 r)
-{
-	if (r == 0)
-		kprintf("host-kernel: %s = ok\n", name);
-	else
-		kprintf("host-kernel: %s = cause %lu\n", name, r - 1);
-}
-
-static __attribute__((noreturn)) void succeeded(const char *what)
-{
-	kprintf("host-kernel: ATTACK SUCCEEDED: %s\n", what);
-	sbi_exit(1);
-}
-
-static u64 elf_size(void)
-{
-	return (u64)(embedded_enclave_end - embedded_enclave);
-}
-
-static u64 block(void)
-{
-	u64 b = alloc_aligned(BLOCK, BLOCK);
-	if (!b)
-		panic("out of free memory for enclave blocks");
-	return b;
-}
-
-static i64 create(struct enclave *e, const char *name, u64 b)
-{
-	return enclave_create(e, name, b, embedded_enclave, elf_size());
-}
-
-static u64 *pmd_entry(u64 va)
-{
-	u64 *e = walk(kernel_root, va, 1);
-	if (!e)
-		panic("no PMD entry for %p", (void *)va);
-	return e;
-}
-
-static i64 destroy(struct enclave *e)
-{
-	return penglai(FID_DESTROY_ENCLAVE, e->eid, 0, 0, 0, 0);
-}
-
-/*
- * Make a fresh block secure without an enclave: MEMORY_EXTEND (fid 92) donates it to the
- * monitor for good (its metadata memory), with the same checks and the same invalidation of
- * the kernel's leaves as an enclave's block at CREATE.
- */
-static u64 donated_block(const char *name)
-{
-	u64 b = block();
-	*(volatile u64 *)(b + 0x3000) = 0x1234;
-	say(name, penglai(FID_MEMORY_EXTEND, b, BLOCK, 0, 0, 0));
-	return b;
-}
-
-/* ---- hello / demo ---- */
-
-static int cmd_hello(void)
-{
-	struct enclave *e = &enc[0];
-	i64 r = create(e, "hello-world", block());
-	if (verbose) {
-		say("create", r);
-		say("eid", e->eid);
-	}
-	if (r != 0) {
-		kprintf("host-kernel: CREATE failed (%ld%s)\n", r,
-			r == -2 ? ": no secure memory, or the monitor has no enclave calls" : "");
-		return 1;
-	}
-	r = enclave_run(e, 0);
-	i64 d = destroy(e);
-	if (verbose) {
-		say("run", r);
-		say("retval", (i64)e->retval);
-		say("destroy", d);
-	}
-	if (r != 0) {
-		kprintf("host-kernel: RUN failed (%ld)\n", r);
-		return 1;
-	}
-	return (int)(u32)e->retval; /* SRST reason: the low 32 bits */
-}
-
-/* ---- the driver's part alone: load the ELF into a block, fill the create_param ---- */
-
-static struct create_param load_param;
-
-static int cmd_load(void)
-{
-	struct enclave *e = &enc[0];
-	u64 b = block();
-	enclave_prepare(e, &load_param, "hello-world", b, embedded_enclave, elf_size());
-	sayx("load.param", (u64)&load_param);
-	sayx("load.block", b);
-	sayx("load.pages", e->blk.pages);
-	sayx("load.next", e->blk.next);
-	return 0;
-}
-
-/*
- * Which enclave calls does the monitor implement? Each is called with arguments no monitor
- * accepts (PA 0 is not RAM; no enclave has id 0xffffffff): -1 = implemented and refused,
- * -2 = not supported.
- */
-static int cmd_fids(void)
-{
-	say("fids.create", penglai(FID_CREATE_ENCLAVE, 0, 0, 0, 0, 0));
-	say("fids.run", penglai(FID_RUN_ENCLAVE, 0xffffffffUL, 0, 0, 0, 0));
-	say("fids.resume", penglai(FID_RESUME_ENCLAVE, 0xffffffffUL, RESUME_FROM_OCALL, 3, 0, 0));
-	say("fids.destroy", penglai(FID_DESTROY_ENCLAVE, 0xffffffffUL, 0, 0, 0, 0));
-	return 0;
-}
-
-/* ---- legitimate PTE writes through every SET_PTE flag ---- */
-
-static int cmd_pte(void)
-{
-	u64 page[4];
-	for (int i = 0; i < 4; i++) {
-		page[i] = alloc_pages(1);
-		*(u64 *)page[i] = 0x1000 + i;
-	}
-	u64 *e = walk(kernel_root, ALIAS_VA, 0); /* new PMD + PTE pages, pointers via SET_PTE */
-	say("pte.set_one", set_pte((u64)e, pa_pte(page[0], PTE_KERNEL)));
-	flush_tlb();
-	u64 r = probe_load(ALIAS_VA);
-	sayp("pte.alias_load", r);
-	sayx("pte.alias_value", probe_value);
-	sayp("pte.alias_store", probe_store(ALIAS_VA + 8, 0xabcd));
-	sayx("pte.identity_value", *(volatile u64 *)(page[0] + 8));
-
-	say("pte.clear_one", set_pte((u64)e, 0));
-	flush_tlb();
-	sayp("pte.after_clear", probe_load(ALIAS_VA));
-
-	u64 *src = (u64 *)alloc_pages(1);
-	for (int i = 0; i < 4; i++)
-		src[i] = pa_pte(page[i], PTE_KERNEL);
-	say("pte.memcpy", penglai(FID_SET_PTE, SET_PTE_MEMCPY, (u64)e, (u64)src, 32, 0));
-	flush_tlb();
-	probe_load(ALIAS_VA + 3 * PAGE);
-	sayx("pte.memcpy_value", probe_value);
-
-	say("pte.memset", penglai(FID_SET_PTE, SET_PTE_MEMSET, (u64)e, 0, 32, 0));
-	flush_tlb();
-	sayp("pte.after_memset", probe_load(ALIAS_VA + PAGE));
-
-	u64 *list = (u64 *)alloc_pages(1);
-	list[0] = (u64)&e[0];
-	list[1] = pa_pte(page[2], PTE_KERNEL);
-	list[2] = (u64)&e[1];
-	list[3] = pa_pte(page[3], PTE_KERNEL);
-	say("pte.batch_set", penglai(FID_SET_PTE, SET_PTE_BATCH_SET, (u64)list, 2, 0, 0));
-	flush_tlb();
-	probe_load(ALIAS_VA + PAGE);
-	sayx("pte.batch_set_value", probe_value);
-
-	list[0] = (u64)&e[0];
-	list[1] = 16;
-	say("pte.batch_zero", penglai(FID_SET_PTE, SET_PTE_BATCH_ZERO, (u64)list, 1, 0, 0));
-	flush_tlb();
-	sayp("pte.after_batch_zero", probe_load(ALIAS_VA + PAGE));
-	return 0;
-}
-
-/* ---- MAP_PTE split, donation of a split block, free and remap ---- */
-
-static int cmd_split(int with_enclave)
-{
-	u64 s = block();
-	*(volatile u64 *)(s + 3 * PAGE) = 0x5a5a5a5a;
-	u64 *pe = pmd_entry(s);
-	u64 newp = pt_alloc_pte();
-	say("split.map_pte", penglai(FID_MAP_PTE, (u64)pe, newp, 0, 0, 0));
-	say("split.pmd_is_pointer", (*pe & 0x3ff) == PTE_V && pte_pa(*pe) == newp);
-	sayx("split.leaf3", ((u64 *)newp)[3]);
-	flush_tlb();
-	sayp("split.read", probe_load(s + 3 * PAGE));
-	sayx("split.read_value", probe_value);
-
-	say("split.clear_4k", set_pte(newp + 5 * 8, 0));
-	flush_tlb();
-	sayp("split.cleared_page", probe_load(s + 5 * PAGE));
-	sayp("split.neighbour_page", probe_load(s + 4 * PAGE));
-	say("split.restore_4k", set_pte(newp + 5 * 8, pa_pte(s + 5 * PAGE, PTE_KERNEL)));
-	flush_tlb();
-	sayp("split.restored_page", probe_load(s + 5 * PAGE));
-	/* MAP_PTE refuses what is not a 2 MiB leaf: the entry it just split, a PTE-area page as
-	 * the PMD entry, a new page outside the PTE sub-area */
-	say("split.again", penglai(FID_MAP_PTE, (u64)pe, pt_alloc_pte(), 0, 0, 0));
-	say("split.entry_not_in_pmd", penglai(FID_MAP_PTE, newp, pt_alloc_pte(), 0, 0, 0));
-	say("split.page_not_in_pte_area",
-	    penglai(FID_MAP_PTE, (u64)pmd_entry(block()), alloc_pages(1), 0, 0, 0));
-	if (!with_enclave)
-		return 0;
-
-	struct enclave *e = &enc[0];
-	i64 r = create(e, "split", s);
-	say("split.create", r);
-	if (r != 0)
-		return 1;
-	flush_tlb();
-	sayp("split.secure_page", probe_load(s + 3 * PAGE));
-	sayx("split.leaf3_secure", ((u64 *)newp)[3]);
-	say("split.run", enclave_run(e, 0));
-	say("split.retval", (i64)e->retval);
-	flush_tlb();
-	sayp("split.remapped_page", probe_load(s + 3 * PAGE));
-	sayx("split.leaf3_remapped", ((u64 *)newp)[3]);
-	return 0;
-}
-
-/* ---- a 2 MiB leaf: donated (V cleared), freed at exit (V set again) ---- */
-
-static int cmd_remap(void)
-{
-	u64 b = block();
-	u64 *pe = pmd_entry(b);
-	struct enclave *e = &enc[0];
-	i64 r = create(e, "remap", b);
-	say("remap.create", r);
-	if (r != 0)
-		return 1;
-	sayx("remap.pmd_secure", *pe);
-	flush_tlb();
-	sayp("remap.secure_read", probe_load(b + PAGE));
-	say("remap.run", enclave_run(e, 0));
-	say("remap.retval", (i64)e->retval);
-	sayx("remap.pmd_freed", *pe);
-	flush_tlb();
-	sayp("remap.freed_read", probe_load(b + PAGE));
-	/* the block is ours again: a second enclave can be built in it */
-	say("remap.create_again", create(e, "remap2", b));
-	say("remap.run_again", enclave_run(e, 1));
-	return 0;
-}
-
-/* ---- attacks ---- */
+#include "commands.h"
 
 /* Map a secure frame with SET_PTE in every way; the mapping must not be usable. */
-static int cmd_set_pte_secure(void)
+int cmd_set_pte_secure(int arg)
 {
+	(void)arg;
 	u64 b = donated_block("attack.donate");
 	u64 pub = alloc_pages(1);
 	u64 *pte = walk(kernel_root, ALIAS_VA, 0);
@@ -325,8 +58,9 @@ static int cmd_set_pte_secure(void)
  * monitor's memory, the bitmap, a donated block, ordinary RAM), and a second SM_INIT or
  * PT_AREA_SEPARATION that would hand the kernel a PT area it can write.
  */
-static int cmd_write_gadget(void)
+int cmd_write_gadget(int arg)
 {
+	(void)arg;
 	u64 b = donated_block("gadget.donate");
 	u64 ram = alloc_pages(1);
 	u64 leaf = pa_pte(ram, PTE_KERNEL);
@@ -378,8 +112,9 @@ static int cmd_write_gadget(void)
  * Attacks on a live enclave's block: map it with SET_PTE, read it through the kernel's old
  * mapping while the enclave waits in an OCALL, build a second enclave on it or across it.
  */
-static int cmd_enclave_victim(void)
+int cmd_enclave_victim(int arg)
 {
+	(void)arg;
 	u64 b = block();
 	struct enclave *e = &enc[0], *e2 = &enc[1];
 	i64 r = create(e, "victim", b);
@@ -420,8 +155,9 @@ static int cmd_enclave_victim(void)
 }
 
 /* Store a PTE directly into the PT area: store access fault (PMP: read-only). */
-static int cmd_pt_store(void)
+int cmd_pt_store(int arg)
 {
+	(void)arg;
 	sayp("attack.pt_read", probe_load(kernel_root));
 	sayp("attack.pt_store_pmd", probe_store(pt.pmd, 0));
 	sayp("attack.pt_store_pte", probe_store(pt.pte, 0));
@@ -430,8 +166,9 @@ static int cmd_pt_store(void)
 }
 
 /* Point satp at roots outside the PGD sub-area: illegal instruction. */
-static int cmd_satp(void)
+int cmd_satp(int arg)
 {
+	(void)arg;
 	u64 fake = alloc_pages(1);
 	for (int i = 0; i < 512; i++)
 		((u64 *)fake)[i] = ((u64 *)kernel_root)[i];
@@ -452,8 +189,9 @@ static int cmd_satp(void)
 }
 
 /* Read the monitor's memory: load access fault (PMP entry 0). */
-static int cmd_read_monitor(void)
+int cmd_read_monitor(int arg)
 {
+	(void)arg;
 	sayp("attack.monitor_store", probe_store(0x80000000UL, 0));
 	sayp("attack.monitor_keys_load", probe_load(0x801FF000UL));
 	u64 v = *(volatile u64 *)0x80000000UL; /* traps: 5 */
@@ -462,8 +200,9 @@ static int cmd_read_monitor(void)
 }
 
 /* Read the secure-page bitmap: load access fault (PMP entry 2). */
-static int cmd_read_bitmap(void)
+int cmd_read_bitmap(int arg)
 {
+	(void)arg;
 	sayp("attack.bitmap_store", probe_store(plan_bitmap_base, 0));
 	u64 v = *(volatile u64 *)plan_bitmap_base; /* traps: 5 */
 	(void)v;
@@ -475,7 +214,7 @@ static int cmd_read_bitmap(void)
  * how: 0 MEMORY_EXTEND under a 2 MiB leaf, 1 the same after a MAP_PTE split (4 KiB leaves),
  * 2 an enclave's block at CREATE.
  */
-static int cmd_stale(int how)
+int cmd_stale(int how)
 {
 	u64 b = block();
 	*(volatile u64 *)(b + 0x3000) = 0x1234;
@@ -502,7 +241,7 @@ static int cmd_stale(int how)
  * calls that need no enclave (console, SET_PTE sources, MEMORY_EXTEND), "copy-mixed-enclave"
  * goes on with CREATE / RUN parameter blocks.
  */
-static int cmd_copy_mixed(int with_enclaves)
+int cmd_copy_mixed(int with_enclaves)
 {
 	u64 b0 = block(), b1 = block(), b2 = block();
 	if (b1 != b0 + BLOCK)
@@ -560,8 +299,9 @@ static int cmd_copy_mixed(int with_enclaves)
 }
 
 /* Use an enclave id after DESTROY. */
-static int cmd_run_destroyed(void)
+int cmd_run_destroyed(int arg)
 {
+	(void)arg;
 	u64 b = block();
 	struct enclave *e = &enc[0];
 	i64 r = create(e, "doomed", b);
@@ -584,8 +324,9 @@ static int cmd_run_destroyed(void)
 /* Create enclaves until the monitor refuses; then free one and create again. */
 static struct enclave many[128];
 
-static int cmd_exhaust(void)
+int cmd_exhaust(int arg)
 {
+	(void)arg;
 	u64 blocks[128];
 	int n = 0;
 	i64 r = 0;
@@ -608,52 +349,4 @@ static int cmd_exhaust(void)
 	say("exhaust.create_after_free", create(&many[0], "again", blocks[0]));
 	say("exhaust.run_after_free", enclave_run(&many[0], 0));
 	return 0;
-}
-
-int run_command(const char *cmd)
-{
-	if (!kstrcmp(cmd, "hello") || !kstrcmp(cmd, "demo"))
-		return cmd_hello();
-	if (!kstrcmp(cmd, "fids"))
-		return cmd_fids();
-	if (!kstrcmp(cmd, "load"))
-		return cmd_load();
-	if (!kstrcmp(cmd, "pte"))
-		return cmd_pte();
-	if (!kstrcmp(cmd, "map-pte"))
-		return cmd_split(0);
-	if (!kstrcmp(cmd, "split"))
-		return cmd_split(1);
-	if (!kstrcmp(cmd, "remap"))
-		return cmd_remap();
-	if (!kstrcmp(cmd, "set-pte-secure"))
-		return cmd_set_pte_secure();
-	if (!kstrcmp(cmd, "enclave-victim"))
-		return cmd_enclave_victim();
-	if (!kstrcmp(cmd, "write-gadget"))
-		return cmd_write_gadget();
-	if (!kstrcmp(cmd, "pt-store"))
-		return cmd_pt_store();
-	if (!kstrcmp(cmd, "satp"))
-		return cmd_satp();
-	if (!kstrcmp(cmd, "read-monitor"))
-		return cmd_read_monitor();
-	if (!kstrcmp(cmd, "read-bitmap"))
-		return cmd_read_bitmap();
-	if (!kstrcmp(cmd, "stale-read"))
-		return cmd_stale(0);
-	if (!kstrcmp(cmd, "stale-read-4k"))
-		return cmd_stale(1);
-	if (!kstrcmp(cmd, "stale-enclave"))
-		return cmd_stale(2);
-	if (!kstrcmp(cmd, "copy-mixed"))
-		return cmd_copy_mixed(0);
-	if (!kstrcmp(cmd, "copy-mixed-enclave"))
-		return cmd_copy_mixed(1);
-	if (!kstrcmp(cmd, "run-destroyed"))
-		return cmd_run_destroyed();
-	if (!kstrcmp(cmd, "exhaust"))
-		return cmd_exhaust();
-	kprintf("host-kernel: unknown command \"%s\"\n", cmd);
-	return 2;
 }
