@@ -136,6 +136,8 @@ class RunResult:
     """The ``call_enclave`` calls made during the run (nested ones too), in the order they
     ended: ``(caller eid, callee handle, result, resp_val, depth)``; result 0, -1 or -2 (busy),
     depth 1 for a call of the top enclave."""
+    output: Optional[bytes]
+    """What the enclave printed during the run with ``run(capture=True)``; else None."""
 
 @final
 class Enclave:
@@ -194,7 +196,7 @@ class Enclave:
     def fork(
         self,
         *,
-        name: bytes = ...,
+        name: Optional[bytes] = None,
         shm: Optional[bytes] = None,
         persistency: Union[str, PathLike[str], None] = None,
     ) -> Enclave:
@@ -233,6 +235,7 @@ class Enclave:
         budget: Optional[int] = None,
         output: Optional[Callable[[bytes], object]] = None,
         ocall_result: int = 0,
+        capture: bool = False,
     ) -> RunResult:
         """Run on this thread with the GIL released. ``entry``: ``"start"`` (FRESH enclave;
         ``relay`` = contents of a relay region to map), ``"rerun_relay"`` (``relay`` = the
@@ -240,7 +243,8 @@ class Enclave:
         ``"start_inherit"`` (FRESH enclave; maps the relay regions other enclaves handed to its
         name with ``asyn_enclave_call``; refused when there are none).
         ``shm``: the host shm contents to copy in first. ``output``: called with the bytes the
-        enclave prints (default: the process's stdout)."""
+        enclave prints (default: the process's stdout). ``capture=True``: the output is
+        collected into ``RunResult.output`` instead (``output`` is not called)."""
 
 @final
 class Monitor:

@@ -199,20 +199,26 @@ def _file_sink(f: IO[Any]) -> Callable[[bytes], None]:
 
 
 class _Capture:
-    """Resolves an :data:`OutputSink` for one run; ``output()`` is what the run printed."""
+    """Resolves an :data:`OutputSink` for one run; ``output()`` is what the run printed.
 
-    __slots__ = ("sink", "buf", "start")
+    ``"capture"`` is collected by the binding itself (``run(capture=True)``: no Python call
+    per flush) and handed over with each result (:meth:`add`)."""
+
+    __slots__ = ("sink", "buf", "start", "native", "captured")
 
     def __init__(self, output: OutputSink) -> None:
         self.buf: Optional[bytearray] = None
         self.start = 0
+        self.native = False
+        self.captured: Optional[bytes] = None
         if output is None:
-            self.sink: Callable[[bytes], Any] = _write_stdout
+            self.sink: Optional[Callable[[bytes], Any]] = _write_stdout
         elif isinstance(output, str):
             if output != "capture":
                 raise ValueError(f'output must be None, "capture", a bytearray, a callable or a file, not {output!r}')
-            self.buf = bytearray()
-            self.sink = self.buf.extend
+            self.native = True
+            self.captured = b""
+            self.sink = None
         elif isinstance(output, bytearray):
             self.buf, self.start = output, len(output)
             self.sink = output.extend
@@ -224,7 +230,14 @@ class _Capture:
             raise TypeError(f"output must be None, \"capture\", a bytearray, a callable or a file, "
                             f"not {type(output).__name__}")
 
+    def add(self, data: Optional[bytes]) -> None:
+        """Output the binding collected during one call of ``run(capture=True)``."""
+        if data:
+            self.captured = data if not self.captured else self.captured + data
+
     def output(self) -> Optional[bytes]:
+        if self.native:
+            return self.captured
         if self.buf is None:
             return None
         return bytes(self.buf) if self.start == 0 else bytes(self.buf[self.start :])
@@ -620,9 +633,11 @@ class Enclave:
             try:
                 shm = bytes(self._shm) if self._shm is not None and send_shm else None
                 if relay is None and shm is None and left is None and result == 0:
-                    r = core.run(entry, output=cap.sink)  # fewer keywords for the binding to match
+                    # Fewer keywords for the binding to match.
+                    r = core.run(entry, capture=True) if cap.native else core.run(entry, output=cap.sink)
                 else:
-                    r = core.run(entry, relay=relay, shm=shm, budget=left, output=cap.sink, ocall_result=result)
+                    r = core.run(entry, relay=relay, shm=shm, budget=left, output=cap.sink, ocall_result=result,
+                                 capture=cap.native)
             except BaseException:
                 # An output callable raised (the binding destroyed the enclave) or Ctrl-C (the
                 # enclave is RUNNABLE and can be run again).
@@ -633,6 +648,8 @@ class Enclave:
             finally:
                 self._runner = None
             # The binding's fields are built on each access (r.relay is a new list): read once.
+            if cap.native:
+                cap.add(r.output)
             total += r.instret
             made = r.calls
             if made:

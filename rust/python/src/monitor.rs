@@ -47,6 +47,8 @@ pub struct RunResult {
     /// The `call_enclave`s made during the run, in the order they ended: (caller eid, callee
     /// handle, result, resp_val, depth).
     calls: Vec<(u32, u64, i64, u64, u32)>,
+    /// What the enclave printed during the run, for `run(capture=True)` (else None).
+    output: Option<Py<PyBytes>>,
 }
 
 #[pymethods]
@@ -79,6 +81,9 @@ impl RunResult {
 /// back (as CPython 3.14 does itself). The process is about to end anyway.
 struct PyHost {
     output: Option<Py<PyAny>>,
+    /// `run(capture=True)`: everything printed stays in `buf` and is returned with the
+    /// result (no Python call, no GIL round trip per flush).
+    capture: bool,
     buf: Vec<u8>,
     last_flush: Instant,
     last_tick: Instant,
@@ -112,7 +117,7 @@ static RUNS_DONE: Condvar = Condvar::new();
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl PyHost {
-    fn new(py: Python<'_>, output: Option<Py<PyAny>>) -> PyHost {
+    fn new(py: Python<'_>, output: Option<Py<PyAny>>, capture: bool) -> PyHost {
         // No Once: blocking on one while holding the GIL can deadlock with its initialiser.
         if !HOOKED.swap(true, Ordering::AcqRel) {
             if let Err(e) = PyHost::hook_atexit(py) {
@@ -131,6 +136,7 @@ impl PyHost {
         }
         PyHost {
             output,
+            capture,
             buf: Vec::new(),
             last_flush: now,
             last_tick: now,
@@ -186,7 +192,7 @@ impl PyHost {
     }
 
     fn flush(&mut self) -> bool {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() || self.capture {
             return true;
         }
         let data = std::mem::take(&mut self.buf);
@@ -233,6 +239,9 @@ impl Drop for PyHost {
 impl Host for PyHost {
     fn output(&mut self, data: &[u8]) -> bool {
         self.buf.extend_from_slice(data);
+        if self.capture {
+            return true;
+        }
         if self.buf.len() >= FLUSH_BYTES || self.last_flush.elapsed() >= FLUSH_EVERY {
             return self.flush();
         }
@@ -393,6 +402,8 @@ fn check_relay(size: u64) -> PyResult<()> {
 
 /// Fork instances per GIL-free batch of `fork_run_destroy`: Ctrl-C is looked at in between.
 const FORK_BATCH: u64 = 1024;
+/// A fork copying a shm larger than this releases the GIL meanwhile.
+const FORK_GIL_FREE_SHM: usize = 1 << 20;
 
 impl Enclave {
     /// A fork's shm, checked against the pool before it is copied.
@@ -499,10 +510,11 @@ impl Enclave {
     }
 
     fn destroy(&self, py: Python<'_>) -> i32 {
-        // Gone already (an instance that ran to its end, the usual case in a fork loop): the
-        // monitor's answer is -1, without letting other threads take the GIL meanwhile.
-        if matches!(self.cell.state(), core::State::Invalid | core::State::Destroyed) {
-            return -1;
+        // Gone already, or not running: done at once with the GIL held (releasing it costs
+        // about as much as the destroy). Only a destroy that must wait for a run in another
+        // thread (which may need the GIL to end) releases it.
+        if let Some(r) = self.monitor.destroy_idle(&self.cell) {
+            return r;
         }
         py.detach(|| self.monitor.destroy(&self.cell))
     }
@@ -531,12 +543,24 @@ impl Enclave {
     }
 
     /// Fork a FRESH instance of this shadow template (copy-on-write); run it with `run()`.
-    #[pyo3(signature = (*, name=Vec::new(), shm=None, persistency=None))]
-    fn fork(&self, py: Python<'_>, name: Vec<u8>, shm: Option<PyBackedBytes>, persistency: Option<std::path::PathBuf>) -> PyResult<Enclave> {
+    #[pyo3(signature = (*, name=None, shm=None, persistency=None))]
+    fn fork(
+        &self,
+        py: Python<'_>,
+        name: Option<PyBackedBytes>,
+        shm: Option<PyBackedBytes>,
+        persistency: Option<std::path::PathBuf>,
+    ) -> PyResult<Enclave> {
+        // The name is borrowed (bytes) rather than extracted as a list of ints into a Vec.
+        let name = name16(name.as_deref().unwrap_or_default());
         let shm = self.shm_arg(shm)?;
-        let p = pltvm_core::monitor::shadow::ForkParams { name: name16(&name), shm, persistency };
+        let large = shm.as_ref().is_some_and(|s| s.len() > FORK_GIL_FREE_SHM);
+        let p = pltvm_core::monitor::shadow::ForkParams { name, shm, persistency };
         let (m, cell) = (&self.monitor, &self.cell);
-        let inst = py.detach(|| m.fork(cell, &p)).map_err(create_error)?;
+        // A fork never waits for a run or for Python (the monitor's locks are held only for
+        // bookkeeping), so the GIL stays held unless a large shm is to be copied: releasing
+        // and taking it back costs about as much as the fork itself.
+        let inst = if large { py.detach(|| m.fork(cell, &p)) } else { m.fork(cell, &p) }.map_err(create_error)?;
         Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: inst })
     }
 
@@ -577,7 +601,7 @@ impl Enclave {
         crate::attest::attest(py, &self.monitor, &self.cell, nonce)
     }
 
-    #[pyo3(signature = (entry="start", *, relay=None, shm=None, budget=None, output=None, ocall_result=0))]
+    #[pyo3(signature = (entry="start", *, relay=None, shm=None, budget=None, output=None, ocall_result=0, capture=false))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -588,6 +612,7 @@ impl Enclave {
         budget: Option<u64>,
         output: Option<Py<PyAny>>,
         ocall_result: i64,
+        capture: bool,
     ) -> PyResult<RunResult> {
         let entry = match entry {
             "start" => Entry::Start { relay },
@@ -603,7 +628,7 @@ impl Enclave {
             }
         };
         let req = RunRequest { entry, shm, budget };
-        let mut host = PyHost::new(py, output);
+        let mut host = PyHost::new(py, output, capture);
         let (m, cell) = (&self.monitor, &self.cell);
         let out = py.detach(|| {
             let out = m.run(cell, req, &mut host);
@@ -630,6 +655,7 @@ impl Enclave {
             relay: out.relay.iter().map(|b| PyBytes::new(py, b).unbind()).collect(),
             instret: out.instret,
             calls: out.calls.iter().map(|c| (c.caller, c.callee, c.result, c.resp_val, c.depth)).collect(),
+            output: capture.then(|| PyBytes::new(py, &host.buf).unbind()),
         };
         r.reason = match out.exit {
             RunExit::Exited { retval } => {
