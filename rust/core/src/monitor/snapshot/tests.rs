@@ -229,6 +229,13 @@ fn refused_snapshots_change_nothing() {
     });
     assert_eq!(m.destroy(&spin), 0);
     assert_eq!(m.destroy(&rt), 0);
+    // Paused in an OCALL but its machine state held (a host reading its memory): Busy.
+    let src = paused(&m, &t, None);
+    {
+        let _held = src.try_inner().unwrap();
+        assert!(matches!(snap(&m, &src, 0), Err(SnapshotError::Busy)));
+    }
+    assert_eq!(m.destroy(&src), 0);
     assert_eq!(m.secure_memory_used(), used, "nothing leaked");
     assert_eq!(m.ids(), ids);
 }
