@@ -339,10 +339,15 @@ def test_secure_memory_exhausted(mon: Any) -> None:
     assert b.run().retval == 2 and m.secure_memory_used == 0
 
 
-def test_unsupported_types(mon: Any) -> None:
+def test_enclave_types(mon: Any) -> None:
     assert mon.create(enclave_elf(exit_with(0)), type=2).type == 2  # shadow: test_shadow.py
-    with pytest.raises(NotImplementedError, match="server"):
+    # Server enclaves (type 1, tests/test_ipc.py) need a name; unknown types are refused.
+    with pytest.raises(ValueError, match="needs a name"):
         mon.create(enclave_elf(exit_with(0)), type=1)
+    s = mon.create(enclave_elf(exit_with(0)), type=1, name=b"srv")
+    assert (s.type, s.state) == (1, "RUNNABLE")
+    with pytest.raises(ValueError, match="unknown enclave type 3"):
+        mon.create(enclave_elf(exit_with(0)), type=3)
 
 
 def spin_elf() -> bytes:

@@ -346,7 +346,7 @@ def _make_result(cap: _Capture, reason: str, instret: int, ocalls: int, value: O
     (tests/test_device.py compares the two)."""
     res = _new_object(RunResult)
     res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=cap.output(),
-                        instret=instret, ocalls=ocalls)
+                        instret=instret, ocalls=ocalls, calls=())
     return res
 
 
