@@ -100,6 +100,8 @@ pub struct Target {
     pub edge_ids: Arc<EdgeIds>,
     /// The initialisation run and the deferred snapshot, if any (deferred.rs).
     pub init: Option<crate::deferred::Init>,
+    /// The ELF, for each runner's own template (see [`Runner::new`]).
+    elf: Vec<u8>,
 }
 
 impl Target {
@@ -122,9 +124,9 @@ impl Target {
             return Err(TargetError::Param("max_instructions must be at least 1".into()));
         }
         let monitor = Monitor::new(Config::default());
-        let params = CreateParams { name: *b"pltvm-fuzz\0\0\0\0\0\0", kind: 0, stack_size: 0, shm: None, persistency: None };
-        let template = monitor.create_shadow(elf, &params).map_err(|e| TargetError::Elf(e.to_string()))?;
-        let mut target = Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new(), init: None };
+        let template = monitor.create_shadow(elf, &template_params()).map_err(|e| TargetError::Elf(e.to_string()))?;
+        let mut target =
+            Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new(), init: None, elf: elf.to_vec() };
         if let Some(budget) = max_init_instructions {
             target.init = Some(crate::deferred::probe(&target.monitor, &target.template, target.shm_size(), budget)?);
         }
@@ -145,6 +147,10 @@ impl Target {
     pub fn shm_size(&self) -> usize {
         (self.max_len + 8).div_ceil(PAGE) * PAGE
     }
+}
+
+fn template_params() -> CreateParams {
+    CreateParams { name: *b"pltvm-fuzz\0\0\0\0\0\0", kind: 0, stack_size: 0, shm: None, persistency: None }
 }
 
 /// Output capture with a cap.
@@ -178,6 +184,20 @@ pub struct Runner {
     /// Bytes of the shm the previous input dirtied (cleared before the next).
     dirty: usize,
     host: Capture,
+    /// This runner's own copy of the target's template (same ELF, so the same image,
+    /// layout and measurement), unless executions fork the deferred snapshot. Jobs on other
+    /// threads then share no frame-tree nodes: a fork's copy-on-write path copies bump the
+    /// reference counts of the template's nodes, and on one shared tree those counters move
+    /// between the cores with every execution.
+    own: Option<Arc<EnclaveCell>>,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(t) = self.own.take() {
+            self.target.monitor.destroy(&t);
+        }
+    }
 }
 
 impl Runner {
@@ -188,7 +208,12 @@ impl Runner {
             .ok_or_else(|| TargetError::Param(format!("map_size must be a power of two >= 64, got {map_size}")))?;
         let hart = fresh_hart(&target, &hits, cmplog);
         let params = ForkParams { name: [0; 16], shm: Some(vec![0; target.shm_size()]), persistency: None };
-        Ok(Runner { target, hart: Some(hart), hits, cmplog, params, dirty: 0, host: Capture::default() })
+        let own = if target.deferred() {
+            None
+        } else {
+            Some(target.monitor.create_shadow_copy(&target.elf, &template_params()).map_err(|e| TargetError::Elf(e.to_string()))?)
+        };
+        Ok(Runner { target, hart: Some(hart), hits, cmplog, params, dirty: 0, host: Capture::default(), own })
     }
 
     pub fn target(&self) -> &Arc<Target> {
@@ -238,7 +263,7 @@ impl Runner {
         let t = &self.target;
         let out = t
             .monitor
-            .fork_run_one(t.fork_template(), &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
+            .fork_run_one(self.own.as_ref().unwrap_or(t.fork_template()), &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
             .map_err(|e| TargetError::Monitor(e.to_string()))?;
         let outcome = match out.exit {
             RunExit::Exited { retval } => Outcome::Ok { retval },
@@ -257,5 +282,38 @@ impl Runner {
     pub fn edges_hit(&self) -> usize {
         let n = self.target.edge_ids.len().min(self.hits.len());
         (0..n).filter(|&i| self.hits.get(i) != 0).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/pltvm/enclaves/");
+        std::fs::read(format!("{dir}{name}.elf")).expect("bundled enclave")
+    }
+
+    #[test]
+    fn each_runner_forks_its_own_copy_of_the_template() {
+        let t = Target::with_init(&bundled("fuzz-magic4"), 64, 100_000, None).unwrap();
+        assert_eq!(t.monitor.stats().templates, 1);
+        let counter = t.monitor.eapp_args();
+        let mut a = Runner::new(Arc::clone(&t), 1 << 16, false).unwrap();
+        let mut b = Runner::new(Arc::clone(&t), 1 << 16, true).unwrap();
+        assert_eq!(t.monitor.eapp_args(), counter, "a copy does not reset the run counter");
+        let (ta, tb) = (a.own.clone().unwrap(), b.own.clone().unwrap());
+        assert!(ta.id != tb.id && ta.id != t.template.id);
+        assert_eq!((ta.measurement, tb.measurement), (t.template.measurement, t.template.measurement));
+        assert_eq!(t.monitor.stats().templates, 3);
+        // Same outcomes as before: the magic crashes, other input exits.
+        for r in [&mut a, &mut b] {
+            assert!(matches!(r.exec(b"nope").unwrap().0, Outcome::Ok { .. }));
+            assert!(matches!(r.exec(&0x4d5a_4c50u32.to_le_bytes()).unwrap().0, Outcome::Crash(Fault { cause: 15, tval: 0x40, .. })));
+        }
+        drop(a);
+        drop(b);
+        let s = t.monitor.stats();
+        assert_eq!((s.templates, s.enclaves), (1, 0), "a runner's template goes with it");
     }
 }

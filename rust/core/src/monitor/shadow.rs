@@ -212,6 +212,15 @@ impl Monitor {
     /// is what the host sees in `user_param.eid`. Resets the run counter (B1).
     pub fn create_shadow(&self, elf_bytes: &[u8], p: &CreateParams) -> Result<Arc<EnclaveCell>, CreateError> {
         self.tables().eapp_args = 0;
+        self.create_shadow_copy(elf_bytes, p)
+    }
+
+    /// [`Monitor::create_shadow`] without resetting the run counter: a private copy of a
+    /// template (same ELF, so the same image, layout and measurement, but no frame or tree
+    /// node in common) for one thread that forks from it all the time, e.g. a fuzzing job.
+    /// Forks of a shared template bump reference counts in the template's tree, which then
+    /// move between the cores of the threads forking it.
+    pub fn create_shadow_copy(&self, elf_bytes: &[u8], p: &CreateParams) -> Result<Arc<EnclaveCell>, CreateError> {
         let info = super::enclave::parse(elf_bytes)?;
         let pages = super::enclave::block_pages(&info, 0)?;
         let bytes = pages * PAGE;
@@ -274,6 +283,12 @@ impl Monitor {
         let Some(tpl) = self.template(template) else {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
+        self.fork_from(template, tpl, p, hart)
+    }
+
+    /// [`Monitor::fork_with`] with the template's recipe already looked up (in this same call:
+    /// a template destroyed since then must not be forked from).
+    fn fork_from(&self, template: &EnclaveCell, tpl: Arc<Template>, p: &ForkParams, hart: Option<Box<Hart>>) -> Result<Arc<EnclaveCell>, CreateError> {
         let hart = hart.or_else(|| tpl.take_spare());
         if let Some(r) = &tpl.resume {
             return self.fork_snapshot(template, &tpl, r, p, hart);
@@ -444,8 +459,10 @@ impl Monitor {
             return Err(CreateError::Param("not a live shadow enclave".into()));
         };
         let entry = if tpl.resume.is_some() { Entry::Continue } else { Entry::Start { relay: None } };
-        RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl, hart: None }));
-        let result = self.fork_with(template, p, hart.take()).map(|cell| {
+        // One lookup of the template per call (each takes the monitor lock, which the jobs of
+        // a fuzzing campaign share).
+        RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl: Arc::clone(&tpl), hart: None }));
+        let result = self.fork_from(template, tpl, p, hart.take()).map(|cell| {
             let out = self.run(&cell, RunRequest { entry, shm: None, budget }, host);
             if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
                 self.destroy(&cell);
