@@ -32,7 +32,10 @@ Sections:
               (by the host; and by running, paused on a relay return), each in a fresh process.
 
 The Rust-level copy-on-write figures: ``cargo test --release -p pltvm-core --lib bench_ --
---ignored --nocapture --test-threads 1`` (rust/core/src/monitor/shadow/tests.rs).
+--ignored --nocapture --test-threads 1`` (rust/core/src/monitor/shadow/tests.rs). The same paths
+without Python (fork + destroy, fork + run + destroy, the batch, the fuzz runner and campaign):
+``cargo run --release -p pltvm-fuzz --example fork_cost``; under ``valgrind --tool=cachegrind`` its
+instruction counts per operation do not depend on the machine's load.
 """
 
 from __future__ import annotations
