@@ -44,19 +44,12 @@ impl Monitor {
             }
         };
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used -= bytes;
             return Err(CreateError::NoId);
         };
-        let eid = match t.eids.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.eids.push(None);
-                t.eids.len() - 1
-            }
-        };
-        t.creates += 1;
-        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
         let cell = Arc::new(EnclaveCell {
             eid: eid as u32,
             id,

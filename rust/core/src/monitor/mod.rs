@@ -159,6 +159,37 @@ struct Tables {
     shadows: Vec<Option<(Arc<EnclaveCell>, Arc<shadow::Template>)>>,
 }
 
+impl Tables {
+    /// The lowest driver id (the host's handle) not in use.
+    fn free_id(&self) -> Option<u32> {
+        (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !self.ids.contains_key(i))
+    }
+
+    /// A free slot of the eid table, grown by one when every slot is taken.
+    fn free_eid(&mut self) -> usize {
+        free_slot(&mut self.eids)
+    }
+
+    /// A free slot of the shadow table, grown by one when every slot is taken.
+    fn free_sid(&mut self) -> usize {
+        free_slot(&mut self.shadows)
+    }
+
+    /// The generator of the next enclave made: distinct per enclave, the same sequence for the
+    /// same seed and order of creation (design decision 4, determinism).
+    fn next_rng(&mut self, seed: u64) -> SplitMix {
+        self.creates += 1;
+        SplitMix(seed ^ self.creates.wrapping_mul(0xD134_2543_DE82_EF95))
+    }
+}
+
+fn free_slot<T>(slots: &mut Vec<Option<T>>) -> usize {
+    slots.iter().position(Option::is_none).unwrap_or_else(|| {
+        slots.push(None);
+        slots.len() - 1
+    })
+}
+
 pub struct Monitor {
     pub config: Config,
     tables: Mutex<Tables>,
@@ -288,19 +319,12 @@ impl Monitor {
             }
         };
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used -= bytes;
             return Err(CreateError::NoId);
         };
-        let eid = match t.eids.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.eids.push(None);
-                t.eids.len() - 1
-            }
-        };
-        t.creates += 1;
-        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
         let cell = Arc::new(EnclaveCell {
             eid: eid as u32,
             id,

@@ -7,7 +7,6 @@
 //! it is part of a call in flight.
 use super::consts::*;
 use super::enclave::{self, CreateError, CreateParams, Enclave};
-use super::rng::SplitMix;
 use super::{Ctl, EnclaveCell, Monitor, State};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,19 +48,12 @@ impl Monitor {
                 String::from_utf8_lossy(&p.name[..key_len])
             )));
         }
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used -= bytes;
             return Err(CreateError::NoId);
         };
-        let eid = match t.eids.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.eids.push(None);
-                t.eids.len() - 1
-            }
-        };
-        t.creates += 1;
-        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
         let cell = Arc::new(EnclaveCell {
             eid: eid as u32,
             id,

@@ -242,17 +242,11 @@ impl Monitor {
             }
         };
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used -= bytes;
             return Err(CreateError::NoId);
         };
-        let sid = match t.shadows.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.shadows.push(None);
-                t.shadows.len() - 1
-            }
-        };
+        let sid = t.free_sid();
         let cell = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, enc);
         t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(Template { id, ..template })));
         t.ids.insert(id, Arc::clone(&cell));
@@ -295,18 +289,11 @@ impl Monitor {
         }
         let mut enc = instantiate_with(&tpl, p, hart)?;
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             return Err(CreateError::NoId);
         };
-        let eid = match t.eids.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.eids.push(None);
-                t.eids.len() - 1
-            }
-        };
-        t.creates += 1;
-        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
         let cell = new_cell(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));

@@ -261,17 +261,11 @@ impl Monitor {
             resume: Some(Arc::new(resume)),
         };
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used = t.used.saturating_sub(reserve);
             return Err(SnapshotError::Create(CreateError::NoId));
         };
-        let sid = match t.shadows.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.shadows.push(None);
-                t.shadows.len() - 1
-            }
-        };
+        let sid = t.free_sid();
         let snap = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, State::Fresh, enc);
         t.shadows[sid] = Some((Arc::clone(&snap), Arc::new(Template { id, ..template })));
         t.ids.insert(id, Arc::clone(&snap));
@@ -349,19 +343,12 @@ impl Monitor {
             warnings: r.warnings.clone(),
         };
         let mut t = self.tables();
-        let Some(id) = (DRIVER_ID_MIN..DRIVER_ID_END).find(|i| !t.ids.contains_key(i)) else {
+        let Some(id) = t.free_id() else {
             t.used = t.used.saturating_sub(r.blocks);
             return Err(CreateError::NoId);
         };
-        let eid = match t.eids.iter().position(|s| s.is_none()) {
-            Some(i) => i,
-            None => {
-                t.eids.push(None);
-                t.eids.len() - 1
-            }
-        };
-        t.creates += 1;
-        enc.rng = SplitMix(self.config.seed ^ t.creates.wrapping_mul(0xD134_2543_DE82_EF95));
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
         let cell = new_cell(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), State::Runnable, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
