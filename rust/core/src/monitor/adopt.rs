@@ -5,12 +5,11 @@
 use super::consts::*;
 use super::enclave::{CreateError, Enclave, Pending};
 use super::rng::SplitMix;
-use super::{Ctl, EnclaveCell, Monitor, State};
+use super::{EnclaveCell, Monitor, State};
 use crate::bus::Bus;
 use crate::hart::csr::num::SATP;
 use crate::hart::Priv;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 /// A block prepared by the host: `bus` holds it at `[block_pa, block_pa + pages * 4096)`
 /// (root table at page 1), with the image already loaded and mapped.
@@ -50,18 +49,7 @@ impl Monitor {
         };
         let eid = t.free_eid();
         enc.rng = t.next_rng(self.config.seed);
-        let cell = Arc::new(EnclaveCell {
-            eid: eid as u32,
-            id,
-            name,
-            kind: NORMAL_ENCLAVE,
-            measurement: enc.measurement,
-            shadow_of: None,
-            ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
-            cv: Condvar::new(),
-            poll: AtomicBool::new(false),
-            inner: Mutex::new(Some(enc)),
-        });
+        let cell = EnclaveCell::new(eid as u32, id, name, NORMAL_ENCLAVE, None, State::Fresh, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)

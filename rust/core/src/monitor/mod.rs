@@ -127,6 +127,23 @@ pub struct EnclaveCell {
 }
 
 impl EnclaveCell {
+    /// A registered enclave's cell, holding `enc`, in `state` (FRESH for a new enclave, RUNNABLE
+    /// for servers and snapshot forks), with nobody running it.
+    fn new(eid: u32, id: u32, name: [u8; 16], kind: u32, shadow_of: Option<u32>, state: State, enc: Enclave) -> Arc<EnclaveCell> {
+        Arc::new(EnclaveCell {
+            eid,
+            id,
+            name,
+            kind,
+            measurement: enc.measurement,
+            shadow_of,
+            ctl: Mutex::new(Ctl { state, runner: false, destroy: false }),
+            cv: Condvar::new(),
+            poll: AtomicBool::new(false),
+            inner: Mutex::new(Some(enc)),
+        })
+    }
+
     pub fn state(&self) -> State {
         self.ctl.lock().unwrap().state
     }
@@ -325,18 +342,7 @@ impl Monitor {
         };
         let eid = t.free_eid();
         enc.rng = t.next_rng(self.config.seed);
-        let cell = Arc::new(EnclaveCell {
-            eid: eid as u32,
-            id,
-            name: p.name,
-            kind: p.kind,
-            measurement: enc.measurement,
-            shadow_of: None,
-            ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
-            cv: Condvar::new(),
-            poll: AtomicBool::new(false),
-            inner: Mutex::new(Some(enc)),
-        });
+        let cell = EnclaveCell::new(eid as u32, id, p.name, p.kind, None, State::Fresh, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)

@@ -7,9 +7,8 @@
 //! it is part of a call in flight.
 use super::consts::*;
 use super::enclave::{self, CreateError, CreateParams, Enclave};
-use super::{Ctl, EnclaveCell, Monitor, State};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use super::{EnclaveCell, Monitor, State};
+use std::sync::Arc;
 
 impl Monitor {
     /// Creates a server enclave; the name (up to its first NUL) must be non-empty and unique
@@ -54,18 +53,7 @@ impl Monitor {
         };
         let eid = t.free_eid();
         enc.rng = t.next_rng(self.config.seed);
-        let cell = Arc::new(EnclaveCell {
-            eid: eid as u32,
-            id,
-            name: p.name,
-            kind: SERVER_ENCLAVE,
-            measurement: enc.measurement,
-            shadow_of: None,
-            ctl: Mutex::new(Ctl { state: State::Runnable, runner: false, destroy: false }),
-            cv: Condvar::new(),
-            poll: AtomicBool::new(false),
-            inner: Mutex::new(Some(enc)),
-        });
+        let cell = EnclaveCell::new(eid as u32, id, p.name, SERVER_ENCLAVE, None, State::Runnable, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)

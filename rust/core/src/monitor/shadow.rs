@@ -25,14 +25,13 @@ use super::enclave::{CreateError, CreateParams, Enclave, Pending};
 use super::pt;
 use super::rng::SplitMix;
 use super::run::{BufferHost, Entry, Host, RunExit, RunOutcome, RunRequest};
-use super::{Ctl, EnclaveCell, Monitor, State, Tables};
+use super::{EnclaveCell, Monitor, State, Tables};
 use crate::bus::Bus;
 use crate::hart::csr::num::SATP;
 use crate::hart::{Hart, Priv};
 use crate::mem::PhysMem;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// Everything a fork needs, immutable once built and shared by every fork of one template.
 pub struct Template {
@@ -191,21 +190,6 @@ pub(super) fn free_slot(t: &mut Tables, cell: &EnclaveCell) {
     }
 }
 
-fn new_cell(eid: u32, id: u32, name: [u8; 16], kind: u32, shadow_of: Option<u32>, enc: Enclave) -> Arc<EnclaveCell> {
-    Arc::new(EnclaveCell {
-        eid,
-        id,
-        name,
-        kind,
-        measurement: enc.measurement,
-        shadow_of,
-        ctl: Mutex::new(Ctl { state: State::Fresh, runner: false, destroy: false }),
-        cv: Condvar::new(),
-        poll: AtomicBool::new(false),
-        inner: Mutex::new(Some(enc)),
-    })
-}
-
 impl Monitor {
     /// Creates a shadow template (driver CREATE with `SHADOW_ENCLAVE` + monitor fid 86): the ELF
     /// loaded with no stack, no kbuffer and no shm, measured, in the shadow table; its driver id
@@ -247,7 +231,7 @@ impl Monitor {
             return Err(CreateError::NoId);
         };
         let sid = t.free_sid();
-        let cell = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, enc);
+        let cell = EnclaveCell::new(sid as u32, id, p.name, SHADOW_ENCLAVE, None, State::Fresh, enc);
         t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(Template { id, ..template })));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)
@@ -294,7 +278,7 @@ impl Monitor {
         };
         let eid = t.free_eid();
         enc.rng = t.next_rng(self.config.seed);
-        let cell = new_cell(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), enc);
+        let cell = EnclaveCell::new(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), State::Fresh, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)

@@ -30,13 +30,12 @@ use super::consts::*;
 use super::enclave::{CreateError, Enclave, Pending, Region};
 use super::rng::SplitMix;
 use super::shadow::{ForkParams, Template};
-use super::{Ctl, EnclaveCell, Monitor, State};
+use super::{EnclaveCell, Monitor, State};
 use crate::bus::Bus;
 use crate::hart::csr::CsrFile;
 use crate::hart::fpu::FpState;
 use crate::hart::{Hart, Priv};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// The OCALL of the guest SDK's `pl_fuzz_input` (a pltvm extension, see `consts::ocall`).
 pub const FUZZ_INPUT: u64 = super::consts::ocall::PL_FUZZ_INPUT;
@@ -266,7 +265,7 @@ impl Monitor {
             return Err(SnapshotError::Create(CreateError::NoId));
         };
         let sid = t.free_sid();
-        let snap = new_cell(sid as u32, id, p.name, SHADOW_ENCLAVE, None, State::Fresh, enc);
+        let snap = EnclaveCell::new(sid as u32, id, p.name, SHADOW_ENCLAVE, None, State::Fresh, enc);
         t.shadows[sid] = Some((Arc::clone(&snap), Arc::new(Template { id, ..template })));
         t.ids.insert(id, Arc::clone(&snap));
         Ok(snap)
@@ -349,7 +348,7 @@ impl Monitor {
         };
         let eid = t.free_eid();
         enc.rng = t.next_rng(self.config.seed);
-        let cell = new_cell(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), State::Runnable, enc);
+        let cell = EnclaveCell::new(eid as u32, id, p.name, NORMAL_ENCLAVE, Some(template.id), State::Runnable, enc);
         t.eids[eid] = Some(Arc::clone(&cell));
         t.ids.insert(id, Arc::clone(&cell));
         Ok(cell)
@@ -359,21 +358,6 @@ impl Monitor {
     pub fn snapshot_of(&self, cell: &EnclaveCell) -> Option<Arc<Resume>> {
         self.template(cell).and_then(|t| t.resume.clone())
     }
-}
-
-fn new_cell(eid: u32, id: u32, name: [u8; 16], kind: u32, shadow_of: Option<u32>, state: State, enc: Enclave) -> Arc<EnclaveCell> {
-    Arc::new(EnclaveCell {
-        eid,
-        id,
-        name,
-        kind,
-        measurement: enc.measurement,
-        shadow_of,
-        ctl: Mutex::new(Ctl { state, runner: false, destroy: false }),
-        cv: Condvar::new(),
-        poll: AtomicBool::new(false),
-        inner: Mutex::new(Some(enc)),
-    })
 }
 
 #[cfg(test)]
