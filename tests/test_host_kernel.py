@@ -38,7 +38,8 @@ def test_bundled_as_a_program() -> None:
     import pltvm.programs
 
     assert "host-kernel" in pltvm.programs.names()
-    assert pltvm.programs.path("host-kernel") == KERNEL.resolve()
+    # CI tests an installed wheel, so compare the bundled file's bytes, not its path.
+    assert pltvm.programs.path("host-kernel").read_bytes() == KERNEL.read_bytes()
 
 
 def test_exec_system_by_name_prints_the_enclaves_greeting() -> None:

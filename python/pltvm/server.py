@@ -132,9 +132,8 @@ class ServerEnclave:
 def create_server(device: Device, elf: Any, name: Union[str, bytes], stack_size: int, shm: Any) -> ServerEnclave:
     """:meth:`pltvm.Device.create_server`."""
     from . import _core
-    from .device import (MAX_STACK_SIZE, SecureMemoryExhausted, _elf_type_problem, _load_elf, _name_bytes,
-                         _region_spec)
-    from .errors import InvalidEnclave
+    from .device import MAX_STACK_SIZE, _elf_type_problem, _load_elf, _name_bytes, _region_spec
+    from .errors import InvalidEnclave, SecureMemoryExhausted
 
     if device.closed:
         raise EnclaveError("the device is closed")
