@@ -46,6 +46,7 @@ from conftest import (
 )
 
 from pltvm import cli
+from pltvm.cli import exec as cli_exec
 
 # --- pure-Python parts ---------------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ def test_cause_names() -> None:
     ],
 )
 def test_split_exec_args(args: list[str], head: list[str], guest: list[str]) -> None:
-    assert cli._split_exec_args(args) == (head, guest)
+    assert cli_exec.split_args(args) == (head, guest)
 
 
 def test_help_documents_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,8 @@ pytestmark = [
     pytest.mark.usefixtures("fresh_host_device"),
 ]
 
-from pltvm import cli, cli_enclave, enclaves  # noqa: E402
+from pltvm import cli, enclaves  # noqa: E402
+from pltvm.cli import run as cli_run  # noqa: E402
 from pltvm import host as H  # noqa: E402
 
 FINISH = "host: PLenclave run is finish \n"
@@ -192,7 +193,7 @@ def test_worker_exception_is_raised_after_every_thread_ended(capsys: pytest.Capt
     H.set_output(closed)
     try:
         with pytest.raises(BrokenPipeError):
-            cli_enclave.run_host_demo(str(bundled("hello-world")), 4)
+            cli_run.run_host_demo(str(bundled("hello-world")), 4)
     finally:
         H.set_output(None)
     assert H.default_device().monitor.ids() == []

@@ -1,4 +1,4 @@
-"""Ctrl-C in the multi-thread demos (`pltvm run`, `pltvm fork-host`, see pltvm/cli_threads.py)
+"""Ctrl-C in the multi-thread demos (`pltvm run`, `pltvm fork-host`, see pltvm/cli/threads.py)
 and threads still running enclaves when Python exits.
 
 Whenever SIGINT comes, from the first line of `pltvm.cli.main` to its return, the command ends
@@ -29,7 +29,8 @@ pytestmark = [
     pytest.mark.usefixtures("fresh_host_device"),
 ]
 
-from pltvm import cli_enclave, cli_fork  # noqa: E402
+from pltvm.cli import fork_host as cli_fork  # noqa: E402
+from pltvm.cli import run as cli_run  # noqa: E402
 from pltvm import host as H  # noqa: E402
 
 INTERRUPTED = "pltvm: interrupted"
@@ -42,7 +43,7 @@ CHILD = """\
 import faulthandler, os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 faulthandler.register(signal.SIGUSR1, all_threads=True)
-import pltvm.cli as cli
+import pltvm.cli.dispatch as cli
 fd = int(sys.argv[1])
 sys.argv = ["pltvm", *sys.argv[2:]]
 body = cli._main
@@ -183,7 +184,7 @@ def test_interrupted_demo_destroys_every_enclave_and_ends_every_thread(
     before = signal.getsignal(signal.SIGINT)
     got = _sigint_on_first_output()
     if demo == "run":
-        status = cli_enclave.run_host_demo(path, 6)
+        status = cli_run.run_host_demo(path, 6)
     else:
         status = cli_fork.run_fork_host(path, 6)
     assert status == EXIT_INTERRUPTED
@@ -201,7 +202,7 @@ def test_interrupt_during_thread_start_up(capsys: pytest.CaptureFixture[str], mo
     no more threads are started, and every one that was is waited for."""
     path = str(bundled("loop"))
     started: list[int] = []
-    create = cli_enclave._create_enclave
+    create = cli_run._create_enclave
 
     def first_sends_sigint(i: int, *args: Any) -> bool:
         started.append(i)
@@ -209,8 +210,8 @@ def test_interrupt_during_thread_start_up(capsys: pytest.CaptureFixture[str], mo
             os.kill(os.getpid(), signal.SIGINT)
         return create(i, *args)
 
-    monkeypatch.setattr(cli_enclave, "_create_enclave", first_sends_sigint)
-    assert cli_enclave.run_host_demo(path, 64) == EXIT_INTERRUPTED
+    monkeypatch.setattr(cli_run, "_create_enclave", first_sends_sigint)
+    assert cli_run.run_host_demo(path, 64) == EXIT_INTERRUPTED
     assert H.default_device().monitor.ids() == []
     assert _demo_threads() == []
     assert capsys.readouterr().err.splitlines()[-1] == INTERRUPTED
@@ -250,7 +251,7 @@ def test_interrupt_after_the_demo_ended(capsys: pytest.CaptureFixture[str], monk
     bundled("hello-world")
     from pltvm import cli
 
-    out = cli_enclave._out
+    out = cli_run.out
 
     def last_line_then_sigint(text: str) -> None:
         out(text)
@@ -258,7 +259,7 @@ def test_interrupt_after_the_demo_ended(capsys: pytest.CaptureFixture[str], monk
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)
 
-    monkeypatch.setattr(cli_enclave, "_out", last_line_then_sigint)
+    monkeypatch.setattr(cli_run, "out", last_line_then_sigint)
     assert cli.main(["run", "hello-world", "2"]) == EXIT_INTERRUPTED
     got = capsys.readouterr()
     assert got.out.endswith("host: after exit the thread\n") and got.err.endswith(INTERRUPTED + "\n")
@@ -267,7 +268,7 @@ def test_interrupt_after_the_demo_ended(capsys: pytest.CaptureFixture[str], monk
 def test_second_sigint_during_clean_up_exits_at_once() -> None:
     script = """\
 import os, signal, time
-from pltvm.cli_threads import DeferredSigint
+from pltvm.cli.threads import DeferredSigint
 with DeferredSigint() as flag:
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.01)

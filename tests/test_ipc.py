@@ -490,7 +490,7 @@ def test_failed_calls_are_recorded_signed() -> None:
 
 @pytest.mark.usefixtures("fresh_host_device")
 def test_test_caller_demo_through_the_c_mirror(capsys: pytest.CaptureFixture[str]) -> None:
-    from pltvm.cli_ipc import run_test_caller
+    from pltvm.cli.ipc import run_test_caller
 
     assert run_test_caller(str(bundled("caller")), str(bundled("server")), str(bundled("server1"))) == 0
     out = capsys.readouterr().out

@@ -10,6 +10,7 @@ from conftest import REPO, run_cli
 
 import pltvm
 from pltvm import cli
+from pltvm.cli.common import EXIT_BUDGET
 from pltvm.errors import ElfError
 from pltvm.machine import DEFAULT_SYSTEM_RAM_SIZE, MONITOR_SIZE
 
@@ -114,7 +115,7 @@ def test_cli_exec_system_runs_the_kernel_and_exits_with_the_srst_reason() -> Non
 
 def test_cli_exec_system_reports_faults_and_budget(tmp_path: Path) -> None:
     r = run_cli("exec", "--system", "--max-instructions", "3", str(TVM))
-    assert r.returncode == cli.EXIT_BUDGET
+    assert r.returncode == EXIT_BUDGET
     assert b"budget" in r.stderr
     r = run_cli("exec", "--system", str(BARE_ELF))
     assert r.returncode != 0 and b"outside RAM" in r.stderr

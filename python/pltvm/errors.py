@@ -85,7 +85,7 @@ class EnclaveFault(EnclaveError):
     @property
     def cause_name(self) -> str:
         """Readable name of ``cause``, e.g. ``"store/AMO page fault"``."""
-        from .cli import cause_name
+        from .traps import cause_name
 
         return cause_name(self.cause)
 

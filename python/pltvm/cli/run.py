@@ -10,18 +10,15 @@ output goes to stdout, where Penglai's kernel console would show it.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
-import sys
 import threading
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
+
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, err, out, resolve_enclave, size_arg, threads_arg
 
 __all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
 
 COMMANDS = ("run", "enclaves")
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 SHM_SIZE = 0x1000
 MM_ARG_SIZE = 0x1000
 MAGIC_SHM_VALUE = 11111
@@ -53,23 +50,8 @@ ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such fil
 """
 
 
-def _threads_arg(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
 
 
-def _size_arg(text: str) -> int:
-    from .sizes import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_parsers(sub: Any) -> None:
@@ -82,30 +64,23 @@ def add_parsers(sub: Any) -> None:
         epilog=_RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--secure-memory", type=_size_arg, metavar="N",
+    run.add_argument("--secure-memory", type=size_arg, metavar="N",
                      help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
     run.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
-    run.add_argument("threads", metavar="THREADS", nargs="?", type=_threads_arg, default=1,
+    run.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1,
                      help="number of threads, each running its own enclave (default 1)")
     sub.add_parser("enclaves", help="list the bundled enclaves",
                    description="List the names of the bundled demo enclaves (usable as `pltvm run NAME`).")
 
 
-def _err(message: str) -> int:
-    sys.stderr.write(f"pltvm: error: {message}\n")
-    sys.stderr.flush()
-    return EXIT_USAGE
 
 
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 def main(ns: argparse.Namespace) -> int:
     """Run the sub-command of ``ns`` (``ns.command`` in :data:`COMMANDS`); the exit status."""
     if ns.command == "enclaves":
-        from . import enclaves
+        from .. import enclaves
 
         for name in enclaves.names():
             print(name)
@@ -116,11 +91,11 @@ def main(ns: argparse.Namespace) -> int:
 def run_demo(ns: argparse.Namespace, demo: Callable[[str, int, Any], int]) -> int:
     """``pltvm run`` and ``pltvm fork-host`` once parsed: the checks they share, then
     ``demo(path, threads, sigint)``. From here on Ctrl-C only sets a flag
-    (:class:`pltvm.cli_threads.DeferredSigint`), looked at between the steps: it never lands in
+    (:class:`pltvm.cli.threads.DeferredSigint`), looked at between the steps: it never lands in
     an import or a check as a KeyboardInterrupt. A Ctrl-C that comes after the demo has ended
     still ends the command as interrupted."""
-    from .cli_threads import EXIT_INTERRUPTED as INTERRUPTED_STATUS
-    from .cli_threads import DeferredSigint, report_interrupted
+    from .threads import EXIT_INTERRUPTED as INTERRUPTED_STATUS
+    from .threads import DeferredSigint, report_interrupted
 
     with DeferredSigint() as sigint:
         checked = _checked_elf(ns, sigint)
@@ -133,54 +108,45 @@ def run_demo(ns: argparse.Namespace, demo: Callable[[str, int, Any], int]) -> in
 def _checked_elf(ns: argparse.Namespace, sigint: Any) -> Union[str, int]:
     """The path of ``ns.elf`` once it passed the checks, or the exit status of the one it
     failed (or of Ctrl-C)."""
-    from .cli_threads import report_interrupted
+    from .threads import report_interrupted
 
-    path = _resolve(ns.elf)
+    path = resolve_enclave(ns.elf)
     if path is None:
-        return _err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
+        return err(f"{ns.elf}: no such file or bundled enclave (see `pltvm enclaves`)")
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        return _err(f"{ns.elf}: cannot read: {e.strerror or e}")
-    from . import host
+        return err(f"{ns.elf}: cannot read: {e.strerror or e}")
+    from .. import host
 
     if sigint():
         return report_interrupted()
     if not data:
-        return _err(f"{ns.elf}: the file is empty")
+        return err(f"{ns.elf}: the file is empty")
     problem = host._elf_problem(data)
     if sigint():
         return report_interrupted()
     if problem is not None:
-        return _err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
+        return err(f"{ns.elf}: not a valid Penglai enclave: {problem}")
     if ns.secure_memory is not None:
         host.configure(secure_memory=ns.secure_memory)
     else:  # checked here once, not in each worker thread as it opens the device
-        from .sizes import secure_memory_from_env
+        from ..sizes import secure_memory_from_env
 
         try:
             secure_memory_from_env()
         except ValueError as e:
-            return _err(str(e))
+            return err(str(e))
     return path
 
 
-def _resolve(name: str) -> Optional[str]:
-    if os.path.exists(name):
-        return name
-    from . import enclaves
-
-    try:
-        return str(enclaves.path(name))
-    except FileNotFoundError:
-        return None
 
 
 def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
     """``create_enclave`` of host.c: one thread's enclave, from init to cleanup. False if the
     thread reported an error (``failed to create enclave`` or ``[ERROR] ...``)."""
-    from . import host as H
+    from .. import host as H
 
     if stop.is_set():  # Ctrl-C before this thread got going
         return True
@@ -204,7 +170,7 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
     if stop.is_set():
         finished = False
     elif H.PLenclave_create(enclave, enclave_file, params) < 0:
-        _out(f"host:{i}: failed to create enclave\n")
+        out(f"host:{i}: failed to create enclave\n")
         ok = False
     elif stop.is_set():  # Ctrl-C while we were creating it
         H.PLenclave_destroy(enclave)
@@ -221,12 +187,12 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
                 struct.pack_into("<i", mm_arg, 0, 0)
                 H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
             else:
-                _out(f"[ERROR] host: result {result} val is wrong!\n")
+                out(f"[ERROR] host: result {result} val is wrong!\n")
                 ok = finished = False
                 break
     H.PLenclave_destruct(enclave)
     if finished and not stop.is_set():
-        _out("host: PLenclave run is finish \n")
+        out("host: PLenclave run is finish \n")
     H.PLenclave_shmdt(shmid, shm)
     H.PLenclave_shmctl(shmid)
     H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
@@ -237,16 +203,16 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
 def run_host_demo(path: str, threads: int = 1, sigint: Any = None) -> int:
     """``main`` of host.c: load ``path`` and run ``threads`` threads of :func:`_create_enclave`
     (names ``test-enclave1`` ...). Returns the exit status: 0, 1 if a thread reported an error,
-    2 for an unusable ELF, 130 after Ctrl-C (see :mod:`pltvm.cli_threads`; ``sigint`` is the
-    command's :class:`~pltvm.cli_threads.DeferredSigint`, None: one for the demo's threads)."""
-    from . import host as H
-    from .cli_threads import run_threads
+    2 for an unusable ELF, 130 after Ctrl-C (see :mod:`pltvm.cli.threads`; ``sigint`` is the
+    command's :class:`~pltvm.cli.threads.DeferredSigint`, None: one for the demo's threads)."""
+    from .. import host as H
+    from .threads import run_threads
 
     enclave_file = H.elf_args()
     H.elf_args_init(enclave_file, path)
     try:
         if not H.elf_valid(enclave_file):
-            _out("error when initializing enclaveFile\n")
+            out("error when initializing enclaveFile\n")
             return EXIT_USAGE
         stop = threading.Event()
         jobs = [(_create_enclave, (i + 1, enclave_file, stop)) for i in range(threads)]
@@ -255,5 +221,5 @@ def run_host_demo(path: str, threads: int = 1, sigint: Any = None) -> int:
         H.elf_args_destroy(enclave_file)
     if results is None:
         return EXIT_INTERRUPTED
-    _out("host: after exit the thread\n")
+    out("host: after exit the thread\n")
     return 0 if all(results) else EXIT_FAILED

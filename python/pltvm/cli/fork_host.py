@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import struct
-import sys
 import threading
 from typing import Any
+
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, out, size_arg, threads_arg
 
 __all__ = ["add_parsers", "main", "run_fork_host", "COMMANDS"]
 
 COMMANDS = ("fork-host",)
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 SHM_SIZE = 0x4000
 MM_ARG_SIZE = 0x1000
 MAGIC_SHM_VALUE = 11111
@@ -53,7 +51,6 @@ ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such fil
 
 def add_parsers(sub: Any) -> None:
     """Add the ``fork-host`` sub-command to the ``pltvm`` parser's subparsers."""
-    from .cli_enclave import _size_arg, _threads_arg
 
     p = sub.add_parser(
         "fork-host",
@@ -64,21 +61,18 @@ def add_parsers(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--secure-memory", type=_size_arg, metavar="N",
+    p.add_argument("--secure-memory", type=size_arg, metavar="N",
                    help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
     p.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
-    p.add_argument("threads", metavar="THREADS", nargs="?", type=_threads_arg, default=1,
+    p.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1,
                    help="number of threads, each forking and running one instance (default 1)")
 
 
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 def main(ns: argparse.Namespace) -> int:
     """Run ``pltvm fork-host``; the exit status."""
-    from .cli_enclave import run_demo
+    from .run import run_demo
 
     return run_demo(ns, run_fork_host)
 
@@ -87,11 +81,11 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
                     stop: threading.Event) -> bool:
     """``create_enclave`` of fork-host.c: one thread's instance. False if the thread reported an
     error (``[ERROR] host: run_result val is wrong!``)."""
-    from . import host as H
+    from .. import host as H
 
     if stop.is_set():  # Ctrl-C before this thread got going
         return True
-    _out(f"host:{i}: enclave run eid {eid:x}\n")
+    out(f"host:{i}: enclave run eid {eid:x}\n")
     enclave = H.PLenclave()
     H.PLenclave_init(enclave)
     H._close_dev(enclave.fd)  # the C demo leaks this fd; nothing observable depends on it
@@ -118,7 +112,7 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
                 struct.pack_into("<i", mm_arg, 0, 2)
                 H.PLenclave_set_rerun_arg(enclave, H.RETURN_USER_RELAY_PAGE)
             else:
-                _out("[ERROR] host: run_result val is wrong!\n")
+                out("[ERROR] host: run_result val is wrong!\n")
                 ok = False
                 break
     H.PLenclave_schrodinger_dt(mm_arg_id, mm_arg)
@@ -129,15 +123,15 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
 def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
     """``main`` of fork-host.c. Returns the exit status: 0, 1 if the shadow enclave could not be
     created or a thread reported an error, 2 for an unusable ELF, 130 after Ctrl-C (see
-    :mod:`pltvm.cli_threads`; ``sigint`` as for :func:`pltvm.cli_enclave.run_host_demo`)."""
-    from . import host as H
-    from .cli_threads import run_threads
+    :mod:`pltvm.cli.threads`; ``sigint`` as for :func:`pltvm.cli.run.run_host_demo`)."""
+    from .. import host as H
+    from .threads import run_threads
 
     enclave_file = H.elf_args()
     H.elf_args_init(enclave_file, path)
     try:
         if not H.elf_valid(enclave_file):
-            _out("error when initializing enclaveFile\n")
+            out("error when initializing enclaveFile\n")
             return EXIT_USAGE
         enclave = H.PLenclave()
         params = H.enclave_args()
@@ -150,7 +144,7 @@ def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
         params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
         params.type = H.SHADOW_ENCLAVE
         if H.PLenclave_create(enclave, enclave_file, params) < 0:
-            _out("host: failed to create enclave\n")
+            out("host: failed to create enclave\n")
             return EXIT_FAILED
         eid = enclave.user_param.eid
         stop = threading.Event()

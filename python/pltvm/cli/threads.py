@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 
 __all__ = ["run_threads", "DeferredSigint", "report_interrupted", "EXIT_INTERRUPTED", "INTERRUPTED"]
 
-EXIT_INTERRUPTED = 130
+from .common import EXIT_INTERRUPTED
 INTERRUPTED = "pltvm: interrupted\n"
 POLL = 0.05
 """Seconds between the main thread's looks at the Ctrl-C flag while it waits."""

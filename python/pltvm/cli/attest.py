@@ -39,7 +39,7 @@ def _int(text: str) -> int:
 
 
 def _size(text: str) -> int:
-    from .sizes import parse_size
+    from ..sizes import parse_size
 
     try:
         return parse_size(text, allow_zero=True)  # a stack size may be 0
@@ -91,7 +91,7 @@ def _elf_path(name: str) -> Path:
     p = Path(name)
     if p.is_file():
         return p
-    from . import enclaves
+    from .. import enclaves
 
     try:
         return Path(enclaves.path(name))
@@ -114,7 +114,7 @@ def _read_shm(path: Optional[str]) -> Optional[bytes]:
 
 
 def _read_report(name: str) -> bytes:
-    from .attest import REPORT_SIZE, Report
+    from ..attest import REPORT_SIZE, Report
 
     raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     if len(raw) == REPORT_SIZE:
@@ -135,7 +135,7 @@ def _read_report(name: str) -> bytes:
 def _device_key(spec: Optional[str]) -> Optional[bytes]:
     if spec is None:
         return None
-    from . import _core, attest
+    from .. import _core, attest
 
     if spec == "local":
         return attest.local_device_public_key()
@@ -155,7 +155,7 @@ def _device_key(spec: Optional[str]) -> Optional[bytes]:
 
 
 def _measure(ns: argparse.Namespace) -> int:
-    from .attest import measure
+    from ..attest import measure
 
     kind = "shadow" if ns.shadow else "normal"
     print(measure(_elf_path(ns.elf), kind, stack_size=ns.stack_size, shm=_read_shm(ns.shm)).hex())
@@ -163,8 +163,8 @@ def _measure(ns: argparse.Namespace) -> int:
 
 
 def _attest(ns: argparse.Namespace) -> int:
-    from . import _core
-    from .attest import Report
+    from .. import _core
+    from ..attest import Report
 
     path = _elf_path(ns.elf)
     data = path.read_bytes()
@@ -192,8 +192,8 @@ def _attest(ns: argparse.Namespace) -> int:
 
 
 def _verify(ns: argparse.Namespace) -> int:
-    from .attest import measure, verify
-    from .errors import AttestationError
+    from ..attest import measure, verify
+    from ..errors import AttestationError
 
     if ns.nonce is not None and ns.expect is None:
         raise UsageError("--nonce needs --expect HEX|ELF: the report's nonce field is not signed; only "

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-__all__ = ["add_parsers", "main", "EXIT_CRASH", "EXIT_TIMEOUT", "EXIT_INTERRUPTED", "EXIT_USAGE"]
+__all__ = ["COMMANDS", "add_parsers", "main", "EXIT_CRASH", "EXIT_TIMEOUT", "EXIT_INTERRUPTED", "EXIT_USAGE"]
 
+COMMANDS = ("fuzz",)
 EXIT_CRASH = 77
 EXIT_TIMEOUT = 70
 EXIT_INTERRUPTED = 72
@@ -145,7 +146,7 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write(USAGE)
         _say("pltvm fuzz: error: the ELF to fuzz is required")
         return EXIT_USAGE
-    from .fuzz import FuzzError, Fuzzer
+    from ..fuzz import FuzzError, Fuzzer
 
     elf, rest = pos[0], pos[1:]
     dirs = [p for p in rest if os.path.isdir(p)]
@@ -231,7 +232,7 @@ def _merge(fz: Any, dirs: list[str]) -> int:
     if len(dirs) < 2:
         _say("pltvm fuzz: error: -merge=1 needs an output directory and at least one input directory")
         return EXIT_USAGE
-    from .fuzz import read_corpus
+    from ..fuzz import read_corpus
 
     inputs = read_corpus([Path(d) for d in dirs[1:]])
     stats = fz.run(inputs, runs=len(inputs), stop_on_finding=False)
@@ -243,7 +244,7 @@ def _merge(fz: Any, dirs: list[str]) -> int:
 
 
 def _fuzz(fz: Any, dirs: list[str], flags: dict[str, Any], prefix: str) -> int:
-    from .fuzz import read_corpus
+    from ..fuzz import read_corpus
 
     seed = fz.seed if fz.seed is not None else int.from_bytes(os.urandom(4), "little")
     fz.seed = seed

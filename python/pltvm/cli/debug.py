@@ -47,8 +47,8 @@ def add_parsers(sub: Any) -> None:
 
 def main(ns: argparse.Namespace) -> int:
     """Run ``pltvm debug`` with parsed arguments; returns the exit status."""
-    from .errors import PltvmError
-    from .machine import Machine, parse_gdb_address
+    from ..errors import PltvmError
+    from ..machine import Machine, parse_gdb_address
 
     kind = ns.kind or "user"
     try:

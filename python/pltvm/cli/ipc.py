@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import argparse
 import struct
-import sys
 from typing import Any, List, Optional
+
+from .common import err, out, resolve_enclave
+
+__all__ = ["COMMANDS", "add_parsers", "main", "run_test_caller"]
+
+COMMANDS = ("test-caller",)
 
 SHM_SIZE = 0x4000
 MM_ARG_SIZE = 0x4000
@@ -52,23 +57,19 @@ def add_parsers(sub: Any) -> None:
                    help='a server named "test-server1" (e.g. the bundled server1); none by default')
 
 
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 def main(ns: argparse.Namespace) -> int:
     """Run ``pltvm test-caller``; the exit status."""
-    from .cli_enclave import _err, _resolve
 
     paths: List[Optional[str]] = []
     for arg in (ns.caller, ns.server, ns.server1):
         if arg is None:
             paths.append(None)
             continue
-        path = _resolve(arg)
+        path = resolve_enclave(arg)
         if path is None:
-            return _err(f"{arg}: no such file or bundled enclave (see `pltvm enclaves`)")
+            return err(f"{arg}: no such file or bundled enclave (see `pltvm enclaves`)")
         paths.append(path)
     caller, server, server1 = paths
     assert caller is not None and server is not None
@@ -76,12 +77,12 @@ def main(ns: argparse.Namespace) -> int:
 
 
 def _create_server(path: str, name: bytes, what: str) -> Any:
-    from . import host as H
+    from .. import host as H
 
     f = H.elf_args()
     H.elf_args_init(f, path)
     if not H.elf_valid(f):
-        _out(f"host:error when initializing {what}_enclaveFile\n")
+        out(f"host:error when initializing {what}_enclaveFile\n")
         return None
     e = H.PLenclave()
     H.PLenclave_init(e)
@@ -90,7 +91,7 @@ def _create_server(path: str, name: bytes, what: str) -> Any:
     params.name = name
     params.type = H.SERVER_ENCLAVE
     if H.PLenclave_create(e, f, params) < 0:
-        _out(f"host:failed to create {what}_enclave\n")
+        out(f"host:failed to create {what}_enclave\n")
         H.PLenclave_destruct(e)
         return None
     return e
@@ -99,7 +100,7 @@ def _create_server(path: str, name: bytes, what: str) -> Any:
 def run_test_caller(caller: str, server: str, server1: Optional[str] = None) -> int:
     """``main`` of the SDK's test-caller host (with the shm, attestation and relay page of its
     demo/host). Returns the exit status: 0 when the caller exited, else 1."""
-    from . import host as H
+    from .. import host as H
 
     servers = [_create_server(server, b"test-server", "server")]
     if server1 is not None:
@@ -108,7 +109,7 @@ def run_test_caller(caller: str, server: str, server1: Optional[str] = None) -> 
     f = H.elf_args()
     H.elf_args_init(f, caller)
     if not H.elf_valid(f):
-        _out("host:error when initializing caller_enclaveFile\n")
+        out("host:error when initializing caller_enclaveFile\n")
     else:
         e = H.PLenclave()
         H.PLenclave_init(e)
@@ -125,7 +126,7 @@ def run_test_caller(caller: str, server: str, server1: Optional[str] = None) -> 
         if isinstance(mm, memoryview):
             struct.pack_into("<i", mm, 0, MAGIC_RELAY_PAGE_VALUE)
         if H.PLenclave_create(e, f, params) < 0:
-            _out("host: failed to create caller_enclave\n")
+            out("host: failed to create caller_enclave\n")
         else:
             H.PLenclave_attest(e, ATTEST_NONCE)
             if isinstance(mm, memoryview):
