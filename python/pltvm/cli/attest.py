@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from .common import EXIT_FAILED, EXIT_USAGE
+
 COMMANDS = ("measure", "attest", "verify")
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def _int(text: str) -> int:

@@ -16,11 +16,11 @@ import argparse
 import sys
 from typing import Any
 
+from .common import EXIT_INTERRUPTED, EXIT_USAGE
+
 __all__ = ["add_parsers", "main", "COMMANDS"]
 
 COMMANDS = ("debug",)
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def add_parsers(sub: Any) -> None:

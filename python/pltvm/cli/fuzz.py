@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .common import EXIT_USAGE
+
 __all__ = ["COMMANDS", "add_parsers", "main", "EXIT_CRASH", "EXIT_TIMEOUT", "EXIT_INTERRUPTED", "EXIT_USAGE"]
 
 COMMANDS = ("fuzz",)
 EXIT_CRASH = 77
 EXIT_TIMEOUT = 70
-EXIT_INTERRUPTED = 72
-EXIT_USAGE = 2
+EXIT_INTERRUPTED = 72  # libFuzzer's status for Ctrl-C, not the other commands' 130
 
 USAGE = """\
 usage: pltvm fuzz ELF [CORPUS_DIR ...] [-runs=N] [-max_total_time=S] [-max_len=N]
