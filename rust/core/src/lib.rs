@@ -7,6 +7,7 @@ pub mod isa;
 pub mod machine;
 pub mod mem;
 pub mod mmu;
+pub mod shared_mem;
 pub mod monitor;
 pub mod system;
 
