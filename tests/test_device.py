@@ -632,7 +632,7 @@ def test_reexports() -> None:
 
 
 def test_run_results_are_the_frozen_dataclass() -> None:
-    """Run results are built without the dataclass __init__ (see device._make_result): they
+    """Run results are built without the dataclass __init__ (see results.make_result): they
     must be indistinguishable from RunResult(...)."""
     import dataclasses
 

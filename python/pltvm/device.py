@@ -37,19 +37,18 @@ structures or ids to pass around::
 
 from __future__ import annotations
 
-import io
 import itertools
-import os
-import sys
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import _core
+from .arguments import (MASK64, MAX_STACK_SIZE, MONITOR_OCALLS, PAGE_SIZE, ElfSource, check_ocall_id,
+                        elf_type_problem, int_arg, load_elf, name_bytes, ocall_value, pad_pages, region,
+                        region_spec, signed64, u64_arg)
 from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
+from .results import GONE, Capture, Fault, OutputSink, RunResult, make_result, set_calls
 from .sizes import parse_size, secure_memory_from_env
 
 __all__ = [
@@ -66,297 +65,16 @@ __all__ = [
     "MONITOR_OCALLS",
 ]
 
-PAGE_SIZE = 4096
 DEFAULT_STACK_SIZE = 0x10000
 """The C library's default (``enclave_args_init``): 64 KiB."""
 DEFAULT_SECURE_MEMORY = 1 << 30
-MAX_STACK_SIZE = 64 << 20
-"""The driver's limit on an enclave stack."""
-NAME_LEN = 16
-MONITOR_OCALLS = frozenset(range(1, 13))
-"""OCALL ids the monitor services itself (docs/abi.md §3.4); they cannot be handled in
-Python."""
 
 OcallHandler = Callable[["Enclave", int, int, int], Optional[int]]
 """``handler(enclave, a1, a2, a3) -> a0`` (``None`` means 0; negative values are allowed)."""
-OutputSink = Union[None, str, bytearray, Callable[[bytes], Any], IO[Any]]
-"""Where enclave prints go: ``None`` (``sys.stdout`` at the time of the print), ``"capture"``
-(collected into :attr:`RunResult.output`), a ``bytearray`` (appended to, and also reported in
-:attr:`RunResult.output`), a callable taking ``bytes``, or a text or binary file object."""
-ElfSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-"""A path, the ELF file's bytes, or the name of a bundled enclave (``"hello-world"``)."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _get_ident = threading.get_ident
 _UNSET: Any = object()
-_MASK64 = (1 << 64) - 1
-
-
-def _signed64(v: int) -> int:
-    v &= _MASK64
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _pad(data: Union[bytes, bytearray, memoryview]) -> bytearray:
-    buf = bytearray(data)
-    if len(buf) % PAGE_SIZE:
-        buf.extend(bytes(PAGE_SIZE - len(buf) % PAGE_SIZE))
-    return buf
-
-
-def _int_arg(value: object, what: str) -> int:
-    """``value`` if it is an int (a bool is not); else TypeError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _u64_arg(value: object, what: str) -> int:
-    """``value`` if it is an int in [0, 2**64); else TypeError / ValueError naming it."""
-    v = _int_arg(value, what)
-    if v < 0:
-        raise ValueError(f"{what} must be >= 0, not {v}")
-    if v > _MASK64:
-        raise ValueError(f"{what} must be below 2**64, not {v:#x}")
-    return v
-
-
-def _region(value: Union[None, int, bytes, bytearray, memoryview], what: str, monitor: Any) -> Optional[bytearray]:
-    """Host memory for shm / relay: None, a size, or initial contents; whole zero-filled pages.
-
-    The size is checked with the monitor before anything is allocated: more than the device's
-    whole secure memory raises :class:`~pltvm.SecureMemoryExhausted`, a size no enclave can
-    have (past the address space or the relay pool) ValueError; both name ``what``."""
-    spec = _region_spec(value, what, monitor)
-    return bytearray(spec) if isinstance(spec, int) else spec
-
-
-def _region_spec(value: Union[None, int, bytes, bytearray, memoryview], what: str,
-                 monitor: Any) -> Union[None, int, bytearray]:
-    """:func:`_region` without allocating a zero region yet: None, its size (whole pages) or
-    its padded contents. ``bytes(size)`` of a size is zero memory the OS maps on first write,
-    so a create that fails (a shm too large for the enclave's page tables) costs nothing."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be bytes, a size in bytes or None, not bool")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"{what} size must be >= 0, not {value}")
-        if value == 0:
-            return None
-        size = -(-value // PAGE_SIZE) * PAGE_SIZE
-        _check_region(monitor, what, size)
-        return size
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        if len(value) == 0:
-            raise ValueError(f"{what} must not be empty (use None for no {what})")
-        _check_region(monitor, what, -(-len(value) // PAGE_SIZE) * PAGE_SIZE)
-        return _pad(value)
-    raise TypeError(f"{what} must be bytes, a size in bytes or None, not {type(value).__name__}")
-
-
-def _check_region(monitor: Any, what: str, size: int) -> None:
-    if size > _MASK64:
-        raise ValueError(f"{what} of {size:#x} bytes: a size must be below 2**64")
-    try:
-        monitor.check_region(what, size)
-    except MemoryError as e:
-        raise SecureMemoryExhausted(str(e)) from None
-    except _core.LimitError as e:
-        raise ValueError(str(e)) from None
-
-
-def _write_stdout(data: bytes) -> None:
-    """Default sink: ``sys.stdout`` as it is now (redirections and capture included)."""
-    out = sys.stdout
-    if out is None:  # pythonw, closed stdout
-        return
-    buf = getattr(out, "buffer", None)
-    if buf is not None:
-        out.flush()
-        buf.write(data)
-        buf.flush()
-    else:
-        out.write(data.decode("utf-8", "replace"))
-        out.flush()
-
-
-def _file_sink(f: IO[Any]) -> Callable[[bytes], None]:
-    if isinstance(f, io.TextIOBase):
-
-        def text(data: bytes) -> None:
-            f.write(data.decode("utf-8", "replace"))
-            f.flush()
-
-        return text
-
-    def binary(data: bytes) -> None:
-        f.write(data)
-        f.flush()
-
-    return binary
-
-
-class _Capture:
-    """Resolves an :data:`OutputSink` for one run; ``output()`` is what the run printed.
-
-    ``"capture"`` is collected by the binding itself (``run(capture=True)``: no Python call
-    per flush) and handed over with each result (:meth:`add`)."""
-
-    __slots__ = ("sink", "buf", "start", "native", "captured")
-
-    def __init__(self, output: OutputSink) -> None:
-        self.buf: Optional[bytearray] = None
-        self.start = 0
-        self.native = False
-        self.captured: Optional[bytes] = None
-        if output is None:
-            self.sink: Optional[Callable[[bytes], Any]] = _write_stdout
-        elif isinstance(output, str):
-            if output != "capture":
-                raise ValueError(f'output must be None, "capture", a bytearray, a callable or a file, not {output!r}')
-            self.native = True
-            self.captured = b""
-            self.sink = None
-        elif isinstance(output, bytearray):
-            self.buf, self.start = output, len(output)
-            self.sink = output.extend
-        elif callable(output):
-            self.sink = output
-        elif hasattr(output, "write"):
-            self.sink = _file_sink(output)
-        else:
-            raise TypeError(f"output must be None, \"capture\", a bytearray, a callable or a file, "
-                            f"not {type(output).__name__}")
-
-    def add(self, data: Optional[bytes]) -> None:
-        """Output the binding collected during one call of ``run(capture=True)``."""
-        if data:
-            self.captured = data if not self.captured else self.captured + data
-
-    def output(self) -> Optional[bytes]:
-        if self.native:
-            return self.captured
-        if self.buf is None:
-            return None
-        return bytes(self.buf) if self.start == 0 else bytes(self.buf[self.start :])
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An exception that ended an enclave (the monitor destroyed it)."""
-
-    cause: int
-    """``mcause`` (e.g. 15: store/AMO page fault; 8: an ecall the monitor does not know)."""
-    pc: int
-    """Address of the faulting instruction."""
-    tval: int
-    """``mtval``: the bad address of an access or page fault, else 0 or the instruction."""
-    syscall: Optional[int] = None
-    """``a7`` of a rejected ecall (a Linux syscall other than ioctl, B25), else None."""
-
-    @property
-    def cause_name(self) -> str:
-        """Readable name of ``cause``, e.g. ``"store/AMO page fault"``."""
-        from .traps import cause_name
-
-        return cause_name(self.cause)
-
-    def __str__(self) -> str:
-        extra = f", ecall a7={self.syscall}" if self.syscall is not None else ""
-        return f"{self.cause_name} (mcause={self.cause}) at pc={self.pc:#x}, tval={self.tval:#x}{extra}"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How a call of :meth:`Enclave.run` ended.
-
-    ``reason`` is one of:
-
-    * ``"exit"``: ``EAPP_RETURN(value)``; the enclave is gone. ``value`` is ``a0`` as a signed
-      64-bit integer.
-    * ``"relay"``: the enclave returned its relay page (``eapp_return_relay_page``); ``relay``
-      holds the page's contents (also in :attr:`Enclave.relay`). Change them if you like and
-      continue with :meth:`Enclave.resume_relay` (or :meth:`Enclave.run`).
-    * ``"fault"``: the monitor destroyed the enclave after an exception; see ``fault``. Only
-      returned with ``run(check=False)``; otherwise :class:`~pltvm.EnclaveFault` is raised.
-    * ``"destroyed"``: :meth:`Enclave.destroy` was called (from another thread) during the run.
-    * ``"budget"``: ``max_instructions`` were executed; :meth:`Enclave.run` continues.
-    """
-
-    reason: str
-    value: Optional[int] = None
-    """Exit value (``reason == "exit"``), signed."""
-    relay: Optional[bytes] = field(default=None, repr=False)
-    """Relay region contents handed back to the host (relay return, exit, fault, destroy)."""
-    shm: Optional[bytes] = field(default=None, repr=False)
-    """Host shm contents when the run returned (also in :attr:`Enclave.shm`)."""
-    fault: Optional[Fault] = None
-    """Cause, pc and tval of a fault."""
-    output: Optional[bytes] = None
-    """What the enclave printed during this run, when the output sink collects bytes
-    (``"capture"`` or a ``bytearray``); else None."""
-    instret: int = 0
-    """Instructions the enclave retired during this run (OCALL round trips included)."""
-    ocalls: int = 0
-    """Python OCALL handlers called during this run."""
-    calls: Tuple[Any, ...] = ()
-    """The ``call_enclave`` calls the enclave (and the servers it called) made during this
-    run, in the order they ended: :class:`pltvm.server.Call` records (caller, callee, result,
-    resp_val, depth)."""
-
-    @property
-    def exited(self) -> bool:
-        """The enclave called ``EAPP_RETURN``."""
-        return self.reason == "exit"
-
-    @property
-    def relay_returned(self) -> bool:
-        """The enclave returned its relay page and waits for :meth:`Enclave.resume_relay`."""
-        return self.reason == "relay"
-
-    @property
-    def faulted(self) -> bool:
-        """The monitor destroyed the enclave after an exception."""
-        return self.reason == "fault"
-
-    @property
-    def destroyed(self) -> bool:
-        """The host destroyed the enclave during the run."""
-        return self.reason == "destroyed"
-
-    @property
-    def finished(self) -> bool:
-        """The enclave no longer exists (exit, fault or destroy)."""
-        return self.reason in ("exit", "fault", "destroyed")
-
-
-_GONE = frozenset(("exit", "fault", "destroyed", "aborted"))
-"""Run reasons after which the enclave no longer exists."""
-_new_object = object.__new__
-
-
-def _make_result(cap: _Capture, reason: str, instret: int, ocalls: int, value: Optional[int] = None,
-                 relay: Optional[bytes] = None, shm: Optional[bytes] = None,
-                 fault: Optional[Fault] = None) -> RunResult:
-    """``RunResult(...)`` for a run that used ``cap``, built without the frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` call per field, a good part of a short run's cost
-    in Python). The fields are plain instance attributes either way, so the object is the same
-    (tests/test_device.py compares the two)."""
-    res = _new_object(RunResult)
-    res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=cap.output(),
-                        instret=instret, ocalls=ocalls, calls=())
-    return res
-
-
-def _set_calls(res: RunResult, calls: List[Any]) -> None:
-    """``res.calls`` from the binding's ``(caller, callee, result, resp_val, depth)`` tuples;
-    the handle and the result are shown signed (-1, -2)."""
-    from .server import Call
-
-    res.__dict__["calls"] = tuple(Call(c, _signed64(h), int(v), _signed64(rv) if rv >> 63 else rv, d)
-                                  for c, h, v, rv, d in calls)
 
 
 class Enclave:
@@ -463,7 +181,7 @@ class Enclave:
         ``enclave_hash`` is ``SM3(measurement ‖ le64(nonce))``. Possible before the first run
         and while stopped (Penglai's rule); raises :class:`~pltvm.EnclaveError` otherwise.
         Check it with :func:`pltvm.attest.verify`."""
-        nonce = _int_arg(nonce, "nonce") & _MASK64
+        nonce = int_arg(nonce, "nonce") & MASK64
         try:
             return Report.from_bytes(self._core.attest(nonce))
         except RuntimeError as e:
@@ -486,7 +204,7 @@ class Enclave:
     def read(self, va: int, n: int) -> bytes:
         """``n`` bytes of enclave virtual memory at ``va`` (not while the enclave runs; e.g. in
         an OCALL handler). Raises :class:`~pltvm.EnclaveError` if a page is not mapped."""
-        va, n = _u64_arg(va, "va"), _u64_arg(n, "n")
+        va, n = u64_arg(va, "va"), u64_arg(n, "n")
         try:
             return bytes(self._core.read(va, n))
         except RuntimeError as e:
@@ -496,7 +214,7 @@ class Enclave:
 
     def write(self, va: int, data: Union[bytes, bytearray, memoryview]) -> None:
         """Write enclave virtual memory (same rules as :meth:`read`)."""
-        va = _u64_arg(va, "va")
+        va = u64_arg(va, "va")
         try:
             self._core.write(va, bytes(data))
         except RuntimeError as e:
@@ -517,7 +235,7 @@ class Enclave:
         ``handler(enclave, a1, a2, a3)`` returns the enclave's ``a0`` (None → 0). Usable as a
         decorator: ``@enclave.on_ocall(100)``. Ids the monitor services (1–12) are refused.
         """
-        oid = _check_ocall_id(ocall_id)
+        oid = check_ocall_id(ocall_id)
         if handler is None:
 
             def decorate(func: _F) -> _F:
@@ -574,9 +292,9 @@ class Enclave:
         state = self._core.state
         if state == "FRESH":
             if relay is not None:
-                region = _region(relay, "relay", self._device._monitor)
-                if region is not None:
-                    self._relay = region
+                buf = region(relay, "relay", self._device._monitor)
+                if buf is not None:
+                    self._relay = buf
             return self._run("start", output, max_instructions, check)
         if relay is not None:
             raise EnclaveError(f"a relay region can only be given to the first run or after a relay "
@@ -604,15 +322,15 @@ class Enclave:
                 raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
             raise EnclaveError(f"enclave {self.id:#x} has not returned its relay page")
         if relay is not None:
-            region = _region(relay, "relay", self._device._monitor)
-            assert region is not None
-            self._relay = region
+            buf = region(relay, "relay", self._device._monitor)
+            assert buf is not None
+            self._relay = buf
         return self._run("rerun_relay", output, max_instructions, check)
 
     def _run(self, entry: str, output: OutputSink, budget: Optional[int], check: bool) -> RunResult:
         if budget is not None:
-            _u64_arg(budget, "max_instructions")
-        cap = _Capture(self._output if output is _UNSET else output)
+            u64_arg(budget, "max_instructions")
+        cap = Capture(self._output if output is _UNSET else output)
         core = self._core
         device = self._device
         total = 0
@@ -659,14 +377,14 @@ class Enclave:
                 self._shm[:] = shm_out
             relays = r.relay
             if relays and self._relay is not None:
-                self._relay[:] = _pad(relays[0])
+                self._relay[:] = pad_pages(relays[0])
             reason = r.reason
             if reason == "refused":
                 if not self.alive:
                     self._relay_pending = False
                     device._forget(self)
                     if not first:  # destroyed while a Python OCALL handler ran
-                        return _make_result(cap, "destroyed", total, ocalls)
+                        return make_result(cap, "destroyed", total, ocalls)
                     raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
                 raise EnclaveError(f"enclave {self.id:#x} cannot run: {r.message}")
             first = False
@@ -681,7 +399,7 @@ class Enclave:
                     a1, a2, a3 = r.ocall_args
                     before = bytes(self._shm) if self._shm is not None else None
                     try:
-                        result = _ocall_value(handler(self, int(a1), int(a2), int(a3)), oid)
+                        result = ocall_value(handler(self, int(a1), int(a2), int(a3)), oid)
                     except BaseException:
                         core.destroy()
                         self._relay_pending = False
@@ -698,27 +416,27 @@ class Enclave:
             self._relay_pending = True
         elif self._relay_pending:
             self._relay_pending = False
-        if reason in _GONE:
+        if reason in GONE:
             device._enclaves.pop(self, None)  # Device._forget, inlined
         relay_out = relays[0] if relays else None
         if reason == "exit":
-            res = _make_result(cap, "exit", total, ocalls, _signed64(r.retval), relay_out, shm_out)
+            res = make_result(cap, "exit", total, ocalls, signed64(r.retval), relay_out, shm_out)
             if calls:
-                _set_calls(res, calls)
+                set_calls(res, calls)
             return res
         if reason == "fault":
             fault = Fault(int(r.cause), int(r.pc), int(r.tval), None if r.syscall is None else int(r.syscall))
-            res = _make_result(cap, "fault", total, ocalls, None, relay_out, shm_out, fault)
+            res = make_result(cap, "fault", total, ocalls, None, relay_out, shm_out, fault)
             if calls:
-                _set_calls(res, calls)
+                set_calls(res, calls)
             if check:
                 raise EnclaveFault(fault.cause, fault.pc, fault.tval, fault.syscall, res, self.id)
             return res
         if reason == "aborted":
             raise EnclaveError(f"enclave {self.id:#x} was destroyed: its output could not be delivered")
-        res = _make_result(cap, reason, total, ocalls, None, relay_out, shm_out)
+        res = make_result(cap, reason, total, ocalls, None, relay_out, shm_out)
         if calls:
-            _set_calls(res, calls)
+            set_calls(res, calls)
         return res
 
     # --- control from any thread --------------------------------------------------------------
@@ -764,67 +482,6 @@ class Enclave:
         return f"<pltvm.Enclave id={self.id:#x} name={self.name!r} state={self.state}>"
 
 
-def _check_ocall_id(ocall_id: int) -> int:
-    if isinstance(ocall_id, bool) or not isinstance(ocall_id, int):
-        raise TypeError(f"an OCALL id must be an int, not {type(ocall_id).__name__}")
-    if not 0 <= ocall_id <= _MASK64:
-        raise ValueError(f"an OCALL id must be a 64-bit unsigned value, not {ocall_id}")
-    if ocall_id in MONITOR_OCALLS:
-        raise ValueError(f"OCALL {ocall_id} is serviced by the monitor (ids 1-12) and cannot be handled in Python")
-    return ocall_id
-
-
-def _ocall_value(ret: object, oid: int) -> int:
-    if ret is None:
-        return 0
-    if isinstance(ret, bool) or not isinstance(ret, int):
-        raise TypeError(f"the handler of OCALL {oid} must return an int or None, not {type(ret).__name__}")
-    return _signed64(ret)
-
-
-def _load_elf(elf: ElfSource) -> tuple[bytes, str]:
-    """ELF bytes and a label for messages."""
-    if isinstance(elf, (bytes, bytearray, memoryview)):
-        return bytes(elf), "<bytes>"
-    if isinstance(elf, (str, os.PathLike)):
-        path = Path(os.fspath(elf))
-        if not path.exists() and isinstance(elf, str):
-            from . import enclaves
-
-            try:
-                path = enclaves.path(elf)
-            except FileNotFoundError:
-                raise InvalidEnclave(
-                    f"{elf}: no such file or bundled enclave (bundled: {', '.join(enclaves.names()) or 'none'})"
-                ) from None
-        try:
-            return path.read_bytes(), str(elf)
-        except OSError as e:
-            raise InvalidEnclave(f"{elf}: cannot read: {e.strerror or e}") from None
-    raise TypeError(f"elf must be a path, bytes or a bundled enclave name, not {type(elf).__name__}")
-
-
-def _elf_type_problem(data: bytes) -> Optional[str]:
-    """The check the monitor leaves to the host: an RV64 ELF must be an executable (ET_EXEC)."""
-    if len(data) >= 64 and data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1 and data[18:20] == b"\xf3\x00":
-        e_type = int.from_bytes(data[16:18], "little")
-        if e_type != 2:
-            kind = {1: "ET_REL", 3: "ET_DYN", 4: "ET_CORE"}.get(e_type, str(e_type))
-            return f"e_type is {kind}, not an executable (ET_EXEC)"
-    return None
-
-
-def _name_bytes(name: Union[str, bytes, None]) -> Optional[bytes]:
-    if name is None:
-        return None
-    b = name.encode("utf-8") if isinstance(name, str) else bytes(name)
-    if len(b) > NAME_LEN:
-        raise ValueError(f"an enclave name has at most {NAME_LEN} bytes, not {len(b)} ({name!r})")
-    if b"\0" in b:
-        raise ValueError("an enclave name cannot contain NUL bytes")
-    return b
-
-
 class Device:
     """An emulated Penglai enclave device: one monitor, its secure-memory pool and enclaves.
 
@@ -855,12 +512,12 @@ class Device:
                 raise ValueError(f"secure_memory: {e}") from None
         if isinstance(secure_memory, bool) or not isinstance(secure_memory, int):
             raise TypeError(f"secure_memory must be an int or a size string, not {type(secure_memory).__name__}")
-        _u64_arg(secure_memory, "secure_memory")
-        seed = _int_arg(seed, "seed")  # any int: its low 64 bits are the seed
+        u64_arg(secure_memory, "secure_memory")
+        seed = int_arg(seed, "seed")  # any int: its low 64 bits are the seed
         if rng not in ("seeded", "penglai-lcg", "os"):
             raise ValueError(f'rng must be "seeded", "penglai-lcg" or "os", not {rng!r}')
-        _Capture(output)  # validate now
-        self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & _MASK64)
+        Capture(output)  # validate now
+        self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & MASK64)
         self._output = output
         self._lock = threading.Lock()
         # The live enclaves, in creation order (a dict used as an ordered set). Keyed by the
@@ -928,14 +585,14 @@ class Device:
         if not 0 <= stack_size <= MAX_STACK_SIZE:
             raise ValueError(f"stack_size must be between 0 and {MAX_STACK_SIZE:#x} (the driver's limit), "
                              f"not {stack_size:#x}")
-        shm_spec = _region_spec(shm, "shm", self._monitor)
-        name_b = _name_bytes(name)
+        shm_spec = region_spec(shm, "shm", self._monitor)
+        name_b = name_bytes(name)
         if name_b is None:
             name_b = f"enclave{next(self._names)}".encode()
         out = self._output if output is _UNSET else output
-        _Capture(out)  # validate now rather than at the first run
-        data, label = _load_elf(elf)
-        problem = _elf_type_problem(data)
+        Capture(out)  # validate now rather than at the first run
+        data, label = load_elf(elf)
+        problem = elf_type_problem(data)
         if problem is not None:
             raise InvalidEnclave(f"{label}: {problem}")
         try:
@@ -1000,7 +657,7 @@ class Device:
             def add(enclave, a1, a2, a3):
                 return a1 + a2
         """
-        oid = _check_ocall_id(ocall_id)
+        oid = check_ocall_id(ocall_id)
 
         def decorate(func: _F) -> _F:
             self._handlers[oid] = func

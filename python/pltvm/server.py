@@ -132,13 +132,13 @@ class ServerEnclave:
 def create_server(device: Device, elf: Any, name: Union[str, bytes], stack_size: int, shm: Any) -> ServerEnclave:
     """:meth:`pltvm.Device.create_server`."""
     from . import _core
-    from .device import MAX_STACK_SIZE, _elf_type_problem, _load_elf, _name_bytes, _region_spec
+    from .arguments import MAX_STACK_SIZE, elf_type_problem, load_elf, name_bytes, region_spec
     from .errors import InvalidEnclave, SecureMemoryExhausted
 
     if device.closed:
         raise EnclaveError("the device is closed")
     if isinstance(name, (bytes, bytearray)) or isinstance(name, str):
-        name_b = _name_bytes(name)
+        name_b = name_bytes(name)
     else:
         raise TypeError(f"name must be a str or bytes, not {type(name).__name__}")
     if not name_b or not name_b.split(b"\0", 1)[0]:
@@ -148,9 +148,9 @@ def create_server(device: Device, elf: Any, name: Union[str, bytes], stack_size:
     if not 0 <= stack_size <= MAX_STACK_SIZE:
         raise ValueError(f"stack_size must be between 0 and {MAX_STACK_SIZE:#x} (the driver's limit), "
                          f"not {stack_size:#x}")
-    shm_spec = _region_spec(shm, "shm", device.monitor)
-    data, label = _load_elf(elf)
-    problem = _elf_type_problem(data)
+    shm_spec = region_spec(shm, "shm", device.monitor)
+    data, label = load_elf(elf)
+    problem = elf_type_problem(data)
     if problem is not None:
         raise InvalidEnclave(f"{label}: {problem}")
     try:

@@ -28,6 +28,7 @@ import operator
 from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _core
+from .arguments import elf_type_problem, int_arg, load_elf, name_bytes, region, region_spec, u64_arg
 
 from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
 
@@ -104,7 +105,7 @@ class ShadowEnclave:
         Raises :class:`~pltvm.EnclaveDestroyed` once the template is destroyed."""
         from .attest import Report
 
-        nonce = self._dm._int_arg(nonce, "nonce") & 0xFFFF_FFFF_FFFF_FFFF
+        nonce = int_arg(nonce, "nonce") & 0xFFFF_FFFF_FFFF_FFFF
         try:
             return Report.from_bytes(self._core.attest(nonce))
         except RuntimeError as e:
@@ -122,7 +123,9 @@ class ShadowEnclave:
         if name is None:
             n: bytes = self._next_name()
             return n
-        return bytes(self._dm._name_bytes(name))
+        b = name_bytes(name)
+        assert b is not None  # name is not None
+        return b
 
     def fork(
         self,
@@ -144,8 +147,8 @@ class ShadowEnclave:
         if device._closed:
             raise EnclaveError("the device is closed")
         dm = self._dm
-        shm_spec = None if shm is None else dm._region_spec(shm, "shm", device._monitor)
-        relay_buf = None if relay is None else dm._region(relay, "relay", device._monitor)
+        shm_spec = None if shm is None else region_spec(shm, "shm", device._monitor)
+        relay_buf = None if relay is None else region(relay, "relay", device._monitor)
         name_b = self._next_name() if name is None else self._name(name)
         try:
             if shm_spec is None:
@@ -174,10 +177,9 @@ class ShadowEnclave:
     ) -> Tuple[int, bytes]:
         """Fork, run to the end and destroy ``n`` instances without returning to Python in
         between (the GIL is released): (how many exited normally, their collected output)."""
-        dm = self._dm
-        n = dm._u64_arg(n, "n")
-        shm_spec = dm._region_spec(shm, "shm", self._device._monitor)
-        relay_buf = dm._region(relay, "relay", self._device._monitor)
+        n = u64_arg(n, "n")
+        shm_spec = region_spec(shm, "shm", self._device._monitor)
+        relay_buf = region(relay, "relay", self._device._monitor)
         try:
             k, out = self._core.fork_run_destroy(
                 n, name=self._name(None), shm=None if shm_spec is None else bytes(shm_spec),
@@ -226,11 +228,11 @@ def create_shadow(device: Any, elf: Any, *, name: Union[str, bytes, None] = None
         raise TypeError(f"device must be a pltvm.Device, not {type(device).__name__}")
     if device._closed:
         raise EnclaveError("the device is closed")
-    data, label = dm._load_elf(elf)
-    problem = dm._elf_type_problem(data)
+    data, label = load_elf(elf)
+    problem = elf_type_problem(data)
     if problem is not None:
         raise InvalidEnclave(f"{label}: {problem}")
-    name_b = dm._name_bytes(name) or b""
+    name_b = name_bytes(name) or b""
     try:
         core = device.monitor.create_shadow(data, name=name_b)
     except MemoryError as e:

@@ -42,6 +42,7 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from . import _core
+from .arguments import int_arg, name_bytes, signed64
 from .errors import EnclaveError, SecureMemoryExhausted
 from .shadow import ShadowEnclave
 
@@ -100,18 +101,16 @@ class SnapshotEnclave(ShadowEnclave):
 def snapshot(enclave: Any, *, ocall_result: int = 0, name: Union[str, bytes, None] = None,
              output: Any = None) -> SnapshotEnclave:
     """:meth:`Enclave.snapshot <pltvm.Enclave.snapshot>`."""
-    from . import device as dm
-
     dev = enclave.device
     if dev.closed:
         raise EnclaveError("the device is closed")
-    v = dm._int_arg(ocall_result, "ocall_result")
+    v = int_arg(ocall_result, "ocall_result")
     if not -(1 << 63) <= v < 1 << 64:
         raise ValueError(f"ocall_result must fit in 64 bits, not {v}")
-    name_b = dm._name_bytes(name) or b""
+    name_b = name_bytes(name) or b""
     shm = bytes(enclave.shm) if enclave.shm is not None else None
     try:
-        core = enclave._core.snapshot(name=name_b, ocall_result=dm._signed64(v), shm=shm)
+        core = enclave._core.snapshot(name=name_b, ocall_result=signed64(v), shm=shm)
     except MemoryError as e:
         raise SecureMemoryExhausted(str(e)) from None
     except _core.LimitError as e:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Union
 
 from ..attest import Report, measure
-from ..device import _load_elf, _elf_type_problem
+from ..arguments import elf_type_problem, load_elf
 from ..errors import InvalidEnclave, PltvmError
 from .cluster import connect
 from .runner import (DEFAULT_MAX_INSTRUCTIONS, DEFAULT_SHM_SIZE, Replica, Result, check_inputs, count_arg,
@@ -96,8 +96,8 @@ class EnclavePool:
         if start_timeout is not None and (isinstance(start_timeout, bool) or not isinstance(start_timeout, (int, float))
                                           or not 0 < start_timeout < 1e9):
             raise ValueError(f"start_timeout must be a positive number of seconds or None, not {start_timeout!r}")
-        data, label = _load_elf(elf)
-        problem = _elf_type_problem(data)
+        data, label = load_elf(elf)
+        problem = elf_type_problem(data)
         if problem is not None:
             raise InvalidEnclave(f"{label}: {problem}")
         try:

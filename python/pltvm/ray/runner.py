@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
-from ..device import Device, Fault, _load_elf, _elf_type_problem
+from ..arguments import elf_type_problem, load_elf
+from ..device import Device, Fault
 from ..errors import EnclaveError, InvalidEnclave
 from ..shadow import ShadowEnclave
 
@@ -122,8 +123,8 @@ class Replica:
     ) -> None:
         self.shm_size = shm_size_arg(shm_size)
         self.max_instructions = count_arg(max_instructions, "max_instructions")
-        data, label = _load_elf(elf)
-        problem = _elf_type_problem(data)
+        data, label = load_elf(elf)
+        problem = elf_type_problem(data)
         if problem is not None:
             raise InvalidEnclave(f"{label}: {problem}")
         self.device = Device(secure_memory)
