@@ -19,6 +19,7 @@ pytestmark = [
 ]
 
 from pltvm import host as H  # noqa: E402
+from pltvm.host import driver  # noqa: E402
 
 A6, A7 = 16, 17
 
@@ -441,7 +442,7 @@ def test_shm_is_seen_by_the_enclave_and_written_back(tmp_path: Path) -> None:
 
 def test_persistency_sectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "persist"
-    monkeypatch.setattr(H, "PERSISTENCY_FILE", str(f))
+    monkeypatch.setattr(H.default_device(), "persistency_file", str(f))
     shmid = H.PLenclave_shmget(0x1000)
     assert H.PLenclave_fs_persistency_init(0x7777) == -1
     assert H.PLenclave_fs_persistency_init(shmid) == 0
@@ -687,7 +688,7 @@ def test_device_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_region_ids_run_out(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(H, "SHM_ID_END", H.SHM_ID_MIN + 3)
+    monkeypatch.setattr(driver, "SHM_ID_END", H.SHM_ID_MIN + 3)
     ids = [H.PLenclave_shmget(0x1000) for _ in range(3)]
     assert ids == [0x10000, 0x10001, 0x10002]
     assert H.PLenclave_shmget(0x1000) == -1

@@ -20,6 +20,7 @@ pytestmark = [
 ]
 
 from pltvm import host as H  # noqa: E402
+from pltvm.host import driver  # noqa: E402
 
 RELAY_VALUE = 22222
 
@@ -130,16 +131,16 @@ def test_a_reused_id_keeps_its_new_enclaves_shm(tmp_path: Path, monkeypatch: pyt
         return e
 
     enclaves["a"] = create("a")
-    put = H._Binding.put
+    put = driver.Binding.put
 
     def put_then_create_b(self: Any, data: bytes) -> None:
         put(self, data)
         if "b" not in enclaves:  # A's run is over and its id is free: B takes it now
             enclaves["b"] = create("b")
 
-    monkeypatch.setattr(H._Binding, "put", put_then_create_b)
+    monkeypatch.setattr(driver.Binding, "put", put_then_create_b)
     assert H.PLenclave_run(enclaves["a"]) == 0
-    monkeypatch.setattr(H._Binding, "put", put)
+    monkeypatch.setattr(driver.Binding, "put", put)
     a, b = enclaves["a"], enclaves["b"]
     assert a.eid == b.eid == 0x1000, "B reuses A's driver id"
     assert (a.user_param.retval, struct.unpack_from("<Q", views["a"][1], 0)[0]) == (10, 11)

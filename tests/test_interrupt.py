@@ -32,6 +32,7 @@ pytestmark = [
 from pltvm.cli import fork_host as cli_fork  # noqa: E402
 from pltvm.cli import run as cli_run  # noqa: E402
 from pltvm import host as H  # noqa: E402
+from pltvm.host import elf as host_elf  # noqa: E402
 
 INTERRUPTED = "pltvm: interrupted"
 
@@ -226,7 +227,7 @@ def test_interrupt_during_the_elf_checks(capsys: pytest.CaptureFixture[str], mon
     bundled("hello-world")
     from pltvm import cli
 
-    check = H._elf_problem
+    check = host_elf.elf_problem
 
     class SendsSigint:
         def __set_name__(self, owner: type, name: str) -> None:
@@ -239,7 +240,7 @@ def test_interrupt_during_the_elf_checks(capsys: pytest.CaptureFixture[str], mon
 
         return check(data)
 
-    monkeypatch.setattr(H, "_elf_problem", interrupted_check)
+    monkeypatch.setattr(host_elf, "elf_problem", interrupted_check)
     assert cli.main([command, "hello-world", "4"]) == EXIT_INTERRUPTED
     out = capsys.readouterr()
     assert out.out == "" and out.err == INTERRUPTED + "\n"

@@ -82,13 +82,14 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
     """``create_enclave`` of fork-host.c: one thread's instance. False if the thread reported an
     error (``[ERROR] host: run_result val is wrong!``)."""
     from .. import host as H
+    from ..host import driver
 
     if stop.is_set():  # Ctrl-C before this thread got going
         return True
     out(f"host:{i}: enclave run eid {eid:x}\n")
     enclave = H.PLenclave()
     H.PLenclave_init(enclave)
-    H._close_dev(enclave.fd)  # the C demo leaks this fd; nothing observable depends on it
+    driver.close_dev(enclave.fd)  # the C demo leaks this fd; nothing observable depends on it
     enclave.fd = fd
     enclave.user_param.eid = eid
     H.PLenclave_set_shm(enclave, shmid, shm_offset, shm_size)
@@ -125,6 +126,7 @@ def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
     created or a thread reported an error, 2 for an unusable ELF, 130 after Ctrl-C (see
     :mod:`pltvm.cli.threads`; ``sigint`` as for :func:`pltvm.cli.run.run_host_demo`)."""
     from .. import host as H
+    from ..host import driver
     from .threads import run_threads
 
     enclave_file = H.elf_args()
@@ -149,7 +151,7 @@ def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
         eid = enclave.user_param.eid
         stop = threading.Event()
         jobs = [(_create_enclave, (i + 1, enclave.fd, eid, shmid, 0, SHM_SIZE, stop)) for i in range(threads)]
-        device = H._dev(enclave.fd) or H.default_device()
+        device = driver.device_of(enclave.fd) or H.default_device()
         results = run_threads("pltvm-fork-host", jobs, stop, lambda: device, sigint)
         if results is None:
             return EXIT_INTERRUPTED

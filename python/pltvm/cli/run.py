@@ -119,12 +119,13 @@ def _checked_elf(ns: argparse.Namespace, sigint: Any) -> Union[str, int]:
     except OSError as e:
         return err(f"{ns.elf}: cannot read: {e.strerror or e}")
     from .. import host
+    from ..host import elf as host_elf
 
     if sigint():
         return report_interrupted()
     if not data:
         return err(f"{ns.elf}: the file is empty")
-    problem = host._elf_problem(data)
+    problem = host_elf.elf_problem(data)
     if sigint():
         return report_interrupted()
     if problem is not None:
