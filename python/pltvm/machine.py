@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from . import _core
+from .arguments import MASK64, int_arg, u64_arg
 from .elf import ElfImage, check_bare_layout, check_user_layout, parse_elf
 from .errors import ElfError, PltvmError
 
@@ -40,7 +41,6 @@ _DEFAULT_SECURE_MEMORY = 1 << 30
 
 MISALIGNED_MODES = ("emulate", "trap")
 
-_MASK64 = (1 << 64) - 1
 
 # Auxiliary vector keys (Linux <elf.h>).
 AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 3, 4, 5, 6, 7, 8, 9
@@ -107,7 +107,7 @@ class Registers:
     def __setitem__(self, i: int, value: int) -> None:
         i = self._index(i)
         if i:
-            self._core.set_x(i, int(value) & _MASK64)
+            self._core.set_x(i, int(value) & MASK64)
 
     def __iter__(self) -> Iterator[int]:
         return (self[i] for i in range(32))
@@ -140,7 +140,7 @@ class Csrs:
         return self._core.csr_read(self._number(number))
 
     def __setitem__(self, number: int, value: int) -> None:
-        self._core.csr_write(self._number(number), int(value) & _MASK64)
+        self._core.csr_write(self._number(number), int(value) & MASK64)
 
     def __contains__(self, number: object) -> bool:
         try:
@@ -230,7 +230,7 @@ class Machine:
             raise TypeError(f"ram_size must be an int, not {type(ram_size).__name__}")
         if ram_size <= 0:
             raise ValueError(f"ram_size must be positive, not {ram_size}")
-        if ram_size > _MASK64:
+        if ram_size > MASK64:
             raise ValueError(f"ram_size must be below 2**64, not {ram_size:#x}")
         return cls(_core.Machine.bare(ram_size, misaligned))
 
@@ -375,7 +375,7 @@ class Machine:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self._core.pc = _int(value, "pc") & _MASK64  # any int: its low 64 bits
+        self._core.pc = int_arg(value, "pc") & MASK64  # any int: its low 64 bits
 
     @property
     def instret(self) -> int:
@@ -384,13 +384,13 @@ class Machine:
 
     def mem_read(self, addr: int, n: int) -> bytes:
         """Read ``n`` bytes of physical memory at ``addr``. ValueError if not all are backed."""
-        if _int(n, "n") < 0:
+        if int_arg(n, "n") < 0:
             raise ValueError(f"cannot read a negative number of bytes ({n})")
-        return self._core.mem_read(_u64(addr, "addr"), _u64(n, "n"))
+        return self._core.mem_read(u64_arg(addr, "addr"), u64_arg(n, "n"))
 
     def mem_write(self, addr: int, data: bytes) -> None:
         """Write ``data`` to physical memory at ``addr``. ValueError if not all is backed."""
-        self._core.mem_write(_u64(addr, "addr"), bytes(data))
+        self._core.mem_write(u64_arg(addr, "addr"), bytes(data))
 
     # -- running ------------------------------------------------------------------------------
 
@@ -403,7 +403,7 @@ class Machine:
         if max_instructions is not None:
             if isinstance(max_instructions, bool) or not isinstance(max_instructions, int):
                 raise TypeError("max_instructions must be an int or None")
-            _u64(max_instructions, "max_instructions")
+            u64_arg(max_instructions, "max_instructions")
         return Exit.from_core(self._core.run(max_instructions))
 
     # -- debugging --------------------------------------------------------------------------
@@ -451,22 +451,6 @@ def parse_gdb_address(address: Union[str, int]) -> tuple[str, int]:
 def _check_misaligned(misaligned: str) -> None:
     if misaligned not in MISALIGNED_MODES:
         raise ValueError(f"misaligned must be 'emulate' or 'trap', not {misaligned!r}")
-
-
-def _int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _u64(value: object, what: str) -> int:
-    """``value`` if it is an int in [0, 2**64); else TypeError / ValueError naming it."""
-    v = _int(value, what)
-    if v < 0:
-        raise ValueError(f"{what} must be >= 0, not {v}")
-    if v > _MASK64:
-        raise ValueError(f"{what} must be below 2**64, not {v:#x}")
-    return v
 
 
 def _page_up(addr: int) -> int:
