@@ -8,114 +8,105 @@ from typing import Any, Optional, Union
 from .driver import NO_DEVICE, int_arg, on_device, out
 from .structs import MAP_FAILED, PLenclave
 
+# The shm and schrodinger calls are the same four driver operations on two registries; they
+# differ only in the registry, the argument's name and the C library's messages.
+
+
+def _get(caller: str, size: int, schrodinger: bool, failed: str) -> int:
+    int_arg(caller, "size", size)
+    rid = on_device(caller, lambda dev: dev.shmget(size, schrodinger))
+    if rid is NO_DEVICE:
+        return -1
+    if rid < 0:
+        out(failed)
+        return -1
+    return rid
+
+
+def _attach(caller: str, arg: str, rid: int, schrodinger: bool, failed: str) -> Union[memoryview, int]:
+    int_arg(caller, arg, rid)
+    view = on_device(caller, lambda dev: dev.shmat(rid, schrodinger))
+    if view is NO_DEVICE:
+        return MAP_FAILED
+    if view is None:
+        out(failed)
+        return MAP_FAILED
+    return view
+
+
+def _detach(caller: str, arg: str, rid: int, addr: Any, schrodinger: bool, failed: str) -> int:
+    int_arg(caller, arg, rid)
+    ok = on_device(caller, lambda dev: dev.shmdt(rid, schrodinger))
+    if ok is NO_DEVICE:
+        return -1
+    if not ok:
+        out(failed)
+        return -1
+    if isinstance(addr, memoryview):  # like munmap of the C pointer
+        try:
+            addr.release()
+        except (BufferError, ValueError):
+            pass
+    return 0
+
+
+def _remove(caller: str, arg: str, rid: int, schrodinger: bool, failed: str) -> int:
+    int_arg(caller, arg, rid)
+    ok = on_device(caller, lambda dev: dev.shmctl(rid, schrodinger))
+    if ok is NO_DEVICE:
+        return -1
+    if not ok:
+        out(failed)
+    return 0  # B41: 0 even when the driver refused
+
+
 def PLenclave_shmget(size: int) -> int:
     """A new host shm of ``size`` bytes: a non-zero multiple of 4096 up to :data:`SHM_MAX_SIZE`
     (4 MiB); its id (>= 0x10000), or -1 with the C message for any other int. A non-int ``size``
     raises TypeError."""
-    int_arg("PLenclave_shmget", "size", size)
-    rid = on_device("PLenclave_shmget", lambda dev: dev.shmget(size, False))
-    if rid is NO_DEVICE:
-        return -1
-    if rid < 0:
-        out("PLenclave_shmget: failed to create shm\n")
-        return -1
-    return rid
+    return _get("PLenclave_shmget", size, False, "PLenclave_shmget: failed to create shm\n")
 
 
 def PLenclave_shmat(shmid: int, addr: Any = None) -> Union[memoryview, int]:
     """Attach: a writable memoryview of the shm, or ``MAP_FAILED`` (-1). ``addr`` (the C mmap
     hint) is ignored, whatever its value."""
-    int_arg("PLenclave_shmat", "shmid", shmid)
-    view = on_device("PLenclave_shmat", lambda dev: dev.shmat(shmid, False))
-    if view is NO_DEVICE:
-        return MAP_FAILED
-    if view is None:
-        out(f"PLenclave_shmat: failed to bind shm {shmid}\n")
-        return MAP_FAILED
-    return view
-
-
-def _release(addr: Any) -> None:
-    if isinstance(addr, memoryview):
-        try:
-            addr.release()
-        except (BufferError, ValueError):
-            pass
+    return _attach("PLenclave_shmat", "shmid", shmid, False, f"PLenclave_shmat: failed to bind shm {shmid}\n")
 
 
 def PLenclave_shmdt(shmid: int, addr: Any) -> int:
     """Detach; ``addr``, if it is the memoryview :func:`PLenclave_shmat` returned, is released
     (like munmap); any other value is accepted and ignored. 0 or -1."""
-    int_arg("PLenclave_shmdt", "shmid", shmid)
-    ok = on_device("PLenclave_shmdt", lambda dev: dev.shmdt(shmid, False))
-    if ok is NO_DEVICE:
-        return -1
-    if not ok:
-        out(f"PLenclave_shmdt: failed to unbind shm{shmid}\n")
-        return -1
-    _release(addr)
-    return 0
+    return _detach("PLenclave_shmdt", "shmid", shmid, addr, False, f"PLenclave_shmdt: failed to unbind shm{shmid}\n")
 
 
 def PLenclave_shmctl(shmid: int) -> int:
     """Destroy the shm (refused while attached, B43). Returns 0 even on failure (B41)."""
-    int_arg("PLenclave_shmctl", "shmid", shmid)
-    ok = on_device("PLenclave_shmctl", lambda dev: dev.shmctl(shmid, False))
-    if ok is NO_DEVICE:
-        return -1
-    if not ok:
-        out(f"PLenclave_shmctl: failed to destroy shm{shmid}\n")
-    return 0
+    return _remove("PLenclave_shmctl", "shmid", shmid, False, f"PLenclave_shmctl: failed to destroy shm{shmid}\n")
 
 
 def PLenclave_schrodinger_get(size: int) -> int:
     """A relay region of ``size`` bytes (a non-zero multiple of 4096) from the driver's 16 MiB
     pool; its id, or -1 with the C message for any other int or when the pool is used up. A
     non-int ``size`` raises TypeError."""
-    int_arg("PLenclave_schrodinger_get", "size", size)
-    rid = on_device("PLenclave_schrodinger_get", lambda dev: dev.shmget(size, True))
-    if rid is NO_DEVICE:
-        return -1
-    if rid < 0:
-        out("PLenclave_schrodinger_get: failed to create\n")
-        return -1
-    return rid
+    return _get("PLenclave_schrodinger_get", size, True, "PLenclave_schrodinger_get: failed to create\n")
 
 
 def PLenclave_schrodinger_at(id: int, addr: Any = None) -> Union[memoryview, int]:
     """Attach (exclusive): a writable memoryview, or ``MAP_FAILED`` (-1). ``addr`` is ignored."""
-    int_arg("PLenclave_schrodinger_at", "id", id)
-    view = on_device("PLenclave_schrodinger_at", lambda dev: dev.shmat(id, True))
-    if view is NO_DEVICE:
-        return MAP_FAILED
-    if view is None:
-        out(f"PLenclave_schrodinger_at: failed to bind schrodinger mm {id}\n")
-        return MAP_FAILED
-    return view
+    return _attach("PLenclave_schrodinger_at", "id", id, True,
+                   f"PLenclave_schrodinger_at: failed to bind schrodinger mm {id}\n")
 
 
 def PLenclave_schrodinger_dt(id: int, addr: Any) -> int:
     """Detach (``addr`` as for :func:`PLenclave_shmdt`). 0 or -1."""
-    int_arg("PLenclave_schrodinger_dt", "id", id)
-    ok = on_device("PLenclave_schrodinger_dt", lambda dev: dev.shmdt(id, True))
-    if ok is NO_DEVICE:
-        return -1
-    if not ok:
-        out(f"PLenclave_schrodinger_dt: failed to unbind schrodinger mm{id}\n")
-        return -1
-    _release(addr)
-    return 0
+    return _detach("PLenclave_schrodinger_dt", "id", id, addr, True,
+                   f"PLenclave_schrodinger_dt: failed to unbind schrodinger mm{id}\n")
 
 
 def PLenclave_schrodinger_ctl(id: int) -> int:
     """Destroy the relay region; returns 0 even on failure (B41)."""
-    int_arg("PLenclave_schrodinger_ctl", "id", id)
-    ok = on_device("PLenclave_schrodinger_ctl", lambda dev: dev.shmctl(id, True))
-    if ok is NO_DEVICE:
-        return -1
-    if not ok:
-        out(f"PLenclave_schrodinger_ctl: failed to destroy schrodinger mm{id}\n")
-    return 0
+    return _remove("PLenclave_schrodinger_ctl", "id", id, True,
+                   f"PLenclave_schrodinger_ctl: failed to destroy schrodinger mm{id}\n")
 
 
 def PLenclave_set_shm(PLenclave_: Optional[PLenclave], shmid: int, shm_offset: int, shm_size: int) -> int:
