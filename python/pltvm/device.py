@@ -48,6 +48,7 @@ from .arguments import (MASK64, MAX_STACK_SIZE, MONITOR_OCALLS, PAGE_SIZE, ElfSo
                         region_spec, signed64, u64_arg)
 from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
+from .handle import EnclaveHandle
 from .results import GONE, Capture, Fault, OutputSink, RunResult, make_result, set_calls
 from .sizes import parse_size, secure_memory_from_env
 
@@ -77,7 +78,7 @@ _get_ident = threading.get_ident
 _UNSET: Any = object()
 
 
-class Enclave:
+class Enclave(EnclaveHandle):
     """A normal Penglai enclave on a :class:`Device` (made by :meth:`Device.create`).
 
     Use it as a context manager to destroy it on exit. After it exits, faults or is destroyed,
@@ -98,46 +99,14 @@ class Enclave:
     _output: OutputSink = None
 
     def __init__(self, device: Device, core: Any, shm: Optional[bytearray], output: OutputSink) -> None:
+        # EnclaveHandle.__init__ inlined: a fork makes one of these in a few microseconds.
         self._device = device
         self._core = core
-        self._id: int = core.id  # never changes; read once
+        self._id = core.id
         if shm is not None:
             self._shm = shm
         if output is not None:
             self._output = output
-
-    # --- identity and state -----------------------------------------------------------------
-
-    @property
-    def device(self) -> Device:
-        """The device the enclave lives on."""
-        return self._device
-
-    @property
-    def id(self) -> int:
-        """The driver's id (``PLenclave.eid`` in C, e.g. ``0x1000``)."""
-        return self._id
-
-    @property
-    def eid(self) -> int:
-        """The monitor's enclave id (what ``get_enclave_id()`` returns inside)."""
-        return int(self._core.eid)
-
-    @property
-    def name(self) -> str:
-        """The enclave's name (at most 16 bytes)."""
-        return bytes(self._core.name).decode("utf-8", "replace")
-
-    @property
-    def state(self) -> str:
-        """Monitor state: ``FRESH``, ``RUNNING``, ``RUNNABLE``, ``STOPPED``, ``OCALLING`` or
-        ``INVALID`` (gone)."""
-        return str(self._core.state)
-
-    @property
-    def alive(self) -> bool:
-        """The enclave still exists in the monitor."""
-        return self.state not in ("INVALID", "DESTROYED")
 
     @property
     def shm(self) -> Optional[bytearray]:
@@ -221,11 +190,6 @@ class Enclave:
             raise self._gone_or(e) from None
         except ValueError as e:
             raise EnclaveError(f"enclave memory: {e}") from None
-
-    def _gone_or(self, e: BaseException) -> EnclaveError:
-        if not self.alive:
-            return EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
-        return EnclaveError(str(e))
 
     # --- OCALL handlers ----------------------------------------------------------------------
 

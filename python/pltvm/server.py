@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from .errors import EnclaveDestroyed, EnclaveError
+from .handle import EnclaveHandle
 
 if TYPE_CHECKING:
     from .device import Device
@@ -48,46 +49,12 @@ class Call(NamedTuple):
     """1 for a call of the enclave the host ran, 2 for a call that callee made, ..."""
 
 
-class ServerEnclave:
-    """A server enclave (made by :meth:`pltvm.Device.create_server`)."""
+class ServerEnclave(EnclaveHandle):
+    """A server enclave (made by :meth:`pltvm.Device.create_server`): ``state`` is ``RUNNABLE``
+    (idle or waiting for a server it called), ``RUNNING`` (serving a call) or ``INVALID`` (gone:
+    destroyed, or it faulted inside a call)."""
 
-    __slots__ = ("_device", "_core", "_id", "__weakref__")
-
-    def __init__(self, device: Device, core: Any) -> None:
-        self._device = device
-        self._core = core
-        self._id: int = core.id
-
-    @property
-    def device(self) -> Device:
-        """The device the server lives on."""
-        return self._device
-
-    @property
-    def id(self) -> int:
-        """The driver's id (``PLenclave.eid`` in C)."""
-        return self._id
-
-    @property
-    def eid(self) -> int:
-        """The monitor's enclave id: the handle ``acquire_enclave(name)`` returns."""
-        return int(self._core.eid)
-
-    @property
-    def name(self) -> str:
-        """The server's name (what ``acquire_enclave`` looks for)."""
-        return bytes(self._core.name).decode("utf-8", "replace")
-
-    @property
-    def state(self) -> str:
-        """``RUNNABLE`` (idle or waiting for a server it called), ``RUNNING`` (serving a call)
-        or ``INVALID`` (gone: destroyed, or it faulted inside a call)."""
-        return str(self._core.state)
-
-    @property
-    def alive(self) -> bool:
-        """The server still exists in the monitor."""
-        return self.state not in ("INVALID", "DESTROYED")
+    __slots__ = ()
 
     @property
     def measurement(self) -> bytes:

@@ -30,6 +30,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from . import _core
 from .arguments import elf_type_problem, int_arg, load_elf, name_bytes, region, region_spec, u64_arg
 
+from .handle import EnclaveHandle
 from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
 
 __all__ = ["ShadowEnclave", "create_shadow", "stats"]
@@ -41,45 +42,25 @@ def _device_module() -> Any:
     return device
 
 
-class ShadowEnclave:
+class ShadowEnclave(EnclaveHandle):
     """A shadow enclave (template) on a :class:`~pltvm.Device`, made by
     :meth:`Device.create_shadow <pltvm.Device.create_shadow>` or :func:`create_shadow`.
 
     Use it as a context manager to destroy it on exit (instances already forked stay alive).
     """
 
+    _gone_message = "shadow enclave {id:#x} was destroyed"
+
     def __init__(self, device: Any, core: Any, output: Any) -> None:
-        self._device = device
-        self._core = core
+        super().__init__(device, core)
         self._output = output
         # fork() is the hot path: what it needs is looked up once here.
         self._dm = _device_module()
-        self._id = int(core.id)
         # Default names fork<id>-1, fork<id>-2, ... (at most 16 bytes), made in C: next() of
         # this iterator is atomic (no lock) and costs no Python frame. One format per name
         # (b"fork1000-%d" % n), not a format and a concatenation: 0.3 us less per fork.
         self._next_name = map(operator.itemgetter(slice(16)),
                               map((b"fork%x-%%d" % self._id).__mod__, itertools.count(1))).__next__
-
-    @property
-    def device(self) -> Any:
-        """The device the template lives on."""
-        return self._device
-
-    @property
-    def id(self) -> int:
-        """The driver id (``user_param.eid`` after ``PLenclave_create``, e.g. ``0x1000``)."""
-        return self._id
-
-    @property
-    def eid(self) -> int:
-        """The shadow eid (an index in the monitor's table of templates)."""
-        return int(self._core.eid)
-
-    @property
-    def alive(self) -> bool:
-        """The template was not destroyed."""
-        return bool(self._core.state != "INVALID")
 
     @property
     def measurement(self) -> bytes:
@@ -110,12 +91,6 @@ class ShadowEnclave:
             return Report.from_bytes(self._core.attest(nonce))
         except RuntimeError as e:
             raise self._gone_or(e) from None
-
-    def _gone_or(self, e: BaseException) -> EnclaveError:
-        """The error to raise for a failed binding call: the template is gone, or ``e``."""
-        if not self.alive:
-            return EnclaveDestroyed(f"shadow enclave {self.id:#x} was destroyed")
-        return EnclaveError(str(e))
 
     def _name(self, name: Union[str, bytes, None]) -> bytes:
         """``name`` checked, or a default unique among this template's forks
