@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from ..sizes import parse_size
 
 __all__ = [
     "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_BUDGET", "EXIT_HALT", "EXIT_FAULT_OTHER",
     "exit_status", "size_arg", "count_arg", "threads_arg", "err", "out", "resolve_enclave",
-    "print_stats",
+    "print_stats", "add_demo_arguments", "MAGIC_SHM_VALUE", "MAGIC_RELAY_PAGE_VALUE",
 ]
 
 EXIT_FAILED = 1
@@ -22,6 +22,11 @@ EXIT_BUDGET = 124
 EXIT_HALT = 125
 EXIT_INTERRUPTED = 130
 EXIT_FAULT_OTHER = 134
+
+MAGIC_SHM_VALUE = 11111
+"""What the SDK's host demos write into the shm for the enclave to check."""
+MAGIC_RELAY_PAGE_VALUE = 22222
+"""What they write into the relay page."""
 
 _SIGNALS = {0: 7, 4: 7, 6: 7, 2: 4, 3: 5, 1: 11, 5: 11, 7: 11, 12: 11, 13: 11, 15: 11}
 """Exception cause -> signal number (SIGBUS 7, SIGILL 4, SIGTRAP 5, SIGSEGV 11)."""
@@ -102,3 +107,12 @@ def print_stats(instret: int, elapsed: float) -> None:
     """The ``--stats`` line: instructions, seconds and MIPS, on stderr."""
     mips = instret / elapsed / 1e6 if elapsed > 0 else 0.0
     sys.stderr.write(f"pltvm: {instret} instructions in {elapsed:.3f} s, {mips:.1f} MIPS\n")
+
+
+def add_demo_arguments(p: Any, threads_help: str) -> None:
+    """The arguments of the SDK host demos (``run``, ``fork-host``): ``--secure-memory``, ELF
+    and an optional THREADS count."""
+    p.add_argument("--secure-memory", type=size_arg, metavar="N",
+                   help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
+    p.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
+    p.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1, help=threads_help)

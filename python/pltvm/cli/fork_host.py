@@ -18,15 +18,21 @@ import struct
 import threading
 from typing import Any
 
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, out, size_arg, threads_arg
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MAGIC_RELAY_PAGE_VALUE,
+    MAGIC_SHM_VALUE,
+    add_demo_arguments,
+    out,
+)
 
 __all__ = ["add_parsers", "main", "run_fork_host", "COMMANDS"]
 
 COMMANDS = ("fork-host",)
 SHM_SIZE = 0x4000
 MM_ARG_SIZE = 0x1000
-MAGIC_SHM_VALUE = 11111
-MAGIC_RELAY_PAGE_VALUE = 22222
 
 _EPILOG = """\
 what it prints:
@@ -51,7 +57,6 @@ ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such fil
 
 def add_parsers(sub: Any) -> None:
     """Add the ``fork-host`` sub-command to the ``pltvm`` parser's subparsers."""
-
     p = sub.add_parser(
         "fork-host",
         help="fork enclave instances from a shadow enclave like the Penglai SDK's fork-host demo",
@@ -61,13 +66,7 @@ def add_parsers(sub: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--secure-memory", type=size_arg, metavar="N",
-                   help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
-    p.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
-    p.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1,
-                   help="number of threads, each forking and running one instance (default 1)")
-
-
+    add_demo_arguments(p, "number of threads, each forking and running one instance (default 1)")
 
 
 def main(ns: argparse.Namespace) -> int:

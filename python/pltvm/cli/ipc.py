@@ -7,7 +7,7 @@ import argparse
 import struct
 from typing import Any, List, Optional
 
-from .common import err, out, resolve_enclave
+from .common import MAGIC_RELAY_PAGE_VALUE, MAGIC_SHM_VALUE, err, out, resolve_enclave
 
 __all__ = ["COMMANDS", "add_parsers", "main", "run_test_caller"]
 
@@ -15,8 +15,6 @@ COMMANDS = ("test-caller",)
 
 SHM_SIZE = 0x4000
 MM_ARG_SIZE = 0x4000
-MAGIC_SHM_VALUE = 11111
-MAGIC_RELAY_PAGE_VALUE = 22222
 ATTEST_NONCE = 1234
 
 _EPILOG = """\

@@ -14,15 +14,23 @@ import struct
 import threading
 from typing import Any, Callable, Union
 
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, err, out, resolve_enclave, size_arg, threads_arg
+from .common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MAGIC_RELAY_PAGE_VALUE,
+    MAGIC_SHM_VALUE,
+    add_demo_arguments,
+    err,
+    out,
+    resolve_enclave,
+)
 
 __all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
 
 COMMANDS = ("run", "enclaves")
 SHM_SIZE = 0x1000
 MM_ARG_SIZE = 0x1000
-MAGIC_SHM_VALUE = 11111
-MAGIC_RELAY_PAGE_VALUE = 22222
 
 _RUN_EPILOG = """\
 what it prints (stdout), per thread i = 1..THREADS:
@@ -50,10 +58,6 @@ ELF may be the name of a bundled enclave (see `pltvm enclaves`) when no such fil
 """
 
 
-
-
-
-
 def add_parsers(sub: Any) -> None:
     """Add the ``run`` and ``enclaves`` sub-commands to the ``pltvm`` parser's subparsers."""
     run = sub.add_parser(
@@ -64,17 +68,9 @@ def add_parsers(sub: Any) -> None:
         epilog=_RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--secure-memory", type=size_arg, metavar="N",
-                     help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
-    run.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
-    run.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1,
-                     help="number of threads, each running its own enclave (default 1)")
+    add_demo_arguments(run, "number of threads, each running its own enclave (default 1)")
     sub.add_parser("enclaves", help="list the bundled enclaves",
                    description="List the names of the bundled demo enclaves (usable as `pltvm run NAME`).")
-
-
-
-
 
 
 def main(ns: argparse.Namespace) -> int:
@@ -140,8 +136,6 @@ def _checked_elf(ns: argparse.Namespace, sigint: Any) -> Union[str, int]:
         except ValueError as e:
             return err(str(e))
     return path
-
-
 
 
 def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
