@@ -1,10 +1,14 @@
 //! Enclaves whose block an S-mode host built in its own RAM (the system machine's CREATE,
-//! fid 99): the monitor's half of creation (§1.5) on a block the host loaded as Penglai's
-//! driver does, then the same registration as [`Monitor::create`]. The caller (crate::system)
-//! checked the create parameters and the block's layout and makes the block secure.
+//! fid 99; CREATE_SERVER, fid 90; CREATE_SHADOW, fid 86): the monitor's half of creation on a
+//! block the host loaded as Penglai's driver does, then the same registration as
+//! [`Monitor::create`], [`Monitor::create_server`] and [`Monitor::create_shadow`]. Fork
+//! instances of such a template (RUN_SHADOW, fid 87) come from [`Monitor::fork`] with the
+//! host's instance block counted against the secure pool. The caller (crate::system) checked
+//! the create parameters and the block's layout and makes the block secure.
 use super::consts::*;
 use super::enclave::{CreateError, Enclave, Pending};
 use super::rng::SplitMix;
+use super::shadow::{build_template, ForkParams, Template};
 use super::{EnclaveCell, Monitor, State};
 use crate::bus::Bus;
 use crate::hart::csr::num::SATP;
@@ -31,17 +35,8 @@ impl Monitor {
     pub fn adopt_block(&self, b: Block<'_>) -> Result<Arc<EnclaveCell>, CreateError> {
         let bytes = b.pages * PAGE;
         let name = b.name;
-        if !self.reserve(bytes) {
-            let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
-            return Err(CreateError::NoMemory { need: bytes, free });
-        }
-        let mut enc = match Self::block_enclave(b, bytes) {
-            Ok(e) => e,
-            Err(err) => {
-                self.release(bytes);
-                return Err(err);
-            }
-        };
+        self.reserve_or_err(bytes)?;
+        let mut enc = self.built(Self::block_enclave(b, bytes, true), bytes)?;
         let mut t = self.tables();
         let Some(id) = t.free_id() else {
             t.used -= bytes;
@@ -55,7 +50,95 @@ impl Monitor {
         Ok(cell)
     }
 
-    fn block_enclave(b: Block<'_>, bytes: u64) -> Result<Enclave, CreateError> {
+    /// Creates a server enclave from a host-built block (§9.1): no kbuffer (a server prints
+    /// through its top caller's), measured without one, RUNNABLE from the start; the name (up
+    /// to its first NUL) must be non-empty and unique among live servers.
+    pub fn adopt_server_block(&self, b: Block<'_>) -> Result<Arc<EnclaveCell>, CreateError> {
+        let bytes = b.pages * PAGE;
+        let name = b.name;
+        let key_len = name.iter().position(|&c| c == 0).unwrap_or(16);
+        if key_len == 0 {
+            return Err(CreateError::Param("a server enclave needs a name".into()));
+        }
+        self.reserve_or_err(bytes)?;
+        let mut enc = self.built(Self::block_enclave(b, bytes, false), bytes)?;
+        let mut t = self.tables();
+        let taken = t.eids.iter().flatten().any(|c| c.kind == SERVER_ENCLAVE && c.name_key() == &name[..key_len]);
+        let id = if taken { None } else { t.free_id() };
+        let Some(id) = id else {
+            t.used -= bytes;
+            return Err(if taken { CreateError::Param("a server enclave of that name exists".into()) } else { CreateError::NoId });
+        };
+        let eid = t.free_eid();
+        enc.rng = t.next_rng(self.config.seed);
+        let cell = EnclaveCell::new(eid as u32, id, name, SERVER_ENCLAVE, None, State::Runnable, enc);
+        t.eids[eid] = Some(Arc::clone(&cell));
+        t.ids.insert(id, Arc::clone(&cell));
+        Ok(cell)
+    }
+
+    /// Creates a shadow template from a host-built block loaded with no stack (§5.1): no
+    /// kbuffer, no shm, measured; the fork skeleton added as for [`Monitor::create_shadow`];
+    /// a slot of the shadow table (the cell's `eid` is the shadow eid). Resets the run
+    /// counter (B1).
+    pub fn adopt_shadow_block(&self, b: Block<'_>) -> Result<Arc<EnclaveCell>, CreateError> {
+        let bytes = b.pages * PAGE;
+        let name = b.name;
+        self.reserve_or_err(bytes)?;
+        let built = Self::block_enclave(b, bytes, false).and_then(|mut e| {
+            let tpl = build_template(&mut e)
+                .ok_or_else(|| CreateError::Limit("the shadow block has no free pages left for the fork page tables".into()))?;
+            Ok((e, tpl))
+        });
+        let (enc, template) = self.built(built, bytes)?;
+        let mut t = self.tables();
+        t.eapp_args = 0;
+        let Some(id) = t.free_id() else {
+            t.used -= bytes;
+            return Err(CreateError::NoId);
+        };
+        let sid = t.free_sid();
+        let cell = EnclaveCell::new(sid as u32, id, name, SHADOW_ENCLAVE, None, State::Fresh, enc);
+        t.shadows[sid] = Some((Arc::clone(&cell), Arc::new(Template { id, ..template })));
+        t.ids.insert(id, Arc::clone(&cell));
+        Ok(cell)
+    }
+
+    /// Forks a FRESH instance of `template` (fid 87) for a host that gave `block_bytes` of its
+    /// RAM as the instance block: those bytes count against the secure pool for the
+    /// instance's life (its frames are the template's, copy-on-write).
+    pub fn adopt_fork(&self, template: &EnclaveCell, p: &ForkParams, block_bytes: u64) -> Result<Arc<EnclaveCell>, CreateError> {
+        self.reserve_or_err(block_bytes)?;
+        let cell = match self.fork(template, p) {
+            Ok(cell) => cell,
+            Err(e) => {
+                self.release(block_bytes);
+                return Err(e);
+            }
+        };
+        // Nobody else can hold the new instance yet.
+        if let Some(e) = cell.inner.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            e.secure_bytes += block_bytes;
+        }
+        Ok(cell)
+    }
+
+    fn reserve_or_err(&self, bytes: u64) -> Result<(), CreateError> {
+        if self.reserve(bytes) {
+            return Ok(());
+        }
+        let free = self.config.secure_memory.saturating_sub(self.secure_memory_used());
+        Err(CreateError::NoMemory { need: bytes, free })
+    }
+
+    /// `r`, giving the reserved bytes back if it is an error.
+    fn built<T>(&self, r: Result<T, CreateError>, bytes: u64) -> Result<T, CreateError> {
+        r.inspect_err(|_| self.release(bytes))
+    }
+
+    /// The enclave of a host-built block; `kbuffer`: map the monitor's print buffer (normal
+    /// enclaves; servers and templates have none).
+    fn block_enclave(b: Block<'_>, bytes: u64, kbuffer: bool) -> Result<Enclave, CreateError> {
         let full = || CreateError::Limit("the enclave block has no free pages left for page tables".into());
         let block_end = b.block_pa + bytes;
         let mut e = Enclave {
@@ -83,10 +166,12 @@ impl Monitor {
         };
         e.hart.prv = Priv::U;
         e.hart.host_traps = true;
-        let kb = e.try_host_alloc(KBUFFER_SIZE).ok_or_else(full)?;
-        e.kbuffer_pa = kb;
-        if !e.map(KBUFFER, kb, 1, PTE_DATA) {
-            return Err(full());
+        if kbuffer {
+            let kb = e.try_host_alloc(KBUFFER_SIZE).ok_or_else(full)?;
+            e.kbuffer_pa = kb;
+            if !e.map(KBUFFER, kb, 1, PTE_DATA) {
+                return Err(full());
+            }
         }
         if let Some(shm) = b.shm {
             e.map_shm(shm)?;

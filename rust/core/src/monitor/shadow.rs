@@ -123,7 +123,7 @@ fn take(free: &mut std::ops::Range<u64>, bus: &mut Bus) -> Option<u64> {
 }
 
 /// Adds the fork skeleton to a freshly built template (see the module comment).
-fn build_template(e: &mut Enclave) -> Option<Template> {
+pub(super) fn build_template(e: &mut Enclave) -> Option<Template> {
     let mut free = e.free_pages.clone();
     let bus = &mut e.bus;
     // The stack and kbuffer frames sit right after the block (a power of two of at least 512

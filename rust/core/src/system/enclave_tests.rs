@@ -8,27 +8,27 @@ use crate::monitor::consts::SBI_EXT_PENGLAI_ENCLAVE;
 use crate::monitor::pt;
 use crate::mmu::sv39::PTE_V;
 
-const BLOCK: u64 = 0x8080_0000; // exactly PMD[4]'s 2 MiB leaf in `installed()`
-const BLOCK_SIZE: u64 = 2 << 20;
-const PARAM: u64 = 0x8070_0000;
-const EID_PTR: u64 = 0x8070_1000;
-const MAILBOX: u64 = 0x8070_1008;
-const RETVAL: u64 = 0x8070_1028;
-const KBUF: u64 = 0x8070_2000;
-const REPORT: u64 = 0x8070_3000;
+pub(super) const BLOCK: u64 = 0x8080_0000; // exactly PMD[4]'s 2 MiB leaf in `installed()`
+pub(super) const BLOCK_SIZE: u64 = 2 << 20;
+pub(super) const PARAM: u64 = 0x8070_0000;
+pub(super) const EID_PTR: u64 = 0x8070_1000;
+pub(super) const MAILBOX: u64 = 0x8070_1008;
+pub(super) const RETVAL: u64 = 0x8070_1028;
+pub(super) const KBUF: u64 = 0x8070_2000;
+pub(super) const REPORT: u64 = 0x8070_3000;
 
-fn slli(rd: u32, rs1: u32, sh: u32) -> u32 {
+pub(super) fn slli(rd: u32, rs1: u32, sh: u32) -> u32 {
     (sh << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13
 }
-fn sb(rs2: u32, rs1: u32, imm: u32) -> u32 {
+pub(super) fn sb(rs2: u32, rs1: u32, imm: u32) -> u32 {
     ((imm >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | ((imm & 31) << 7) | 0x23
 }
-fn lui(rd: u32, imm20: u32) -> u32 {
+pub(super) fn lui(rd: u32, imm20: u32) -> u32 {
     (imm20 << 12) | (rd << 7) | 0x37
 }
 
 /// Enclave code at VA 0x1000: "hi" into the kbuffer, OCALL_SYS_WRITE, then EAPP_RETURN(42).
-fn program() -> Vec<u32> {
+pub(super) fn program() -> Vec<u32> {
     assert_eq!(SBI_EXT_PENGLAI_ENCLAVE, 0x100101);
     vec![
         addi(5, 0, -1),
@@ -52,11 +52,16 @@ fn program() -> Vec<u32> {
 /// Builds the block as the driver would: page 1 root, code at page 3 mapped at 0x1000 (RWX
 /// image flags), tables from page 4; returns `free_mem`.
 fn build_block(m: &mut Machine, code: &[u32], leaf_pa: Option<u64>) -> u64 {
-    let root = BLOCK + PAGE;
-    let data = BLOCK + 3 * PAGE;
+    build_block_at(m, BLOCK, code, leaf_pa)
+}
+
+/// [`build_block`] for a block at `block`.
+pub(super) fn build_block_at(m: &mut Machine, block: u64, code: &[u32], leaf_pa: Option<u64>) -> u64 {
+    let root = block + PAGE;
+    let data = block + 3 * PAGE;
     let bytes: Vec<u8> = code.iter().flat_map(|i| i.to_le_bytes()).collect();
     assert!(m.mem_write(data, &bytes));
-    let mut next = BLOCK + 4 * PAGE;
+    let mut next = block + 4 * PAGE;
     let ok = pt::map_range(&mut m.bus, root, 0x1000, leaf_pa.unwrap_or(data), 1, 0xDF, &mut |_| {
         let p = next;
         next += PAGE;
@@ -68,10 +73,15 @@ fn build_block(m: &mut Machine, code: &[u32], leaf_pa: Option<u64>) -> u64 {
 }
 
 fn param(m: &mut Machine, free_mem: u64) {
+    param_at(m, PARAM, BLOCK, free_mem, b"test");
+}
+
+/// An `enclave_create_param` at `at` for the block at `block` (the other fields as [`param`]).
+pub(super) fn param_at(m: &mut Machine, at: u64, block: u64, free_mem: u64, name: &[u8]) {
     let mut p = [0u8; 136];
     let mut put = |off: usize, v: u64| p[off..off + 8].copy_from_slice(&v.to_le_bytes());
     put(0, EID_PTR);
-    put(32, BLOCK);
+    put(32, block);
     put(40, BLOCK_SIZE);
     put(48, 0x1000);
     put(56, free_mem);
@@ -81,12 +91,12 @@ fn param(m: &mut Machine, free_mem: u64) {
         put(96 + 8 * i, MAILBOX + 8 * i as u64);
     }
     put(128, RETVAL);
-    p[8..12].copy_from_slice(b"test");
-    assert!(m.mem_write(PARAM, &p));
+    p[8..8 + name.len()].copy_from_slice(name);
+    assert!(m.mem_write(at, &p));
 }
 
 /// A Penglai host call from S-mode: (a0, a1) after it.
-fn call(m: &mut Machine, fid: u64, args: &[u64]) -> (i64, u64) {
+pub(super) fn call(m: &mut Machine, fid: u64, args: &[u64]) -> (i64, u64) {
     put(m, 0x8040_0000, &[ECALL]);
     m.hart.pc = 0x8040_0000;
     m.hart.x[17] = sbi::EXT_PENGLAI_HOST;

@@ -1,6 +1,6 @@
 //! The Penglai host extension (`a7` = 0x100100, `a6` = fid): what the enclave driver calls.
 //! A table of functions; unknown fids return -2 as Penglai does.
-use super::enclave;
+use super::{enclave, server, shadow};
 use super::gpt::ERR;
 use super::sbi::{Call, Outcome};
 
@@ -13,10 +13,16 @@ pub const STOP_ENCLAVE: u64 = 96;
 pub const RESUME_ENCLAVE: u64 = 95;
 pub const DESTROY_ENCLAVE: u64 = 94;
 pub const MEMORY_EXTEND: u64 = 92;
+pub const CREATE_SERVER: u64 = 90;
+pub const DESTROY_SERVER: u64 = 89;
+pub const RUN_SHADOW: u64 = 87;
+pub const CREATE_SHADOW: u64 = 86;
 pub const SCHRODINGER_INIT: u64 = 85;
 pub const DEBUG_PRINT: u64 = 84;
 pub const PT_AREA_SEPARATION: u64 = 83;
 pub const MAP_PTE: u64 = 81;
+pub const ATTEST_SHADOW: u64 = 80;
+pub const DESTROY_SHADOW: u64 = 79;
 
 type Fid = fn(&mut Call<'_>) -> i64;
 
@@ -34,6 +40,12 @@ const FIDS: &[(u64, Fid)] = &[
     (STOP_ENCLAVE, enclave::stop),
     (RESUME_ENCLAVE, enclave::resume),
     (DESTROY_ENCLAVE, enclave::destroy),
+    (CREATE_SERVER, server::create),
+    (DESTROY_SERVER, server::destroy),
+    (CREATE_SHADOW, shadow::create),
+    (RUN_SHADOW, shadow::run),
+    (ATTEST_SHADOW, shadow::attest),
+    (DESTROY_SHADOW, shadow::destroy),
 ];
 
 pub fn dispatch(c: &mut Call<'_>) -> Outcome {

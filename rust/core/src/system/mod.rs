@@ -13,7 +13,10 @@ mod enclave;
 pub mod gpt;
 mod host;
 pub mod mem;
+mod relay;
 mod sbi;
+mod server;
+mod shadow;
 mod tvm;
 
 use crate::bus::Bus;
@@ -124,5 +127,7 @@ fn retire(hart: &mut Hart) {
 
 #[cfg(test)]
 mod enclave_tests;
+#[cfg(test)]
+mod kinds_tests;
 #[cfg(test)]
 mod tests;
