@@ -8,12 +8,15 @@
  * Version 1 checks the slot index; version 2 added "extended" slot records (index >= 0xf0,
  * index - 0xf0 scaled by 4096 as a page number) whose bound check was forgotten: a version 2
  * input, after a name record, with an 'S' record of index >= 0xf0 and a non-empty value
- * writes far past `slots` (a store page fault). */
+ * writes far past `slots` (a store page fault).
+ *
+ * The buffers are volatile: nothing reads them back, so without it the compiler drops every
+ * store into them, the out-of-bounds one included, and the bug is not in the binary. */
 #include <stdint.h>
 #include "eapp.h"
 
-static uint8_t slots[16];
-static char name[16];
+static volatile uint8_t slots[16];
+static volatile char name[16];
 
 int EAPP_ENTRY main(unsigned long shm, unsigned long shm_size)
 {
