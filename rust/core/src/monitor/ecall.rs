@@ -70,9 +70,9 @@ pub fn ecall(e: &mut Enclave, cx: &mut Ctx<'_>) -> Step {
         fid::CALL | fid::RETURN => MINUS_ONE,
         fid::ASYN_CALL => super::relay_names::asyn_call(e, cx.monitor, a0, a1),
         fid::SPLIT_MEM_REGION => split_mem_region(e, a0, a1, a2),
-        // Secure shm as the SDK driver serves it (B29's "driver" behaviour): attach finds nothing.
-        fid::SHM_ATTACH => 0,
-        fid::SHM_STAT => MINUS_ONE,
+        // Secure shm (secure_shm.rs).
+        fid::SHM_ATTACH => cx.monitor.shm_attach(e, cx.eid, a0),
+        fid::SHM_STAT => cx.monitor.shm_stat(e, a0, a1),
         _ => return Step::Leave(RunExit::Fault { cause: 8, tval: 0, pc: e.hart.pc, ecall: Some((a6, a7)) }),
     };
     e.hart.x[10] = result;
@@ -117,9 +117,12 @@ fn ocall_dispatch(e: &mut Enclave, cx: &mut Ctx<'_>, id: u64, a1: u64, a2: u64, 
             return Step::Leave(RunExit::Relay);
         }
         ocall::GETRANDOM => getrandom(e, cx.monitor, a1, a2),
-        // Secure shm, as the SDK driver services it (B29 "driver returns 0" behaviour).
-        ocall::SHM_GET | ocall::SHM_DESTROY => 0,
-        ocall::SHM_DETACH | ocall::SHM_EXTEND_MEMORY => MINUS_ONE,
+        // Secure shm (secure_shm.rs), served without leaving the enclave (B29 fix). EXTEND is
+        // a monitor-to-host request, never one an enclave makes.
+        ocall::SHM_GET => cx.monitor.shm_get(e, cx.eid, a1, a2),
+        ocall::SHM_DETACH => cx.monitor.shm_detach(e, cx.eid, a1),
+        ocall::SHM_DESTROY => cx.monitor.shm_destroy(a1),
+        ocall::SHM_EXTEND_MEMORY => MINUS_ONE,
         other if e.user_ocalls.contains(&other) => {
             e.pending = Pending::User;
             e.hart.pc = e.hart.pc.wrapping_add(4);

@@ -141,6 +141,8 @@ pub(super) struct Ipc {
     /// Relay regions handed to a name by `asyn_enclave_call` (name, contents), oldest first:
     /// the next enclave of that name run with the inherit argument maps them (relay_names.rs).
     pub(super) named: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Secure shm segments (secure_shm.rs).
+    pub(super) shm: super::secure_shm::Registry,
 }
 
 impl Ipc {

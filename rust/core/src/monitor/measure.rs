@@ -39,10 +39,8 @@ fn frame(bus: &Bus, pa: u64) -> &[u8; PAGE_SIZE] {
     if !bus.is_ram(pa) {
         return &ZERO;
     }
-    match bus.mem.get(pa >> PAGE_SHIFT) {
-        Some(f) => f,
-        None => &ZERO,
-    }
+    // `page`, not `mem`: secure shm pages live outside the frame tree.
+    bus.page(pa >> PAGE_SHIFT).unwrap_or(&ZERO)
 }
 
 fn walk(bus: &Bus, h: &mut Sm3, table: u64, level: u32, base: u64, need_va: &mut bool) {

@@ -25,6 +25,7 @@ pub mod pt;
 mod relay_names;
 pub mod rng;
 pub mod run;
+pub mod secure_shm;
 mod server;
 pub mod shadow;
 pub mod snapshot;
@@ -349,7 +350,9 @@ impl Monitor {
     }
 
     /// Returns an enclave's resources and frees its table slot and driver id.
-    fn free(&self, cell: &EnclaveCell, enc: Enclave) {
+    fn free(&self, cell: &EnclaveCell, mut enc: Enclave) {
+        // Secure shm segments it is attached to lose this user (secure_shm.rs).
+        self.shm_release_all(cell.eid, &mut enc);
         // Calls this enclave made that are still in flight end with it (ipc.rs).
         if cell.kind == NORMAL_ENCLAVE {
             self.abort_chain(cell.eid);

@@ -25,7 +25,8 @@
 //! Refused (typed [`SnapshotError`]s, nothing changed): an enclave that is not paused in a
 //! host OCALL (fresh, running, stopped, runnable after a budget, paused in a relay-page
 //! return), a destroyed one, one that holds relay regions (they are the host's pages, lent to
-//! one named enclave), a template itself.
+//! one named enclave), one attached to secure shm (its forks would share the segment), a template
+//! itself.
 use super::consts::*;
 use super::enclave::{CreateError, Enclave, Pending, Region};
 use super::rng::SplitMix;
@@ -174,6 +175,13 @@ impl Monitor {
                     "the enclave holds {} relay region(s): relay pages are lent to one enclave and cannot be copied",
                     e.relay.len()
                 )));
+            }
+            if e.bus.has_shared() {
+                return Err(SnapshotError::Refused(
+                    "the enclave is attached to secure shm: forks would share one segment with the source and each other \
+                     (not independent copies); detach it before the snapshot"
+                        .into(),
+                ));
             }
             let mut bus = Bus::default();
             bus.mem = e.bus.mem.clone();
