@@ -6,10 +6,14 @@
 //! breakpoints and read/write/access watchpoints held by the hart (the run loop checks them:
 //! guest memory is never patched, so measurements and copy-on-write sharing are untouched);
 //! single step; continue, interrupted by gdb's Ctrl-C; the guest's exit status (`W` packet);
-//! and `monitor` commands (`instret`, `privilege`, `tlb flush`, `breakpoints`).
+//! `monitor` commands (`instret`, `privilege`, `tlb flush`, `breakpoints`, `checkpoints`); and
+//! reverse execution (`reverse-stepi`, `reverse-continue`) from copy-on-write checkpoints
+//! (see [`history`]).
 //!
 //! This crate has no Python in it: the bindings call [`serve`] with the GIL released.
 pub mod arch;
+pub mod history;
+pub mod tape;
 pub mod target;
 
 use gdbstub::common::Signal;
@@ -17,8 +21,9 @@ use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
 use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
 use pltvm_core::bus::Bus;
+use pltvm_core::device::console::Console;
 use pltvm_core::hart::Hart;
-use pltvm_core::machine::{Exit, Machine};
+use pltvm_core::machine::{Checkpoint, Exit, Machine};
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -40,14 +45,38 @@ pub enum RunStop {
 
 /// Something gdb can debug: one hart, its bus, and a way to run it.
 pub trait Debuggee {
+    /// A checkpoint of the guest, for reverse execution.
+    type Snapshot;
     fn parts(&mut self) -> (&mut Hart, &mut Bus);
+    /// Runs at most `budget` steps (see [`Hart::steps`]): exactly that many unless the guest
+    /// exits, faults, or a host breakpoint/watchpoint holds it.
     fn run(&mut self, budget: u64) -> RunStop;
     fn hart(&mut self) -> &mut Hart {
         self.parts().0
     }
+    /// A checkpoint of the guest now, or why there cannot be one (no reverse execution then).
+    fn snapshot(&mut self) -> Result<Self::Snapshot, String> {
+        Err("this guest cannot be checkpointed".into())
+    }
+    /// Puts the guest back to `s` (console, breakpoints and watchpoints stay).
+    fn restore(&mut self, _s: &Self::Snapshot) {}
+    /// Frames `s` holds that `newer` (None: the live guest) does not share.
+    fn frames_not_in(&mut self, _s: &Self::Snapshot, _newer: Option<&Self::Snapshot>) -> usize {
+        0
+    }
+    /// Bytes of a checkpoint besides its frames.
+    fn state_bytes(_s: &Self::Snapshot) -> usize {
+        0
+    }
+    /// The guest's console, which reverse execution records and plays back.
+    fn console(&mut self) -> Option<&mut Box<dyn Console>> {
+        None
+    }
 }
 
 impl Debuggee for Machine {
+    type Snapshot = Checkpoint;
+
     fn parts(&mut self) -> (&mut Hart, &mut Bus) {
         (&mut self.hart, &mut self.bus)
     }
@@ -58,6 +87,26 @@ impl Debuggee for Machine {
             Exit::Exited(c) => RunStop::Exited(c),
             Exit::Fault { cause, tval, .. } => RunStop::Fault { cause, tval },
         }
+    }
+
+    fn snapshot(&mut self) -> Result<Checkpoint, String> {
+        self.checkpoint().map_err(|e| e.to_string())
+    }
+
+    fn restore(&mut self, s: &Checkpoint) {
+        Machine::restore(self, s)
+    }
+
+    fn frames_not_in(&mut self, s: &Checkpoint, newer: Option<&Checkpoint>) -> usize {
+        s.frames_not_in(newer.map_or(&self.bus.mem, |n| n.mem()))
+    }
+
+    fn state_bytes(s: &Checkpoint) -> usize {
+        s.state_bytes()
+    }
+
+    fn console(&mut self) -> Option<&mut Box<dyn Console>> {
+        Some(&mut self.bus.console)
     }
 }
 
@@ -85,8 +134,11 @@ impl<'a, D: Debuggee> BlockingEventLoop for EventLoop<'a, D> {
         target: &mut Self::Target,
         conn: &mut TcpStream,
     ) -> Result<Event<Stop>, WaitForStopReasonError<String, io::Error>> {
-        if target.resume == Resume::Step {
-            return Ok(Event::TargetStopped(target.step_one().unwrap_or(Stop::DoneStep)));
+        match target.resume {
+            Resume::Step => return Ok(Event::TargetStopped(target.step_one().unwrap_or(Stop::DoneStep))),
+            Resume::ReverseStep => return target.reverse_step().map(Event::TargetStopped).map_err(WaitForStopReasonError::Target),
+            Resume::ReverseCont => return target.reverse_cont().map(Event::TargetStopped).map_err(WaitForStopReasonError::Target),
+            Resume::Continue => {}
         }
         // The first instruction runs on its own: a breakpoint where the guest stands is the
         // one gdb is continuing from.
@@ -146,6 +198,7 @@ pub fn serve<D: Debuggee>(
     target.host_interrupt = interrupted;
     let stub = GdbStub::new(conn);
     let r = stub.run_blocking::<EventLoop<'_, D>>(&mut target);
+    target.end();
     if target.host_interrupted {
         return Ok(Outcome::Interrupted);
     }

@@ -1,10 +1,15 @@
 //! The gdbstub `Target` over a [`Debuggee`]: registers, memory through the guest's current
 //! translation, breakpoints and watchpoints kept by the hart (no guest memory is patched),
-//! stepping, continuing, and `monitor` commands.
+//! stepping, continuing (forwards and backwards, see [`crate::history`]), and `monitor`
+//! commands.
 use crate::arch::{CoreRegs, Reg, Riscv64};
+use crate::history::History;
 use crate::{Debuggee, RunStop};
 use gdbstub::common::Signal;
 use gdbstub::stub::SingleThreadStopReason;
+use gdbstub::target::ext::base::reverse_exec::{
+    ReplayLogPosition, ReverseCont, ReverseContOps, ReverseStep, ReverseStepOps,
+};
 use gdbstub::target::ext::base::single_register_access::{SingleRegisterAccess, SingleRegisterAccessOps};
 use gdbstub::target::ext::base::singlethread::{
     SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep, SingleThreadSingleStepOps,
@@ -30,10 +35,14 @@ pub const MAX_HW: usize = 16;
 pub enum Resume {
     Continue,
     Step,
+    ReverseStep,
+    ReverseCont,
 }
 
 pub struct DebugTarget<'a, D: Debuggee> {
     pub d: &'a mut D,
+    /// Checkpoints and the console tape, for reverse execution.
+    pub hist: History<D::Snapshot>,
     sw: Vec<u64>,
     hw: Vec<u64>,
     watches: Vec<(u64, u64, HartWatch)>,
@@ -74,8 +83,10 @@ pub fn fault_signal(cause: u64) -> Signal {
 
 impl<'a, D: Debuggee> DebugTarget<'a, D> {
     pub fn new(d: &'a mut D) -> Self {
+        let hist = History::start(d);
         DebugTarget {
             d,
+            hist,
             sw: Vec::new(),
             hw: Vec::new(),
             watches: Vec::new(),
@@ -84,6 +95,42 @@ impl<'a, D: Debuggee> DebugTarget<'a, D> {
             host_interrupt: Box::new(|| false),
             host_interrupted: false,
         }
+    }
+
+    /// The end of the session: the guest gets its own console back.
+    pub fn end(&mut self) {
+        self.hist.stop(self.d);
+    }
+
+    /// gdb changed the guest's registers or memory.
+    fn changed(&mut self) {
+        self.hist.changed(self.d);
+    }
+
+    /// The stop gdb gets for a host breakpoint or watchpoint the guest stands before.
+    fn hit_stop(&self, hit: DebugHit) -> Stop {
+        match hit {
+            DebugHit::Breakpoint(pc) => {
+                if self.hw.contains(&pc) && !self.sw.contains(&pc) { Stop::HwBreak(()) } else { Stop::SwBreak(()) }
+            }
+            DebugHit::Watch { kind, addr } => Stop::Watch { tid: (), kind: gdb_kind(kind), addr },
+        }
+    }
+
+    /// `reverse-stepi`: one step back, or the beginning of the history.
+    pub fn reverse_step(&mut self) -> Result<Stop, String> {
+        Ok(match self.hist.reverse_step(self.d)? {
+            true => Stop::DoneStep,
+            false => Stop::ReplayLog { tid: None, pos: ReplayLogPosition::Begin },
+        })
+    }
+
+    /// `reverse-continue`: back to the previous breakpoint or watchpoint hit, or the beginning.
+    pub fn reverse_cont(&mut self) -> Result<Stop, String> {
+        Ok(match self.hist.reverse_cont(self.d)? {
+            Some(hit) => self.hit_stop(hit),
+            None => Stop::ReplayLog { tid: None, pos: ReplayLogPosition::Begin },
+        })
     }
 
     fn sync_breakpoint(&mut self, pc: u64) {
@@ -117,6 +164,12 @@ impl<'a, D: Debuggee> DebugTarget<'a, D> {
     /// Executes one instruction (or takes one trap). A breakpoint on it is stepped over; a
     /// watchpoint it touches lets it complete and is reported.
     pub fn step_one(&mut self) -> Option<Stop> {
+        let s = self.step_one_inner();
+        self.hist.forward(self.d);
+        s
+    }
+
+    fn step_one_inner(&mut self) -> Option<Stop> {
         let r = self.d.run(1);
         if let Some(s) = self.finish(r) {
             return Some(s);
@@ -136,15 +189,19 @@ impl<'a, D: Debuggee> DebugTarget<'a, D> {
 
     /// Runs up to `n` instructions; returns a stop reason if something stopped the guest.
     pub fn run_chunk(&mut self, n: u64) -> Option<Stop> {
+        let s = self.run_chunk_inner(n);
+        self.hist.forward(self.d);
+        s
+    }
+
+    fn run_chunk_inner(&mut self, n: u64) -> Option<Stop> {
         let r = self.d.run(n);
         if let Some(s) = self.finish(r) {
             return Some(s);
         }
         match self.d.hart().take_debug_hit() {
             None => None,
-            Some(DebugHit::Breakpoint(pc)) => {
-                Some(if self.hw.contains(&pc) && !self.sw.contains(&pc) { Stop::HwBreak(()) } else { Stop::SwBreak(()) })
-            }
+            Some(hit @ DebugHit::Breakpoint(_)) => Some(self.hit_stop(hit)),
             Some(DebugHit::Watch { kind, addr }) => {
                 let r = self.run_skipping(1);
                 Some(self.finish(r).unwrap_or(Stop::Watch { tid: (), kind: gdb_kind(kind), addr }))
@@ -249,6 +306,7 @@ impl<D: Debuggee> SingleThreadBase for DebugTarget<'_, D> {
         hart.x = regs.x;
         hart.x[0] = 0;
         hart.pc = regs.pc;
+        self.changed();
         Ok(())
     }
 
@@ -264,7 +322,9 @@ impl<D: Debuggee> SingleThreadBase for DebugTarget<'_, D> {
     }
 
     fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
-        if self.write_virtual(start, data) { Ok(()) } else { Err(TargetError::NonFatal) }
+        let ok = self.write_virtual(start, data);
+        self.changed();
+        if ok { Ok(()) } else { Err(TargetError::NonFatal) }
     }
 
     fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
@@ -284,7 +344,9 @@ impl<D: Debuggee> SingleRegisterAccess<()> for DebugTarget<'_, D> {
         let mut b = [0u8; 8];
         let n = val.len().min(8);
         b[..n].copy_from_slice(&val[..n]);
-        if self.write_reg(reg, u64::from_le_bytes(b)) { Ok(()) } else { Err(TargetError::NonFatal) }
+        let ok = self.write_reg(reg, u64::from_le_bytes(b));
+        self.changed();
+        if ok { Ok(()) } else { Err(TargetError::NonFatal) }
     }
 }
 
@@ -296,6 +358,30 @@ impl<D: Debuggee> SingleThreadResume for DebugTarget<'_, D> {
 
     fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
         Some(self)
+    }
+
+    // Offered only when the guest can be checkpointed; otherwise gdb says the target does
+    // not support reverse execution, and `monitor checkpoints` says why.
+    fn support_reverse_step(&mut self) -> Option<ReverseStepOps<'_, (), Self>> {
+        if self.hist.enabled() { Some(self) } else { None }
+    }
+
+    fn support_reverse_cont(&mut self) -> Option<ReverseContOps<'_, (), Self>> {
+        if self.hist.enabled() { Some(self) } else { None }
+    }
+}
+
+impl<D: Debuggee> ReverseStep<()> for DebugTarget<'_, D> {
+    fn reverse_step(&mut self, _tid: ()) -> Result<(), Self::Error> {
+        self.resume = Resume::ReverseStep;
+        Ok(())
+    }
+}
+
+impl<D: Debuggee> ReverseCont<()> for DebugTarget<'_, D> {
+    fn reverse_cont(&mut self) -> Result<(), Self::Error> {
+        self.resume = Resume::ReverseCont;
+        Ok(())
     }
 }
 
@@ -381,6 +467,30 @@ impl<D: Debuggee> MonitorCmd for DebugTarget<'_, D> {
     fn handle_monitor_cmd(&mut self, cmd: &[u8], mut out: ConsoleOutput<'_>) -> Result<(), Self::Error> {
         let cmd = String::from_utf8_lossy(cmd);
         let words: Vec<&str> = cmd.split_whitespace().collect();
+        match words.as_slice() {
+            ["checkpoints"] => return Ok(outputln!(out, "{}", self.hist.report(self.d))),
+            ["checkpoints", "interval", n] => {
+                match n.parse::<u64>() {
+                    Ok(n) if n > 0 => {
+                        self.hist.interval = n;
+                        outputln!(out, "a checkpoint every {n} steps")
+                    }
+                    _ => outputln!(out, "interval: a number of steps, at least 1"),
+                }
+                return Ok(());
+            }
+            ["checkpoints", "cap", n] => {
+                match n.parse::<u64>() {
+                    Ok(n) if n > 0 && n <= (1 << 30) => {
+                        self.hist.cap = n << 20;
+                        outputln!(out, "checkpoints hold at most {n} MiB")
+                    }
+                    _ => outputln!(out, "cap: a number of MiB, 1 to 2^30"),
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         let hart = self.d.hart();
         match words.as_slice() {
             ["instret"] => outputln!(out, "{}", hart.retired),
@@ -405,6 +515,9 @@ impl<D: Debuggee> MonitorCmd for DebugTarget<'_, D> {
                 outputln!(out, "  privilege     the hart's privilege level (M, S or U)");
                 outputln!(out, "  tlb flush     drop cached translations and decoded code");
                 outputln!(out, "  breakpoints   the breakpoints and watchpoints the stub holds");
+                outputln!(out, "  checkpoints   reverse execution's history and memory");
+                outputln!(out, "  checkpoints interval N   a checkpoint every N steps");
+                outputln!(out, "  checkpoints cap M        checkpoints hold at most M MiB");
             }
         }
         Ok(())

@@ -56,6 +56,10 @@ pub struct Hart {
     pub fp: fpu::FpState,
     /// Instructions retired since reset (counts even when mcountinhibit stops minstret).
     pub retired: u64,
+    /// Budget units spent without retiring an instruction (traps and interrupts taken, traps a
+    /// host serviced): `retired + unretired` counts every step, so it names a point of a run
+    /// exactly (the debugger's reverse execution replays to it).
+    pub unretired: u64,
     /// Ticks `wfi` skipped; `mtime = retired + time_skip`.
     time_skip: u64,
     /// Misaligned loads/stores trap (cause 4/6) instead of completing.
@@ -91,6 +95,7 @@ impl Default for Hart {
             csr: CsrFile::default(),
             fp: fpu::FpState::default(),
             retired: 0,
+            unretired: 0,
             time_skip: 0,
             misaligned_trap: false,
             host_traps: false,
@@ -109,6 +114,12 @@ impl Default for Hart {
 }
 
 impl Hart {
+    /// Steps since reset: instructions retired plus traps taken without retiring one. Every
+    /// unit of a run's budget is one step.
+    pub fn steps(&self) -> u64 {
+        self.retired.wrapping_add(self.unretired)
+    }
+
     pub fn mtime(&self) -> u64 {
         self.retired.wrapping_add(self.time_skip)
     }
@@ -217,6 +228,12 @@ impl Hart {
             if let Some(e) = self.event.take() {
                 return e;
             }
+            // The budget first: `run(n)` takes exactly n steps, so a run cut in pieces takes
+            // the same steps as one run (an interrupt pending at the cut is taken by the next
+            // piece, where one run would take it too).
+            if self.retired >= end {
+                return Event::Budget;
+            }
             if let Some(irq) = self.pending_interrupt(bus) {
                 let t = Trap::new(cause::INTERRUPT | irq, 0);
                 if self.host_traps && self.traps_to_m(t) {
@@ -224,9 +241,10 @@ impl Hart {
                 }
                 self.take_trap(t);
                 end = end.saturating_sub(1);
-            }
-            if self.retired >= end {
-                return Event::Budget;
+                self.unretired += 1;
+                if self.retired >= end {
+                    return Event::Budget;
+                }
             }
             self.slice_end = end.min(self.next_timer_deadline(bus));
             self.stop = false;
@@ -273,6 +291,7 @@ impl Hart {
                             }
                             self.take_trap(t);
                             end = end.saturating_sub(1);
+                            self.unretired += 1;
                             continue;
                         }
                     },
@@ -292,6 +311,7 @@ impl Hart {
                         }
                         self.take_trap(t);
                         end = end.saturating_sub(1);
+                        self.unretired += 1;
                     }
                 }
             }

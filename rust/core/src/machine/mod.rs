@@ -1,5 +1,6 @@
 //! Machines: a hart, its bus and what services its traps. `bare` runs M-mode programs with the
 //! CLINT and HTIF; `user` runs a static Linux ELF in U-mode with syscalls serviced here.
+mod checkpoint;
 mod user;
 
 use crate::bus::Bus;
@@ -10,6 +11,7 @@ use crate::hart::{Event, Hart, Priv};
 use crate::mem::PAGE_MASK;
 use crate::system::{System, KERNEL_BASE, MONITOR_SIZE};
 
+pub use checkpoint::{Checkpoint, NoCheckpoints};
 pub use user::{STACK_SIZE, STACK_TOP};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
@@ -196,11 +198,13 @@ impl Machine {
         self.hart.host_write(&mut self.bus, addr, data)
     }
 
-    /// Runs at most `budget` instructions.
+    /// Runs at most `budget` steps (instructions retired, and traps taken or serviced without
+    /// retiring one: see [`Hart::steps`]); stops after exactly `budget` unless the guest exits,
+    /// faults, or a host breakpoint/watchpoint holds it first.
     pub fn run(&mut self, budget: u64) -> Exit {
-        let mut end = self.hart.retired.saturating_add(budget);
+        let end = self.hart.steps().saturating_add(budget);
         loop {
-            let left = end.saturating_sub(self.hart.retired);
+            let left = end.saturating_sub(self.hart.steps());
             match self.hart.run(&mut self.bus, left) {
                 Event::Budget => return Exit::Budget,
                 Event::Exit(code) => return Exit::Exited(code),
@@ -210,9 +214,9 @@ impl Machine {
                         return exit;
                     }
                     // A trap the host serviced without retiring anything (redirected to S,
-                    // an interrupt) still spends budget, so a trap loop returns.
+                    // an interrupt) is still a step, so a trap loop spends the budget.
                     if self.hart.retired == before {
-                        end = end.saturating_sub(1);
+                        self.hart.unretired += 1;
                     }
                 }
             }

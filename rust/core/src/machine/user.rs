@@ -27,7 +27,7 @@ fn page_up(a: u64) -> u64 {
     (a + PAGE_MASK) & !PAGE_MASK
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct UserState {
     segments: Vec<(u64, u64)>,
     brk_start: u64,
