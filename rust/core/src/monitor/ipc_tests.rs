@@ -255,3 +255,38 @@ fn ipc_round_trip_rate() {
         println!("region {region:#x}: {:.0} round trips/s, {:.1} instructions per call", n as f64 / dt, out.instret as f64 / n as f64);
     }
 }
+
+const PEER: &[u8] = include_bytes!("../../../../python/pltvm/enclaves/shm-peer.elf");
+
+/// A host shm for the bundled `shm-peer` running `steps` (op, a, b); see guest/demos/shm-peer.
+fn peer_shm(steps: &[(u64, u64, u64)], server: bool) -> Vec<u8> {
+    let mut shm = vec![0u8; 2 * PAGE as usize];
+    let mut put = |i: usize, v: u64| shm[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, steps.len() as u64);
+    put(1, server as u64);
+    for (i, &(op, a, b)) in steps.iter().enumerate() {
+        put(32 + 4 * i, op);
+        put(33 + 4 * i, a);
+        put(34 + 4 * i, b);
+    }
+    shm[192..192 + 11].copy_from_slice(b"peer-server");
+    shm
+}
+
+#[test]
+fn yield_is_a_transparent_preemption_point_at_the_top_and_in_a_callee() {
+    const ECALL: u64 = 13;
+    const YIELD: u64 = 14;
+    const CALL: u64 = 9;
+    const REQ: u64 = -2i64 as u64;
+    let m = Monitor::new(Config::default());
+    // The server yields with a0 = its req_arg and answers with what the yield returned.
+    let s = m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(ECALL, fid::YIELD, REQ)], true)))).unwrap();
+    let steps = [(ECALL, fid::YIELD, 1234), (YIELD, 0, 0), (CALL, 77, 0)];
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 }, "the host never sees the yields (B11 decision)");
+    let shm = out.shm.unwrap();
+    assert_eq!((word(&shm, 35), word(&shm, 39), word(&shm, 43), word(&shm, 10)), (1234, 0, 0, 77), "a0 unchanged");
+    assert_eq!(out.calls, vec![CallRecord { caller: c.eid, callee: s.eid as u64, result: 0, resp_val: 77, depth: 1 }]);
+}
