@@ -4,6 +4,7 @@ pub mod bus;
 pub mod device;
 pub mod hart;
 pub mod isa;
+pub mod jit;
 pub mod machine;
 pub mod mem;
 pub mod mmu;

@@ -73,11 +73,13 @@ const NO_LINK: Link = Link { pc: NONE, epoch: NONE, to: std::ptr::null_mut(), ed
 pub struct BlockData {
     pub insns: Box<[Packed]>,
     links: [Link; 2],
+    /// Execution count and compiled code (engine `jit`); dropped with the block.
+    pub jit: crate::jit::Slot,
 }
 
 impl BlockData {
     fn new(insns: Box<[Packed]>) -> Box<BlockData> {
-        Box::new(BlockData { insns, links: [NO_LINK; 2] })
+        Box::new(BlockData { insns, links: [NO_LINK; 2], jit: Default::default() })
     }
 
     /// The block recorded as following this one at `pc`, if still valid.

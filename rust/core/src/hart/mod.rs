@@ -2,11 +2,11 @@
 //! decoded-code cache.
 pub mod cov;
 pub mod csr;
-mod decode_cache;
-mod execute;
+pub(crate) mod decode_cache;
+pub(crate) mod execute;
 mod fetch;
 pub mod fpu;
-mod packed;
+pub(crate) mod packed;
 pub mod trap;
 pub mod trigger;
 
@@ -84,6 +84,8 @@ pub struct Hart {
     pub(crate) trig: Option<Box<trigger::Triggers>>,
     /// Decoded PMP entries; enforced only on the system machine (see `mmu::pmp`).
     pub pmp: crate::mmu::pmp::Pmp,
+    /// Interpreter only, or hot blocks compiled (see `crate::jit`).
+    pub engine: crate::jit::Engine,
 }
 
 impl Default for Hart {
@@ -109,6 +111,7 @@ impl Default for Hart {
             cov: None,
             trig: None,
             pmp: crate::mmu::pmp::Pmp::default(),
+            engine: crate::jit::Engine::default(),
         }
     }
 }
@@ -302,7 +305,11 @@ impl Hart {
                 if COV {
                     prev_pc = self.pc;
                 }
-                match self.run_block(bus, insns.as_ptr(), n) {
+                let ran = match if COV { None } else { self.jit_block(bus, block, n) } {
+                    Some(r) => r,
+                    None => self.run_block(bus, insns.as_ptr(), n),
+                };
+                match ran {
                     Ok(()) => prev = Some(block),
                     Err(t) => {
                         prev = None;

@@ -7,7 +7,7 @@
 pub mod access;
 pub mod pmp;
 pub mod sv39;
-mod tlb;
+pub(crate) mod tlb;
 
 pub use tlb::Tlb;
 

@@ -9,11 +9,13 @@
 //! instances) then costs a few bytes here instead of 40 KiB.
 
 pub const TLB_ENTRIES: usize = 1024;
-const EPOCH_SHIFT: u32 = 52;
+pub(crate) const EPOCH_SHIFT: u32 = 52;
 const EPOCH_MASK: u64 = !((1 << EPOCH_SHIFT) - 1);
 const INVALID: u64 = u64::MAX;
 
+/// `repr(C)`: compiled code (`jit`) reads `tag` at offset 0 and `addend` at offset 8.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct Entry {
     /// `vpn | epoch`, or `INVALID`.
     pub tag: u64,
@@ -96,6 +98,12 @@ impl Tlb {
                 *p = INVALID;
             }
         }
+    }
+
+    /// What compiled code needs for an inline lookup: the read and write tables, the slot mask
+    /// and the epoch (valid until the next fill, flush or release).
+    pub(crate) fn raw(&self) -> (*const Entry, *const Entry, u64, u64) {
+        (self.read.as_ptr(), self.write.as_ptr(), self.mask as u64, self.epoch)
     }
 
     pub fn fill_read(&mut self, va: u64, base: *mut u8) {

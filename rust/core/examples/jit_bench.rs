@@ -1,0 +1,83 @@
+//! MIPS of the interpreter and the compiling tier on user-mode ELFs (benches/build/*.elf),
+//! native Rust path (no Python): `cargo run --release -p pltvm-core --example jit_bench --
+//! [--engine interp|jit|both] ELF [ARGS...]`. Prints one line per engine: instructions, seconds,
+//! MIPS, blocks compiled, exit. Output of the guest goes to /dev/null. Not a test.
+use pltvm_core::device::console::Console;
+use pltvm_core::jit::Engine;
+use pltvm_core::machine::{Exit, Machine};
+use pltvm_core::monitor::elf;
+use std::time::Instant;
+
+struct Null;
+impl Console for Null {
+    fn write(&mut self, _fd: u64, data: &[u8]) -> i64 {
+        data.len() as i64
+    }
+    fn read(&mut self, _fd: u64, _buf: &mut [u8]) -> i64 {
+        0
+    }
+}
+
+fn load(bytes: &[u8], argv: &[Vec<u8>]) -> Machine {
+    let info = elf::parse(bytes).expect("an ELF64 RISC-V executable");
+    let mut m = Machine::user(false);
+    m.bus.console = Box::new(Null);
+    let mut end = 0;
+    for p in info.phdrs.iter().filter(|p| p.p_type == 1) {
+        let data = &bytes[p.offset as usize..(p.offset + p.filesz) as usize];
+        m.load_segment(p.vaddr, data, p.memsz).expect("segment fits");
+        end = end.max(p.vaddr + p.memsz);
+    }
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap());
+    let phentsize = u16::from_le_bytes(bytes[0x36..0x38].try_into().unwrap()) as u64;
+    let phnum = u16::from_le_bytes(bytes[0x38..0x3a].try_into().unwrap()) as u64;
+    let phdr = info
+        .phdrs
+        .iter()
+        .find(|p| p.p_type == 1 && p.offset <= phoff && phoff < p.offset + p.filesz)
+        .map_or(0, |p| p.vaddr + phoff - p.offset);
+    let hwcap: u64 = "imafdc".bytes().map(|c| 1u64 << (c - b'a')).sum();
+    let auxv = [
+        (3, phdr), (4, phentsize), (5, phnum), (6, 4096), (7, 0), (8, 0), (9, info.entry), (11, 0), (12, 0),
+        (13, 0), (14, 0), (16, hwcap), (17, 100), (23, 0), (25, 0), (31, 0),
+    ];
+    m.setup_stack(argv, &[], &auxv).expect("stack fits");
+    m.set_brk((end + 0xfff) & !0xfff);
+    m.hart.pc = info.entry;
+    m
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut engines = vec![Engine::Interp, Engine::Jit];
+    if args.first().is_some_and(|a| a == "--engine") {
+        let e = args.get(1).expect("--engine NAME").clone();
+        args.drain(..2);
+        if e != "both" {
+            engines = vec![Engine::parse(&e).expect("interp, jit or both")];
+        }
+    }
+    let path = args.first().expect("ELF path").clone();
+    let bytes = std::fs::read(&path).expect("readable ELF");
+    let argv: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
+    for e in engines {
+        let mut m = load(&bytes, &argv);
+        m.hart.engine = e;
+        let before = pltvm_core::jit::compiled_on_this_thread();
+        let t = Instant::now();
+        let exit = m.run(u64::MAX);
+        let s = t.elapsed().as_secs_f64();
+        let n = m.hart.retired;
+        let compiled = pltvm_core::jit::compiled_on_this_thread() - before;
+        let name = std::path::Path::new(&path).file_name().unwrap().to_string_lossy().into_owned();
+        println!(
+            "{name:14} {:6} {n:>13} insns {s:8.3} s {:8.1} MIPS  compiled {compiled:5}  {:?}",
+            e.name(),
+            n as f64 / s / 1e6,
+            match exit {
+                Exit::Exited(c) => format!("exit {c}"),
+                other => format!("{other:?}"),
+            }
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The calls compiled code makes back into the interpreter: the slow paths of loads and stores
+//! (TLB miss, misaligned, MMIO, code-page writes, faults) and whole instructions the
+//! translator does not emit itself. Each mirrors what `Hart::run_block` does for that
+//! instruction, so a compiled block leaves the hart exactly as the interpreter would.
+//!
+//! Every helper first sets `retired` to the count before its instruction (CSR and CLINT reads
+//! see it), and on a trap or an early stop leaves `pc`, `retired` and `trapped` as the
+//! interpreter would and returns an odd status the compiled code passes straight back.
+use super::Ctx;
+use crate::bus::Bus;
+use crate::hart::execute::TRAPPED;
+use crate::hart::packed::Packed;
+use crate::hart::trap::Trap;
+use crate::hart::{trigger, Event, Hart};
+
+/// Helper status: carry on with the next instruction.
+pub const CONTINUE: u64 = 0;
+/// The instruction trapped: `pc` is its pc, `retired` counts the ones before it, the trap is
+/// in `trapped`.
+pub const EXIT_TRAP: u64 = 1;
+/// The block ended early without a trap (a store asked the loop to stop, or a host
+/// breakpoint): `pc` and `retired` are set.
+pub const EXIT_OK: u64 = 3;
+
+/// `info` packs the instruction's index in the block (bits 16..), its length (bits 8..16),
+/// and for loads the access size in bytes (bits 0..4) and whether it sign-extends (bit 4).
+pub const fn info(k: usize, len: u64, size: u64, signed: bool) -> u64 {
+    (k as u64) << 16 | len << 8 | size | (signed as u64) << 4
+}
+
+/// The TLB may have been refilled, grown or flushed: compiled code reloads its view from ctx.
+#[inline(always)]
+fn refresh(ctx: &mut Ctx, h: &Hart) {
+    let (r, w, mask, epoch) = h.tlb.raw();
+    ctx.read = r;
+    ctx.write = w;
+    ctx.mask = mask;
+    ctx.epoch = epoch;
+}
+
+/// What `run_block` does when instruction `k` (at `pc`, `len` bytes) returns `t`.
+fn finish(h: &mut Hart, ctx: &Ctx, t: Trap, pc: u64, k: u64, len: u64) -> u64 {
+    if t == Trap::STOP {
+        h.pc = pc.wrapping_add(len);
+        h.retired = ctx.base + k + 1;
+        return EXIT_OK;
+    }
+    if t == trigger::HOLD {
+        h.pc = pc;
+        h.retired = ctx.base + k;
+        h.raise(Event::Budget);
+        return EXIT_OK;
+    }
+    h.trapped = t;
+    h.pc = pc;
+    h.retired = ctx.base + k;
+    EXIT_TRAP
+}
+
+/// A load that missed the inline TLB check; the value goes to `ctx.val`.
+pub extern "C" fn load(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, pc: u64, info: u64) -> u64 {
+    // SAFETY: compiled code passes the hart, bus and context its caller gave it, all live and
+    // unaliased for the duration of the block.
+    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
+    let k = info >> 16;
+    h.retired = ctx.base + k;
+    let r = match info & 15 {
+        1 => h.load::<1>(bus, va),
+        2 => h.load::<2>(bus, va),
+        4 => h.load::<4>(bus, va),
+        _ => h.load::<8>(bus, va),
+    };
+    refresh(ctx, h);
+    match r {
+        Ok(v) => {
+            ctx.val = match (info & 15, info & 16 != 0) {
+                (1, true) => v as i8 as i64 as u64,
+                (2, true) => v as i16 as i64 as u64,
+                (4, true) => v as i32 as i64 as u64,
+                _ => v,
+            };
+            CONTINUE
+        }
+        Err(t) => finish(h, ctx, t, pc, k, (info >> 8) & 0xff),
+    }
+}
+
+/// A store that missed the inline TLB check (or goes to a page holding code, MMIO or HTIF).
+pub extern "C" fn store(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, value: u64, pc: u64, info: u64) -> u64 {
+    // SAFETY: as in `load`.
+    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
+    let k = info >> 16;
+    h.retired = ctx.base + k;
+    let r = match info & 15 {
+        1 => h.store::<1>(bus, va, value),
+        2 => h.store::<2>(bus, va, value),
+        4 => h.store::<4>(bus, va, value),
+        _ => h.store::<8>(bus, va, value),
+    };
+    refresh(ctx, h);
+    match r {
+        Ok(()) => CONTINUE,
+        Err(t) => finish(h, ctx, t, pc, k, (info >> 8) & 0xff),
+    }
+}
+
+/// Runs one instruction through its interpreter handler. Compiled code has written every
+/// register back before the call and reloads them after it. Returns the next pc (even), or
+/// an exit status (odd).
+pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, insn: *const Packed, pc: u64, k: u64) -> u64 {
+    // SAFETY: as in `load`; `insn` points into the block being run, which stays allocated
+    // until the run loop's next `collect`.
+    let (h, bus, ctx, insn) = unsafe { (&mut *h, &mut *bus, &mut *ctx, &*insn) };
+    h.retired = ctx.base + k;
+    let next = (insn.handler)(h, bus, insn, pc);
+    refresh(ctx, h);
+    if next == TRAPPED {
+        let t = h.trapped;
+        return finish(h, ctx, t, pc, k, insn.len());
+    }
+    next
+}

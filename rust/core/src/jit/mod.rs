@@ -1,0 +1,215 @@
+//! The compiling tier (issue 12): decoded blocks that run often become host code (Cranelift).
+//!
+//! The interpreter stays the reference and runs everything cold. Each decoded block
+//! (`hart::decode_cache::BlockData`) carries a [`Slot`]: an execution count and, once the count
+//! reaches [`THRESHOLD`], the block's compiled code. Because the code hangs off the decoded
+//! block, every way the decode cache drops a block (a write to its page, `fence.i`, a cache
+//! reset, a fork keeping only shared frames) drops the compiled code with it.
+//!
+//! Exactness, by construction:
+//! - A compiled block runs only when the slice's remaining budget covers the whole block
+//!   (the interpreter's `n == len` case); otherwise the interpreter runs it, so budgets, timer
+//!   deadlines and single-stepping stop at exactly the same instruction.
+//! - It does what `Hart::run_block` does: same `pc` and `retired` at the end, and on a trap in
+//!   the middle the faulting instruction's pc, `retired` before it, and only the register
+//!   writes of the instructions before it. Loads and stores hit the same TLB entries as the
+//!   interpreter's fast path and call the interpreter's `load`/`store` otherwise, so MMIO,
+//!   code-page writes (which end the block after the store, as in the interpreter), page
+//!   faults and misaligned accesses behave identically.
+//! - Instructions it does not translate (A, F/D, CSRs, system) run through their interpreter
+//!   handler from compiled code; interrupts are still only taken between slices.
+//! - Coverage/cmplog and triggers (debugger breakpoints/watchpoints, Sdtrig) force the
+//!   interpreter: with either on, compiled code is not entered.
+mod exec_mem;
+mod helpers;
+mod translate;
+
+use crate::bus::Bus;
+use crate::hart::decode_cache::Block;
+use crate::hart::trap::Trap;
+use crate::hart::Hart;
+use crate::mmu::tlb::Entry;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use exec_mem::ExecMem;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+/// Which tier runs a hart's code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// The interpreter only.
+    #[default]
+    Interp,
+    /// Hot blocks compiled to host code, the interpreter for the rest.
+    Jit,
+}
+
+impl Engine {
+    /// `"interp"` or `"jit"`.
+    pub fn parse(s: &str) -> Option<Engine> {
+        match s {
+            "interp" => Some(Engine::Interp),
+            "jit" => Some(Engine::Jit),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Interp => "interp",
+            Engine::Jit => "jit",
+        }
+    }
+
+    /// Whether this host can compile (Cranelift knows its ISA). Where it cannot, `Jit` still
+    /// runs, entirely in the interpreter.
+    pub fn jit_supported() -> bool {
+        isa().is_some()
+    }
+}
+
+/// Executions of a block before it is compiled, by default. Compiling a block costs about as
+/// much as interpreting 10^5 instructions, so only blocks that clearly repeat are worth it.
+pub const THRESHOLD: u32 = 200;
+
+static THRESHOLD_NOW: AtomicU32 = AtomicU32::new(THRESHOLD);
+
+/// Sets the process-wide compile threshold (at least 1). Tests use 1, so that even short
+/// programs run nearly everything compiled; benches may try others.
+pub fn set_threshold(n: u32) {
+    THRESHOLD_NOW.store(n.max(1), Relaxed);
+}
+
+/// What compiled code reads besides the hart: the TLB tables as of entry (helpers refresh
+/// them), the slice's `retired` at block entry, and a helper's loaded value.
+#[repr(C)]
+pub(crate) struct Ctx {
+    read: *const Entry,
+    write: *const Entry,
+    mask: u64,
+    epoch: u64,
+    base: u64,
+    val: u64,
+}
+
+/// Byte offsets of [`Ctx`] fields, for the translator.
+pub(crate) struct CtxOffsets {
+    read: i32,
+    write: i32,
+    mask: i32,
+    epoch: i32,
+    val: i32,
+}
+
+pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
+    read: std::mem::offset_of!(Ctx, read) as i32,
+    write: std::mem::offset_of!(Ctx, write) as i32,
+    mask: std::mem::offset_of!(Ctx, mask) as i32,
+    epoch: std::mem::offset_of!(Ctx, epoch) as i32,
+    val: std::mem::offset_of!(Ctx, val) as i32,
+};
+
+type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
+
+/// A block's execution count and compiled code.
+#[derive(Default)]
+pub struct Slot {
+    code: Option<(Compiled, ExecMem)>,
+    hits: u32,
+    /// Compiling failed once; the block stays interpreted.
+    failed: bool,
+}
+
+thread_local! {
+    static COMPILED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Blocks compiled so far by harts running on this thread (for tests and benches: a test
+/// asserts that what it checks really ran compiled).
+pub fn compiled_on_this_thread() -> u64 {
+    COMPILED_HERE.with(|c| c.get())
+}
+
+fn isa() -> Option<&'static OwnedTargetIsa> {
+    static ISA: OnceLock<Option<OwnedTargetIsa>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        if cfg!(not(target_endian = "little")) {
+            return None;
+        }
+        let mut f = settings::builder();
+        f.set("opt_level", "speed").ok()?;
+        // The verifier checks our IR on every compile; tests keep it, release builds skip it.
+        f.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).ok()?;
+        cranelift_native::builder().ok()?.finish(settings::Flags::new(f)).ok()
+    })
+    .as_ref()
+}
+
+impl Slot {
+    /// Counts one interpreted run; compiles `block` when the count reaches the threshold.
+    /// A failed compile is not retried.
+    #[cold]
+    fn count(&mut self, insns: &[crate::hart::packed::Packed]) {
+        self.hits = self.hits.saturating_add(1);
+        if self.hits < THRESHOLD_NOW.load(Relaxed) || self.failed {
+            return;
+        }
+        self.failed = true;
+        let Some(isa) = isa() else { return };
+        let Some(bytes) = translate::compile(isa, insns) else { return };
+        let Some(mem) = ExecMem::new(&bytes) else { return };
+        // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
+        let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
+        self.code = Some((f, mem));
+        self.failed = false;
+        COMPILED_HERE.with(|c| c.set(c.get() + 1));
+    }
+
+    pub fn is_compiled(&self) -> bool {
+        self.code.is_some()
+    }
+}
+
+impl Hart {
+    /// Runs `block` compiled if the engine is Jit, the budget covers all of it (`n` is its
+    /// length) and nothing forces the interpreter; None means "interpret it".
+    #[inline(always)]
+    pub(crate) fn jit_block(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<Result<(), Trap>> {
+        if self.engine != Engine::Jit {
+            return None;
+        }
+        self.jit_run(bus, block, n)
+    }
+
+    #[inline(never)]
+    fn jit_run(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<Result<(), Trap>> {
+        // SAFETY: the run loop hands us a live block (freed only at its next `collect`).
+        let b = unsafe { &mut *block };
+        if n != b.insns.len() || self.trig.is_some() || self.cov.is_some() {
+            return None;
+        }
+        let f = match &b.jit.code {
+            Some((f, _)) => *f,
+            None => {
+                b.jit.count(&b.insns);
+                return None;
+            }
+        };
+        let (read, write, mask, epoch) = self.tlb.raw();
+        let mut ctx = Ctx { read, write, mask, epoch, base: self.retired, val: 0 };
+        let pc = self.pc;
+        // SAFETY: compiled from this block for this host; it touches the hart, the bus and ctx
+        // only as the interpreter would (see `translate`).
+        let next = unsafe { f(self, bus, &mut ctx, pc) };
+        if next & 1 == 0 {
+            self.pc = next;
+            self.retired = ctx.base + n as u64;
+            return Some(Ok(()));
+        }
+        if next == helpers::EXIT_TRAP {
+            return Some(Err(self.trapped));
+        }
+        Some(Ok(()))
+    }
+}
