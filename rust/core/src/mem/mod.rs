@@ -1,9 +1,28 @@
-//! Physical memory as 4 KiB frames behind a persistent (path-copying) radix tree.
+//! Physical memory as 4 KiB frames: a persistent radix tree shared copy-on-write, with a small
+//! private overlay of the frames written since.
 //!
-//! Cloning a [`PhysMem`] clones one `Arc`: the two copies share every frame until one of them
-//! writes, and then only the frames (and the tree nodes above them) on that path are copied.
-//! This is what makes fork O(1) in the image size.
+//! Cloning a [`PhysMem`] clones one `Arc` (the tree's root): the two copies share every frame
+//! until one of them writes. A write to a frame this memory does not own alone puts a private
+//! copy (or, for an absent frame, a zeroed one) in the *overlay*, a short list that lookups
+//! check before the tree. A fork instance writes a handful of frames, so its whole private
+//! state is that list: forking copies no tree node, and destroying it frees the list's frames
+//! and drops one reference to the template's tree, instead of path-copying 64-way nodes on each
+//! first write (64 atomic reference-count increments per node) and undoing it all on drop.
+//!
+//! When the overlay passes [`OVERLAY_MAX`] entries it is folded into the tree (path copying as
+//! before, once for many frames), so an enclave that writes thousands of pages ends up with a
+//! private tree whose frames it writes in place. A clone folds the source's overlay into the
+//! clone's tree, so the memory of a template (a clone) never carries an overlay and each fork
+//! of it starts with an empty one.
+//!
+//! Copy-on-write is exact: a frame is written in place only when this memory is its only owner
+//! (an overlay frame with one reference, or a tree frame with one reference under nodes that
+//! have one reference each); anything else is copied first.
+mod pool;
+mod tree;
+
 use std::sync::Arc;
+use tree::Tree;
 
 pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
@@ -11,44 +30,52 @@ pub const PAGE_MASK: u64 = PAGE_SIZE as u64 - 1;
 
 pub type Frame = [u8; PAGE_SIZE];
 
-/// 64-way nodes (512 bytes): a first write to a shared frame copies six small nodes and
-/// re-counts at most 64 shared references per level, instead of 4 KiB nodes with 512 each.
+/// 64-way nodes (512 bytes): a path copy re-counts at most 64 shared references per level,
+/// instead of 512 with 4 KiB nodes.
 const FANOUT_BITS: u32 = 6;
 const FANOUT: usize = 1 << FANOUT_BITS;
 /// Six levels of 6 bits: physical page numbers below 2^36, i.e. 48-bit physical addresses.
 const LEVELS: u32 = 6;
 pub const MAX_PPN: u64 = 1 << (FANOUT_BITS * LEVELS);
 
-#[derive(Clone)]
-enum Node {
-    Inner([Option<Arc<Node>>; FANOUT]),
-    Leaf([Option<Arc<Frame>>; FANOUT]),
-}
-
-impl Node {
-    fn new(level: u32) -> Node {
-        if level == 0 {
-            Node::Leaf([const { None }; FANOUT])
-        } else {
-            Node::Inner([const { None }; FANOUT])
-        }
-    }
-}
-
-fn index(ppn: u64, level: u32) -> usize {
-    ((ppn >> (FANOUT_BITS * level)) as usize) & (FANOUT - 1)
-}
+/// Overlay entries before a fold into the tree. A fork of a small enclave that runs to its end
+/// writes well under this many frames (stack, kbuffer, a few data and page-table pages); the
+/// linear search over the list stays a few nanoseconds.
+pub const OVERLAY_MAX: usize = 32;
 
 /// A sparse physical address space of frames.
-#[derive(Clone)]
 pub struct PhysMem {
-    root: Arc<Node>,
+    tree: Tree,
+    /// Frames written since the last fold: `(ppn, frame)`, at most one entry per ppn, shadowing
+    /// the tree's slot; `None` marks a frame removed from this memory (absent even if the tree
+    /// has one).
+    over: Vec<(u64, Option<Arc<Frame>>)>,
     frames: usize,
 }
 
 impl Default for PhysMem {
     fn default() -> Self {
-        PhysMem { root: Arc::new(Node::new(LEVELS - 1)), frames: 0 }
+        PhysMem { tree: Tree::default(), over: Vec::new(), frames: 0 }
+    }
+}
+
+impl Clone for PhysMem {
+    /// Shares every frame. The clone's tree takes the source's overlay in (the source keeps
+    /// its own), so a clone starts without an overlay.
+    fn clone(&self) -> Self {
+        let mut m = PhysMem { tree: self.tree.clone(), over: self.over.clone(), frames: self.frames };
+        m.fold();
+        m
+    }
+}
+
+impl Drop for PhysMem {
+    fn drop(&mut self) {
+        for (_, f) in self.over.drain(..) {
+            if let Some(f) = f {
+                pool::give(f);
+            }
+        }
     }
 }
 
@@ -58,19 +85,24 @@ impl PhysMem {
         self.frames
     }
 
+    /// Entries in the overlay (private frames written since the last fold).
+    pub fn overlay_len(&self) -> usize {
+        self.over.len()
+    }
+
+    #[inline]
+    fn find(&self, ppn: u64) -> Option<usize> {
+        self.over.iter().position(|e| e.0 == ppn)
+    }
+
     /// The frame at `ppn`, shared or not.
     pub fn get(&self, ppn: u64) -> Option<&Arc<Frame>> {
         if ppn >= MAX_PPN {
             return None;
         }
-        let mut node = &*self.root;
-        let mut level = LEVELS - 1;
-        loop {
-            match node {
-                Node::Inner(children) => node = children[index(ppn, level)].as_deref()?,
-                Node::Leaf(frames) => return frames[index(ppn, 0)].as_ref(),
-            }
-            level -= 1;
+        match self.find(ppn) {
+            Some(i) => self.over[i].1.as_ref(),
+            None => self.tree.get(ppn),
         }
     }
 
@@ -80,38 +112,9 @@ impl PhysMem {
         if ppn >= MAX_PPN {
             return false;
         }
-        let mut node = &self.root;
-        let mut level = LEVELS - 1;
-        loop {
-            if Arc::strong_count(node) > 1 {
-                return true;
-            }
-            match &**node {
-                Node::Inner(children) => match &children[index(ppn, level)] {
-                    Some(child) => node = child,
-                    None => return false,
-                },
-                Node::Leaf(frames) => {
-                    return frames[index(ppn, 0)].as_ref().is_some_and(|f| Arc::strong_count(f) > 1)
-                }
-            }
-            level -= 1;
-        }
-    }
-
-    /// The slot for `ppn`, with every node on the path made private to this tree.
-    fn slot_mut(&mut self, ppn: u64) -> &mut Option<Arc<Frame>> {
-        let mut node = Arc::make_mut(&mut self.root);
-        let mut level = LEVELS - 1;
-        loop {
-            match node {
-                Node::Inner(children) => {
-                    let child = children[index(ppn, level)].get_or_insert_with(|| Arc::new(Node::new(level - 1)));
-                    node = Arc::make_mut(child);
-                }
-                Node::Leaf(frames) => return &mut frames[index(ppn, 0)],
-            }
-            level -= 1;
+        match self.find(ppn) {
+            Some(i) => self.over[i].1.as_ref().is_some_and(|f| Arc::strong_count(f) > 1),
+            None => self.tree.is_shared(ppn),
         }
     }
 
@@ -121,57 +124,95 @@ impl PhysMem {
         if ppn >= MAX_PPN {
             return None;
         }
-        let mut created = false;
-        let slot = self.slot_mut(ppn);
-        let frame = slot.get_or_insert_with(|| {
-            created = true;
-            Arc::new([0u8; PAGE_SIZE])
-        });
-        let copied = Arc::strong_count(frame) > 1;
-        let data: *mut Frame = Arc::make_mut(frame);
-        if created {
-            self.frames += 1;
-        }
-        // SAFETY: `data` points into a frame now owned by this tree alone; the only other
-        // access path to it is through `&mut self`, which the returned borrow holds.
-        Some((unsafe { &mut *data }, created || copied))
+        let (data, fresh): (*mut Frame, bool) = if let Some(i) = self.find(ppn) {
+            let slot = &mut self.over[i].1;
+            let fresh = match slot {
+                None => {
+                    *slot = Some(pool::zeroed());
+                    self.frames += 1;
+                    true
+                }
+                Some(f) if Arc::strong_count(f) > 1 || Arc::weak_count(f) > 0 => {
+                    *f = pool::copy_of(f);
+                    true
+                }
+                Some(_) => false,
+            };
+            let f = slot.as_mut().expect("just filled");
+            (Arc::get_mut(f).expect("private") as *mut Frame, fresh)
+        } else if let Some(p) = self.tree.private_mut(ppn) {
+            (p, false)
+        } else {
+            let mut f = match self.tree.get(ppn) {
+                Some(old) => pool::copy_of(old),
+                None => {
+                    self.frames += 1;
+                    pool::zeroed()
+                }
+            };
+            let p = Arc::get_mut(&mut f).expect("private") as *mut Frame;
+            self.over.push((ppn, Some(f)));
+            if self.over.len() > OVERLAY_MAX {
+                // Moves the `Arc`s, not the frames: `p` stays valid.
+                self.fold();
+            }
+            (p, true)
+        };
+        // SAFETY: `data` points into a frame that this memory alone owns (one reference, held
+        // by the overlay or by private tree nodes); the only other access path to it is through
+        // `&mut self`, which the returned borrow holds.
+        Some((unsafe { &mut *data }, fresh))
     }
 
-    /// Page numbers in `[start, end)` that have a frame, ascending. The walk skips absent
-    /// subtrees, so it costs in proportion to the frames present, not to the range.
+    /// Moves the overlay into the tree (path copying the slots it names).
+    fn fold(&mut self) {
+        for (ppn, f) in std::mem::take(&mut self.over) {
+            if f.is_none() && self.tree.get(ppn).is_none() {
+                continue;
+            }
+            *self.tree.slot_mut(ppn) = f;
+        }
+    }
+
+    /// Page numbers in `[start, end)` that have a frame, ascending. Costs in proportion to the
+    /// frames present, not to the range.
     pub fn present_in(&self, start: u64, end: u64) -> Vec<u64> {
-        fn walk(node: &Node, level: u32, base: u64, start: u64, end: u64, out: &mut Vec<u64>) {
-            match node {
-                Node::Inner(children) => {
-                    let span = 1u64 << (FANOUT_BITS * level);
-                    for (i, c) in children.iter().enumerate() {
-                        let b = base + i as u64 * span;
-                        if let Some(c) = c.as_deref().filter(|_| b < end && b + span > start) {
-                            walk(c, level - 1, b, start, end, out);
-                        }
-                    }
+        let mut out = self.tree.present_in(start, end);
+        for (ppn, f) in &self.over {
+            if *ppn < start || *ppn >= end {
+                continue;
+            }
+            match (out.binary_search(ppn), f) {
+                (Err(i), Some(_)) => out.insert(i, *ppn),
+                (Ok(i), None) => {
+                    out.remove(i);
                 }
-                Node::Leaf(frames) => {
-                    for (i, f) in frames.iter().enumerate() {
-                        let p = base + i as u64;
-                        if f.is_some() && p >= start && p < end {
-                            out.push(p);
-                        }
-                    }
-                }
+                _ => {}
             }
         }
-        let mut out = Vec::new();
-        walk(&self.root, LEVELS - 1, 0, start, end.min(MAX_PPN), &mut out);
         out
     }
 
-    /// Drops the frame at `ppn` (it stays alive for other trees sharing it).
+    /// Drops the frame at `ppn` (it stays alive for other memories sharing it).
     pub fn remove(&mut self, ppn: u64) -> bool {
-        if self.get(ppn).is_none() {
+        if ppn >= MAX_PPN {
             return false;
         }
-        *self.slot_mut(ppn) = None;
+        match self.find(ppn) {
+            Some(i) => match self.over[i].1.take() {
+                Some(f) => pool::give(f),
+                None => return false,
+            },
+            None => {
+                if self.tree.get(ppn).is_none() {
+                    return false;
+                }
+                self.over.push((ppn, None));
+                if self.over.len() > OVERLAY_MAX {
+                    self.fold();
+                }
+            }
+        }
         self.frames -= 1;
         true
     }
@@ -237,5 +278,165 @@ mod tests {
         assert!(b.get(9).is_none());
         assert_eq!(a.get(9).unwrap()[1], 1);
         assert_eq!((a.frames(), b.frames()), (1, 0));
+    }
+
+    #[test]
+    fn a_clone_writes_into_its_overlay_and_leaves_the_source_alone() {
+        let mut tpl = PhysMem::default();
+        for ppn in 0..200 {
+            tpl.get_mut(ppn).unwrap().0[7] = ppn as u8;
+        }
+        let tpl = tpl.clone();
+        assert_eq!(tpl.overlay_len(), 0, "a clone starts without an overlay");
+        let mut a = tpl.clone();
+        let (f, fresh) = a.get_mut(5).unwrap();
+        assert!(fresh);
+        assert_eq!(f[7], 5, "a copy of the template's frame");
+        f[7] = 0xaa;
+        let (f, fresh) = a.get_mut(5).unwrap();
+        assert!(!fresh, "the overlay frame is private now");
+        assert_eq!(f[7], 0xaa);
+        assert!(a.get_mut(1000).unwrap().1, "an absent frame is created zeroed");
+        assert_eq!((a.overlay_len(), a.frames(), tpl.frames()), (2, 201, 200));
+        assert_eq!(tpl.get(5).unwrap()[7], 5);
+        assert!(tpl.get(1000).is_none());
+        assert!(!a.is_shared(5) && a.is_shared(6) && !a.is_shared(1000));
+    }
+
+    #[test]
+    fn the_overlay_folds_past_its_bound_and_folded_frames_are_written_in_place() {
+        let mut tpl = PhysMem::default();
+        for ppn in 0..100 {
+            tpl.get_mut(ppn).unwrap().0[0] = 1;
+        }
+        let tpl = tpl.clone();
+        let mut a = tpl.clone();
+        for ppn in 0..(OVERLAY_MAX as u64 + 5) {
+            a.get_mut(ppn * 3).unwrap().0[0] = 2;
+            assert!(a.overlay_len() <= OVERLAY_MAX);
+        }
+        for ppn in 0..(OVERLAY_MAX as u64 + 5) {
+            assert_eq!(a.get(ppn * 3).unwrap()[0], 2);
+            let (_, fresh) = a.get_mut(ppn * 3).unwrap();
+            assert!(!fresh, "ppn {ppn} is private after the fold");
+        }
+        assert!((0..100).all(|p| tpl.get(p).unwrap()[0] == 1), "the template is untouched");
+        assert_eq!(a.frames(), 100 + (OVERLAY_MAX + 5 - 34));
+    }
+
+    #[test]
+    fn fork_of_a_fork_keeps_each_copy_isolated() {
+        let mut a = PhysMem::default();
+        a.get_mut(1).unwrap().0[0] = 1;
+        let mut b = a.clone();
+        b.get_mut(1).unwrap().0[0] = 2;
+        b.get_mut(2).unwrap().0[4095] = 3;
+        let mut c = b.clone();
+        assert_eq!((c.get(1).unwrap()[0], c.get(2).unwrap()[4095]), (2, 3), "c sees b at the clone");
+        assert!(b.is_shared(1) && c.is_shared(1), "b's overlay frames are shared with c now");
+        let (f, fresh) = b.get_mut(1).unwrap();
+        assert!(fresh, "b copies before writing a frame c holds");
+        f[0] = 4;
+        c.get_mut(2).unwrap().0[4095] = 5;
+        assert_eq!((a.get(1).unwrap()[0], b.get(1).unwrap()[0], c.get(1).unwrap()[0]), (1, 4, 2));
+        assert_eq!((b.get(2).unwrap()[4095], c.get(2).unwrap()[4095]), (3, 5));
+        assert!(a.get(2).is_none());
+        drop(b);
+        assert_eq!(c.get(1).unwrap()[0], 2);
+    }
+
+    #[test]
+    fn pooled_frames_come_back_zeroed_or_as_exact_copies() {
+        let mut tpl = PhysMem::default();
+        tpl.get_mut(3).unwrap().0.copy_from_slice(&[0x5a; PAGE_SIZE]);
+        let tpl = tpl.clone();
+        for round in 0..3u8 {
+            let mut a = tpl.clone();
+            let (f, _) = a.get_mut(9).unwrap();
+            assert!(f.iter().all(|&b| b == 0), "round {round}: a fresh frame is zero");
+            f.fill(0xff);
+            let (f, _) = a.get_mut(3).unwrap();
+            assert!(f.iter().all(|&b| b == 0x5a), "round {round}: a copy is the template's frame");
+            f.fill(round);
+            drop(a);
+            assert!(pool::pooled() >= 2, "the instance's frames went to the pool");
+        }
+        assert!(tpl.get(3).unwrap().iter().all(|&b| b == 0x5a));
+    }
+
+    #[test]
+    fn removals_shadow_the_tree_and_clones_agree() {
+        let mut a = PhysMem::default();
+        for ppn in [0, 1, 64, 4096] {
+            a.get_mut(ppn).unwrap().0[0] = 9;
+        }
+        let mut b = a.clone();
+        assert!(b.remove(64) && !b.remove(64) && !b.remove(65) && !b.remove(MAX_PPN));
+        assert!(b.get(64).is_none() && !b.is_shared(64));
+        assert_eq!(b.present_in(0, u64::MAX), vec![0, 1, 4096]);
+        assert_eq!(b.frames(), 3);
+        let (f, fresh) = b.get_mut(64).unwrap();
+        assert!(fresh && f[0] == 0, "written again after removal: a zero frame");
+        assert_eq!(b.frames(), 4);
+        assert!(b.remove(64));
+        let c = b.clone();
+        assert_eq!(c.present_in(0, u64::MAX), vec![0, 1, 4096]);
+        assert_eq!(a.present_in(0, u64::MAX), vec![0, 1, 64, 4096]);
+        assert_eq!(a.get(64).unwrap()[0], 9);
+    }
+
+    /// Random writes, removals and clones over several memories against a plain map per
+    /// memory: contents, presence, counts and `present_in` always agree, and no write through
+    /// one memory is ever seen by another.
+    #[test]
+    fn random_operations_match_a_model() {
+        use std::collections::BTreeMap;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let pages = [0, 1, 2, 63, 64, 65, 4095, 4096, 1 << 20, MAX_PPN - 1];
+        let mut mems: Vec<(PhysMem, BTreeMap<u64, (u16, u8)>)> = vec![(PhysMem::default(), BTreeMap::new())];
+        for step in 0..20_000u32 {
+            let m = rnd(mems.len() as u64) as usize;
+            match rnd(10) {
+                0 if mems.len() < 6 => {
+                    let c = (mems[m].0.clone(), mems[m].1.clone());
+                    mems.push(c);
+                }
+                1 if mems.len() > 1 => {
+                    mems.swap_remove(m);
+                }
+                2 => {
+                    let ppn = pages[rnd(pages.len() as u64) as usize];
+                    let had = mems[m].1.remove(&ppn).is_some();
+                    assert_eq!(mems[m].0.remove(ppn), had, "step {step}");
+                }
+                _ => {
+                    let ppn = if rnd(2) == 0 { pages[rnd(pages.len() as u64) as usize] } else { rnd(150) };
+                    let off = rnd(PAGE_SIZE as u64) as u16;
+                    let v = (step % 251) as u8 + 1;
+                    let (f, _) = mems[m].0.get_mut(ppn).unwrap();
+                    f[off as usize] = v;
+                    f[0] = v;
+                    mems[m].1.insert(ppn, (off, v));
+                }
+            }
+            if step % 97 == 0 {
+                for (mem, model) in &mems {
+                    assert_eq!(mem.frames(), model.len(), "step {step}");
+                    assert_eq!(mem.present_in(0, u64::MAX), model.keys().copied().collect::<Vec<_>>(), "step {step}");
+                }
+            }
+            for (mem, model) in &mems {
+                for (&ppn, &(off, v)) in model.iter().take(8) {
+                    let f = mem.get(ppn).expect("present");
+                    assert_eq!((f[0], f[off as usize]), (v, v), "step {step} ppn {ppn}");
+                }
+            }
+        }
     }
 }
