@@ -173,3 +173,60 @@ def test_debug_refuses_a_port_in_use_with_a_clear_error() -> None:
                            capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def registers(out: str, names: tuple[str, ...]) -> list[dict[str, str]]:
+    """Each `info registers` dump in ``out``: name -> value, for ``names``."""
+    dumps: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s+(0x[0-9a-f]+)\s", line)
+        if m and m.group(1) in names:
+            if m.group(1) in current:
+                dumps.append(current)
+                current = {}
+            current[m.group(1)] = m.group(2)
+    if current:
+        dumps.append(current)
+    return dumps
+
+
+@needs_gdb
+def test_stepi_then_reverse_stepi_returns_to_the_same_pc_and_registers() -> None:
+    names = ("pc", "ra", "sp", "a0", "a1", "a5", "mstatus", "instret", "priv")
+    dump = "info registers " + " ".join(names)
+    out, _, _ = debug_session(TARGET, "break scale", "continue", "continue", dump, "stepi 4", dump,
+                              "reverse-stepi 4", dump, "print counter", "stepi 4", dump, "kill")
+    before, after, back, again = registers(out, names)
+    assert before == back and after == again, out
+    assert before["pc"] != after["pc"] and before["instret"] != after["instret"]
+    assert re.search(r"^\$1 = 10$", out, re.M), "memory as it was: only the first call added"
+
+
+@needs_gdb
+def test_reverse_continue_stops_at_the_previous_breakpoint_hit_then_at_the_beginning() -> None:
+    out, _, _ = debug_session(TARGET, "break scale", "continue", "continue", "continue", "reverse-continue",
+                              "print x", "print counter", "reverse-continue", "print x", "reverse-continue",
+                              "continue", "print x", "kill")
+    hits = re.findall(r"Breakpoint 1, scale \(x=x@entry=(\d)", out)
+    assert hits == ["1", "2", "3", "2", "1", "1"], out
+    assert re.search(r"^\$1 = 2$", out, re.M) and re.search(r"^\$2 = 10$", out, re.M), out
+    assert "No more reverse-execution history." in out and "_start ()" in out, out
+    assert re.search(r"^\$4 = 1$", out, re.M), "forward again from the beginning: the first call"
+
+
+@needs_gdb
+def test_reverse_continue_stops_at_the_previous_write_of_a_watched_global() -> None:
+    out, _, _ = debug_session(TARGET, "watch counter", "continue", "continue", "continue", "reverse-continue",
+                              "print counter", "reverse-continue", "print counter", "monitor checkpoints", "kill")
+    assert re.search(r"Old value = 30\s+New value = 60", out), out
+    # backwards, gdb shows the value going back
+    assert re.search(r"Old value = 60\s+New value = 30", out), out
+    assert re.search(r"^\$1 = 30$", out, re.M) and re.search(r"^\$2 = 10$", out, re.M), out
+    assert re.search(r"^\d+ checkpoints every \d+ steps, steps 0\.\.", out, re.M), out
+
+
+@needs_gdb
+def test_reverse_step_goes_back_to_the_calling_line() -> None:
+    out, _, _ = debug_session(TARGET, "break scale", "continue", "continue", "reverse-step", "bt 1", "kill")
+    assert re.search(r"^#0  main \(.*\) at tests/debug/target\.c:18$", out, re.M), out
