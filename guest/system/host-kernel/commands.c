@@ -103,6 +103,13 @@ static const struct command commands[] = {
 	{ "copy-mixed-enclave", cmd_copy_mixed, 1 },
 	{ "run-destroyed", cmd_run_destroyed, 0 },
 	{ "exhaust", cmd_exhaust, 0 },
+	{ "shadow", cmd_shadow, 0 },
+	{ "server", cmd_server, 0 },
+	{ "relay", cmd_relay, 0 },
+	{ "relay-fork", cmd_relay, 1 },
+	{ "attack-shadow", cmd_attack_shadow, 0 },
+	{ "attack-server", cmd_attack_server, 0 },
+	{ "attack-relay", cmd_attack_relay, 0 },
 };
 
 int run_command(const char *cmd)

@@ -53,4 +53,14 @@ int cmd_copy_mixed(int with_enclaves);
 int cmd_run_destroyed(int arg);
 int cmd_exhaust(int arg);
 
+/* kinds.c: shadow, server and relay through the monitor */
+int cmd_shadow(int arg);
+int cmd_server(int arg);
+int cmd_relay(int fork);
+
+/* kinds_attacks.c */
+int cmd_attack_shadow(int arg);
+int cmd_attack_server(int arg);
+int cmd_attack_relay(int arg);
+
 #endif

@@ -94,6 +94,18 @@ struct run_param {
 	u64 mm_arg_addr, mm_arg_size;
 };
 
+/* the monitor's shadow_enclave_run_param (136 bytes, docs/abi.md §4.1): RUN_SHADOW's argument */
+struct shadow_run_param {
+	u64 sptbr, free_page, size, eid_ptr;
+	u64 kbuffer, kbuffer_size;
+	u64 shm_paddr, shm_size;
+	u64 mm_arg_addr, mm_arg_size;
+	u64 ecall_arg0, ecall_arg1, ecall_arg2, ecall_arg3;
+	u64 retval;
+	char name[16];
+};
+_Static_assert(sizeof(struct shadow_run_param) == 136, "shadow_enclave_run_param is 136 bytes");
+
 /* enclave.c: create / run / destroy through the monitor (docs/abi.md §4.4) */
 struct enclave {
 	u32 eid;
@@ -104,12 +116,26 @@ struct enclave {
 };
 i64 enclave_create(struct enclave *e, const char *name, u64 block_pa, const u8 *elf, u64 elf_size);
 i64 enclave_run(struct enclave *e, int quiet);
+i64 enclave_loop(struct enclave *e, i64 r, int quiet);
+i64 enclave_run_relay(struct enclave *e, u64 relay, u64 relay_size, int quiet);
 void enclave_prepare(struct enclave *e, struct create_param *p, const char *name, u64 block_pa,
 		     const u8 *elf, u64 elf_size);
+void enclave_prepare_stack(struct enclave *e, struct create_param *p, const char *name,
+			   u64 block_pa, const u8 *elf, u64 elf_size, u64 stack_size);
+void fork_prepare(struct enclave *e, struct shadow_run_param *p, const char *name,
+		  u64 instance_pa, u64 relay, u64 relay_size);
+/* called with the enclave at every OCALL before it is served (0: none); relay_hook at an
+ * OCALL_RETURN_RELAY_PAGE, with the region the mailbox names, before the re-run */
+extern void (*ocall_hook)(struct enclave *e);
+extern void (*relay_hook)(struct enclave *e, u64 pa, u64 size);
 u64 secure_alloc(u64 size);
 extern u64 probe_during_ocall, probe_during_ocall_result;
 extern const u8 embedded_enclave[];
 extern const u8 embedded_enclave_end[];
+/* payload.S: the relay-page demo, the IPC demo's server and caller */
+extern const u8 embedded_relay[], embedded_relay_end[];
+extern const u8 embedded_server[], embedded_server_end[];
+extern const u8 embedded_caller[], embedded_caller_end[];
 
 extern int verbose;
 

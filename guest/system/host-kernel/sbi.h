@@ -32,9 +32,15 @@ typedef unsigned char u8;
 #define FID_RESUME_ENCLAVE    95
 #define FID_DESTROY_ENCLAVE   94
 #define FID_MEMORY_EXTEND     92
+#define FID_CREATE_SERVER     90
+#define FID_DESTROY_SERVER    89
+#define FID_RUN_SHADOW        87
+#define FID_CREATE_SHADOW     86
 #define FID_SCHRODINGER_INIT  85
 #define FID_PT_AREA_SEPARATION 83
 #define FID_MAP_PTE           81
+#define FID_ATTEST_SHADOW     80
+#define FID_DESTROY_SHADOW    79
 
 /* SET_PTE flags */
 #define SET_PTE_ONE           1
@@ -52,6 +58,7 @@ typedef unsigned char u8;
 #define RESUME_FROM_STOP      1
 #define RESUME_FROM_OCALL     2
 #define OCALL_SYS_WRITE       3
+#define OCALL_RETURN_RELAY_PAGE 7
 
 struct sbiret {
 	i64 error;
