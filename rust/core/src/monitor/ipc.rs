@@ -23,7 +23,9 @@ use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
 use crate::hart::Event;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, MutexGuard};
 
 const MINUS_ONE: u64 = u64::MAX;
 /// `-ESERVERBUSY`.
@@ -143,6 +145,59 @@ pub(super) struct Ipc {
     pub(super) named: Vec<(Vec<u8>, Vec<u8>)>,
     /// Secure shm segments (secure_shm.rs).
     pub(super) shm: super::secure_shm::Registry,
+    /// What this table adds to [`LIVE`] (`chains.len() + traces.len()` when last published).
+    counted: usize,
+}
+
+/// Entries of `chains` and `traces` in every monitor of the process, published by [`IpcGuard`]
+/// before the lock is let go. While it is 0 no enclave anywhere has a call in flight or an
+/// unread call record, so the questions every run and every destroy ask (`chain`,
+/// `take_call_trace`, `abort_chain`) are answered without the ipc lock, which all the threads
+/// of a monitor share (e.g. the jobs of a fuzz campaign, three lock round trips per input).
+/// The count only over-approximates: a chain or trace is counted from before its lock is let
+/// go until after it is removed, and a thread that later asks about that enclave got there
+/// through the enclave's own locks, taken after (so it sees the count).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The ipc table, locked; on drop, publishes how many chains and traces it holds in [`LIVE`].
+pub(super) struct IpcGuard<'a>(MutexGuard<'a, Ipc>);
+
+impl Deref for IpcGuard<'_> {
+    type Target = Ipc;
+    fn deref(&self) -> &Ipc {
+        &self.0
+    }
+}
+
+impl DerefMut for IpcGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Ipc {
+        &mut self.0
+    }
+}
+
+impl Drop for IpcGuard<'_> {
+    fn drop(&mut self) {
+        let ipc = &mut *self.0;
+        let now = ipc.chains.len() + ipc.traces.len();
+        if now > ipc.counted {
+            LIVE.fetch_add(now - ipc.counted, Ordering::SeqCst);
+        } else if now < ipc.counted {
+            LIVE.fetch_sub(ipc.counted - now, Ordering::SeqCst);
+        }
+        ipc.counted = now;
+    }
+}
+
+impl Drop for Ipc {
+    /// A monitor dropped with calls in flight takes its share out of the count.
+    fn drop(&mut self) {
+        LIVE.fetch_sub(self.counted, Ordering::SeqCst);
+    }
+}
+
+/// Whether any monitor of the process may have a chain or a trace (see [`LIVE`]).
+fn any_live() -> bool {
+    LIVE.load(Ordering::SeqCst) != 0
 }
 
 impl Ipc {
@@ -290,8 +345,8 @@ fn finish(e: &mut Enclave, result: u64) {
 }
 
 impl Monitor {
-    pub(super) fn ipc(&self) -> std::sync::MutexGuard<'_, Ipc> {
-        self.ipc.lock().unwrap_or_else(|p| p.into_inner())
+    pub(super) fn ipc(&self) -> IpcGuard<'_> {
+        IpcGuard(self.ipc.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The live server enclave named `name`.
@@ -307,6 +362,9 @@ impl Monitor {
 
     /// The callees of `top`'s calls in flight, outermost first.
     pub fn chain(&self, top: &EnclaveCell) -> Vec<Arc<EnclaveCell>> {
+        if !any_live() {
+            return Vec::new();
+        }
         match self.ipc().chains.get(&top.eid) {
             Some(f) if !f.is_empty() => f.iter().map(|f| Arc::clone(&f.callee)).collect(),
             _ => Vec::new(),
@@ -315,6 +373,9 @@ impl Monitor {
 
     /// The calls made in `top`'s runs since the last look (oldest first), then forgotten.
     pub fn take_call_trace(&self, top: &EnclaveCell) -> Vec<CallRecord> {
+        if !any_live() {
+            return Vec::new();
+        }
         self.ipc().traces.remove(&top.eid).map(Vec::from).unwrap_or_default()
     }
 
@@ -655,6 +716,9 @@ impl Monitor {
     /// The top caller `top` is gone (or its run cannot go on): every call of its chain ends.
     /// Each callee gives up the memory it received in that call and is RUNNABLE again.
     pub(super) fn abort_chain(&self, top: u32) {
+        if !any_live() {
+            return;
+        }
         let frames = {
             let mut ipc = self.ipc();
             ipc.traces.remove(&top);
@@ -698,3 +762,31 @@ impl Monitor {
     }
 }
 
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use crate::monitor::Config;
+
+    /// The lock-free answers are only taken while no table anywhere holds a chain or trace:
+    /// a table's entries are counted while they exist (whatever other tests running in
+    /// parallel do to the count), and taken out when removed or when the monitor goes.
+    #[test]
+    fn live_chains_and_traces_are_counted_until_removed() {
+        let m = Monitor::new(Config::default());
+        {
+            let mut ipc = m.ipc();
+            ipc.traces.entry(7).or_default();
+            ipc.chains.entry(7).or_default();
+        }
+        assert_eq!(m.ipc().counted, 2);
+        assert!(any_live(), "this monitor's two entries are counted");
+        m.ipc().traces.remove(&7);
+        assert_eq!(m.ipc().counted, 1);
+        assert!(any_live());
+        m.abort_chain(7);
+        assert_eq!(m.ipc().counted, 0, "abort_chain took the lock and removed the chain");
+        m.ipc().chains.entry(8).or_default();
+        drop(m);
+    }
+}
