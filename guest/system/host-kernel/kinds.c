@@ -54,6 +54,11 @@ int cmd_shadow(int arg)
 	sayp("shadow.template_read", probe_load(tb + 3 * PAGE));
 	say("shadow.attest", penglai(FID_ATTEST_SHADOW, sid, (u64)report, 5, 0, 0));
 	sayx("shadow.attest_nonce", *(u64 *)(report + 256));
+	/* enclave.hash (report offset 160): four little-endian doublewords */
+	sayx("shadow.attest_hash0", *(u64 *)(report + 160));
+	sayx("shadow.attest_hash1", *(u64 *)(report + 168));
+	sayx("shadow.attest_hash2", *(u64 *)(report + 176));
+	sayx("shadow.attest_hash3", *(u64 *)(report + 184));
 	/* two forks, each into a fresh 2 MiB instance block, read during its print OCALL */
 	for (int i = 0; i < 2; i++) {
 		u64 ib = block();
