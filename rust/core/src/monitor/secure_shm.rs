@@ -79,18 +79,23 @@ fn block_pages(size: u64) -> Option<u64> {
     Some(pages)
 }
 
-/// Maps `frames` into `e` just below its lowest segment (or ending at [`SECURE_SHM_TOP`]),
-/// above its host shm. Everything that can fail is checked first; `None` changes nothing.
+/// Where `pages` pages of a segment go in `e`: just below its lowest segment (`lowest`, or
+/// [`SECURE_SHM_TOP`]), above its host shm, with the page tables the mapping needs available.
+/// `None` if they do not fit. Looked at before anything is allocated.
+fn place(e: &mut Enclave, lowest: u64, pages: u64) -> Option<u64> {
+    let va = lowest.checked_sub(pages.checked_mul(PAGE)?)?;
+    let floor = SHM_BASE + e.shm.map_or(0, |(_, size)| size);
+    if va < floor || pt::tables_needed(&mut e.bus, e.root, va, pages) > e.free_table_pages() {
+        return None;
+    }
+    Some(va)
+}
+
+/// Maps `frames` into `e` where [`place`] says. Everything that can fail is checked first;
+/// `None` changes nothing.
 fn map_into(e: &mut Enclave, frames: &Arc<SharedFrames>, lowest: u64) -> Option<(u64, u64)> {
     let bytes = frames.bytes();
-    let va = lowest.checked_sub(bytes)?;
-    let floor = SHM_BASE + e.shm.map_or(0, |(_, size)| size);
-    if va < floor {
-        return None;
-    }
-    if pt::tables_needed(&mut e.bus, e.root, va, frames.pages()) > e.free_table_pages() {
-        return None;
-    }
+    let va = place(e, lowest, frames.pages())?;
     // A free range of the enclave's physical space, then made a shared window instead of RAM.
     let pa = e.try_host_alloc(bytes)?;
     e.bus.remove_ram(pa, pa + bytes);
@@ -130,7 +135,19 @@ impl Monitor {
     pub(super) fn shm_get(&self, e: &mut Enclave, eid: u32, key: u64, size: u64) -> u64 {
         let Some(pages) = block_pages(size) else { return MINUS_ONE };
         let block = pages * PAGE;
-        if self.ipc().shm.segs.contains_key(&key) || block > self.config.secure_memory || !self.reserve(block) {
+        if block > self.config.secure_memory {
+            return MINUS_ONE;
+        }
+        // The key and the room in `e` first: a refused request allocates nothing. (Only this
+        // thread changes where `e` maps segments, so the place stays valid below.)
+        let lowest = {
+            let ipc = self.ipc();
+            if ipc.shm.segs.contains_key(&key) {
+                return MINUS_ONE;
+            }
+            ipc.shm.lowest(eid)
+        };
+        if place(e, lowest, pages - 1).is_none() || !self.reserve(block) {
             return MINUS_ONE;
         }
         let Some(frames) = SharedFrames::new(pages - 1) else {

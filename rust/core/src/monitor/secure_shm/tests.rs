@@ -291,3 +291,17 @@ fn segments_exhaust_the_pool_and_page_tables_cleanly() {
     assert_eq!(m.secure_shm().len(), made);
     let _ = PREV;
 }
+
+#[test]
+fn segments_past_the_address_space_or_the_page_tables_are_refused_before_allocating() {
+    // A pool far larger than the enclave's secure shm area (0x39_0000_2000..0x40_0000_0000,
+    // 28 GiB) or its block's free page-table pages (about 470: 1 GiB of mappings).
+    let m = Monitor::new(Config { secure_memory: 1 << 40, ..Config::default() });
+    let base = m.secure_memory_used();
+    let big = 128u64 << 20;
+    let (r, stat) = run_peer(&m, &[(GET, 1, 32 << 30), (GET, 2, 1 << 30), (GET, 3, big), (STAT, 3, 0)]);
+    // 128 MiB: a 256 MiB block, 65535 pages mapped.
+    assert_eq!(r, vec![M1, M1, SECURE_SHM_TOP - (2 * big - PAGE), 0]);
+    assert_eq!(stat, [1, 2 * big - PAGE]);
+    assert_eq!(m.secure_memory_used(), base + 2 * big, "only the segment that fits is charged");
+}
