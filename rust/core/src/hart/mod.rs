@@ -70,7 +70,7 @@ pub struct Hart {
     pub(crate) code: DecodeCache,
     pub(crate) reservation: Option<u64>,
     /// The inner loop runs blocks while `retired < slice_end` and `stop` is clear.
-    slice_end: u64,
+    pub(crate) slice_end: u64,
     /// Set by anything that must be looked at between instructions: a pending event, a change
     /// to what is pending or enabled, a change of translation.
     pub(crate) stop: bool,
@@ -305,12 +305,12 @@ impl Hart {
                 if COV {
                     prev_pc = self.pc;
                 }
-                let ran = match if COV { None } else { self.jit_block(bus, block, n) } {
+                let (ran, last) = match if COV { None } else { self.jit_block(bus, block, n) } {
                     Some(r) => r,
-                    None => self.run_block(bus, insns.as_ptr(), n),
+                    None => (self.run_block(bus, insns.as_ptr(), n), block),
                 };
                 match ran {
-                    Ok(()) => prev = Some(block),
+                    Ok(()) => prev = Some(last),
                     Err(t) => {
                         prev = None;
                         if self.host_traps && self.traps_to_m(t) {

@@ -173,9 +173,12 @@ impl Slot {
 
 impl Hart {
     /// Runs `block` compiled if the engine is Jit, the budget covers all of it (`n` is its
-    /// length) and nothing forces the interpreter; None means "interpret it".
+    /// length) and nothing forces the interpreter; None means "interpret it". Otherwise returns
+    /// the outcome and the last block run: after a compiled block, the compiled blocks that
+    /// follow it (by the decode cache's links) run too, for as long as the run loop itself
+    /// would go on (no stop request, budget left for the whole next block).
     #[inline(always)]
-    pub(crate) fn jit_block(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<Result<(), Trap>> {
+    pub(crate) fn jit_block(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
         if self.engine != Engine::Jit {
             return None;
         }
@@ -183,33 +186,53 @@ impl Hart {
     }
 
     #[inline(never)]
-    fn jit_run(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<Result<(), Trap>> {
+    fn jit_run(&mut self, bus: &mut Bus, mut block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
         // SAFETY: the run loop hands us a live block (freed only at its next `collect`).
         let b = unsafe { &mut *block };
         if n != b.insns.len() || self.trig.is_some() || self.cov.is_some() {
             return None;
         }
-        let f = match &b.jit.code {
+        let mut f = match &b.jit.code {
             Some((f, _)) => *f,
             None => {
                 b.jit.count(&b.insns);
                 return None;
             }
         };
+        let mut n = n as u64;
         let (read, write, mask, epoch) = self.tlb.raw();
         let mut ctx = Ctx { read, write, mask, epoch, base: self.retired, val: 0 };
-        let pc = self.pc;
-        // SAFETY: compiled from this block for this host; it touches the hart, the bus and ctx
-        // only as the interpreter would (see `translate`).
-        let next = unsafe { f(self, bus, &mut ctx, pc) };
-        if next & 1 == 0 {
+        loop {
+            let pc = self.pc;
+            ctx.base = self.retired;
+            // SAFETY: compiled from this block for this host; it touches the hart, the bus and
+            // ctx only as the interpreter would (see `translate`).
+            let next = unsafe { f(self, bus, &mut ctx, pc) };
+            if next & 1 != 0 {
+                let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
+                return Some((r, block));
+            }
             self.pc = next;
-            self.retired = ctx.base + n as u64;
-            return Some(Ok(()));
+            self.retired = ctx.base + n;
+            // The run loop's own condition for running another block.
+            if self.stop || self.retired >= self.slice_end {
+                return Some((Ok(()), block));
+            }
+            // SAFETY: as above; a link is only followed while its epoch holds, so it leads to a
+            // live block.
+            let Some(to) = (unsafe { (*block).follow(next, self.code.epoch()) }) else {
+                return Some((Ok(()), block));
+            };
+            // SAFETY: as above.
+            let t = unsafe { &*to };
+            match &t.jit.code {
+                Some((g, _)) if t.insns.len() as u64 <= self.slice_end - self.retired => {
+                    f = *g;
+                    n = t.insns.len() as u64;
+                    block = to;
+                }
+                _ => return Some((Ok(()), block)),
+            }
         }
-        if next == helpers::EXIT_TRAP {
-            return Some(Err(self.trapped));
-        }
-        Some(Ok(()))
     }
 }
