@@ -22,6 +22,8 @@
  *  13 ECALL(fid, a0)      -> raw enclave call fid with a0 (a1 = a2 = a3 = 0)
  *  14 YIELD               -> EAPP_YIELD's a0
  *  15 AMOADD(va, value)   -> the old word at va, value added atomically (amoadd.d)
+ *  16 WAIT(va, value)     -> 0, once the word at va equals value (spins; for enclaves that run
+ *                           at the same time on different host threads)
  * A normal enclave exits with 0 after the last step. */
 #include "eapp.h"
 #include "ocall.h"
@@ -75,6 +77,10 @@ static unsigned long step(unsigned long op, unsigned long a, unsigned long b)
 		return eapp_ecall(a, b, 0, 0, 0);
 	case 14:
 		return EAPP_YIELD();
+	case 16:
+		while (*(volatile unsigned long *)a != b)
+			;
+		return 0;
 	case 15: {
 		unsigned long old;
 		__asm__ __volatile__("amoadd.d %0, %2, (%1)" : "=r"(old) : "r"(a), "r"(b) : "memory");

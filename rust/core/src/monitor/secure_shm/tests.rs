@@ -27,6 +27,7 @@ const SUM: u64 = 10;
 const FILL: u64 = 11;
 const OCALL: u64 = 12;
 const AMOADD: u64 = 15;
+const WAIT: u64 = 16;
 /// Where the first segment of `pages` mapped pages lands in an enclave without host shm past it.
 fn top(pages: u64) -> u64 {
     SECURE_SHM_TOP - pages * PAGE
@@ -304,4 +305,30 @@ fn segments_past_the_address_space_or_the_page_tables_are_refused_before_allocat
     assert_eq!(r, vec![M1, M1, SECURE_SHM_TOP - (2 * big - PAGE), 0]);
     assert_eq!(stat, [1, 2 * big - PAGE]);
     assert_eq!(m.secure_memory_used(), base + 2 * big, "only the segment that fits is charged");
+}
+
+#[test]
+fn enclaves_running_at_the_same_time_on_two_threads_see_each_others_stores() {
+    let m = Arc::new(Monitor::new(Config { slice: 1000, ..Config::default() }));
+    assert_eq!(run_peer(&m, &[(GET, 6, PAGE)]).0, vec![top(1)]);
+    let va = top(1);
+    // A ping-pong through the segment: each side spins until the other's store arrives. If
+    // the pages were copies, both would spin until their budget runs out.
+    let a = peer(&m, &[(ATTACH, 6, 0), (STORE, va, 1), (WAIT, va + 8, 2), (STORE, va + 16, 3)], false);
+    let b = peer(&m, &[(ATTACH, 6, 0), (WAIT, va, 1), (STORE, va + 8, 2), (WAIT, va + 16, 3)], false);
+    let threads: Vec<_> = [a, b]
+        .into_iter()
+        .map(|c| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                let req = RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(1 << 28) };
+                m.run(&c, req, &mut BufferHost::default()).exit
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), RunExit::Exited { retval: 0 });
+    }
+    let (r, _) = run_peer(&m, &[(ATTACH, 6, 0), (SUM, va, 3)]);
+    assert_eq!(r, vec![va, 6]);
 }
