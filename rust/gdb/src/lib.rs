@@ -12,6 +12,7 @@
 //!
 //! This crate has no Python in it: the bindings call [`serve`] with the GIL released.
 pub mod arch;
+pub mod enclave;
 pub mod history;
 pub mod tape;
 pub mod target;

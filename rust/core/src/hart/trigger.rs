@@ -392,6 +392,11 @@ impl Hart {
         }
     }
 
+    /// What stopped the last run for the host debugger, if anything (left in place).
+    pub fn debug_hit(&self) -> Option<DebugHit> {
+        self.trig.as_deref().and_then(|t| t.hit)
+    }
+
     /// What stopped the last run for the host debugger, if anything (cleared by reading).
     pub fn take_debug_hit(&mut self) -> Option<DebugHit> {
         self.trig.as_deref_mut().and_then(|t| t.hit.take())

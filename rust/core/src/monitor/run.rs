@@ -272,7 +272,13 @@ impl Monitor {
                 continue;
             }
             match e.hart.run(&mut e.bus, n) {
-                Event::Budget | Event::Exit(_) => {}
+                Event::Budget | Event::Exit(_) => {
+                    // A host debugger's breakpoint or watchpoint holds the hart before an
+                    // instruction: the run goes back to the debugger (pltvm-gdb) as a budget end.
+                    if e.hart.debug_hit().is_some() {
+                        return RunExit::Budget;
+                    }
+                }
                 Event::Trap(t) if t.cause == cause::ECALL_U && super::ipc::ecall_fid(e) == Some(fid::CALL) => {
                     self.call(cell, cell.eid, e, &mut chain);
                 }
