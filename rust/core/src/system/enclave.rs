@@ -219,12 +219,12 @@ impl CreateParam {
 }
 
 pub(super) fn shm_of(pa: u64, size: u64) -> Option<(u64, u64)> {
-    (pa != 0 && size != 0 && pa % PAGE == 0 && size % PAGE == 0).then_some((pa, size))
+    (pa != 0 && size != 0 && pa.is_multiple_of(PAGE) && size.is_multiple_of(PAGE)).then_some((pa, size))
 }
 
 /// A word the monitor writes for the host: writable public host RAM, aligned to its size.
 pub(super) fn host_word(c: &Call<'_>, pa: u64, len: u64) -> bool {
-    c.sys.gpt.host_writable(c.bus, pa, len) && pa % len.min(8) == 0
+    c.sys.gpt.host_writable(c.bus, pa, len) && pa.is_multiple_of(len.min(8))
 }
 
 /// The mailbox words and `retval`.
@@ -234,7 +234,7 @@ pub(super) fn mailbox_ok(c: &Call<'_>, mailbox: &[u64; 4], retval: u64) -> bool 
 
 /// A kbuffer: page-aligned, at least a page, its first page writable host RAM.
 pub(super) fn kbuffer_ok(c: &Call<'_>, kbuffer: u64, size: u64) -> bool {
-    size >= PAGE && kbuffer % PAGE == 0 && size % PAGE == 0 && host_word(c, kbuffer, PAGE)
+    size >= PAGE && kbuffer.is_multiple_of(PAGE) && size.is_multiple_of(PAGE) && host_word(c, kbuffer, PAGE)
 }
 
 /// A host shm: bounded (the pool and the enclave's shm window) and writable host RAM.
@@ -255,7 +255,7 @@ pub(super) fn block_ok(c: &mut Call<'_>, p: &CreateParam) -> bool {
     let end = p.end();
     p.size >= 4 * PAGE
         && c.sys.gpt.can_make_secure(c.bus, p.paddr, p.size)
-        && p.free_mem % PAGE == 0
+        && p.free_mem.is_multiple_of(PAGE)
         && p.free_mem >= p.paddr + 3 * PAGE
         && p.free_mem < end
         && layout_ok(c.bus, p.paddr + PAGE, (p.paddr, end))

@@ -23,7 +23,7 @@ use crate::monitor::consts::RELAY_POOL;
 /// host relay region yet.
 pub(super) fn take(c: &mut Call<'_>, eid: u64, pa: u64, size: u64) -> Option<Vec<u8>> {
     let rec: &HostEnclave = c.sys.enclaves.get(eid)?;
-    if rec.relay.is_some() || size > RELAY_POOL || pa % PAGE != 0 || size % PAGE != 0 {
+    if rec.relay.is_some() || size > RELAY_POOL || !pa.is_multiple_of(PAGE) || !size.is_multiple_of(PAGE) {
         return None;
     }
     let words = rec.host_words();
