@@ -66,6 +66,11 @@ class Machine:
         """S-mode host kernel under the Rust monitor: SBI, PMP, guarded page table."""
     @property
     def kind(self) -> str: ...
+    def engine(self) -> str:
+        """``"interp"`` (interpreter only) or ``"jit"`` (hot blocks compiled)."""
+    @engine.setter
+    def engine(self, engine: str) -> None: ...
+    @property
     @property
     def ram_base(self) -> int: ...
     @property
@@ -259,10 +264,14 @@ class Monitor:
         slice: int = ...,
         caller_id_compat: bool = False,
     ) -> Monitor:
+        engine: str = "interp",
         """A monitor with ``secure_memory`` bytes of secure memory (default 1 GiB).
         ``rng``: ``"seeded"`` (per-enclave deterministic generator from ``seed``),
         ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``slice``: instructions between
-        looks at stop/destroy requests. ``caller_id_compat``: get_caller_id returns 0 (B2)."""
+        looks at stop/destroy requests. ``caller_id_compat``: get_caller_id returns 0 (B2).
+        ``engine``: ``"interp"`` or ``"jit"``, for every enclave hart."""
+    @property
+    def engine(self) -> str: ...
     @property
     def secure_memory(self) -> int: ...
     @property

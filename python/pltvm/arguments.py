@@ -15,8 +15,22 @@ from .errors import InvalidEnclave, SecureMemoryExhausted
 __all__ = [
     "PAGE_SIZE", "MAX_STACK_SIZE", "NAME_LEN", "MONITOR_OCALLS", "ElfSource", "MASK64", "signed64",
     "pad_pages", "int_arg", "u64_arg", "region", "region_spec", "check_region", "check_ocall_id",
-    "ocall_value", "load_elf", "elf_type_problem", "name_bytes",
+    "ocall_value", "load_elf", "elf_type_problem", "name_bytes", "ENGINES", "DEFAULT_ENGINE", "check_engine",
 ]
+
+#: Execution engines: the interpreter alone, or hot blocks compiled to host code (docs/jit.md).
+#: Both give the same results; ``jit`` is faster on long-running code.
+ENGINES = ("interp", "jit")
+#: The engine machines and devices use unless told otherwise.
+DEFAULT_ENGINE = "interp"
+
+
+def check_engine(engine: object) -> None:
+    """Raise TypeError/ValueError unless ``engine`` is one of :data:`ENGINES`."""
+    if not isinstance(engine, str):
+        raise TypeError(f"engine must be a str, not {type(engine).__name__}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'interp' or 'jit', not {engine!r}")
 
 PAGE_SIZE = 4096
 MAX_STACK_SIZE = 64 << 20

@@ -43,8 +43,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import _core
-from .arguments import (MASK64, MAX_STACK_SIZE, MONITOR_OCALLS, PAGE_SIZE, ElfSource, check_ocall_id,
-                        elf_type_problem, int_arg, load_elf, name_bytes, ocall_value, pad_pages, region,
+from .arguments import (DEFAULT_ENGINE, MASK64, MAX_STACK_SIZE, MONITOR_OCALLS, PAGE_SIZE, ElfSource, check_engine,
+                        check_ocall_id, elf_type_problem, int_arg, load_elf, name_bytes, ocall_value, pad_pages, region,
                         region_spec, signed64, u64_arg)
 from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
@@ -453,7 +453,8 @@ class Device:
     (blocks, heap, mmap; default ``PLTVM_SECURE_MEMORY`` or 1 GiB). ``rng`` chooses what
     ``getrandom`` returns: ``"seeded"`` (default; a deterministic per-enclave generator from
     ``seed``), ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``output`` is the default
-    output sink of its enclaves (:data:`OutputSink`).
+    output sink of its enclaves (:data:`OutputSink`). ``engine`` is how enclave harts run:
+    ``"interp"`` (the interpreter) or ``"jit"`` (hot blocks compiled; same results).
 
     Devices are independent of each other and of :mod:`pltvm.host`'s default device. All
     methods are thread-safe.
@@ -481,7 +482,7 @@ class Device:
         if rng not in ("seeded", "penglai-lcg", "os"):
             raise ValueError(f'rng must be "seeded", "penglai-lcg" or "os", not {rng!r}')
         Capture(output)  # validate now
-        self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & MASK64)
+        self._monitor = _core.Monitor.new(secure_memory=secure_memory, rng=rng, seed=seed & MASK64, engine=engine)
         self._output = output
         self._lock = threading.Lock()
         # The live enclaves, in creation order (a dict used as an ordered set). Keyed by the
@@ -508,7 +509,9 @@ class Device:
     def secure_memory_used(self) -> int:
         """Secure memory the live enclaves hold."""
         return int(self._monitor.secure_memory_used)
+        engine: str = DEFAULT_ENGINE,
 
+        check_engine(engine)
     @property
     def enclaves(self) -> List[Enclave]:
         """The enclaves of this device that still exist, in creation order."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from . import _core
-from .arguments import MASK64, int_arg, u64_arg
+from .arguments import DEFAULT_ENGINE, MASK64, check_engine, int_arg, u64_arg
 from .elf import ElfImage, check_bare_layout, check_user_layout, parse_elf
 from .errors import ElfError, PltvmError
 
@@ -40,6 +40,7 @@ MONITOR_SIZE = 2 << 20
 _DEFAULT_SECURE_MEMORY = 1 << 30
 
 MISALIGNED_MODES = ("emulate", "trap")
+
 
 
 # Auxiliary vector keys (Linux <elf.h>).
@@ -220,22 +221,33 @@ class Machine:
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def bare(cls, ram_size: int = DEFAULT_RAM_SIZE, misaligned: str = "emulate") -> Machine:
+    def bare(
+        cls, ram_size: int = DEFAULT_RAM_SIZE, misaligned: str = "emulate", *, engine: str = DEFAULT_ENGINE
+    ) -> Machine:
         """A bare M-mode machine with ``ram_size`` bytes of RAM at ``0x8000_0000``.
 
         ``misaligned`` is ``"emulate"`` (misaligned loads/stores complete) or ``"trap"``.
+        ``engine`` is ``"interp"`` (the interpreter) or ``"jit"`` (hot blocks compiled to host
+        code, with the same results; see docs/jit.md).
         """
         _check_misaligned(misaligned)
+        check_engine(engine)
         if isinstance(ram_size, bool) or not isinstance(ram_size, int):
             raise TypeError(f"ram_size must be an int, not {type(ram_size).__name__}")
         if ram_size <= 0:
             raise ValueError(f"ram_size must be positive, not {ram_size}")
         if ram_size > MASK64:
             raise ValueError(f"ram_size must be below 2**64, not {ram_size:#x}")
-        return cls(_core.Machine.bare(ram_size, misaligned))
+        return cls._with_engine(_core.Machine.bare(ram_size, misaligned), engine)
 
     @classmethod
-    def system(cls, ram_size: int = DEFAULT_SYSTEM_RAM_SIZE, secure_memory: int = _DEFAULT_SECURE_MEMORY) -> Machine:
+    def system(
+        cls,
+        ram_size: int = DEFAULT_SYSTEM_RAM_SIZE,
+        secure_memory: int = _DEFAULT_SECURE_MEMORY,
+        *,
+        engine: str = DEFAULT_ENGINE,
+    ) -> Machine:
         """A system machine: an S-mode host kernel under the Rust Penglai-TVM monitor.
 
         RAM (``ram_size`` bytes) is at ``0x8000_0000``; its first 2 MiB are the monitor's (PMP
@@ -243,8 +255,10 @@ class Machine:
         in S-mode with ``a0`` = hart id 0 and ``a1`` = 0, as a firmware hands over. The kernel
         talks to the monitor through SBI: console, timer, system reset (the run's exit code) and
         Penglai's host extension (guarded page table, secure memory). ``secure_memory`` caps the
-        bytes enclaves may hold at once. See docs/system-mode.md.
+        bytes enclaves may hold at once. ``engine`` runs the host kernel's hart (see
+        :meth:`bare`). See docs/system-mode.md.
         """
+        check_engine(engine)
         for name, v in (("ram_size", ram_size), ("secure_memory", secure_memory)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
@@ -260,7 +274,7 @@ class Machine:
             raise ValueError(f"secure_memory must be >= 0, not {secure_memory}")
         if secure_memory > 1 << 40:
             raise ValueError(f"secure_memory must be at most 1 TiB, not {secure_memory:#x}")
-        return cls(_core.Machine.system(ram_size, secure_memory))
+        return cls._with_engine(_core.Machine.system(ram_size, secure_memory), engine)
 
     @classmethod
     def user(
@@ -268,18 +282,33 @@ class Machine:
         argv: Optional[Sequence[Union[str, bytes]]] = None,
         env: Optional[EnvLike] = None,
         misaligned: str = "emulate",
+        *,
+        engine: str = DEFAULT_ENGINE,
     ) -> Machine:
         """A user machine that runs a static RV64 Linux program in U-mode.
 
         ``argv`` is the program's argument list, ``argv[0]`` being its name (default: the path
         given to :meth:`load_elf`). ``env`` is a mapping or a list of ``"K=V"`` strings (default:
-        this process's environment, as qemu-riscv64 does).
+        this process's environment, as qemu-riscv64 does). ``engine``: see :meth:`bare`.
         """
         _check_misaligned(misaligned)
+        check_engine(engine)
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a sequence of strings, not a single string")
         env_list = _env_bytes(env)  # a snapshot, taken now
-        return cls(_core.Machine.user(misaligned), argv=argv, env=env_list)
+        m = cls(_core.Machine.user(misaligned), argv=argv, env=env_list)
+        m._core.engine = engine
+        return m
+
+    @classmethod
+    def _with_engine(cls, core: _core.Machine, engine: str) -> Machine:
+        core.engine = engine
+        return cls(core)
+
+    @property
+    def engine(self) -> str:
+        """``"interp"`` or ``"jit"``: how this machine runs guest code (same results either way)."""
+        return self._core.engine
 
     # -- loading ------------------------------------------------------------------------------
 

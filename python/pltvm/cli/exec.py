@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, Optional, Sequence
 
+from ..arguments import DEFAULT_ENGINE, ENGINES
 from ..errors import PltvmError
 from ..traps import cause_name
 from .common import (EXIT_BUDGET, EXIT_HALT, EXIT_INTERRUPTED, EXIT_USAGE, count_arg, err, exit_status,
@@ -33,7 +34,7 @@ Everything after ELF is passed to the guest, even arguments that start with '-'.
 """
 
 # Options that take a value (to find where ELF starts: what follows it is the guest's).
-_VALUE_OPTIONS = {"--ram-size", "--misaligned", "--max-instructions", "--signature"}
+_VALUE_OPTIONS = {"--ram-size", "--misaligned", "--max-instructions", "--signature", "--engine"}
 
 
 class _UsageError(Exception):
@@ -66,6 +67,9 @@ def add_parsers(sub: Any) -> None:
                     help="misaligned loads/stores: emulate them (default) or trap")
     ex.add_argument("--max-instructions", type=count_arg, metavar="N",
                     help=f"stop after N instructions (exit status {EXIT_BUDGET})")
+    ex.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                    help="how guest code runs: interp (the interpreter) or jit (hot blocks compiled to "
+                         f"host code; same results, faster on long runs); default {DEFAULT_ENGINE}")
     ex.add_argument("--stats", action="store_true",
                     help="print instruction count, time and MIPS to stderr")
     ex.add_argument("--signature", metavar="FILE",
@@ -142,11 +146,11 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
         raise _UsageError("--misaligned trap needs --bare or --user (the system machine emulates)")
     try:
         if kind == "bare":
-            m = Machine.bare(ram_size=ns.ram_size or DEFAULT_RAM_SIZE, misaligned=ns.misaligned)
+            m = Machine.bare(ram_size=ns.ram_size or DEFAULT_RAM_SIZE, misaligned=ns.misaligned, engine=ns.engine)
         elif kind == "system":
-            m = Machine.system(ram_size=ns.ram_size or DEFAULT_SYSTEM_RAM_SIZE)
+            m = Machine.system(ram_size=ns.ram_size or DEFAULT_SYSTEM_RAM_SIZE, engine=ns.engine)
         else:
-            m = Machine.user(argv=[ns.elf, *guest_args], misaligned=ns.misaligned)
+            m = Machine.user(argv=[ns.elf, *guest_args], misaligned=ns.misaligned, engine=ns.engine)
     except (ValueError, MemoryError) as e:
         raise _UsageError(f"cannot create the machine: {e or type(e).__name__}") from None
     if kind != "user" and guest_args:

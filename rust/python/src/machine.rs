@@ -41,6 +41,12 @@ fn misaligned_trap(mode: &str) -> Result<bool, Error> {
     }
 }
 
+/// `engine=` as the bindings take it: "interp" or "jit".
+pub(crate) fn engine_arg(engine: &str) -> Result<pltvm_core::jit::Engine, Error> {
+    pltvm_core::jit::Engine::parse(engine)
+        .ok_or_else(|| Error::Argument(format!("engine must be \"interp\" or \"jit\", not {engine:?}")))
+}
+
 impl Machine {
     pub(crate) fn lock(&self) -> Result<MutexGuard<'_, core::Machine>, Error> {
         self.inner.try_lock().map_err(|_| Error::Busy)
@@ -78,6 +84,19 @@ impl Machine {
     fn user(misaligned: &str) -> PyResult<Machine> {
         let m = core::Machine::user(misaligned_trap(misaligned)?);
         Ok(Machine { inner: Mutex::new(m) })
+    }
+
+    /// "interp" (the interpreter only) or "jit" (hot blocks compiled; see docs/jit.md).
+    #[getter]
+    fn engine(&self) -> PyResult<&'static str> {
+        Ok(self.lock()?.hart.engine.name())
+    }
+
+    #[setter]
+    fn set_engine(&self, engine: &str) -> PyResult<()> {
+        let e = engine_arg(engine)?;
+        self.lock()?.hart.engine = e;
+        Ok(())
     }
 
     #[getter]

@@ -283,8 +283,8 @@ fn name16(name: &[u8]) -> [u8; 16] {
 #[pymethods]
 impl Monitor {
     #[staticmethod]
-    #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false))]
-    fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool) -> PyResult<Monitor> {
+    #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false, engine="interp"))]
+    fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool, engine: &str) -> PyResult<Monitor> {
         let rng = match rng {
             "seeded" => RngMode::Seeded,
             "penglai-lcg" => RngMode::PenglaiLcg,
@@ -296,8 +296,15 @@ impl Monitor {
         if slice == 0 {
             return Err(Error::Argument("slice must be positive".into()).into());
         }
-        let config = core::Config { secure_memory, rng, seed, slice, caller_id_compat };
+        let engine = crate::machine::engine_arg(engine)?;
+        let config = core::Config { secure_memory, rng, seed, slice, caller_id_compat, engine };
         Ok(Monitor { inner: Arc::new(core::Monitor::new(config)) })
+    }
+
+    /// The engine enclave harts run with: "interp" or "jit".
+    #[getter]
+    fn engine(&self) -> &'static str {
+        self.inner.config.engine.name()
     }
 
     #[getter]

@@ -640,6 +640,7 @@ impl Monitor {
             return Some(RunExit::Fault { cause: 8, tval: 0, pc: 0, ecall: None });
         };
         let before = ce.hart.retired;
+        ce.hart.engine = self.config.engine;
         let ev = ce.hart.run(&mut ce.bus, n);
         *spent += ce.hart.retired - before;
         let fault = match ev {

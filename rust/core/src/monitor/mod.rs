@@ -81,6 +81,8 @@ pub struct Config {
     pub slice: u64,
     /// `get_caller_id` returns 0 like Penglai (B2) instead of -1 outside a call.
     pub caller_id_compat: bool,
+    /// The engine every enclave hart runs with (`crate::jit`).
+    pub engine: crate::jit::Engine,
 }
 
 pub const DEFAULT_SECURE_MEMORY: u64 = 1 << 30;
@@ -94,6 +96,7 @@ impl Default for Config {
             seed: 0,
             slice: DEFAULT_SLICE,
             caller_id_compat: false,
+            engine: crate::jit::Engine::Interp,
         }
     }
 }

@@ -271,6 +271,7 @@ impl Monitor {
                 }
                 continue;
             }
+            e.hart.engine = self.config.engine;
             match e.hart.run(&mut e.bus, n) {
                 Event::Budget | Event::Exit(_) => {
                     // A host debugger's breakpoint or watchpoint holds the hart before an
