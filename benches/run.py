@@ -16,6 +16,7 @@ and of the median times).
     python3 benches/run.py              # default sizes: about 10^9 instructions per program
     python3 benches/run.py --quick      # small sizes, a few seconds in all
     python3 benches/run.py --only sieve --repeat 3
+    python3 benches/run.py --engine jit   # the compiling tier (docs/jit.md)
 
 Not part of the test suite. Build the programs with ``make -C tests/user``.
 """
@@ -134,6 +135,8 @@ def main() -> int:
                     help="command that runs pltvm (default: %(default)s)")
     ap.add_argument("--qemu", default="qemu-riscv64", help="qemu-user command (default: %(default)s)")
     ap.add_argument("--no-qemu", action="store_true", help="run pltvm only")
+    ap.add_argument("--engine", choices=("interp", "jit"), default="interp",
+                    help="pltvm's engine (pltvm exec --engine; default %(default)s): run the table once per engine")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("args", nargs="*", help="arguments for the programs instead of the defaults")
     ns = ap.parse_args()
@@ -160,6 +163,7 @@ def main() -> int:
         print(f"best/median of {n_runs} interleaved runs; wall = whole process, run MIPS = inside Machine.run")
     else:
         print("one run each; wall = whole process, run MIPS = inside Machine.run")
+    print(f"pltvm engine: {ns.engine}")
     header = (f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm wall s':>15} {'run MIPS':>13} "
               f"{'qemu wall s':>15} {'wall ratio':>11}")
     print(header)
@@ -180,7 +184,7 @@ def main() -> int:
         insns = None
         problem = ""
         for _ in range(n_runs):
-            p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", str(elf), *args], ns.timeout)
+            p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", "--engine", ns.engine, str(elf), *args], ns.timeout)
             n, s, m = parse_stats(p.stderr.decode(errors="replace"))
             if n is not None:
                 insns = n
