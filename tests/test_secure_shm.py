@@ -72,6 +72,7 @@ def test_two_enclaves_see_each_others_stores_in_place() -> None:
 
 def test_the_demo_pair_through_pltvm_device() -> None:
     import pltvm
+    from pltvm.secure_shm import SecureShm, segments
 
     with pltvm.Device() as dev:
         dev.create_server("shm-server", name="shm-server")
@@ -87,6 +88,10 @@ def test_the_demo_pair_through_pltvm_device() -> None:
             "shm-owner: destroy 0, detach 0, stat after -1\n",
         ):
             assert line in text, text
+        assert segments(dev) == [], "destroyed and detached: freed"
+        p = dev.create("shm-peer", shm=script([(GET, 11, PAGE), (GET, 12, 2 * PAGE), (DESTROY, 12, 0)]))
+        assert p.run().exited
+        assert segments(dev) == [SecureShm(key=11, size=PAGE, users=(), destroying=False, block=2 * PAGE)]
 
 
 @pytest.mark.parametrize("size", [0, 1, PAGE - 1, PAGE + 1, 1 << 40, (1 << 63) - PAGE, 1 << 63, M1, M1 & ~(PAGE - 1), -PAGE])
@@ -133,9 +138,12 @@ def test_destroying_the_creator_keeps_the_segment_for_the_other_user() -> None:
     assert a.run("start", budget=1 << 32).reason == "ocall"
     b = peer(m, [(ATTACH, 3, 0), (PAUSE, 0, 0), (SUM, va, 512), (STAT, 3, 0), (DESTROY, 3, 0)])
     assert b.run("start", budget=1 << 32).reason == "ocall"
+    assert m.secure_shm() == [(3, PAGE, [(a.eid, va), (b.eid, va)], False, 2 * PAGE)]
     assert a.destroy() == 0
+    assert m.secure_shm() == [(3, PAGE, [(b.eid, va)], False, 2 * PAGE)]
     r = b.run("ocall_return", budget=1 << 32)
     assert r.reason == "exit" and results(r, 5) == ([va, 0, 512 * 513 // 2, 0, 0], (1, PAGE))
+    assert m.secure_shm() == []
     # b was the last user of the destroyed segment: the key is free again.
     assert run_peer(m, [(GET, 3, PAGE)])[0] == [va]
 

@@ -307,6 +307,11 @@ class Monitor:
         """Frame accounting: ``enclaves``, ``instances``, ``templates``, ``busy`` (being run,
         not counted below), ``frames_private``, ``frames_shared`` (per instance),
         ``frames_template``, ``frame_size``."""
+    def secure_shm(self) -> list[tuple[int, int, list[tuple[int, int]], bool, int]]:
+        """Secure shm segments (enclave-to-enclave shared memory), ascending by key:
+        ``(key, size, users, destroying, block)``: ``size`` the bytes mapped in each attached
+        enclave, ``users`` ``[(monitor eid, VA), ...]`` in attach order, ``destroying`` marked by
+        SHM_DESTROY (freed with its last user), ``block`` bytes charged to the secure pool."""
     def set_keys(
         self, device_key: Optional[bytes] = None, sm_key: Optional[bytes] = None, *, test: bool = False
     ) -> None:

@@ -396,6 +396,13 @@ impl Monitor {
         d.set_item("frame_size", 4096)?;
         Ok(d)
     }
+
+    /// Secure shm segments (enclave-to-enclave shared memory) by key: `(key, size, users,
+    /// destroying, block)` with `users` = `[(eid, va), ...]`.
+    #[allow(clippy::type_complexity)]
+    fn secure_shm(&self) -> Vec<(u64, u64, Vec<(u32, u64)>, bool, u64)> {
+        self.inner.secure_shm().into_iter().map(|s| (s.key, s.size, s.users, s.destroying, s.block)).collect()
+    }
 }
 
 /// A relay region the monitor would refuse (it also checks this when it maps one).
