@@ -230,3 +230,95 @@ def test_reverse_continue_stops_at_the_previous_write_of_a_watched_global() -> N
 def test_reverse_step_goes_back_to_the_calling_line() -> None:
     out, _, _ = debug_session(TARGET, "break scale", "continue", "continue", "reverse-step", "bt 1", "kill")
     assert re.search(r"^#0  main \(.*\) at tests/debug/target\.c:18$", out, re.M), out
+
+
+ENCLAVES = ROOT / "python" / "pltvm" / "enclaves"
+
+
+def enclave_session(elf: Path, *commands: str) -> tuple[str, int, str, str]:
+    """Runs `pltvm run --gdb` on the enclave ``elf``, then gdb with ``commands``; returns (gdb
+    output, pltvm's exit status, pltvm's stdout, pltvm's stderr)."""
+    argv = [sys.executable, "-m", "pltvm", "run", "--gdb", "127.0.0.1:0", str(elf)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        first = proc.stderr.readline()
+        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", first)
+        assert m, f"no listening line: {first!r}"
+        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}"]
+        for c in commands:
+            gdb_argv += ["-ex", c]
+        out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
+        rc = proc.wait(timeout=60)
+        return out.stdout + out.stderr, rc, proc.stdout.read(), first + proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@needs_gdb
+def test_an_enclave_under_pltvm_run_gdb_shows_its_own_symbols_and_exit_value() -> None:
+    out, rc, stdout, err = enclave_session(
+        ENCLAVES / "hello-world.elf", "break hello", "continue", "bt 1", "info registers priv", "x/i $pc",
+        "monitor checkpoints", "reverse-stepi", "continue",
+    )
+    # gdb puts the breakpoint after hello's prologue (0x1086 + 12)
+    assert re.search(r"Breakpoint 1, 0x0*1092 in hello \(\)", out), out
+    assert re.search(r"^#0 .*hello \(", out, re.M), out
+    assert "prv:0 [User/Application]" in out, "the enclave runs in U-mode"
+    assert re.search(r"=> 0x1092 <hello\+12>:", out), out
+    assert "enclaves are not checkpointed" in out, out
+    assert "Target remote does not support this command" in out or "not support" in out, out
+    assert "[Inferior 1 (process 1) exited normally]" in out, out
+    assert stdout == "hello world!\n", "the print OCALL was served while gdb drove"
+    assert rc == 0 and "enclave exited with value 0 under gdb" in err, err
+
+
+@needs_gdb
+def test_an_enclave_that_faults_under_gdb_reports_the_signal() -> None:
+    out, rc, stdout, err = enclave_session(ENCLAVES / "crash.elf", "continue", "print/x $pc", "kill")
+    assert "Program received signal SIGSEGV" in out, out
+    assert stdout == "crash: storing to address 0\n"
+    assert rc == 1 and "enclave faulted under gdb" in err, err
+
+
+def test_run_gdb_refuses_more_than_one_thread_and_a_bad_address() -> None:
+    for extra, message in ((["hello-world", "2"], "THREADS must be 1"), (["hello-world"], "the port must be")):
+        addr = "127.0.0.1:1234" if "2" in extra else "127.0.0.1:http"
+        p = subprocess.run([sys.executable, "-m", "pltvm", "run", "--gdb", addr, *extra],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and message in p.stderr, p.stderr
+
+
+STDIN_UPPER = ROOT / "tests" / "user" / "build" / "stdin_upper.elf"
+
+
+@needs_gdb
+def test_console_input_and_output_are_played_back_not_repeated_when_going_back() -> None:
+    text = "hello world\nsecond line\nthird\n"
+    plain = subprocess.run([sys.executable, "-m", "pltvm", "exec", str(STDIN_UPPER)], input=text,
+                           capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "HELLO WORLD" in plain.stdout
+    argv = [sys.executable, "-m", "pltvm", "debug", "--gdb", "127.0.0.1:0", str(STDIN_UPPER)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None and proc.stderr is not None and proc.stdout is not None
+        proc.stdin.write(text)
+        proc.stdin.close()
+        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert m
+        out = subprocess.run(
+            [GDB or "", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}", "-ex", "stepi 1500",
+             "-ex", "monitor checkpoints", "-ex", "reverse-stepi 1200", "-ex", "continue", str(STDIN_UPPER)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert proc.wait(timeout=60) == 0, out.stdout + out.stderr
+        # the reads were recorded on the first pass and played back on the second
+        both = out.stdout + out.stderr
+        assert re.search(r"console tape [1-9]\d* calls, [1-9]\d* bytes", both), both
+        assert proc.stdout.read() == plain.stdout, "each byte read once, each line printed once"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

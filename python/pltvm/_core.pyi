@@ -16,6 +16,7 @@ __all__ = [
     "RunResult",
     "default_keys",
     "gdb_serve",
+    "gdb_serve_enclave",
     "hkdf_sha256",
     "measure_elf",
     "parse_private_key",
@@ -355,6 +356,17 @@ def gdb_serve(
     """Listen on ``host:port`` (0: any free port), call ``ready(port)``, serve one gdb session
     and return ``("exited", code)``, ``("detached", None)`` or ``("killed", None)``. The GIL is
     released; Ctrl-C raises KeyboardInterrupt."""
+def gdb_serve_enclave(
+    enclave: Enclave,
+    host: str,
+    port: int,
+    entry: str,
+    ready: Optional[Callable[[int], object]] = None,
+    ocall: Optional[Callable[[int, int, int, int], int]] = None,
+) -> tuple[str, Optional[int]]:
+    """``gdb_serve`` for one enclave: ``entry`` "start" (FRESH) or "continue"; output to
+    stdout; host OCALLs call ``ocall(id, a1, a2, a3)``. Returns ``("exited", value)``,
+    ``("fault", None)``, ``("detached", None)`` or ``("killed", None)``."""
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""

@@ -269,6 +269,48 @@ class Enclave(EnclaveHandle):
             raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists (it exited, faulted or was destroyed)")
         raise EnclaveError(f"enclave {self.id:#x} cannot be run now: it is {state}")
 
+    def debug(
+        self, address: Union[str, int] = "127.0.0.1:1234", *, ready: Optional[Callable[[int], object]] = None
+    ) -> tuple[str, Optional[int]]:
+        """Serve one gdb remote session for this enclave (``target remote HOST:PORT``).
+
+        gdb sees the enclave's hart in U-mode and its own virtual address space, so the
+        enclave ELF's symbols work as they are (``gdb-multiarch enclave.elf``). The enclave
+        runs only as gdb asks: from its first instruction if it never ran, else from where it
+        stopped. The monitor's OCALLs (prints, mmap, sbrk, ...) are served as in :meth:`run`
+        (output goes to the process's stdout); host OCALL ids go to the handlers of
+        :meth:`on_ocall` / :meth:`Device.ocall`. ``address`` and ``ready`` are as for
+        :meth:`pltvm.Machine.gdb_serve`. Returns ``("exited", value)`` (gdb was told the exit
+        status), ``("fault", None)`` (the enclave faulted; it is destroyed),
+        ``("detached", None)`` or ``("killed", None)``. No reverse execution for enclaves.
+        See docs/debugging.md.
+        """
+        from .machine import parse_gdb_address
+
+        host, port = parse_gdb_address(address)
+        state = self._core.state
+        if state == "FRESH":
+            entry = "start"
+        elif state in ("RUNNABLE", "STOPPED"):
+            entry = "continue"
+        else:
+            raise EnclaveError(f"enclave {self.id:#x} is {state} and cannot be debugged now")
+        try:
+            self._sync_ocalls()
+        except RuntimeError as e:
+            raise self._gone_or(e) from None
+
+        def ocall(oid: int, a1: int, a2: int, a3: int) -> int:
+            handler = self._handler(oid)
+            if handler is None:
+                return -1
+            return ocall_value(handler(self, a1, a2, a3), oid)
+
+        outcome, code = _core.gdb_serve_enclave(self._core, host, port, entry, ready, ocall)
+        if outcome in ("exited", "fault") or not self.alive:
+            self._device._forget(self)
+        return outcome, code
+
     def resume_relay(
         self,
         relay: Union[None, bytes, bytearray, memoryview] = None,
@@ -467,7 +509,9 @@ class Device:
         seed: int = 0,
         *,
         output: OutputSink = None,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
+        check_engine(engine)
         if secure_memory is None:
             secure_memory = secure_memory_from_env(DEFAULT_SECURE_MEMORY)
         elif isinstance(secure_memory, str):
@@ -509,9 +553,7 @@ class Device:
     def secure_memory_used(self) -> int:
         """Secure memory the live enclaves hold."""
         return int(self._monitor.secure_memory_used)
-        engine: str = DEFAULT_ENGINE,
 
-        check_engine(engine)
     @property
     def enclaves(self) -> List[Enclave]:
         """The enclaves of this device that still exist, in creation order."""

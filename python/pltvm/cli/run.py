@@ -26,7 +26,7 @@ from .common import (
     resolve_enclave,
 )
 
-__all__ = ["add_parsers", "main", "run_host_demo", "COMMANDS"]
+__all__ = ["add_parsers", "main", "run_host_demo", "debug_enclave", "COMMANDS"]
 
 COMMANDS = ("run", "enclaves")
 SHM_SIZE = 0x1000
@@ -69,6 +69,11 @@ def add_parsers(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_demo_arguments(run, "number of threads, each running its own enclave (default 1)")
+    run.add_argument("--gdb", metavar="HOST:PORT", default=None,
+                     help="debug the enclave with gdb instead of running the demo: one enclave is "
+                     "created and waits for gdb before its first instruction (:0 picks a free port; "
+                     "only loopback unless another host is given); exit status = the enclave's "
+                     "exit value (docs/debugging.md)")
     sub.add_parser("enclaves", help="list the bundled enclaves",
                    description="List the names of the bundled demo enclaves (usable as `pltvm run NAME`).")
 
@@ -81,7 +86,54 @@ def main(ns: argparse.Namespace) -> int:
         for name in enclaves.names():
             print(name)
         return 0
+    if ns.gdb is not None:
+        # Ctrl-C raises here (no deferred handler): the stub looks at it while gdb drives.
+        checked = _checked_elf(ns, lambda: False)
+        return checked if isinstance(checked, int) else debug_enclave(checked, ns.threads, ns.gdb)
     return run_demo(ns, run_host_demo)
+
+
+def debug_enclave(path: str, threads: int, address: str) -> int:
+    """``pltvm run --gdb HOST:PORT ELF``: one enclave from ``path`` served to gdb; the exit
+    status is the enclave's exit value (its low 8 bits), 1 if it faulted, 0 if gdb detached or
+    killed it, 2 for bad usage, 130 after Ctrl-C."""
+    import sys
+
+    from ..device import Device
+    from ..errors import PltvmError
+    from ..machine import parse_gdb_address
+
+    if threads != 1:
+        return err("--gdb debugs one enclave: THREADS must be 1")
+    try:
+        host, port = parse_gdb_address(address)
+        device = Device()
+        enclave = device.create(path)
+    except (ValueError, TypeError, OSError, PltvmError) as e:
+        return err(str(e))
+
+    def ready(bound: int) -> None:
+        sys.stderr.write(f"pltvm: waiting for gdb on {host}:{bound} (target remote {host}:{bound})\n")
+        sys.stderr.flush()
+
+    try:
+        outcome, code = enclave.debug(f"{host}:{port}", ready=ready)
+    except KeyboardInterrupt:
+        sys.stderr.write("pltvm: interrupted\n")
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        return err(str(e))
+    finally:
+        sys.stdout.flush()
+        device.close()
+    if outcome == "exited":
+        sys.stderr.write(f"pltvm: enclave exited with value {code} under gdb\n")
+        return int(code or 0) & 0xFF
+    if outcome == "fault":
+        sys.stderr.write("pltvm: enclave faulted under gdb (destroyed)\n")
+        return EXIT_FAILED
+    sys.stderr.write(f"pltvm: gdb {outcome}\n")
+    return 0
 
 
 def run_demo(ns: argparse.Namespace, demo: Callable[[str, int, Any], int]) -> int:

@@ -420,6 +420,11 @@ const FORK_BATCH: u64 = 1024;
 const FORK_GIL_FREE_SHM: usize = 1 << 20;
 
 impl Enclave {
+    /// The monitor and the enclave's cell, for the gdb stub (debug.rs).
+    pub(crate) fn core_parts(&self) -> (&Arc<core::Monitor>, &Arc<EnclaveCell>) {
+        (&self.monitor, &self.cell)
+    }
+
     /// A fork's shm, checked against the pool before it is copied.
     fn shm_arg(&self, shm: Option<PyBackedBytes>) -> PyResult<Option<Vec<u8>>> {
         let Some(shm) = shm else { return Ok(None) };
