@@ -348,3 +348,17 @@ fn a_bad_region_at_the_relay_rerun_is_refused_and_a_destroy_scrubs_a_held_region
     assert_eq!(read(&mut m, RELAY), 0, "scrubbed");
     assert_eq!(read(&mut m, PMD + 8 * 6), leaf(RELAY));
 }
+
+#[test]
+fn a_server_beyond_the_secure_pool_gets_enclave_no_mem_and_nothing_changes() {
+    let (mut m, _) = installed();
+    sys(&mut m).monitor.config.secure_memory = BLOCK_SIZE - PAGE;
+    let free = build_block_at(&mut m, SERVER_BLOCK, &program(), None);
+    param_at(&mut m, PARAM, SERVER_BLOCK, free, b"test-server");
+    assert_eq!(call(&mut m, 90, &[PARAM]).0, -2);
+    assert!(!sys(&mut m).gpt.is_secure(SERVER_BLOCK));
+    assert_eq!(read(&mut m, PMD + 8 * 7), leaf(SERVER_BLOCK));
+    assert_eq!(live_enclaves(&mut m), 0);
+    sys(&mut m).monitor.config.secure_memory = BLOCK_SIZE;
+    assert_eq!(call(&mut m, 90, &[PARAM]), (0, 0), "the name was not taken by the refused create");
+}
