@@ -331,3 +331,58 @@ fn bs_and_bc_packets() {
     s.write_all(b"$k#6b").unwrap();
     assert_eq!(server.join().unwrap(), Ok(Outcome::Killed));
 }
+
+/// `monitor` output as text (the O packets before the final OK).
+fn monitor(s: &mut TcpStream, cmd: &str) -> String {
+    let hex: String = cmd.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut text = String::new();
+    let mut r = ask(s, &format!("qRcmd,{hex}"));
+    while r.starts_with('O') && r != "OK" {
+        let bytes: Vec<u8> = (1..r.len()).step_by(2).map(|i| u8::from_str_radix(&r[i..i + 2], 16).unwrap()).collect();
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        r = reply(s);
+    }
+    assert_eq!(r, "OK");
+    text
+}
+
+#[test]
+fn checkpoint_settings_refuse_hostile_values_and_extremes_still_step_back_exactly() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut m, _) = machine();
+        let (conn, _) = listener.accept().unwrap();
+        serve(&mut m, conn, Box::new(|| false))
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    ask(&mut s, "qSupported:swbreak+;hwbreak+");
+    for bad in ["0", "-1", "18446744073709551616", "1e6", "0x10", ""] {
+        let out = monitor(&mut s, &format!("checkpoints interval {bad}"));
+        assert!(out.contains("interval: a number of steps, at least 1") || bad.is_empty(), "{bad:?}: {out}");
+    }
+    for bad in ["0", "-5", "1073741825", "18446744073709551615"] {
+        let out = monitor(&mut s, &format!("checkpoints cap {bad}"));
+        assert!(out.contains("cap: a number of MiB, 1 to 2^30"), "{bad:?}: {out}");
+    }
+    assert!(monitor(&mut s, "checkpoints").starts_with("1 checkpoints every 1048576 steps"));
+    // a checkpoint every step, at most 1 MiB, then the largest interval: still exact
+    assert_eq!(monitor(&mut s, "checkpoints interval 1"), "a checkpoint every 1 steps\n");
+    assert_eq!(monitor(&mut s, "checkpoints cap 1"), "checkpoints hold at most 1 MiB\n");
+    let mut pcs = Vec::new();
+    for _ in 0..40 {
+        pcs.push(ask(&mut s, "p20"));
+        let r = ask(&mut s, "s");
+        assert!(r.starts_with("T05") || r == "S05", "{r}");
+    }
+    assert_eq!(monitor(&mut s, "checkpoints interval 18446744073709551615"), "a checkpoint every 18446744073709551615 steps\n");
+    for want in pcs.iter().rev() {
+        let r = ask(&mut s, "bs");
+        assert!(r.starts_with("T05") || r == "S05", "{r}");
+        assert_eq!(&ask(&mut s, "p20"), want);
+    }
+    assert!(ask(&mut s, "bs").contains("replaylog:begin"));
+    s.write_all(b"$k#6b").unwrap();
+    assert_eq!(server.join().unwrap(), Ok(Outcome::Killed));
+}
