@@ -115,7 +115,7 @@ impl Hart {
         let (pa, cacheable) = self.translate_pmp(va, Access::Load, bus)?;
         if let Some(fp) = bus.frame(pa, false) {
             if cacheable && !self.data_watched(va) {
-                self.tlb.fill_read(va, fp.base);
+                self.tlb.fill_read(va, pa >> PAGE_SHIFT, fp.base);
             }
             // SAFETY: `fp.base` is a live frame and the access lies within it.
             return Ok(unsafe { read_var(fp.base.add((pa & PAGE_MASK) as usize), n) });
@@ -154,8 +154,10 @@ impl Hart {
         let (pa, cacheable) = self.translate_pmp(va, Access::Store, bus)?;
         let ppn = pa >> PAGE_SHIFT;
         if let Some(fp) = bus.frame(pa, true) {
-            if fp.replaced {
-                // A fresh or copied frame: read entries may still point at the old one.
+            if fp.replaced && !self.tlb.drop_reads_to(ppn) {
+                // A fresh or copied frame: read entries may still point at the old one. The
+                // page's mapping is the same, so only those entries go (write entries exist
+                // for private frames only); a flush if the TLB cannot tell which they are.
                 self.flush_tlb();
             }
             self.forget_code(ppn);

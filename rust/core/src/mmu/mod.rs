@@ -5,6 +5,8 @@
 //! is in [`access`]'s slow paths. The TLB only ever holds RAM pages, write entries only pages
 //! that are private to this machine, hold no decoded code and are not watched by a device.
 pub mod access;
+#[cfg(test)]
+mod cow_tests;
 pub mod pmp;
 pub mod sv39;
 pub(crate) mod tlb;

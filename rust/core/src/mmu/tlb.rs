@@ -12,6 +12,8 @@ pub const TLB_ENTRIES: usize = 1024;
 pub(crate) const EPOCH_SHIFT: u32 = 52;
 const EPOCH_MASK: u64 = !((1 << EPOCH_SHIFT) - 1);
 const INVALID: u64 = u64::MAX;
+/// Read fills remembered between flushes (a short run touches fewer pages than this).
+const RECENT: usize = 32;
 
 /// `repr(C)`: compiled code (`jit`) reads `tag` at offset 0 and `addend` at offset 8.
 #[derive(Clone, Copy)]
@@ -31,6 +33,12 @@ pub struct Tlb {
     write: Box<[Entry]>,
     /// The physical page behind each write entry, to drop entries when a frame gets code.
     write_ppn: Box<[u64]>,
+    /// The physical page behind each read entry, to drop entries when its frame is replaced.
+    read_ppn: Box<[u64]>,
+    /// Read slots filled since the last flush, the first [`RECENT`] of them: every valid read
+    /// entry is in this list unless `recent_n > RECENT`.
+    recent: [u16; RECENT],
+    recent_n: usize,
     mask: usize,
     /// Current epoch, pre-shifted into the tag's top bits; never all ones.
     pub epoch: u64,
@@ -38,7 +46,16 @@ pub struct Tlb {
 
 impl Default for Tlb {
     fn default() -> Self {
-        Tlb { read: Box::new([EMPTY]), write: Box::new([EMPTY]), write_ppn: Box::new([INVALID]), mask: 0, epoch: 0 }
+        Tlb {
+            read: Box::new([EMPTY]),
+            write: Box::new([EMPTY]),
+            write_ppn: Box::new([INVALID]),
+            read_ppn: Box::new([INVALID]),
+            recent: [0; RECENT],
+            recent_n: 0,
+            mask: 0,
+            epoch: 0,
+        }
     }
 }
 
@@ -66,6 +83,7 @@ impl Tlb {
             self.read = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
             self.write = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
             self.write_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
+            self.read_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
             self.mask = TLB_ENTRIES - 1;
         }
     }
@@ -82,6 +100,7 @@ impl Tlb {
     }
 
     pub fn flush(&mut self) {
+        self.recent_n = 0;
         self.epoch = self.epoch.wrapping_add(1 << EPOCH_SHIFT);
         if self.epoch == EPOCH_MASK {
             self.read.fill(EMPTY);
@@ -106,11 +125,33 @@ impl Tlb {
         (self.read.as_ptr(), self.write.as_ptr(), self.mask as u64, self.epoch)
     }
 
-    pub fn fill_read(&mut self, va: u64, base: *mut u8) {
+    /// Drops the read entries for physical page `ppn` (its frame was replaced: created or
+    /// copied on write), in place, without a flush. False if it cannot tell which entries those
+    /// are (more than [`RECENT`] fills since the last flush): the caller must flush.
+    pub fn drop_reads_to(&mut self, ppn: u64) -> bool {
+        if self.recent_n > RECENT {
+            return false;
+        }
+        for &s in &self.recent[..self.recent_n] {
+            let s = s as usize;
+            if self.read_ppn[s] == ppn {
+                self.read[s] = EMPTY;
+                self.read_ppn[s] = INVALID;
+            }
+        }
+        true
+    }
+
+    pub fn fill_read(&mut self, va: u64, ppn: u64, base: *mut u8) {
         self.grow();
         let vpn = va >> 12;
         let slot = self.slot(vpn);
         self.read[slot] = Entry { tag: self.tag(vpn), addend: (base as u64).wrapping_sub(vpn << 12) };
+        self.read_ppn[slot] = ppn;
+        if self.recent_n < RECENT {
+            self.recent[self.recent_n] = slot as u16;
+        }
+        self.recent_n = (self.recent_n + 1).min(RECENT + 1);
     }
 
     pub fn fill_write(&mut self, va: u64, ppn: u64, base: *mut u8) {
@@ -131,7 +172,7 @@ mod tests {
         let mut t = Tlb::default();
         let mut page = [0u8; 4096];
         assert_ne!(t.read_entry(5).tag, t.tag(5), "a released table matches nothing");
-        t.fill_read(0x5000, page.as_mut_ptr());
+        t.fill_read(0x5000, 5, page.as_mut_ptr());
         assert_eq!(t.read_entry(5).tag, t.tag(5));
         t.flush();
         assert_ne!(t.read_entry(5).tag, t.tag(5));
@@ -143,7 +184,7 @@ mod tests {
         t.fill_write(0x7000, 9, page.as_mut_ptr());
         t.drop_writes_to(9);
         assert_ne!(t.write_entry(7).tag, t.tag(7));
-        t.fill_read(0x5000, page.as_mut_ptr());
+        t.fill_read(0x5000, 5, page.as_mut_ptr());
         t.release();
         assert_ne!(t.read_entry(5).tag, t.tag(5), "released entries are gone");
     }
