@@ -29,6 +29,7 @@ pub const fn info(k: usize, len: u64, size: u64, signed: bool) -> u64 {
 }
 
 /// The TLB may have been refilled, grown or flushed: compiled code reloads its view from ctx.
+/// Also records in `ctx.halt` whether the hart now wants the run loop to look at it.
 #[inline(always)]
 fn refresh(ctx: &mut Ctx, h: &Hart) {
     let (r, w, mask, epoch) = h.tlb.raw();
@@ -36,6 +37,11 @@ fn refresh(ctx: &mut Ctx, h: &Hart) {
     ctx.write = w;
     ctx.mask = mask;
     ctx.epoch = epoch;
+    // A block that loops on itself goes round again only where the run loop would follow its
+    // link back to it: no stop request and the decode cache unchanged (same epoch).
+    if h.stop || h.code.epoch() != ctx.code_epoch {
+        ctx.halt = 1;
+    }
 }
 
 /// What `run_block` does when instruction `k` (at `pc`, `len` bytes) returns `t`.

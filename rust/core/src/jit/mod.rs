@@ -91,6 +91,13 @@ pub(crate) struct Ctx {
     epoch: u64,
     base: u64,
     val: u64,
+    /// The slice's end (`Hart::slice_end`): a self-loop goes round again only if the whole
+    /// block fits before it.
+    limit: u64,
+    /// Non-zero once a helper saw a stop request or a decode-cache change (see `helpers`).
+    halt: u64,
+    /// The decode cache's epoch at entry.
+    code_epoch: u64,
 }
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
@@ -100,6 +107,9 @@ pub(crate) struct CtxOffsets {
     mask: i32,
     epoch: i32,
     val: i32,
+    base: i32,
+    limit: i32,
+    halt: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -108,6 +118,9 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     mask: std::mem::offset_of!(Ctx, mask) as i32,
     epoch: std::mem::offset_of!(Ctx, epoch) as i32,
     val: std::mem::offset_of!(Ctx, val) as i32,
+    base: std::mem::offset_of!(Ctx, base) as i32,
+    limit: std::mem::offset_of!(Ctx, limit) as i32,
+    halt: std::mem::offset_of!(Ctx, halt) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
@@ -201,10 +214,13 @@ impl Hart {
         };
         let mut n = n as u64;
         let (read, write, mask, epoch) = self.tlb.raw();
-        let mut ctx = Ctx { read, write, mask, epoch, base: self.retired, val: 0 };
+        let code_epoch = self.code.epoch();
+        let mut ctx = Ctx { read, write, mask, epoch, base: self.retired, val: 0, limit: self.slice_end, halt: 0, code_epoch };
         loop {
             let pc = self.pc;
             ctx.base = self.retired;
+            ctx.code_epoch = self.code.epoch();
+            ctx.halt = 0;
             // SAFETY: compiled from this block for this host; it touches the hart, the bus and
             // ctx only as the interpreter would (see `translate`).
             let next = unsafe { f(self, bus, &mut ctx, pc) };

@@ -109,6 +109,36 @@ impl Tx<'_> {
         self.b.ins().iconst(I64, v)
     }
 
+    /// At a taken jump back to the block's start: go round again if the run loop would run
+    /// this block next - no stop request or decode-cache change seen by a helper
+    /// (`ctx.halt`), and the whole block fits in the slice - else store the registers and
+    /// return the entry pc. Leaves the builder in a fresh, unreachable-by-fallthrough block.
+    fn again(&mut self, head: cranelift_codegen::ir::Block, len: i64) {
+        let o = CTX_BASE_OFFSETS;
+        let base = self.b.ins().load(I64, flags(), self.ctx, o.base);
+        let next_base = self.b.ins().iadd_imm_s(base, len);
+        // The run loop's test, as it makes it: len <= slice_end - retired (retired <= slice_end
+        // here, since this round was entered under the same test).
+        let limit = self.b.ins().load(I64, flags(), self.ctx, o.limit);
+        let left = self.b.ins().isub(limit, next_base);
+        let fits = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, len);
+        let halt = self.b.ins().load(I64, flags(), self.ctx, o.halt);
+        let calm = self.b.ins().icmp_imm_s(IntCC::Equal, halt, 0);
+        let go = self.b.ins().band(fits, calm);
+        let round = self.b.create_block();
+        let leave = self.b.create_block();
+        self.b.ins().brif(go, round, &[], leave, &[]);
+        self.b.switch_to_block(round);
+        self.b.seal_block(round);
+        self.b.ins().store(flags(), next_base, self.ctx, o.base);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(leave);
+        self.b.seal_block(leave);
+        self.flush();
+        let pc = self.pc0;
+        self.b.ins().return_(&[pc]);
+    }
+
     /// If `status` is non-zero: store the dirty registers and return `status`.
     fn exit_if(&mut self, status: Value) {
         let exit = self.b.create_block();
@@ -320,6 +350,20 @@ impl Tx<'_> {
     }
 }
 
+/// Whether the block's last instruction is a branch or `jal` back to the block's first.
+fn self_loop(insns: &[Packed]) -> bool {
+    let Some(l) = insns.last() else { return false };
+    if !matches!(l.op(), Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Jal) {
+        return false;
+    }
+    // The offset of the last instruction from the entry, following in-page jal continuations.
+    let mut delta = 0u64;
+    for i in &insns[..insns.len() - 1] {
+        delta = if i.op() == Op::Jal { delta.wrapping_add(i.imm() as i64 as u64) } else { delta.wrapping_add(i.len()) };
+    }
+    delta.wrapping_add(l.imm() as i64 as u64) == 0
+}
+
 /// `next` when `odd` is set (an exit status), else 0.
 fn odd_status(b: &mut FunctionBuilder, odd: Value, next: Value) -> Value {
     let zero = b.ins().iconst(I64, 0);
@@ -359,9 +403,25 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
         }
     }
     tx.reload();
+    // The loop head: a block whose last instruction jumps back to its own start goes round
+    // again inside the compiled code (see `self_loop`), with registers kept in variables.
+    let head = tx.b.create_block();
+    tx.b.ins().jump(head, &[]);
+    tx.b.switch_to_block(head);
+    let loops = self_loop(insns);
+    if loops {
+        // Registers written late in one round are not stored when the next round starts, so
+        // every exit stores every register the block writes (their values, stored or not).
+        for i in insns {
+            if i.rd() != 0 {
+                tx.dirty |= 1 << i.rd();
+            }
+        }
+    }
 
     let mut delta = 0u64;
     let last = insns.len() - 1;
+    let len = insns.len() as i64;
     let mut result = None;
     for (k, i) in insns.iter().enumerate() {
         let next_delta = delta.wrapping_add(i.len());
@@ -376,6 +436,12 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
                 let link = tx.pc(next_delta);
                 tx.set(rd, link);
                 let target = delta.wrapping_add(imm as u64);
+                if k == last && loops {
+                    tx.again(head, len);
+                    let dead = tx.b.create_block();
+                    tx.b.switch_to_block(dead);
+                    tx.b.seal_block(dead);
+                }
                 if k == last {
                     next = Some(tx.pc(target));
                 }
@@ -400,9 +466,19 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
                     _ => IntCC::UnsignedGreaterThanOrEqual,
                 };
                 let c = tx.b.ins().icmp(cc, a, bv);
+                if loops {
+                    let back = tx.b.create_block();
+                    let out = tx.b.create_block();
+                    tx.b.ins().brif(c, back, &[], out, &[]);
+                    tx.b.switch_to_block(back);
+                    tx.b.seal_block(back);
+                    tx.again(head, len);
+                    tx.b.switch_to_block(out);
+                    tx.b.seal_block(out);
+                }
                 let taken = tx.pc(delta.wrapping_add(imm as u64));
                 let fall = tx.pc(next_delta);
-                next = Some(tx.b.ins().select(c, taken, fall));
+                next = Some(if loops { fall } else { tx.b.ins().select(c, taken, fall) });
                 None
             }
             Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu => {
@@ -488,6 +564,7 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
     let result = result.expect("a block has at least one instruction");
     tx.flush();
     tx.b.ins().return_(&[result]);
+    tx.b.seal_block(head);
     tx.b.finalize(isa.frontend_config());
 
     let mut ctx = Context::for_function(func);
