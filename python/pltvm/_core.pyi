@@ -210,6 +210,11 @@ class Enclave:
         copy-on-write: own ids, fresh zero stack, own kbuffer, ``shm`` mapped. Run it with
         ``run()``. ValueError if this is not a live template; MemoryError if ``shm`` is larger
         than the secure pool; LimitError if it does not fit the instance."""
+    def fork_default(self) -> Enclave:
+        """``fork(name=next_fork_name())``: no shm, no persistency (the per-instance hot path)."""
+    def next_fork_name(self) -> bytes:
+        """The next default name for a fork of this template, ``fork<id hex>-<n>`` (n = 1, 2,
+        ..., shared with ``fork_default``), cut to 16 bytes."""
     def snapshot(self, *, name: bytes = ..., ocall_result: int = 0, shm: Optional[bytes] = None) -> Enclave:
         """A shadow template of this enclave paused in a host OCALL: its forks are RUNNABLE and
         resume after the OCALL with ``a0 = ocall_result``; ``shm`` (exactly the shm's size)
@@ -251,6 +256,10 @@ class Enclave:
         ``shm``: the host shm contents to copy in first. ``output``: called with the bytes the
         enclave prints (default: the process's stdout). ``capture=True``: the output is
         collected into ``RunResult.output`` instead (``output`` is not called)."""
+    def run_capture(self) -> Union[tuple[int, bytes, int], RunResult]:
+        """``run("start", capture=True)``; a run ending in EAPP_RETURN with no call records and
+        no relay region comes back as ``(value as a signed 64-bit int, output, instret)``,
+        anything else as the RunResult (``"refused"`` with nothing changed if not FRESH)."""
 
 @final
 class Monitor:

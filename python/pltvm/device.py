@@ -76,6 +76,10 @@ OcallHandler = Callable[["Enclave", int, int, int], Optional[int]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 _get_ident = threading.get_ident
 _UNSET: Any = object()
+# Enclave.run's hot path recognises output="capture" by identity (the literal is interned);
+# an equal string that is another object takes the general path, with the same result.
+_CAPTURE = "capture"
+_new_object = object.__new__
 
 
 class Enclave(EnclaveHandle):
@@ -251,6 +255,29 @@ class Enclave(EnclaveHandle):
         if the enclave is gone, :class:`~pltvm.EnclaveError` if it cannot run now (another
         thread is running it). Running a stopped enclave blocks until :meth:`resume`.
         """
+        if ((output is _CAPTURE or (output is _UNSET and self._output is _CAPTURE)) and relay is None
+                and max_instructions is None and self._shm is None
+                and self._relay is None and not self._relay_pending and not self._handlers and not self._ocall_ids
+                and not self._device._handlers):
+            # The per-instance hot path (e.g. a fresh fork run with output="capture"): one
+            # binding call that starts the enclave and, when it exits plainly, hands back
+            # (value, output, instret) to build the result from.
+            try:
+                r = self._core.run_capture()
+            except BaseException:
+                if not self.alive:
+                    self._device._forget(self)
+                raise
+            if type(r) is tuple:
+                self._device._enclaves.pop(self, None)  # Device._forget, inlined
+                # make_result's construction, with the fields of a plain exit.
+                res = _new_object(RunResult)
+                res.__dict__.update(reason="exit", value=r[0], relay=None, shm=None, fault=None, output=r[1],
+                                    instret=r[2], ocalls=0, calls=())
+                return res
+            if r.reason != "refused":
+                return self._run("start", output, None, check, r)
+            # Refused (not FRESH, gone or busy): nothing ran; the general path says why.
         if self._relay_pending:
             return self.resume_relay(relay, output=output, max_instructions=max_instructions, check=check)
         state = self._core.state
@@ -333,7 +360,9 @@ class Enclave(EnclaveHandle):
             self._relay = buf
         return self._run("rerun_relay", output, max_instructions, check)
 
-    def _run(self, entry: str, output: OutputSink, budget: Optional[int], check: bool) -> RunResult:
+    def _run(self, entry: str, output: OutputSink, budget: Optional[int], check: bool, given: Any = None) -> RunResult:
+        """The run loop (OCALL round trips included). ``given``: the binding's result of a run
+        already made with ``entry`` (the hot path in :meth:`run`), handled as if made here."""
         if budget is not None:
             u64_arg(budget, "max_instructions")
         cap = Capture(self._output if output is _UNSET else output)
@@ -356,7 +385,9 @@ class Enclave(EnclaveHandle):
             self._runner = _get_ident()
             try:
                 shm = bytes(self._shm) if self._shm is not None and send_shm else None
-                if relay is None and shm is None and left is None and result == 0:
+                if given is not None:
+                    r, given = given, None
+                elif relay is None and shm is None and left is None and result == 0:
                     # Fewer keywords for the binding to match.
                     r = core.run(entry, capture=True) if cap.native else core.run(entry, output=cap.sink)
                 else:

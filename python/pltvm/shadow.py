@@ -23,8 +23,6 @@ changes, and destroying the template while instances live is safe.
 
 from __future__ import annotations
 
-import itertools
-import operator
 from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _core
@@ -34,6 +32,8 @@ from .handle import EnclaveHandle
 from .errors import EnclaveDestroyed, EnclaveError, InvalidEnclave, SecureMemoryExhausted
 
 __all__ = ["ShadowEnclave", "create_shadow", "stats"]
+
+_new_object = object.__new__
 
 
 def _device_module() -> Any:
@@ -56,11 +56,10 @@ class ShadowEnclave(EnclaveHandle):
         self._output = output
         # fork() is the hot path: what it needs is looked up once here.
         self._dm = _device_module()
-        # Default names fork<id>-1, fork<id>-2, ... (at most 16 bytes), made in C: next() of
-        # this iterator is atomic (no lock) and costs no Python frame. One format per name
-        # (b"fork1000-%d" % n), not a format and a concatenation: 0.3 us less per fork.
-        self._next_name = map(operator.itemgetter(slice(16)),
-                              map((b"fork%x-%%d" % self._id).__mod__, itertools.count(1))).__next__
+        self._enclave_class = self._dm.Enclave
+        # Default names fork<id>-1, fork<id>-2, ... (at most 16 bytes) come from the binding,
+        # one counter per template shared by fork() and fork_run_destroy().
+        self._next_name = core.next_fork_name
 
     @property
     def measurement(self) -> bytes:
@@ -121,6 +120,27 @@ class ShadowEnclave(EnclaveHandle):
         device = self._device
         if device._closed:
             raise EnclaveError("the device is closed")
+        if shm is None and relay is None and name is None:
+            # The per-instance hot path: the binding names the fork, and the Enclave is made
+            # without a call of its __init__ (the same three fields and output sink that
+            # __init__ sets; test_fork_path compares the two objects).
+            try:
+                core = self._core.fork_default()
+            except (ValueError, MemoryError, RuntimeError) as e:
+                raise self._fork_error(e) from None
+            enclave = _new_object(self._enclave_class)
+            enclave._device = device
+            enclave._core = core
+            enclave._id = core.id
+            out = self._output if output is None else output
+            if out is not None:
+                enclave._output = out
+            device._enclaves[enclave] = None  # Device._register, inlined
+            if device._closed:
+                device._enclaves.pop(enclave, None)
+                core.destroy()
+                raise EnclaveError("the device is closed")
+            return enclave
         dm = self._dm
         shm_spec = None if shm is None else region_spec(shm, "shm", device._monitor)
         relay_buf = None if relay is None else region(relay, "relay", device._monitor)

@@ -28,6 +28,25 @@ pub struct Monitor {
 pub struct Enclave {
     monitor: Arc<core::Monitor>,
     cell: Arc<EnclaveCell>,
+    /// Default names handed out by `fork_default`/`next_fork_name` (a shadow template).
+    forks: AtomicU64,
+}
+
+impl Enclave {
+    fn new(monitor: &Arc<core::Monitor>, cell: Arc<EnclaveCell>) -> Enclave {
+        Enclave { monitor: Arc::clone(monitor), cell, forks: AtomicU64::new(0) }
+    }
+
+    /// The next default fork name of this template: `fork<id hex>-<n>` from n = 1, cut to 16
+    /// bytes (unique among its forks while it fits).
+    fn next_name(&self) -> [u8; 16] {
+        let n = self.forks.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut buf = [0u8; 40];
+        let mut w = &mut buf[..];
+        let _ = write!(w, "fork{:x}-{n}", self.cell.id);
+        let len = 40 - w.len();
+        name16(&buf[..len])
+    }
 }
 
 #[pyclass(module = "pltvm._core", frozen, get_all)]
@@ -273,6 +292,70 @@ impl Host for PyHost {
     }
 }
 
+impl Enclave {
+    /// One `Monitor::run` with the GIL released: the outcome and what was captured.
+    fn run_request(&self, py: Python<'_>, req: RunRequest, output: Option<Py<PyAny>>, capture: bool) -> PyResult<(core::RunOutcome, Vec<u8>)> {
+        let mut host = PyHost::new(py, output, capture);
+        let (m, cell) = (&self.monitor, &self.cell);
+        let out = py.detach(|| {
+            let out = m.run(cell, req, &mut host);
+            host.finish();
+            if host.sink_failed {
+                m.destroy(cell);
+            }
+            out
+        });
+        if let Some(e) = host.err.take() {
+            return Err(e);
+        }
+        Ok((out, std::mem::take(&mut host.buf)))
+    }
+}
+
+/// The binding's RunResult of a run (`output`: what `run(capture=True)` collected).
+fn run_result(py: Python<'_>, out: core::RunOutcome, output: Option<Vec<u8>>) -> RunResult {
+    let mut r = RunResult {
+        reason: "",
+        retval: None,
+        cause: None,
+        tval: None,
+        pc: None,
+        syscall: None,
+        ocall_id: None,
+        ocall_args: None,
+        message: None,
+        shm: out.shm.map(|s| PyBytes::new(py, &s).unbind()),
+        relay: out.relay.iter().map(|b| PyBytes::new(py, b).unbind()).collect(),
+        instret: out.instret,
+        calls: out.calls.iter().map(|c| (c.caller, c.callee, c.result, c.resp_val, c.depth)).collect(),
+        output: output.map(|b| PyBytes::new(py, &b).unbind()),
+    };
+    r.reason = match out.exit {
+        RunExit::Exited { retval } => {
+            r.retval = Some(retval);
+            "exit"
+        }
+        RunExit::Relay => "relay",
+        RunExit::Fault { cause, tval, pc, ecall } => {
+            (r.cause, r.tval, r.pc, r.syscall) = (Some(cause), Some(tval), Some(pc), ecall.map(|(_, a7)| a7));
+            "fault"
+        }
+        RunExit::Destroyed => "destroyed",
+        RunExit::Ocall { id, args } => {
+            (r.ocall_id, r.ocall_args) = (Some(id), Some((args[0], args[1], args[2])));
+            "ocall"
+        }
+        RunExit::Budget => "budget",
+        RunExit::Interrupted => "interrupted",
+        RunExit::Aborted => "aborted",
+        RunExit::Refused(msg) => {
+            r.message = Some(msg);
+            "refused"
+        }
+    };
+    r
+}
+
 fn name16(name: &[u8]) -> [u8; 16] {
     let mut n = [0u8; 16];
     let k = name.len().min(16);
@@ -328,7 +411,7 @@ impl Monitor {
 
     fn lookup(&self, id: i64) -> Option<Enclave> {
         let id = u32::try_from(id).ok()?;
-        self.inner.lookup(id).map(|cell| Enclave { monitor: Arc::clone(&self.inner), cell })
+        self.inner.lookup(id).map(|cell| Enclave::new(&self.inner, cell))
     }
 
     #[pyo3(signature = (elf, *, name=Vec::new(), r#type=0, stack_size=0x10000, shm=None, persistency=None))]
@@ -347,7 +430,7 @@ impl Monitor {
         let p = CreateParams { name: name16(&name), kind: r#type, stack_size, shm: None, persistency };
         let m = Arc::clone(&self.inner);
         let cell = py.detach(|| m.create_with_shm(&elf, &p, shm.as_deref())).map_err(create_error)?;
-        Ok(Enclave { monitor: Arc::clone(&self.inner), cell })
+        Ok(Enclave::new(&self.inner, cell))
     }
 
     /// Raises what `create`/`fork`/`run` would for a host region of `size` bytes, before the
@@ -580,7 +663,23 @@ impl Enclave {
         // bookkeeping), so the GIL stays held unless a large shm is to be copied: releasing
         // and taking it back costs about as much as the fork itself.
         let inst = if large { py.detach(|| m.fork(cell, &p)) } else { m.fork(cell, &p) }.map_err(create_error)?;
-        Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: inst })
+        Ok(Enclave::new(&self.monitor, inst))
+    }
+
+    /// `fork(name=next_fork_name())` with no shm and no persistency, for the per-instance hot
+    /// path (no keyword arguments to match, the name made here).
+    fn fork_default(&self) -> PyResult<Enclave> {
+        let p = pltvm_core::monitor::shadow::ForkParams { name: self.next_name(), shm: None, persistency: None };
+        let inst = self.monitor.fork(&self.cell, &p).map_err(create_error)?;
+        Ok(Enclave::new(&self.monitor, inst))
+    }
+
+    /// The next default name for a fork of this template: `fork<id hex>-<n>` (n = 1, 2, ...,
+    /// shared with `fork_default`), cut to 16 bytes.
+    fn next_fork_name<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let n = self.next_name();
+        let len = n.iter().position(|&b| b == 0).unwrap_or(16);
+        PyBytes::new(py, &n[..len])
     }
 
     /// Fork, run to the end and destroy `n` instances of this template without returning to
@@ -646,60 +745,23 @@ impl Enclave {
                 .into())
             }
         };
-        let req = RunRequest { entry, shm, budget };
-        let mut host = PyHost::new(py, output, capture);
-        let (m, cell) = (&self.monitor, &self.cell);
-        let out = py.detach(|| {
-            let out = m.run(cell, req, &mut host);
-            host.finish();
-            if host.sink_failed {
-                m.destroy(cell);
+        let (out, buf) = self.run_request(py, RunRequest { entry, shm, budget }, output, capture)?;
+        Ok(run_result(py, out, capture.then_some(buf)))
+    }
+
+    /// `run("start", capture=True)` for the per-instance hot path: a run that ends in
+    /// `EAPP_RETURN` with no call records and no relay region comes back as the tuple
+    /// `(value as a signed 64-bit int, output, instret)`; any other outcome as the RunResult
+    /// `run` gives (e.g. "refused" for an enclave that is not FRESH, nothing changed).
+    fn run_capture(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let (out, buf) = self.run_request(py, RunRequest::start(), None, true)?;
+        if let RunExit::Exited { retval } = out.exit {
+            if out.calls.is_empty() && out.relay.is_empty() && out.shm.is_none() {
+                let t = (retval as i64, PyBytes::new(py, &buf), out.instret);
+                return Ok(t.into_pyobject(py)?.into_any().unbind());
             }
-            out
-        });
-        if let Some(e) = host.err.take() {
-            return Err(e);
         }
-        let mut r = RunResult {
-            reason: "",
-            retval: None,
-            cause: None,
-            tval: None,
-            pc: None,
-            syscall: None,
-            ocall_id: None,
-            ocall_args: None,
-            message: None,
-            shm: out.shm.map(|s| PyBytes::new(py, &s).unbind()),
-            relay: out.relay.iter().map(|b| PyBytes::new(py, b).unbind()).collect(),
-            instret: out.instret,
-            calls: out.calls.iter().map(|c| (c.caller, c.callee, c.result, c.resp_val, c.depth)).collect(),
-            output: capture.then(|| PyBytes::new(py, &host.buf).unbind()),
-        };
-        r.reason = match out.exit {
-            RunExit::Exited { retval } => {
-                r.retval = Some(retval);
-                "exit"
-            }
-            RunExit::Relay => "relay",
-            RunExit::Fault { cause, tval, pc, ecall } => {
-                (r.cause, r.tval, r.pc, r.syscall) = (Some(cause), Some(tval), Some(pc), ecall.map(|(_, a7)| a7));
-                "fault"
-            }
-            RunExit::Destroyed => "destroyed",
-            RunExit::Ocall { id, args } => {
-                (r.ocall_id, r.ocall_args) = (Some(id), Some((args[0], args[1], args[2])));
-                "ocall"
-            }
-            RunExit::Budget => "budget",
-            RunExit::Interrupted => "interrupted",
-            RunExit::Aborted => "aborted",
-            RunExit::Refused(msg) => {
-                r.message = Some(msg);
-                "refused"
-            }
-        };
-        Ok(r)
+        Ok(Py::new(py, run_result(py, out, Some(buf)))?.into_any())
     }
 
     /// A shadow template of this enclave paused in a host OCALL (core monitor/snapshot.rs):
@@ -714,7 +776,7 @@ impl Enclave {
         let p = SnapshotParams { name: name16(&name), ocall_result: ocall_result as u64, shm, user_ocalls: Some(Vec::new()) };
         let (m, cell) = (&self.monitor, &self.cell);
         match py.detach(|| m.snapshot(cell, &p)) {
-            Ok(snap) => Ok(Enclave { monitor: Arc::clone(&self.monitor), cell: snap }),
+            Ok(snap) => Ok(Enclave::new(&self.monitor, snap)),
             Err(SnapshotError::Create(e)) => Err(create_error(e)),
             Err(e) => Err(PyRuntimeError::new_err(e.to_string())),
         }
