@@ -322,3 +322,30 @@ def test_console_input_and_output_are_played_back_not_repeated_when_going_back()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_enclave_debug_refuses_an_enclave_another_thread_runs_and_one_that_is_gone() -> None:
+    import time
+
+    import pltvm
+
+    with pltvm.Device() as dev:
+        spinning = dev.create("loop", output=lambda b: None)
+        t = threading.Thread(target=lambda: spinning.run(check=False))
+        t.start()
+        try:
+            for _ in range(2000):
+                if spinning.state == "RUNNING":
+                    break
+                time.sleep(0.005)
+            with pytest.raises(pltvm.EnclaveError, match="running in another thread"):
+                spinning.debug(":0", ready=lambda p: pytest.fail("listened for a busy enclave"))
+        finally:
+            spinning.destroy()
+            t.join(30)
+        done = dev.create("hello-world", output=lambda b: None)
+        assert done.run().reason == "exit"
+        with pytest.raises(pltvm.EnclaveDestroyed):
+            done.debug(":0", ready=lambda p: pytest.fail("listened for a gone enclave"))
+        with pytest.raises(ValueError, match="port"):
+            dev.create("hello-world").debug("127.0.0.1:99999")

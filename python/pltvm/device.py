@@ -315,11 +315,15 @@ class Enclave(EnclaveHandle):
         from .machine import parse_gdb_address
 
         host, port = parse_gdb_address(address)
-        state = self._core.state
+        state = self.state
         if state == "FRESH":
             entry = "start"
         elif state in ("RUNNABLE", "STOPPED"):
             entry = "continue"
+        elif state == "RUNNING":
+            raise EnclaveError(f"enclave {self.id:#x} is running in another thread")
+        elif not self.alive:
+            raise EnclaveDestroyed(f"enclave {self.id:#x} no longer exists")
         else:
             raise EnclaveError(f"enclave {self.id:#x} is {state} and cannot be debugged now")
         try:
@@ -333,7 +337,10 @@ class Enclave(EnclaveHandle):
                 return -1
             return ocall_value(handler(self, a1, a2, a3), oid)
 
-        outcome, code = _core.gdb_serve_enclave(self._core, host, port, entry, ready, ocall)
+        try:
+            outcome, code = _core.gdb_serve_enclave(self._core, host, port, entry, ready, ocall)
+        except RuntimeError as e:  # running in another thread, or gone
+            raise self._gone_or(e) from None
         if outcome in ("exited", "fault") or not self.alive:
             self._device._forget(self)
         return outcome, code

@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::machine::Machine;
 use pltvm_gdb::Outcome;
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use std::net::TcpListener;
 use std::sync::Mutex;
@@ -85,13 +85,19 @@ fn gdb_serve_enclave(
     if host.is_empty() {
         return Err(Error::Argument("host must not be empty".into()).into());
     }
+    let (monitor, cell) = enclave.core_parts();
+    // Refused before listening: gdb would connect to nothing it could debug.
+    match cell.try_inner() {
+        Ok(_) => {}
+        Err(true) => return Err(PyRuntimeError::new_err("the enclave is running in another thread")),
+        Err(false) => return Err(PyRuntimeError::new_err("the enclave no longer exists")),
+    }
     let listener = TcpListener::bind((host, port))
         .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
     if let Some(cb) = ready {
         cb.call1((bound,))?;
     }
-    let (monitor, cell) = enclave.core_parts();
     let pending: Mutex<Option<PyErr>> = Mutex::new(None);
     let interrupted = || {
         Python::attach(|py| match py.check_signals() {
