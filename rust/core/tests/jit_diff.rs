@@ -435,8 +435,12 @@ fn elfs(dir: &str) -> Vec<PathBuf> {
 #[test]
 fn isa_programs_and_riscv_tests_pass_and_match_under_the_jit() {
     let mut paths = elfs("../../tests/isa/build");
-    paths.extend(elfs("../../tests/riscv-tests/rv64mi"));
-    assert!(paths.len() >= 30, "found only {} programs", paths.len());
+    assert!(paths.len() >= 19, "found only {} of our ISA programs", paths.len());
+    // riscv-tests are third-party and not in the repository: built from a checkout with
+    // tests/riscv-tests/build.sh, their directory is named by PLTVM_RISCV_TESTS_DIR.
+    if let Some(dir) = std::env::var_os("PLTVM_RISCV_TESTS_DIR") {
+        paths.extend(elfs(&dir.to_string_lossy()));
+    }
     let mut rng = Rng(77);
     for p in &paths {
         let (mut a, mut j) = pair(|e| elf_machine(p, e));
