@@ -66,12 +66,12 @@ class Machine:
     def system(ram_size: int, secure_memory: int) -> Machine:
         """S-mode host kernel under the Rust monitor: SBI, PMP, guarded page table."""
     @property
-    def kind(self) -> str: ...
     def engine(self) -> str:
         """``"interp"`` (interpreter only) or ``"jit"`` (hot blocks compiled)."""
     @engine.setter
     def engine(self, engine: str) -> None: ...
     @property
+    def kind(self) -> str: ...
     @property
     def ram_base(self) -> int: ...
     @property
@@ -273,8 +273,8 @@ class Monitor:
         seed: int = 0,
         slice: int = ...,
         caller_id_compat: bool = False,
-    ) -> Monitor:
         engine: str = "interp",
+    ) -> Monitor:
         """A monitor with ``secure_memory`` bytes of secure memory (default 1 GiB).
         ``rng``: ``"seeded"`` (per-enclave deterministic generator from ``seed``),
         ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``slice``: instructions between
