@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 from ..sizes import parse_size
 
 __all__ = [
     "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_BUDGET", "EXIT_HALT", "EXIT_FAULT_OTHER",
     "exit_status", "size_arg", "count_arg", "threads_arg", "err", "out", "resolve_enclave",
-    "print_stats", "add_demo_arguments", "MAGIC_SHM_VALUE", "MAGIC_RELAY_PAGE_VALUE",
+    "print_stats", "add_demo_arguments", "serve_gdb", "MAGIC_SHM_VALUE", "MAGIC_RELAY_PAGE_VALUE",
 ]
 
 EXIT_FAILED = 1
@@ -116,3 +116,22 @@ def add_demo_arguments(p: Any, threads_help: str) -> None:
                    help="secure memory of the emulated device, e.g. 64M (default 1G or $PLTVM_SECURE_MEMORY)")
     p.add_argument("elf", metavar="ELF", help="enclave ELF file, or a bundled enclave name (e.g. hello-world)")
     p.add_argument("threads", metavar="THREADS", nargs="?", type=threads_arg, default=1, help=threads_help)
+
+
+def serve_gdb(serve: Callable[..., Any], host: str, port: int) -> Union[tuple[str, int], int]:
+    """``serve(address, ready=...)`` (a machine's or an enclave's gdb stub), saying on stderr
+    where gdb should connect once the socket listens: its ``(outcome, code)``, or the exit
+    status after Ctrl-C (130) or a socket error (2, with the message)."""
+
+    def ready(bound: int) -> None:
+        sys.stderr.write(f"pltvm: waiting for gdb on {host}:{bound} (target remote {host}:{bound})\n")
+        sys.stderr.flush()
+
+    try:
+        outcome, code = serve(f"{host}:{port}", ready=ready)
+        return str(outcome), int(code or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("pltvm: interrupted\n")
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        return err(str(e))

@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Any
 
-from .common import EXIT_INTERRUPTED, EXIT_USAGE
+from .common import EXIT_USAGE, serve_gdb
 
 __all__ = ["add_parsers", "main", "COMMANDS"]
 
@@ -64,18 +64,10 @@ def main(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"pltvm: error: {e}\n")
         return EXIT_USAGE
 
-    def ready(bound: int) -> None:
-        sys.stderr.write(f"pltvm: waiting for gdb on {host}:{bound} (target remote {host}:{bound})\n")
-        sys.stderr.flush()
-
-    try:
-        outcome, code = m.gdb_serve(f"{host}:{port}", ready=ready)
-    except KeyboardInterrupt:
-        sys.stderr.write("pltvm: interrupted\n")
-        return EXIT_INTERRUPTED
-    except OSError as e:
-        sys.stderr.write(f"pltvm: error: {e}\n")
-        return EXIT_USAGE
+    served = serve_gdb(m.gdb_serve, host, port)
+    if isinstance(served, int):
+        return served
+    outcome, code = served
     sys.stdout.flush()
     if outcome == "exited":
         sys.stderr.write(f"pltvm: program exited with code {code} under gdb\n")

@@ -24,6 +24,7 @@ from .common import (
     err,
     out,
     resolve_enclave,
+    serve_gdb,
 )
 
 __all__ = ["add_parsers", "main", "run_host_demo", "debug_enclave", "COMMANDS"]
@@ -112,20 +113,14 @@ def debug_enclave(path: str, threads: int, address: str) -> int:
     except (ValueError, TypeError, OSError, PltvmError) as e:
         return err(str(e))
 
-    def ready(bound: int) -> None:
-        sys.stderr.write(f"pltvm: waiting for gdb on {host}:{bound} (target remote {host}:{bound})\n")
-        sys.stderr.flush()
-
     try:
-        outcome, code = enclave.debug(f"{host}:{port}", ready=ready)
-    except KeyboardInterrupt:
-        sys.stderr.write("pltvm: interrupted\n")
-        return EXIT_INTERRUPTED
-    except OSError as e:
-        return err(str(e))
+        served = serve_gdb(enclave.debug, host, port)
     finally:
         sys.stdout.flush()
         device.close()
+    if isinstance(served, int):
+        return served
+    outcome, code = served
     if outcome == "exited":
         sys.stderr.write(f"pltvm: enclave exited with value {code} under gdb\n")
         return int(code or 0) & 0xFF
