@@ -68,7 +68,7 @@ fn gdb_serve(
 #[pyo3(signature = (enclave, host, port, entry, ready=None, ocall=None))]
 fn gdb_serve_enclave(
     py: Python<'_>,
-    enclave: &crate::monitor::Enclave,
+    enclave: &crate::enclave::Enclave,
     host: &str,
     port: u16,
     entry: &str,

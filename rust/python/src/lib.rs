@@ -7,6 +7,8 @@ mod error;
 mod fuzz;
 mod machine;
 mod monitor;
+mod enclave;
+mod run;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -15,8 +17,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<machine::Machine>()?;
     m.add_class::<machine::Exit>()?;
     m.add_class::<monitor::Monitor>()?;
-    m.add_class::<monitor::Enclave>()?;
-    m.add_class::<monitor::RunResult>()?;
+    m.add_class::<enclave::Enclave>()?;
+    m.add_class::<run::RunResult>()?;
     attest::register(m)?;
     debug::register(m)?;
     error::register(m)?;
