@@ -197,7 +197,7 @@ def test_cli_timeout_artifact(tmp_path: Path) -> None:
 
 
 def test_cli_nothing_found_exits_0_and_prints_status(tmp_path: Path) -> None:
-    r = cli("fuzz-parser", str(tmp_path / "c"), "-seed=3", "-runs=2000", "-max_len=64", "-use_cmp=0")
+    r = cli("fuzz-parser", str(tmp_path / "c"), "-seed=3", "-runs=2000", "-max_len=64", "-use_cmp=0", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "NEW    cov: " in r.stderr and "corp: " in r.stderr and "exec/s: " in r.stderr
     assert "Done 2000 runs in " in r.stderr
@@ -216,7 +216,7 @@ def test_cli_bad_usage_exits_2(args: list[str], tmp_path: Path) -> None:
 def test_cli_invalid_elf_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.elf"
     bad.write_bytes(b"\x7fELF" + bytes(60))
-    r = cli(str(bad), "-runs=1")
+    r = cli(str(bad), "-runs=1", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "error" in r.stderr
 
 
@@ -225,7 +225,7 @@ def test_cli_ctrl_c_exits_72_and_keeps_the_corpus(tmp_path: Path) -> None:
 
     corpus = tmp_path / "c"
     p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), "-seed=2",
-                          "-max_total_time=120"], stderr=subprocess.PIPE, text=True)
+                          "-max_total_time=120"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     assert p.stderr is not None
     lines = []
     for line in p.stderr:
