@@ -48,7 +48,8 @@ pub(crate) fn probe(monitor: &Monitor, template: &Arc<EnclaveCell>, shm_size: us
         Err(_) => return Err(monitor_err(&"the new instance is not available")),
     }
     let mut host = BufferHost::default();
-    let out = monitor.run(&cell, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(budget) }, &mut host);
+    // A yield during the initialisation is no exit of it: continued within the budget.
+    let out = monitor.run_through_yields(&cell, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(budget) }, &mut host);
     let mut output = host.0;
     output.truncate(crate::target::OUTPUT_CAP);
     let ended = match out.exit {

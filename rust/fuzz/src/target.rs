@@ -269,7 +269,8 @@ impl Runner {
             RunExit::Exited { retval } => Outcome::Ok { retval },
             RunExit::Relay | RunExit::Ocall { .. } => Outcome::Ok { retval: 0 },
             RunExit::Fault { cause, tval, pc, ecall } => Outcome::Crash(Fault { cause, pc, tval, ecall }),
-            RunExit::Budget => Outcome::Timeout,
+            // fork_run_one continues yields (never returned); a yield is no finding.
+            RunExit::Budget | RunExit::Yield => Outcome::Timeout,
             RunExit::Destroyed | RunExit::Aborted | RunExit::Interrupted => {
                 Outcome::Crash(Fault { cause: CAUSE_DESTROYED, pc: 0, tval: 0, ecall: None })
             }

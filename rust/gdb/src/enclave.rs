@@ -75,7 +75,8 @@ impl<'a> EnclaveDebuggee<'a> {
         let entry = self.entry.take().unwrap_or(Entry::Continue);
         let out = self.monitor.run(self.cell, RunRequest { entry, shm: None, budget: Some(budget) }, self.host);
         match out.exit {
-            RunExit::Budget => RunStop::Budget,
+            // A yield is a stop point only for the host program: the debugger goes on.
+            RunExit::Budget | RunExit::Yield => RunStop::Budget,
             RunExit::Ocall { id, args } => match (self.ocall)(id, args) {
                 Some(v) => {
                     // Back in with the answer in a0 and no budget: the enclave stands after its
@@ -86,7 +87,7 @@ impl<'a> EnclaveDebuggee<'a> {
                         self.host,
                     );
                     match back.exit {
-                        RunExit::Budget => RunStop::Budget,
+                        RunExit::Budget | RunExit::Yield => RunStop::Budget,
                         x => self.finish(x),
                     }
                 }

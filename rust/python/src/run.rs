@@ -312,6 +312,7 @@ pub(crate) fn run_result(py: Python<'_>, out: core::RunOutcome, output: Option<V
             "ocall"
         }
         RunExit::Budget => "budget",
+        RunExit::Yield => "yield",
         RunExit::Interrupted => "interrupted",
         RunExit::Aborted => "aborted",
         RunExit::Refused(msg) => {

@@ -60,8 +60,12 @@ pub fn ecall(e: &mut Enclave, cx: &mut Ctx<'_>) -> Step {
         fid::GET_CALLER_ID => {
             if cx.monitor.config.caller_id_compat { 0 } else { MINUS_ONE }
         }
-        // B11 fix: yield is a transparent preemption point; a0 unchanged.
-        fid::YIELD => a0,
+        // The run ends with the enclave RUNNABLE; a continuation goes on after the ecall with
+        // a0 unchanged (run.rs `RunExit::Yield`).
+        fid::YIELD => {
+            done(e);
+            return Step::Leave(RunExit::Yield);
+        }
         fid::GET_REPORT => super::attest::get_report(e, cx.monitor, a0, a1, a2),
         fid::GET_KEY => super::attest::get_key(e, a0, a1, a2),
         fid::ACQUIRE => super::ipc::acquire(e, cx.monitor, a0),

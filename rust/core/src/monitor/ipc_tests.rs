@@ -273,20 +273,106 @@ fn peer_shm(steps: &[(u64, u64, u64)], server: bool) -> Vec<u8> {
     shm
 }
 
-#[test]
-fn yield_is_a_transparent_preemption_point_at_the_top_and_in_a_callee() {
-    const ECALL: u64 = 13;
-    const YIELD: u64 = 14;
-    const CALL: u64 = 9;
-    const REQ: u64 = -2i64 as u64;
-    let m = Monitor::new(Config::default());
-    // The server yields with a0 = its req_arg and answers with what the yield returned.
-    let s = m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(ECALL, fid::YIELD, REQ)], true)))).unwrap();
-    let steps = [(ECALL, fid::YIELD, 1234), (YIELD, 0, 0), (CALL, 77, 0)];
+const PEER_ECALL: u64 = 13;
+const PEER_YIELD: u64 = 14;
+const PEER_CALL: u64 = 9;
+const PEER_REQ: u64 = -2i64 as u64;
+
+/// A server named peer-server that yields with a0 = its req_arg and answers with what the
+/// yield returned, and a client that yields with a0 = 1234, yields through `EAPP_YIELD`, then
+/// calls the server with 77.
+fn yielding_pair(m: &Monitor) -> (Arc<EnclaveCell>, Arc<EnclaveCell>) {
+    let s = m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(PEER_ECALL, fid::YIELD, PEER_REQ)], true)))).unwrap();
+    let steps = [(PEER_ECALL, fid::YIELD, 1234), (PEER_YIELD, 0, 0), (PEER_CALL, 77, 0)];
     let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    (s, c)
+}
+
+#[test]
+fn a_yield_ends_the_run_runnable_and_continue_goes_on_with_a0_unchanged() {
+    let m = Monitor::new(Config::default());
+    let (s, c) = yielding_pair(&m);
     let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
-    assert_eq!(out.exit, RunExit::Exited { retval: 0 }, "the host never sees the yields (B11 decision)");
+    assert_eq!(out.exit, RunExit::Yield, "the host sees the yield");
+    assert_eq!(c.state(), State::Runnable);
+    let (out, _) = run(&m, &c, Entry::Continue, None);
+    assert_eq!(out.exit, RunExit::Yield, "EAPP_YIELD");
+    let (out, _) = run(&m, &c, Entry::Continue, None);
+    assert_eq!(out.exit, RunExit::Yield, "the server yielded inside the call: reported to the top caller's host");
+    assert_eq!((c.state(), m.chain(&c).len()), (State::Runnable, 1), "the call is still in flight");
+    assert!(m.server_in_call(&s));
+    assert_eq!(m.destroy(&s), -1, "a server that yielded inside a call is not destroyed");
+    let (out, _) = run(&m, &c, Entry::Continue, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 }, "the continuation went to the callee, which returned");
     let shm = out.shm.unwrap();
     assert_eq!((word(&shm, 35), word(&shm, 39), word(&shm, 43), word(&shm, 10)), (1234, 0, 0, 77), "a0 unchanged");
     assert_eq!(out.calls, vec![CallRecord { caller: c.eid, callee: s.eid as u64, result: 0, resp_val: 77, depth: 1 }]);
+    assert!(!m.server_in_call(&s));
+}
+
+#[test]
+fn the_budget_is_exact_across_yields() {
+    let whole = {
+        let m = Monitor::new(Config::default());
+        let (_, c) = yielding_pair(&m);
+        let out = m.run_through_yields(&c, RunRequest::start(), &mut BufferHost::default());
+        assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+        out.instret
+    };
+    // Run by run: three yields, and the instructions add up to the same total.
+    let m = Monitor::new(Config::default());
+    let (_, c) = yielding_pair(&m);
+    let (mut entry, mut total, mut yields) = (Entry::Start { relay: None }, 0, 0);
+    loop {
+        let out = m.run(&c, RunRequest { entry, shm: None, budget: None }, &mut BufferHost::default());
+        total += out.instret;
+        match out.exit {
+            RunExit::Yield => yields += 1,
+            RunExit::Exited { retval: 0 } => break,
+            x => panic!("unexpected {x:?}"),
+        }
+        entry = Entry::Continue;
+    }
+    assert_eq!((yields, total), (3, whole));
+    // Through the yields with a budget: one instruction short ends at the budget, exactly.
+    for (budget, exit) in [(whole - 1, RunExit::Budget), (whole, RunExit::Exited { retval: 0 })] {
+        let m = Monitor::new(Config::default());
+        let (_, c) = yielding_pair(&m);
+        let out = m.run_through_yields(&c, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(budget) }, &mut BufferHost::default());
+        assert_eq!((out.exit, out.instret), (exit, budget));
+    }
+    // A budget spent exactly at a yield ends as a budget (the enclave RUNNABLE after it).
+    let first = {
+        let m = Monitor::new(Config::default());
+        let (_, c) = yielding_pair(&m);
+        run(&m, &c, Entry::Start { relay: None }, None).0.instret
+    };
+    let m = Monitor::new(Config::default());
+    let (_, c) = yielding_pair(&m);
+    let out = m.run_through_yields(&c, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(first) }, &mut BufferHost::default());
+    assert_eq!((out.exit, out.instret, c.state()), (RunExit::Budget, first, State::Runnable));
+}
+
+#[test]
+fn stop_and_destroy_of_a_caller_that_yielded_inside_a_callee() {
+    let m = Monitor::new(Config::default());
+    let (s, c) = yielding_pair(&m);
+    for i in 0..3 {
+        let entry = if i == 0 { Entry::Start { relay: None } } else { Entry::Continue };
+        assert_eq!(run(&m, &c, entry, None).0.exit, RunExit::Yield);
+    }
+    assert_eq!(m.stop(&c), 0, "a yielded enclave is RUNNABLE and can be stopped");
+    assert_eq!(c.state(), State::Stopped);
+    assert_eq!(m.resume(&c), 0);
+    assert_eq!(run(&m, &c, Entry::Continue, None).0.exit, RunExit::Exited { retval: 0 });
+    // Destroyed while its callee has yielded: the server is released and answers again.
+    let (s2, c) = (s, m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&[(PEER_CALL, 5, 0)], false)))).unwrap());
+    assert_eq!(run(&m, &c, Entry::Start { relay: None }, None).0.exit, RunExit::Yield);
+    assert!(m.server_in_call(&s2));
+    assert_eq!(m.destroy(&c), 0);
+    assert_eq!((s2.state(), m.server_in_call(&s2)), (State::Runnable, false));
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&[(PEER_CALL, 6, 0)], false)))).unwrap();
+    let out = m.run_through_yields(&c, RunRequest::start(), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    assert_eq!(word(&out.shm.unwrap(), 10), 6, "the server answered the next call");
 }

@@ -90,6 +90,10 @@ pub enum RunExit {
     Ocall { id: u64, args: [u64; 3] },
     /// The request's budget is used; the enclave is RUNNABLE.
     Budget,
+    /// `EAPP_YIELD` (fid 89): the enclave is RUNNABLE with its state intact; `Entry::Continue`
+    /// goes on after the ecall with `a0` unchanged (the host sees `ENCLAVE_YIELD`, 3). Inside a
+    /// call chain the innermost callee yielded and the continuation goes to it.
+    Yield,
     /// `Host::tick` asked to stop; the enclave is RUNNABLE (or STOPPED).
     Interrupted,
     /// `Host::output` failed; the enclave is destroyed.
@@ -172,7 +176,9 @@ impl Monitor {
             || matches!(exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted);
         let relay = if ends || exit == RunExit::Relay { e.take_relay() } else { Vec::new() };
         let exit = match exit {
-            RunExit::Relay | RunExit::Ocall { .. } | RunExit::Budget | RunExit::Interrupted if destroy_requested => {
+            RunExit::Relay | RunExit::Ocall { .. } | RunExit::Budget | RunExit::Interrupted | RunExit::Yield
+                if destroy_requested =>
+            {
                 RunExit::Destroyed
             }
             x => x,
@@ -185,7 +191,7 @@ impl Monitor {
         drop(guard);
         let next = match exit {
             RunExit::Relay | RunExit::Ocall { .. } => Some(State::Ocalling),
-            RunExit::Budget | RunExit::Interrupted => Some(State::Runnable),
+            RunExit::Budget | RunExit::Interrupted | RunExit::Yield => Some(State::Runnable),
             _ => Some(State::Invalid),
         };
         if let Some(enc) = freed {
@@ -193,6 +199,31 @@ impl Monitor {
         }
         self.end_runner(cell, next);
         RunOutcome { exit, shm, relay, instret, calls }
+    }
+
+    /// [`Monitor::run`] for hosts that treat a yield as Penglai's driver treats a timer exit
+    /// (the C-API driver loop, a fuzzing executor): each `Yield` is continued at once, within
+    /// what is left of the request's budget, so the outcome is never `Yield`. `instret`,
+    /// `calls` and the relay regions add up over the continuations.
+    pub fn run_through_yields(&self, cell: &Arc<EnclaveCell>, req: RunRequest, host: &mut dyn Host) -> RunOutcome {
+        let budget = req.budget;
+        let mut out = self.run(cell, req, host);
+        while out.exit == RunExit::Yield {
+            let left = budget.map(|b| b.saturating_sub(out.instret));
+            if left == Some(0) {
+                out.exit = RunExit::Budget;
+                break;
+            }
+            let next = self.run(cell, RunRequest { entry: Entry::Continue, shm: None, budget: left }, host);
+            out.instret += next.instret;
+            out.calls.extend(next.calls);
+            out.relay.extend(next.relay);
+            out.exit = next.exit;
+            if next.shm.is_some() {
+                out.shm = next.shm;
+            }
+        }
+        out
     }
 
     /// Entry work of each kind of run; `Err` refuses the run with nothing changed.

@@ -434,7 +434,8 @@ impl Monitor {
         // a fuzzing campaign share).
         RECYCLER.with(|r| *r.borrow_mut() = Some(Recycler { tpl: Arc::clone(&tpl), hart: None }));
         let result = self.fork_from(template, tpl, p, hart.take()).map(|cell| {
-            let out = self.run(&cell, RunRequest { entry, shm: None, budget }, host);
+            // A yield is continued at once, within the budget (the executors never see it).
+            let out = self.run_through_yields(&cell, RunRequest { entry, shm: None, budget }, host);
             if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
                 self.destroy(&cell);
             }

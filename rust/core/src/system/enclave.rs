@@ -37,6 +37,8 @@ pub const REPORT_SIZE: u64 = 328;
 pub const ENCLAVE_SUCCESS: i64 = 0;
 const ENCLAVE_TIMER_IRQ: i64 = 1;
 const ENCLAVE_OCALL: i64 = 2;
+/// `EAPP_YIELD`: the enclave is RUNNABLE; RESUME (reason 0) continues it.
+const ENCLAVE_YIELD: i64 = 3;
 pub const ENCLAVE_NO_MEM: i64 = -2;
 const OCALL_SYS_WRITE: u64 = 3;
 const OCALL_RETURN_RELAY_PAGE: u64 = 7;
@@ -73,13 +75,15 @@ pub struct HostEnclave {
     relay_data: Option<Vec<u8>>,
     /// The relay return was reported: the next RESUME with reason 2 maps a region again.
     relay_wait: bool,
+    /// The enclave yielded: the host sees 3 after the queued prints.
+    yielded: bool,
     prints: VecDeque<Vec<u8>>,
     end: Option<End>,
 }
 
 impl HostEnclave {
     pub(super) fn new(cell: Arc<EnclaveCell>, block: (u64, u64), kbuffer: u64, mailbox: [u64; 4], retval: u64, shm: Option<(u64, u64)>) -> HostEnclave {
-        HostEnclave { cell, block, kbuffer, mailbox, retval, shm, relay: None, relay_return: false, relay_data: None, relay_wait: false, prints: VecDeque::new(), end: None }
+        HostEnclave { cell, block, kbuffer, mailbox, retval, shm, relay: None, relay_return: false, relay_data: None, relay_wait: false, yielded: false, prints: VecDeque::new(), end: None }
     }
 
     pub(super) fn is_server(&self) -> bool {
@@ -350,6 +354,10 @@ pub(super) fn enter(c: &mut Call<'_>, eid: u64, entry: Entry) -> Result<(), ()> 
         RunExit::Exited { retval } => Some(End::Exited(retval)),
         RunExit::Destroyed => Some(End::Destroyed),
         RunExit::Budget | RunExit::Interrupted => None,
+        RunExit::Yield => {
+            rec.yielded = true;
+            None
+        }
         RunExit::Refused(_) => return Err(()),
         RunExit::Relay => {
             // OCALL_RETURN_RELAY_PAGE: reported (and region 0 given back with the enclave's
@@ -384,7 +392,7 @@ fn sweep_servers(c: &mut Call<'_>) {
 }
 
 /// The next exit the host sees: a queued print (2, mailbox id 3), a relay return (2, mailbox
-/// id 7), the end of the run, or the timer (1).
+/// id 7), a yield (3), the end of the run, or the timer (1).
 pub(super) fn report(c: &mut Call<'_>, eid: u64) -> i64 {
     let Some(rec) = c.sys.enclaves.get(eid) else { return ERR };
     let (func, arg0, arg1) = (rec.mailbox[0], rec.mailbox[1], rec.mailbox[2]);
@@ -407,6 +415,10 @@ pub(super) fn report(c: &mut Call<'_>, eid: u64) -> i64 {
         let (pa, size) = region.unwrap_or((0, 0));
         mailbox(c, [func, arg0, arg1], [OCALL_RETURN_RELAY_PAGE, pa, size]);
         return ENCLAVE_OCALL;
+    }
+    if rec.yielded {
+        rec.yielded = false;
+        return ENCLAVE_YIELD;
     }
     let Some(end) = rec.end else { return ENCLAVE_TIMER_IRQ };
     let Some(rec) = c.sys.enclaves.map.remove(&(eid as u32)) else { return ERR };
@@ -484,7 +496,7 @@ pub fn resume(c: &mut Call<'_>) -> i64 {
     if reason > 2 {
         return ERR;
     }
-    if !rec.prints.is_empty() || rec.end.is_some() || rec.relay_return {
+    if !rec.prints.is_empty() || rec.end.is_some() || rec.relay_return || rec.yielded {
         return report(c, eid);
     }
     let entry = if rec.relay_wait && reason == RESUME_FROM_OCALL {

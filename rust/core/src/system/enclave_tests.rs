@@ -221,3 +221,51 @@ fn secure_memory_is_exhausted_with_enclave_no_mem() {
     assert_eq!(call(&mut m, 99, &[PARAM]).0, -2);
     assert!(!sys(&mut m).gpt.is_secure(BLOCK), "nothing became secure");
 }
+
+/// Enclave code at VA 0x1000: a0 = 77, `EAPP_YIELD` (fid 89), then `EAPP_RETURN(a0)`: the exit
+/// value is what a0 held after the yield.
+fn yield_program() -> Vec<u32> {
+    vec![
+        addi(10, 0, 77),
+        lui(16, 0x100),
+        addi(16, 16, 0x101), // a6 = 0x100101
+        addi(17, 0, 89),
+        ECALL, // EAPP_YIELD
+        addi(17, 0, 99),
+        ECALL, // EAPP_RETURN(a0)
+    ]
+}
+
+fn created_yielding() -> Machine {
+    let (mut m, _) = installed();
+    let free = build_block(&mut m, &yield_program(), None);
+    param(&mut m, free);
+    assert_eq!(call(&mut m, 99, &[PARAM]), (0, 0));
+    m
+}
+
+#[test]
+fn a_yield_reaches_the_kernel_as_3_and_resume_continues_with_a0_unchanged() {
+    let mut m = created_yielding();
+    assert_eq!(call(&mut m, 97, &[0, 0]), (0, 3), "ENCLAVE_YIELD in a1");
+    assert!(sys(&mut m).gpt.is_secure(BLOCK + 3 * PAGE), "the enclave still holds its block");
+    assert_eq!(call(&mut m, 95, &[0, 0]), (0, 0), "RESUME (reason 0) continues; the enclave returned");
+    assert_eq!(read(&mut m, RETVAL), 77, "a0 unchanged across the yield");
+    assert!(!sys(&mut m).gpt.is_secure(BLOCK + 3 * PAGE));
+}
+
+#[test]
+fn a_yielded_enclave_can_be_stopped_resumed_and_destroyed() {
+    let mut m = created_yielding();
+    assert_eq!(call(&mut m, 97, &[0, 0]), (0, 3));
+    assert_eq!(call(&mut m, 96, &[0]), (0, 0), "stop: RUNNABLE -> STOPPED");
+    assert_eq!(call(&mut m, 95, &[0, 0]), (0, 1), "a stopped enclave keeps the driver waiting");
+    assert_eq!(call(&mut m, 95, &[0, 1]), (0, 0), "resume from stop");
+    assert_eq!(call(&mut m, 95, &[0, 0]), (0, 0), "and it runs to its end");
+    assert_eq!(read(&mut m, RETVAL), 77);
+    let mut m = created_yielding();
+    assert_eq!(call(&mut m, 97, &[0, 0]), (0, 3));
+    assert_eq!(call(&mut m, 94, &[0]), (0, 0), "destroy of a yielded enclave");
+    assert!(!sys(&mut m).gpt.is_secure(BLOCK), "its block is the host's again");
+    assert_eq!(call(&mut m, 95, &[0, 0]).0, -1, "the id is gone");
+}
