@@ -110,13 +110,15 @@ pub extern "C" fn store(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, val
     }
 }
 
-/// Runs one instruction through its interpreter handler. Compiled code has written every
-/// register back before the call and reloads them after it. Returns the next pc (even), or
-/// an exit status (odd).
-pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, insn: *const Packed, pc: u64, k: u64) -> u64 {
-    // SAFETY: as in `load`; `insn` points into the block being run, which stays allocated
-    // until the run loop's next `collect`.
-    let (h, bus, ctx, insn) = unsafe { (&mut *h, &mut *bus, &mut *ctx, &*insn) };
+/// Runs instruction `k` of the block (`ctx.insns`) through its interpreter handler. Compiled
+/// code has written every register back before the call and reloads them after it. Returns
+/// the next pc (even), or an exit status (odd).
+pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, pc: u64, k: u64) -> u64 {
+    // SAFETY: as in `load`.
+    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
+    // SAFETY: `ctx.insns` points to the block being run, compiled from the same instructions
+    // (so `k` is in it); it stays allocated until the run loop's next `collect`.
+    let insn: &Packed = unsafe { &*ctx.insns.add(k as usize) };
     h.retired = ctx.base + k;
     let next = (insn.handler)(h, bus, insn, pc);
     refresh(ctx, h);

@@ -20,6 +20,7 @@
 //!   handler from compiled code; interrupts are still only taken between slices.
 //! - Coverage/cmplog and triggers (debugger breakpoints/watchpoints, Sdtrig) force the
 //!   interpreter: with either on, compiled code is not entered.
+mod cache;
 mod exec_mem;
 mod helpers;
 mod translate;
@@ -32,8 +33,8 @@ use crate::mmu::tlb::Entry;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use exec_mem::ExecMem;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 /// Which tier runs a hart's code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,6 +99,10 @@ pub(crate) struct Ctx {
     halt: u64,
     /// The decode cache's epoch at entry.
     code_epoch: u64,
+    /// The instructions of the block being run: compiled code is shared between blocks with
+    /// the same instructions (`cache`), so a helper finds an instruction's interpreter handler
+    /// here, never through a pointer baked into the code.
+    insns: *const crate::hart::packed::Packed,
 }
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
@@ -125,23 +130,68 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
 
+/// One block's host code, shared by every decoded block with the same instructions.
+pub(crate) struct Code {
+    f: Compiled,
+    _mem: ExecMem,
+}
+
 /// A block's execution count and compiled code.
 #[derive(Default)]
 pub struct Slot {
-    code: Option<(Compiled, ExecMem)>,
+    code: Option<Arc<Code>>,
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
     failed: bool,
 }
 
+/// A block that has run this many times looks for code another block with the same
+/// instructions already has (a fork finds its template's code long before it would compile
+/// its own); capped by the threshold.
+const PROBE: u32 = 8;
+
 thread_local! {
     static COMPILED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static REUSED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
+
+static COMPILED: AtomicU64 = AtomicU64::new(0);
+static COMPILED_INSNS: AtomicU64 = AtomicU64::new(0);
+static COMPILE_NANOS: AtomicU64 = AtomicU64::new(0);
+static REUSED: AtomicU64 = AtomicU64::new(0);
 
 /// Blocks compiled so far by harts running on this thread (for tests and benches: a test
 /// asserts that what it checks really ran compiled).
 pub fn compiled_on_this_thread() -> u64 {
     COMPILED_HERE.with(|c| c.get())
+}
+
+/// Blocks on this thread that took code compiled earlier for the same instructions (by
+/// another block, hart or fork) instead of compiling.
+pub fn reused_on_this_thread() -> u64 {
+    REUSED_HERE.with(|c| c.get())
+}
+
+/// Process-wide compile figures since start (benches and `pltvm exec --stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Blocks compiled.
+    pub compiled: u64,
+    /// Guest instructions in those blocks.
+    pub compiled_insns: u64,
+    /// Wall-clock time spent compiling them (translation, Cranelift, mapping), in ns.
+    pub compile_nanos: u64,
+    /// Blocks that reused code compiled for the same instructions.
+    pub reused: u64,
+}
+
+pub fn stats() -> Stats {
+    Stats {
+        compiled: COMPILED.load(Relaxed),
+        compiled_insns: COMPILED_INSNS.load(Relaxed),
+        compile_nanos: COMPILE_NANOS.load(Relaxed),
+        reused: REUSED.load(Relaxed),
+    }
 }
 
 fn isa() -> Option<&'static OwnedTargetIsa> {
@@ -160,22 +210,40 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
 }
 
 impl Slot {
-    /// Counts one interpreted run; compiles `block` when the count reaches the threshold.
+    /// Counts one interpreted run. At [`PROBE`] runs, takes the code compiled for the same
+    /// instructions if there is any (`cache`); at the threshold, compiles (and shares) it.
     /// A failed compile is not retried.
     #[cold]
     fn count(&mut self, insns: &[crate::hart::packed::Packed]) {
         self.hits = self.hits.saturating_add(1);
-        if self.hits < THRESHOLD_NOW.load(Relaxed) || self.failed {
+        let threshold = THRESHOLD_NOW.load(Relaxed);
+        if self.failed || (self.hits != PROBE.min(threshold) && self.hits < threshold) {
+            return;
+        }
+        let key = cache::key(insns);
+        if let Some(code) = cache::get(&key) {
+            self.code = Some(code);
+            REUSED.fetch_add(1, Relaxed);
+            REUSED_HERE.with(|c| c.set(c.get() + 1));
+            return;
+        }
+        if self.hits < threshold {
             return;
         }
         self.failed = true;
         let Some(isa) = isa() else { return };
+        let t0 = std::time::Instant::now();
         let Some(bytes) = translate::compile(isa, insns) else { return };
         let Some(mem) = ExecMem::new(&bytes) else { return };
         // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
         let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
-        self.code = Some((f, mem));
+        let code = Arc::new(Code { f, _mem: mem });
+        cache::put(key, code.clone());
+        self.code = Some(code);
         self.failed = false;
+        COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
+        COMPILED.fetch_add(1, Relaxed);
+        COMPILED_INSNS.fetch_add(insns.len() as u64, Relaxed);
         COMPILED_HERE.with(|c| c.set(c.get() + 1));
     }
 
@@ -206,7 +274,7 @@ impl Hart {
             return None;
         }
         let mut f = match &b.jit.code {
-            Some((f, _)) => *f,
+            Some(c) => c.f,
             None => {
                 b.jit.count(&b.insns);
                 return None;
@@ -215,7 +283,18 @@ impl Hart {
         let mut n = n as u64;
         let (read, write, mask, epoch) = self.tlb.raw();
         let code_epoch = self.code.epoch();
-        let mut ctx = Ctx { read, write, mask, epoch, base: self.retired, val: 0, limit: self.slice_end, halt: 0, code_epoch };
+        let mut ctx = Ctx {
+            read,
+            write,
+            mask,
+            epoch,
+            base: self.retired,
+            val: 0,
+            limit: self.slice_end,
+            halt: 0,
+            code_epoch,
+            insns: b.insns.as_ptr(),
+        };
         loop {
             let pc = self.pc;
             ctx.base = self.retired;
@@ -242,9 +321,10 @@ impl Hart {
             // SAFETY: as above.
             let t = unsafe { &*to };
             match &t.jit.code {
-                Some((g, _)) if t.insns.len() as u64 <= self.slice_end - self.retired => {
-                    f = *g;
+                Some(c) if t.insns.len() as u64 <= self.slice_end - self.retired => {
+                    f = c.f;
                     n = t.insns.len() as u64;
+                    ctx.insns = t.insns.as_ptr();
                     block = to;
                 }
                 _ => return Some((Ok(()), block)),

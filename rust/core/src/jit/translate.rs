@@ -258,15 +258,15 @@ impl Tx<'_> {
         self.b.seal_block(join);
     }
 
-    /// The instruction through its interpreter handler. Returns the next pc it reported.
-    fn exec(&mut self, k: usize, i: &Packed, delta: u64) -> Value {
+    /// Instruction `k` through its interpreter handler (found at run time, see `helpers::exec`).
+    /// Returns the next pc it reported.
+    fn exec(&mut self, k: usize, delta: u64) -> Value {
         self.flush();
         self.dirty = 0;
         let pc = self.pc(delta);
-        let p = self.imm(i as *const Packed as i64);
         let kk = self.imm(k as i64);
         let f = self.imm(helpers::exec as *const () as i64);
-        let args = [self.h, self.bus, self.ctx, p, pc, kk];
+        let args = [self.h, self.bus, self.ctx, pc, kk];
         let call = self.b.ins().call_indirect(self.sigs.exec, f, &args);
         let next = self.b.inst_results(call)[0];
         // Odd: an exit status; registers are already in the hart (flushed before the call).
@@ -392,7 +392,7 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
     let sigs = Sigs {
         load: b.import_signature(helper_sig(isa, 6)),
         store: b.import_signature(helper_sig(isa, 7)),
-        exec: b.import_signature(helper_sig(isa, 6)),
+        exec: b.import_signature(helper_sig(isa, 5)),
     };
     let mut tx = Tx { b, h: p[0], bus: p[1], ctx: p[2], pc0: p[3], vars: [None; 32], dirty: 0, sigs };
     for i in insns {
@@ -541,7 +541,7 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
             | Op::Mulw | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw) => Some(tx.muldiv(op, a, bv)),
             Op::Fence => None,
             _ => {
-                let n = tx.exec(k, i, delta);
+                let n = tx.exec(k, delta);
                 if k == last {
                     next = Some(n);
                 }
