@@ -241,13 +241,15 @@ class Enclave(EnclaveHandle):
         max_instructions: Optional[int] = None,
         check: bool = True,
     ) -> RunResult:
-        """Run the enclave until it exits, returns its relay page or faults.
+        """Run the enclave until it exits, returns its relay page, yields or faults.
 
         * First run: ``relay`` (bytes, padded to whole pages) becomes the relay region the
           enclave sees at ``0x38_0000_0000`` (``PLenclave_set_mem_arg``).
         * After a relay return: the same as :meth:`resume_relay` (``relay`` replaces the
           region's contents).
         * After a ``"budget"`` result (or a Ctrl-C): continues where the enclave stopped.
+        * After a ``"yield"`` result (the enclave called ``EAPP_YIELD``): continues after the
+          call, with ``a0`` unchanged.
 
         ``output`` overrides the enclave's output sink for this run; ``max_instructions``
         bounds this call (reason ``"budget"``). A fault raises :class:`~pltvm.EnclaveFault`

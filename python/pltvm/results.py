@@ -137,6 +137,10 @@ class RunResult:
       returned with ``run(check=False)``; otherwise :class:`~pltvm.EnclaveFault` is raised.
     * ``"destroyed"``: :meth:`Enclave.destroy` was called (from another thread) during the run.
     * ``"budget"``: ``max_instructions`` were executed; :meth:`Enclave.run` continues.
+    * ``"yield"``: the enclave called ``EAPP_YIELD`` (enclave call 89), itself or inside a
+      server it called; it is RUNNABLE with its state intact and the next :meth:`Enclave.run`
+      continues it after the call, with ``a0`` unchanged. ``max_instructions`` bounds each
+      call of :meth:`Enclave.run` on its own.
     """
 
     reason: str
@@ -179,6 +183,11 @@ class RunResult:
     def destroyed(self) -> bool:
         """The host destroyed the enclave during the run."""
         return self.reason == "destroyed"
+
+    @property
+    def yielded(self) -> bool:
+        """The enclave yielded (``EAPP_YIELD``); :meth:`Enclave.run` continues it."""
+        return self.reason == "yield"
 
     @property
     def finished(self) -> bool:

@@ -116,6 +116,14 @@ def _run_result(dev: Device, p: penglai_enclave_user_param, rec: Record, entry: 
     enc, shm = rec.enc, rec.shm
     try:
         r = enc.run(entry, relay=relay, shm=shm.get() if shm is not None else None, output=current_output())
+        # EAPP_YIELD. Penglai's driver loop does not handle it: the run ioctl frees the
+        # driver's record and PLenclave_run returns 3 while the monitor still holds the enclave
+        # (nothing can run or destroy it any more). We resume a yield at once, as the driver
+        # resumes a timer exit, so the host program never sees it (docs/ipc.md, "Yield").
+        while r.reason == "yield":
+            if shm is not None and r.shm is not None:
+                shm.put(r.shm)
+            r = enc.run("continue", shm=shm.get() if shm is not None else None, output=current_output())
     except BaseException:
         if enc.state == "INVALID":  # the output sink raised: the enclave was destroyed
             dev.drop(rec)
