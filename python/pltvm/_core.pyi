@@ -116,7 +116,8 @@ class RunResult:
     ecall; enclave destroyed), ``"destroyed"`` (destroyed by the host during the run),
     ``"ocall"`` (an OCALL id registered with ``set_user_ocalls``; answer with
     ``entry="ocall_return"``), ``"budget"`` (``budget`` used; ``entry="continue"``),
-    ``"interrupted"`` (not returned: the pending exception is raised instead), ``"aborted"``
+    ``"yield"`` (EAPP_YIELD, also inside a server it called; ``entry="continue"`` goes on with
+    ``a0`` unchanged), ``"interrupted"`` (not returned: the pending exception is raised instead), ``"aborted"``
     (not returned: the output callable's exception is raised; enclave destroyed),
     ``"refused"`` (the monitor refused the run; ``message`` says why; nothing changed)."""
     retval: Optional[int]
