@@ -6,6 +6,7 @@ CLI, on real programs long enough for blocks to be compiled (the default thresho
 of a block)."""
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +21,27 @@ BENCH = Path(__file__).resolve().parent.parent / "benches" / "build"
 ISA = Path(__file__).resolve().parent / "isa" / "build"
 
 
+#: The default engine on this host: jit where the compiling tier is supported (x86-64, aarch64).
+HOST_DEFAULT = "jit" if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64") else "interp"
+
+
 def test_engines_and_default() -> None:
     assert ENGINES == ("interp", "jit")
-    assert DEFAULT_ENGINE == "interp"
-    assert pltvm.Machine.user().engine == "interp"
+    assert DEFAULT_ENGINE == HOST_DEFAULT
+    assert pltvm.Machine.user().engine == HOST_DEFAULT
+    assert pltvm.Machine.bare().engine == HOST_DEFAULT
+    assert pltvm.Machine.system().engine == HOST_DEFAULT
     assert pltvm.Machine.bare(engine="jit").engine == "jit"
     assert pltvm.Machine.user(engine="jit").engine == "jit"
     assert pltvm.Machine.system(engine="jit").engine == "jit"
+    assert pltvm.Machine.user(engine="interp").engine == "interp"
     assert pltvm.Device(engine="jit").monitor.engine == "jit"
-    assert pltvm.Device().monitor.engine == "interp"
+    assert pltvm.Device(engine="interp").monitor.engine == "interp"
+    assert pltvm.Device().monitor.engine == HOST_DEFAULT
+    # The native layer's own defaults agree: a monitor made without engine=, a bare hart.
+    assert pltvm._core.Monitor.new().engine == HOST_DEFAULT
+    assert pltvm._core.Monitor.new(engine="interp").engine == "interp"
+    assert pltvm._core.Machine.user("emulate").engine == HOST_DEFAULT
 
 
 @pytest.mark.parametrize("bad", ["JIT", "", "qemu", "jit ", "interp\0"])

@@ -274,13 +274,14 @@ class Monitor:
         seed: int = 0,
         slice: int = ...,
         caller_id_compat: bool = False,
-        engine: str = "interp",
+        engine: Optional[str] = None,
     ) -> Monitor:
         """A monitor with ``secure_memory`` bytes of secure memory (default 1 GiB).
         ``rng``: ``"seeded"`` (per-enclave deterministic generator from ``seed``),
         ``"penglai-lcg"`` (Penglai's global LCG) or ``"os"``. ``slice``: instructions between
         looks at stop/destroy requests. ``caller_id_compat``: get_caller_id returns 0 (B2).
-        ``engine``: ``"interp"`` or ``"jit"``, for every enclave hart."""
+        ``engine``: ``"interp"`` or ``"jit"``, for every enclave hart (None: ``"jit"`` on
+        x86-64 and aarch64 hosts, ``"interp"`` elsewhere)."""
     @property
     def engine(self) -> str: ...
     @property

@@ -6,6 +6,7 @@ argument."""
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -21,8 +22,9 @@ __all__ = [
 #: Execution engines: the interpreter alone, or hot blocks compiled to host code (docs/jit.md).
 #: Both give the same results; ``jit`` is faster on long-running code.
 ENGINES = ("interp", "jit")
-#: The engine machines and devices use unless told otherwise.
-DEFAULT_ENGINE = "interp"
+#: The engine machines and devices use unless told otherwise: ``jit`` on the hosts the compiling
+#: tier is built and tested for (x86-64 and aarch64), ``interp`` elsewhere.
+DEFAULT_ENGINE = "jit" if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64") else "interp"
 
 
 def check_engine(engine: object) -> None:

@@ -25,8 +25,8 @@ pub(crate) fn name16(name: &[u8]) -> [u8; 16] {
 #[pymethods]
 impl Monitor {
     #[staticmethod]
-    #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false, engine="interp"))]
-    fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool, engine: &str) -> PyResult<Monitor> {
+    #[pyo3(signature = (secure_memory=core::DEFAULT_SECURE_MEMORY, rng="seeded", seed=0, slice=core::DEFAULT_SLICE, caller_id_compat=false, engine=None))]
+    fn new(secure_memory: u64, rng: &str, seed: u64, slice: u64, caller_id_compat: bool, engine: Option<&str>) -> PyResult<Monitor> {
         let rng = match rng {
             "seeded" => RngMode::Seeded,
             "penglai-lcg" => RngMode::PenglaiLcg,
@@ -38,7 +38,11 @@ impl Monitor {
         if slice == 0 {
             return Err(Error::Argument("slice must be positive".into()).into());
         }
-        let engine = crate::machine::engine_arg(engine)?;
+        // None: the host's default (pltvm_core::jit::Engine::HOST_DEFAULT), as for every hart.
+        let engine = match engine {
+            Some(e) => crate::machine::engine_arg(e)?,
+            None => pltvm_core::jit::Engine::default(),
+        };
         let config = core::Config { secure_memory, rng, seed, slice, caller_id_compat, engine };
         Ok(Monitor { inner: Arc::new(core::Monitor::new(config)) })
     }

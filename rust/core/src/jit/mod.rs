@@ -36,17 +36,27 @@ use exec_mem::ExecMem;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
-/// Which tier runs a hart's code.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which tier runs a hart's code. The default is [`Engine::HOST_DEFAULT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     /// The interpreter only.
-    #[default]
     Interp,
     /// Hot blocks compiled to host code, the interpreter for the rest.
     Jit,
 }
 
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::HOST_DEFAULT
+    }
+}
+
 impl Engine {
+    /// `Jit` on the hosts the compiling tier is built and tested for (x86-64, aarch64),
+    /// `Interp` elsewhere (Cranelift may know other hosts, but nothing here tests them).
+    pub const HOST_DEFAULT: Engine =
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) { Engine::Jit } else { Engine::Interp };
+
     /// `"interp"` or `"jit"`.
     pub fn parse(s: &str) -> Option<Engine> {
         match s {

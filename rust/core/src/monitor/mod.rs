@@ -96,7 +96,7 @@ impl Default for Config {
             seed: 0,
             slice: DEFAULT_SLICE,
             caller_id_compat: false,
-            engine: crate::jit::Engine::Interp,
+            engine: crate::jit::Engine::HOST_DEFAULT,
         }
     }
 }
