@@ -1,44 +1,45 @@
-"""``pltvm debug``: run an RV64 ELF under gdb's control (a gdb remote stub, see docs/debugging.md).
+"""``pltvm debug``: ``pltvm exec --gdb`` with ``--gdb 127.0.0.1:1234`` by default (see
+docs/debugging.md).
 
 The machine is made as ``pltvm exec`` makes it (``--user`` by default, or ``--bare``), the ELF
 is loaded, and the stub waits for gdb before the first instruction, saying where on stderr::
 
-    pltvm debug --bare prog.elf --gdb 127.0.0.1:1234
+    pltvm debug --bare prog.elf --gdb 127.0.0.1:1234      # = pltvm exec --bare --gdb 127.0.0.1:1234 prog.elf
     gdb-multiarch prog.elf -ex 'target remote 127.0.0.1:1234'
 
 The exit status is the guest's exit code when it exited under gdb, 0 when gdb detached or killed
-it, 130 after Ctrl-C.
+it, 130 after Ctrl-C. Everything is done by :mod:`pltvm.cli.exec`; this module only parses.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from .common import EXIT_USAGE, serve_gdb
+from ..arguments import DEFAULT_ENGINE
+from . import exec as exec_cmd
 
-__all__ = ["add_parsers", "main", "COMMANDS"]
+__all__ = ["add_parsers", "main", "COMMANDS", "DEFAULT_ADDRESS"]
 
 COMMANDS = ("debug",)
+DEFAULT_ADDRESS = "127.0.0.1:1234"
 
 
 def add_parsers(sub: Any) -> None:
     """Register ``pltvm debug`` on the top-level sub-parser object."""
     p = sub.add_parser(
         "debug",
-        help="run an RV64 ELF under gdb (remote stub)",
+        help="run an RV64 ELF under gdb (remote stub; = pltvm exec --gdb)",
         description="Load an ELF into a user (default) or bare machine and serve one gdb remote "
-        "session for it: breakpoints, watchpoints, stepping, registers incl. CSRs and privilege.",
+        "session for it: breakpoints, watchpoints, stepping, reverse stepping, registers incl. "
+        "CSRs and privilege. The same as `pltvm exec --gdb HOST:PORT` with a default address.",
     )
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--bare", dest="kind", action="store_const", const="bare",
                       help="bare-metal machine: M-mode, RAM at 0x80000000, CLINT, HTIF")
     kind.add_argument("--user", dest="kind", action="store_const", const="user",
                       help="user machine: static Linux program in U-mode (default)")
-    p.add_argument("--gdb", metavar="HOST:PORT", default="127.0.0.1:1234",
-                   help="where to listen (default %(default)s; :0 picks a free port; only "
-                   "loopback unless another host is given)")
+    exec_cmd.add_gdb_argument(p, default=DEFAULT_ADDRESS)
     p.add_argument("--misaligned", choices=("emulate", "trap"), default="emulate",
                    help="misaligned loads/stores: emulate them (default) or trap")
     p.add_argument("elf", metavar="ELF", help="program to debug")
@@ -46,31 +47,10 @@ def add_parsers(sub: Any) -> None:
 
 
 def main(ns: argparse.Namespace) -> int:
-    """Run ``pltvm debug`` with parsed arguments; returns the exit status."""
-    from ..errors import PltvmError
-    from ..machine import Machine, parse_gdb_address
-
-    kind = ns.kind or "user"
-    try:
-        host, port = parse_gdb_address(ns.gdb)
-        if kind == "bare":
-            if ns.guest_args:
-                raise ValueError("a bare machine takes no program arguments")
-            m = Machine.bare(misaligned=ns.misaligned)
-        else:
-            m = Machine.user(argv=[ns.elf, *ns.guest_args], misaligned=ns.misaligned)
-        m.load_elf(ns.elf)
-    except (ValueError, TypeError, OSError, PltvmError) as e:
-        sys.stderr.write(f"pltvm: error: {e}\n")
-        return EXIT_USAGE
-
-    served = serve_gdb(m.gdb_serve, host, port)
-    if isinstance(served, int):
-        return served
-    outcome, code = served
-    sys.stdout.flush()
-    if outcome == "exited":
-        sys.stderr.write(f"pltvm: program exited with code {code} under gdb\n")
-        return int(code or 0) & 0xFF
-    sys.stderr.write(f"pltvm: gdb {outcome} at pc={m.pc:#x} after {m.instret} instructions\n")
-    return 0
+    """Run ``pltvm debug`` with parsed arguments (as ``pltvm exec --gdb``); the exit status."""
+    as_exec = argparse.Namespace(
+        command="exec", kind=ns.kind or "user", gdb=ns.gdb, misaligned=ns.misaligned, elf=ns.elf,
+        guest_args=list(ns.guest_args), ram_size=None, max_instructions=None, engine=DEFAULT_ENGINE,
+        stats=False, signature=None,
+    )
+    return exec_cmd.main(as_exec)

@@ -28,13 +28,21 @@ exit status:
   {EXIT_HALT}                               the hart halted (wfi that nothing can wake)
   {EXIT_INTERRUPTED}                               interrupted (Ctrl-C)
   {EXIT_USAGE}                                 bad usage or an ELF that cannot be loaded
+  under --gdb: the guest's exit code when it exits under gdb, 0 when gdb detaches or kills it
+
+--gdb HOST:PORT serves the program to gdb (a remote stub) and waits for gdb before its first
+instruction, saying where on stderr; connect with
+  gdb-multiarch ELF -ex 'target remote HOST:PORT'
+A bare port (--gdb 1234 or --gdb :1234) listens on 127.0.0.1 only; any other interface only when
+named (--gdb 0.0.0.0:1234). Port 0 picks a free port. `pltvm debug` is the same with
+--gdb 127.0.0.1:1234 by default.
 
 ELF may be the name of a bundled program (see `pltvm programs`) when no such file exists.
 Everything after ELF is passed to the guest, even arguments that start with '-'.
 """
 
 # Options that take a value (to find where ELF starts: what follows it is the guest's).
-_VALUE_OPTIONS = {"--ram-size", "--misaligned", "--max-instructions", "--signature", "--engine"}
+_VALUE_OPTIONS = {"--ram-size", "--misaligned", "--max-instructions", "--signature", "--engine", "--gdb"}
 
 
 class _UsageError(Exception):
@@ -75,6 +83,7 @@ def add_parsers(sub: Any) -> None:
     ex.add_argument("--signature", metavar="FILE",
                     help="bare only: write the words between begin_signature and end_signature "
                     "to FILE, one 8-digit hex word per line")
+    add_gdb_argument(ex, default=None)
     ex.add_argument("elf", metavar="ELF", help="program to run (a file, or a bundled program name)")
     # A default, or argparse (3.11) lists ARGS as required when ELF is missing.
     ex.add_argument("guest_args", metavar="ARGS", nargs="*", default=[], help="arguments for the program")
@@ -132,8 +141,52 @@ def _resolve_program(name: str) -> str:
         raise _UsageError(f"{name}: no such file or bundled program (see `pltvm programs`){hint}") from None
 
 
+def add_gdb_argument(p: Any, default: Optional[str]) -> None:
+    """The ``--gdb HOST:PORT`` option of ``pltvm exec`` (no default) and ``pltvm debug``."""
+    shown = f"default {default}; " if default else ""
+    p.add_argument("--gdb", metavar="HOST:PORT", default=default,
+                   help=f"serve the program to gdb and wait for it before the first instruction ({shown}"
+                   "PORT or :PORT listens on 127.0.0.1 only, another interface only when named; port 0 "
+                   "picks a free one)")
+
+
+def _gdb_address(ns: argparse.Namespace) -> Optional[tuple[str, int]]:
+    """(host, port) of ``--gdb``, or None; usage errors for options that mean nothing under gdb."""
+    if getattr(ns, "gdb", None) is None:
+        return None
+    from ..machine import parse_gdb_address
+
+    for flag, value in (("--max-instructions", ns.max_instructions), ("--signature", ns.signature)):
+        if value is not None:
+            raise _UsageError(f"--gdb cannot be combined with {flag} (gdb decides how far the program runs)")
+    if ns.stats:
+        raise _UsageError("--gdb cannot be combined with --stats")
+    try:
+        return parse_gdb_address(ns.gdb)
+    except ValueError as e:
+        raise _UsageError(f"--gdb: {e}") from None
+
+
+def _serve(m: Any, host: str, port: int) -> int:
+    """Serve machine ``m`` to gdb (the line on stderr says where); the exit status."""
+    from .common import serve_gdb
+
+    sys.stdout.flush()
+    served = serve_gdb(m.gdb_serve, host, port)
+    if isinstance(served, int):
+        return served
+    outcome, code = served
+    sys.stdout.flush()
+    if outcome == "exited":
+        sys.stderr.write(f"pltvm: program exited with code {code} under gdb\n")
+        return int(code or 0) & 0xFF
+    sys.stderr.write(f"pltvm: gdb {outcome} at pc={m.pc:#x} after {m.instret} instructions\n")
+    return 0
+
+
 def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
     kind = ns.kind or "user"
+    gdb = _gdb_address(ns)
     if kind != "bare" and ns.signature is not None:
         raise _UsageError("--signature needs --bare")
     if kind == "user" and ns.ram_size is not None:
@@ -158,6 +211,8 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
     m.load_elf(path)
     if ns.signature is not None and m.signature_range is None:
         raise _UsageError(f"{path}: --signature needs the symbols begin_signature and end_signature")
+    if gdb is not None:
+        return _serve(m, *gdb)
 
     sys.stdout.flush()
     sys.stderr.flush()
