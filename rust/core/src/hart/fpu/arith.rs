@@ -105,41 +105,49 @@ pub fn arith(op: Arith, d: bool, a: u64, b: u64, c: u64, rm: u8) -> (u64, u8) {
 }
 
 /// The common case without any status-register work: round to nearest even with NX already
-/// accrued (as it is after the first inexact operation of almost any program), finite operands
-/// and a finite result above the smallest normal number. Then the only flag the operation could
-/// raise is NX, so the host's default arithmetic gives the result and nothing else is needed.
-/// `None`: use [`arith`].
+/// accrued (as it is after the first inexact operation of almost any program) and a finite
+/// result above the smallest normal number. Then the only flag the operation could raise is NX,
+/// so the host's default arithmetic gives the result and nothing else is needed:
+/// - NV only comes with a NaN result, DZ and (in this mode) OF only with an infinite one;
+/// - UF needs a result tiny after rounding, so at most the smallest normal in magnitude;
+/// - NaN or infinite operands never give a finite result above the smallest normal (x ± ∞,
+///   x × ∞, ∞ / x, fma with an infinite factor or addend are ∞ or NaN; x / ∞ is 0), so the
+///   operands need no test of their own.
+///
+/// This relies on the host's default floating-point environment (nearest-even, no FTZ/DAZ),
+/// which Rust code may assume. `None`: use [`arith`].
 #[inline(always)]
 pub fn quick_d(op: Arith, a: f64, b: f64, c: f64) -> Option<u64> {
-    if !(a.is_finite() && b.is_finite() && c.is_finite()) {
-        return None;
-    }
     let r = match op {
         Arith::Add => a + b,
         Arith::Sub => a - b,
         Arith::Mul => a * b,
         Arith::Div => a / b,
         Arith::Sqrt => a.sqrt(),
-        Arith::Fma => a.mul_add(b, c),
+        Arith::Fma => hard::fma_d(a, b, c),
     };
-    if r.is_finite() && r.abs() > f64::MIN_POSITIVE { Some(r.to_bits()) } else { None }
+    const MIN: u64 = 0x0010_0000_0000_0000;
+    const INF: u64 = 0x7ff0_0000_0000_0000;
+    let mag = r.to_bits() & !(1 << 63);
+    // MIN < mag < INF in one unsigned comparison.
+    if mag.wrapping_sub(MIN + 1) < INF - MIN - 1 { Some(r.to_bits()) } else { None }
 }
 
 /// [`quick_d`] for binary32.
 #[inline(always)]
 pub fn quick_s(op: Arith, a: f32, b: f32, c: f32) -> Option<u64> {
-    if !(a.is_finite() && b.is_finite() && c.is_finite()) {
-        return None;
-    }
     let r = match op {
         Arith::Add => a + b,
         Arith::Sub => a - b,
         Arith::Mul => a * b,
         Arith::Div => a / b,
         Arith::Sqrt => a.sqrt(),
-        Arith::Fma => a.mul_add(b, c),
+        Arith::Fma => hard::fma_s(a, b, c),
     };
-    if r.is_finite() && r.abs() > f32::MIN_POSITIVE { Some(r.to_bits() as u64) } else { None }
+    const MIN: u32 = 0x0080_0000;
+    const INF: u32 = 0x7f80_0000;
+    let mag = r.to_bits() & !(1 << 31);
+    if mag.wrapping_sub(MIN + 1) < INF - MIN - 1 { Some(r.to_bits() as u64) } else { None }
 }
 
 /// The same through the soft-float path only (tests compare the two paths).
@@ -161,6 +169,14 @@ pub fn d_to_s(a: u64, rm: u8) -> (u64, u8) {
         Some(x) => x,
         None => soft::d_to_s(a, rm),
     }
+}
+
+/// fcvt.s.d through the soft-float path only (tests compare the two paths).
+pub fn d_to_s_soft(a: u64, rm: u8) -> (u64, u8) {
+    if is_nan(true, a) {
+        return d_to_s(a, rm);
+    }
+    soft::d_to_s(a, rm)
 }
 
 /// fcvt.d.s (always exact)

@@ -51,6 +51,38 @@ mod imp {
         std::is_x86_feature_detected!("fma")
     }
 
+    /// `a * b + c` rounded once, in the host's current (default: nearest-even) mode: the FMA
+    /// unit when there is one (`mul_add` without the target feature is a libm call, and a call
+    /// would make every quick-path handler save registers).
+    #[inline(always)]
+    pub fn fma_d(a: f64, b: f64, c: f64) -> f64 {
+        if !has_fma() {
+            return a.mul_add(b, c);
+        }
+        let mut x = a;
+        // SAFETY: the CPU has FMA; the instruction touches only the named registers.
+        unsafe {
+            asm!("vfmadd213sd {x}, {y}, {z}", x = inout(xmm_reg) x, y = in(xmm_reg) b, z = in(xmm_reg) c,
+                options(pure, nomem, nostack, preserves_flags))
+        };
+        x
+    }
+
+    /// [`fma_d`] for binary32.
+    #[inline(always)]
+    pub fn fma_s(a: f32, b: f32, c: f32) -> f32 {
+        if !has_fma() {
+            return a.mul_add(b, c);
+        }
+        let mut x = a;
+        // SAFETY: as in `fma_d`.
+        unsafe {
+            asm!("vfmadd213ss {x}, {y}, {z}", x = inout(xmm_reg) x, y = in(xmm_reg) b, z = in(xmm_reg) c,
+                options(pure, nomem, nostack, preserves_flags))
+        };
+        x
+    }
+
     // `m[0]` keeps the host's MXCSR, `m[1]` carries ours in and the resulting flags out.
     macro_rules! sse1 {
         ($ins:literal, $m:expr, $x:ident) => {
@@ -171,6 +203,15 @@ mod imp {
     pub fn d_to_s(_: u64, _: u8) -> Option<(u64, u8)> {
         None
     }
+    /// `a * b + c` rounded once (the library's correctly rounded fused multiply-add).
+    #[inline(always)]
+    pub fn fma_d(a: f64, b: f64, c: f64) -> f64 {
+        a.mul_add(b, c)
+    }
+    #[inline(always)]
+    pub fn fma_s(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
 }
 
-pub use imp::{arith, d_to_s};
+pub use imp::{arith, d_to_s, fma_d, fma_s};

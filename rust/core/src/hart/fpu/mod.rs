@@ -13,6 +13,7 @@
 //! Arithmetic is in [`arith`]: NaN cases decided there, then the host's SSE/FMA unit with the
 //! rounding mode and flags in MXCSR ([`hard`], x86-64) or `rustc_apfloat` ([`soft`]).
 pub mod arith;
+mod exec;
 mod hard;
 mod soft;
 
@@ -22,6 +23,7 @@ use super::Hart;
 use crate::bus::Bus;
 use crate::isa::{Insn, Op};
 use arith::{Arith, Int};
+pub(super) use exec::handler_for;
 
 /// The F/D register file and fcsr.
 #[derive(Clone, Debug, Default)]
@@ -79,6 +81,7 @@ impl Hart {
         self.x[0] = 0;
     }
 
+    /// binary64 arithmetic: the quick path inline, everything else out of line.
     #[inline(always)]
     fn arith_d(&mut self, op: Arith, rd: usize, a: u64, b: u64, c: u64, rm: u8) {
         if rm == 0 && self.fp.fflags & arith::NX != 0 {
@@ -86,11 +89,10 @@ impl Hart {
                 return self.set_fd(rd, v);
             }
         }
-        let (v, f) = arith::arith(op, true, a, b, c, rm);
-        self.accrue(f);
-        self.set_fd(rd, v);
+        self.arith_full(op, true, rd, a, b, c, rm);
     }
 
+    /// binary32 arithmetic, as [`Hart::arith_d`].
     #[inline(always)]
     fn arith_s(&mut self, op: Arith, rd: usize, a: u64, b: u64, c: u64, rm: u8) {
         if rm == 0 && self.fp.fflags & arith::NX != 0 {
@@ -99,24 +101,43 @@ impl Hart {
                 return self.set_fs(rd, v);
             }
         }
-        let (v, f) = arith::arith(op, false, a, b, c, rm);
-        self.accrue(f);
-        self.set_fs(rd, v);
+        self.arith_full(op, false, rd, a, b, c, rm);
     }
 
-    fn fp_illegal(&mut self, bus: &mut Bus, i: &Insn) -> Trap {
-        Trap::new(cause::ILLEGAL_INSN, self.raw_insn(bus, i.len))
+    /// NaN operands, the host path with MXCSR, or soft-float: kept out of the per-op handlers.
+    #[inline(never)]
+    fn arith_full(&mut self, op: Arith, d: bool, rd: usize, a: u64, b: u64, c: u64, rm: u8) {
+        let (v, f) = arith::arith(op, d, a, b, c, rm);
+        self.accrue(f);
+        if d { self.set_fd(rd, v) } else { self.set_fs(rd, v) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fp_illegal(&mut self, bus: &mut Bus, pc: u64, len: u8) -> Trap {
+        self.pc = pc;
+        Trap::new(cause::ILLEGAL_INSN, self.raw_insn(bus, len))
     }
 
     /// Executes an F/D instruction at `self.pc`; on success `self.pc` is the next instruction.
     #[inline(never)]
     pub(super) fn execute_fp(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
+        let pc = self.pc;
+        self.fp_op(bus, i.op, i.rd, i.rs1, i.rs2, i.imm, i.len, pc)?;
+        self.pc = pc.wrapping_add(i.len as u64);
+        Ok(())
+    }
+
+    /// Executes F/D instruction `op` (fields as in [`Insn`]) at `pc`, leaving `self.pc` alone
+    /// unless it traps. Inlined into each per-op handler ([`exec`]), where `op` is a constant
+    /// and the match below folds to one arm.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fp_op(&mut self, bus: &mut Bus, op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32, len: u8, pc: u64) -> Result<(), Trap> {
         if self.csr.mstatus & mstatus::FS == 0 {
-            return Err(self.fp_illegal(bus, &i));
+            return Err(self.fp_illegal(bus, pc, len));
         }
-        let next = self.pc.wrapping_add(i.len as u64);
-        let (rd, r1, r2) = (i.rd as usize & 31, i.rs1 as usize & 31, i.rs2 as usize & 31);
-        let imm = i.imm;
+        let (rd, r1, r2) = (rd as usize & 31, rs1 as usize & 31, rs2 as usize & 31);
         let addr = self.x[r1].wrapping_add(imm as i64 as u64);
         // The resolved rounding mode, for the ops that have one.
         let mut rm = (imm & 7) as u8;
@@ -124,7 +145,7 @@ impl Hart {
             rm = self.fp.frm;
         }
         let needs_rm = !matches!(
-            i.op,
+            op,
             Op::Flw | Op::Fsw | Op::Fld | Op::Fsd
                 | Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS | Op::FminS | Op::FmaxS
                 | Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD | Op::FminD | Op::FmaxD
@@ -132,12 +153,12 @@ impl Hart {
                 | Op::FmvXD | Op::FclassD | Op::FeqD | Op::FltD | Op::FleD | Op::FmvDX
         );
         if needs_rm && rm > 4 {
-            return Err(self.fp_illegal(bus, &i));
+            return Err(self.fp_illegal(bus, pc, len));
         }
         let fp = &self.fp;
         let (s1, s2, d1, d2) = (fp.s(r1), fp.s(r2), fp.f[r1], fp.f[r2]);
         use Op::*;
-        match i.op {
+        match op {
             Flw => {
                 let v = self.load::<4>(bus, addr)?;
                 self.set_fs(rd, v);
@@ -149,12 +170,12 @@ impl Hart {
             Fsw => self.store::<4>(bus, addr, d2)?,
             Fsd => self.store::<8>(bus, addr, d2)?,
             FmaddS | FmsubS | FnmsubS | FnmaddS | FmaddD | FmsubD | FnmsubD | FnmaddD => {
-                let d = matches!(i.op, FmaddD | FmsubD | FnmsubD | FnmaddD);
+                let d = matches!(op, FmaddD | FmsubD | FnmsubD | FnmaddD);
                 let r3 = (imm >> 3) as usize & 31;
                 let (a, b, c) = if d { (d1, d2, self.fp.f[r3]) } else { (s1, s2, self.fp.s(r3)) };
                 let sbit = if d { 1 << 63 } else { 1 << 31 };
                 // fmsub: a*b - c; fnmsub: -(a*b) + c; fnmadd: -(a*b) - c.
-                let (na, nc) = match i.op {
+                let (na, nc) = match op {
                     FmaddS | FmaddD => (0, 0),
                     FmsubS | FmsubD => (0, sbit),
                     FnmsubS | FnmsubD => (sbit, 0),
@@ -164,7 +185,7 @@ impl Hart {
                 if d { self.arith_d(Arith::Fma, rd, a, b, c, rm) } else { self.arith_s(Arith::Fma, rd, a, b, c, rm) }
             }
             FaddS | FsubS | FmulS | FdivS | FsqrtS => {
-                let op = match i.op {
+                let op = match op {
                     FaddS => Arith::Add,
                     FsubS => Arith::Sub,
                     FmulS => Arith::Mul,
@@ -174,7 +195,7 @@ impl Hart {
                 self.arith_s(op, rd, s1, s2, 0, rm);
             }
             FaddD | FsubD | FmulD | FdivD | FsqrtD => {
-                let op = match i.op {
+                let op = match op {
                     FaddD => Arith::Add,
                     FsubD => Arith::Sub,
                     FmulD => Arith::Mul,
@@ -190,18 +211,18 @@ impl Hart {
             FsgnjnD => self.set_fd(rd, (d1 & !(1 << 63)) | (!d2 & (1 << 63))),
             FsgnjxD => self.set_fd(rd, d1 ^ (d2 & (1 << 63))),
             FminS | FmaxS => {
-                let (v, f) = arith::min_max(false, s1, s2, i.op == FmaxS);
+                let (v, f) = arith::min_max(false, s1, s2, op == FmaxS);
                 self.accrue(f);
                 self.set_fs(rd, v);
             }
             FminD | FmaxD => {
-                let (v, f) = arith::min_max(true, d1, d2, i.op == FmaxD);
+                let (v, f) = arith::min_max(true, d1, d2, op == FmaxD);
                 self.accrue(f);
                 self.set_fd(rd, v);
             }
             FeqS | FltS | FleS | FeqD | FltD | FleD => {
-                let d = matches!(i.op, FeqD | FltD | FleD);
-                let which = match i.op {
+                let d = matches!(op, FeqD | FltD | FleD);
+                let which = match op {
                     FeqS | FeqD => 0,
                     FltS | FltD => 1,
                     _ => 2,
@@ -217,7 +238,7 @@ impl Hart {
             FmvWX => self.set_fs(rd, self.x[r1]),
             FmvDX => self.set_fd(rd, self.x[r1]),
             FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => {
-                let (d, kind) = match i.op {
+                let (d, kind) = match op {
                     FcvtWS => (false, Int::W),
                     FcvtWuS => (false, Int::Wu),
                     FcvtLS => (false, Int::L),
@@ -232,7 +253,7 @@ impl Hart {
                 self.set_x(rd, v);
             }
             FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => {
-                let (d, kind) = match i.op {
+                let (d, kind) = match op {
                     FcvtSW => (false, Int::W),
                     FcvtSWu => (false, Int::Wu),
                     FcvtSL => (false, Int::L),
@@ -256,9 +277,8 @@ impl Hart {
                 self.accrue(f);
                 self.set_fd(rd, v);
             }
-            _ => unreachable!("execute_rare routes only F/D ops here"),
+            _ => unreachable!("only F/D ops come here"),
         }
-        self.pc = next;
         Ok(())
     }
 }
