@@ -83,6 +83,7 @@ pub fn handler_for(op: Op) -> Handler {
         ($($o:ident)*) => {
             match op {
                 $(Op::$o => handler::<{ Op::$o as u8 }>,)*
+                _ if op.is_fp() => super::fpu::handler_for(op),
                 _ => generic,
             }
         };
