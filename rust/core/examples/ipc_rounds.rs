@@ -1,7 +1,7 @@
 //! Empty `call_enclave` + `SERVER_RETURN` round trips on the native Rust path (no Python), for
 //! profiling the monitor's share of a call: `cargo run --release -p pltvm-core --example
 //! ipc_rounds -- [N] [REGION_BYTES]`, or under `valgrind --tool=callgrind` with a small N.
-//! The bundled ipc-client calls the bundled ipc-server N times in one run (op 12, as
+//! `PLTVM_ENGINE=interp` runs the interpreter only. The bundled ipc-client calls the bundled ipc-server N times in one run (op 12, as
 //! benches/ipc_bench.py does). Prints round trips/s and guest instructions per round trip.
 use pltvm_core::monitor::consts::{DEFAULT_STACK_SIZE, NORMAL_ENCLAVE, SERVER_ENCLAVE};
 use pltvm_core::monitor::enclave::CreateParams;
@@ -31,7 +31,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().map_or(100_000, |a| a.parse().expect("N"));
     let region: u64 = args.next().map_or(0, |a| a.parse().expect("REGION_BYTES"));
-    let m = Monitor::new(Config::default());
+    // PLTVM_ENGINE=interp: the interpreter only (default: the monitor's default engine).
+    let mut config = Config::default();
+    if std::env::var("PLTVM_ENGINE").as_deref() == Ok("interp") {
+        config.engine = pltvm_core::jit::Engine::Interp;
+    }
+    let m = Monitor::new(config);
     m.create(SERVER, &params(b"ipc-a", SERVER_ENCLAVE, None)).expect("server");
     let c = m.create(CLIENT, &params(b"c", NORMAL_ENCLAVE, Some(request(n, region)))).expect("client");
     let t = Instant::now();

@@ -21,8 +21,10 @@ use super::pt;
 use super::run::{Host, RunExit};
 use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
-use crate::hart::Event;
+use crate::hart::{Event, Hart};
+use crate::mem::Frame as PageFrame;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard};
@@ -59,34 +61,64 @@ fn arg_pieces(e: &mut Enclave, va: u64) -> Option<[(u64, usize); 2]> {
     Some([(a, first), (b, CALL_ARG_SIZE - first)])
 }
 
+/// Where the 48-byte argument at `va` lies in host memory, when it sits in one page and the
+/// enclave's hart holds a TLB entry for that page (a read entry, or a write entry if `write`):
+/// the bytes the enclave's own load or store there would touch. The argument of a call was
+/// usually just written by the enclave, so this saves the monitor's page-table walk on most
+/// calls; on a miss the walk is made ([`arg_pieces`]). The hart's TLB is exact: entries are
+/// dropped whenever the page table changes or a frame is replaced or unmapped (and write
+/// entries whenever the page holds decoded code), as the enclave's own accesses rely on.
+/// Read entries exist only for readable pages and write entries only for writable ones, while
+/// the monitor reads and writes any mapped page: a page without those rights misses and goes
+/// the slow way, with the same result.
+fn arg_in_tlb(h: &Hart, va: u64, write: bool) -> Option<*mut u8> {
+    if (va & (PAGE - 1)) as usize + CALL_ARG_SIZE > PAGE as usize {
+        return None;
+    }
+    let vpn = va >> 12;
+    let e = if write { h.tlb.write_entry(vpn) } else { h.tlb.read_entry(vpn) };
+    (e.tag == h.tlb.tag(vpn)).then(|| va.wrapping_add(e.addend) as *mut u8)
+}
+
 impl CallArg {
     pub fn read(e: &mut Enclave, va: u64) -> Option<CallArg> {
         let mut b = [0u8; CALL_ARG_SIZE];
+        if let Some(p) = arg_in_tlb(&e.hart, va, false) {
+            // SAFETY: the entry maps the page to a live frame of this enclave and the 48 bytes
+            // lie inside it (checked above); nothing else accesses the enclave now (we hold it).
+            unsafe { std::ptr::copy_nonoverlapping(p as *const u8, b.as_mut_ptr(), CALL_ARG_SIZE) };
+            return Some(CallArg::from_bytes(&b));
+        }
         let [(pa, n), (pb, m)] = arg_pieces(e, va)?;
         if !e.bus.read(pa, &mut b[..n]) || (m > 0 && !e.bus.read(pb, &mut b[n..])) {
             return None;
         }
+        Some(CallArg::from_bytes(&b))
+    }
+
+    fn from_bytes(b: &[u8; CALL_ARG_SIZE]) -> CallArg {
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        Some(CallArg { req_arg: w(0), resp_val: w(1), req_vaddr: w(2), req_size: w(3), resp_vaddr: w(4), resp_size: w(5) })
+        CallArg { req_arg: w(0), resp_val: w(1), req_vaddr: w(2), req_size: w(3), resp_vaddr: w(4), resp_size: w(5) }
     }
 
     /// Writes the argument back to `va` in `e`; false (nothing written) if a byte is unmapped.
     /// A data store: the hart's translations are dropped only when a frame was (re)created
     /// (copy-on-write), decoded code of the page always.
     pub fn write(self, e: &mut Enclave, va: u64) -> bool {
-        let Some([(pa, n), (pb, m)]) = arg_pieces(e, va) else { return false };
         let b = self.to_bytes();
+        if let Some(p) = arg_in_tlb(&e.hart, va, true) {
+            // SAFETY: as in `read`; a write entry exists only for a frame private to this
+            // enclave that holds no decoded code, so a store there needs no invalidation (as a
+            // store of the enclave's own through the same entry).
+            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), p, CALL_ARG_SIZE) };
+            return true;
+        }
+        let Some([(pa, n), (pb, m)]) = arg_pieces(e, va) else { return false };
         for (p, chunk) in [(pa, &b[..n]), (pb, &b[n..n + m])] {
             if chunk.is_empty() {
                 continue;
             }
-            let ppn = p >> 12;
-            let fresh = e.bus.mem.get(ppn).is_none() || e.bus.mem.is_shared(ppn);
-            e.bus.write(p, chunk);
-            if fresh {
-                e.hart.flush_tlb();
-            }
-            e.hart.forget_code(ppn);
+            write_phys(e, p, chunk);
         }
         true
     }
@@ -132,14 +164,36 @@ pub struct CallRecord {
     pub depth: u32,
 }
 
+/// Hashes a monitor eid with one multiplication (Fibonacci hashing). The ipc tables are keyed
+/// by eids the monitor hands out, not by guest-chosen values, and are looked up a few times per
+/// call: SipHash's flooding resistance buys nothing here and cost a tenth of a round trip.
+#[derive(Default, Clone, Copy)]
+pub(super) struct EidHasher(u64);
+
+impl std::hash::Hasher for EidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type EidMap<V> = HashMap<u32, V, BuildHasherDefault<EidHasher>>;
+
 #[derive(Default)]
 pub(super) struct Ipc {
     /// Calls in flight by the top caller's monitor eid, outermost first.
-    chains: HashMap<u32, Vec<Frame>>,
+    chains: EidMap<Vec<Frame>>,
     /// Servers (monitor eids) that are part of a chain: a call to them is `-ESERVERBUSY`.
-    busy: HashSet<u32>,
+    busy: HashSet<u32, BuildHasherDefault<EidHasher>>,
     /// Finished calls by top caller, oldest first (the newest `TRACE_LIMIT`).
-    traces: HashMap<u32, VecDeque<CallRecord>>,
+    traces: EidMap<VecDeque<CallRecord>>,
     /// Relay regions handed to a name by `asyn_enclave_call` (name, contents), oldest first:
     /// the next enclave of that name run with the inherit argument maps them (relay_names.rs).
     pub(super) named: Vec<(Vec<u8>, Vec<u8>)>,
@@ -147,6 +201,9 @@ pub(super) struct Ipc {
     pub(super) shm: super::secure_shm::Registry,
     /// What this table adds to [`LIVE`] (`chains.len() + traces.len()` when last published).
     counted: usize,
+    /// The (empty) frame list of the last chain that ended, for the next chain to start with:
+    /// a top caller that calls in a loop starts and ends a chain per call.
+    spare: Vec<Frame>,
 }
 
 /// Entries of `chains` and `traces` in every monitor of the process, published by [`IpcGuard`]
@@ -310,18 +367,39 @@ fn mmap_holding(e: &Enclave, va: u64, size: u64) -> Option<usize> {
 }
 
 /// Copies the print buffer of `from` to `to` (the chain shares the top caller's buffer: each
-/// party has its own page, and the one that runs holds the current contents).
+/// party has its own page, and the one that runs holds the current contents). Most calls print
+/// nothing: when the two pages already hold the same bytes nothing is written, so neither
+/// hart loses its TLB or decoded code to a copy that changes nothing.
 fn copy_kbuffer(from: &mut Enclave, to: &mut Enclave) {
     let (src, dst) = (from.kbuffer_pa, to.kbuffer_pa);
     if src == 0 || dst == 0 {
         return;
     }
-    if from.bus.mem.get(src >> 12).is_none() && to.bus.mem.get(dst >> 12).is_none() {
+    let zero = |f: &PageFrame| f.iter().all(|&b| b == 0);
+    let same = match (from.bus.mem.get(src >> 12), to.bus.mem.get(dst >> 12)) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a[..] == b[..],
+        (Some(f), None) | (None, Some(f)) => zero(f),
+    };
+    if same {
         return;
     }
     let mut page = [0u8; PAGE as usize];
     from.bus.read(src, &mut page);
-    to.hart.host_write(&mut to.bus, dst, &page);
+    write_phys(to, dst, &page);
+}
+
+/// A monitor store of `data` into one page of `e`'s memory at `pa`: the hart's translations are
+/// dropped only when the page's frame was (re)created (a TLB entry points at a frame, and a
+/// frame written in place stays where it is); its decoded code always.
+fn write_phys(e: &mut Enclave, pa: u64, data: &[u8]) {
+    let ppn = pa >> 12;
+    let fresh = e.bus.mem.get(ppn).is_none() || e.bus.mem.is_shared(ppn);
+    e.bus.write(pa, data);
+    if fresh {
+        e.hart.flush_tlb();
+    }
+    e.hart.forget_code(ppn);
 }
 
 /// `acquire_enclave(name)` (97): the monitor eid of the server with that name, or -1.
@@ -504,7 +582,9 @@ impl Monitor {
                 c.state = State::Runnable;
             }
         }
-        self.ipc().chains.entry(top.eid).or_default().push(Frame { callee: Arc::clone(&callee), passed, req_size: arg.req_size });
+        let mut ipc = self.ipc();
+        let ipc = &mut *ipc;
+        ipc.chains.entry(top.eid).or_insert_with(|| std::mem::take(&mut ipc.spare)).push(Frame { callee: Arc::clone(&callee), passed, req_size: arg.req_size });
         chain.push(callee);
     }
 
@@ -538,15 +618,19 @@ impl Monitor {
             Some(g) => g.as_mut().expect("a caller in a chain is alive"),
             None => top_e,
         };
-        self.return_memory(&frame, &ret, caller, ce, top.eid, caller_cell.as_ref().map_or(top.eid, |c| c.eid));
+        let resp_val = self.return_memory(&frame, &ret, caller, ce);
         ce.hart.pc = ce.hart.pc.wrapping_add(4);
         ce.hart.retired += 1;
         drop(caller_guard);
         {
+            // The chain and the monitor's frames agree: the call had `chain.len()` calls below it.
+            let caller = caller_cell.as_ref().map_or(top.eid, |c| c.eid);
+            let record = CallRecord { caller, callee: callee.eid as u64, result: 0, resp_val, depth: chain.len() as u32 + 1 };
             let mut ipc = self.ipc();
+            ipc.record(top.eid, record);
             ipc.busy.remove(&callee.eid);
             if ipc.chains.get(&top.eid).is_some_and(|f| f.is_empty()) {
-                ipc.chains.remove(&top.eid);
+                ipc.spare = ipc.chains.remove(&top.eid).unwrap_or_default();
             }
         }
         let mut c = callee.ctl.lock().unwrap();
@@ -563,8 +647,8 @@ impl Monitor {
     }
 
     /// Steps 2–4 of a return: the passed region back, the response region to the caller, the
-    /// caller's `arg` written and `call_enclave` = 0.
-    fn return_memory(&self, f: &Frame, ret: &CallArg, caller: &mut Enclave, ce: &mut Enclave, top: u32, caller_eid: u32) {
+    /// caller's `arg` written and `call_enclave` = 0. Returns the `resp_val` handed over.
+    fn return_memory(&self, f: &Frame, ret: &CallArg, caller: &mut Enclave, ce: &mut Enclave) -> u64 {
         let arg_va = caller.hart.x[11];
         let mut arg = CallArg::read(caller, arg_va).unwrap_or_default();
         let back_ok = f.passed != Passed::Nothing
@@ -614,9 +698,7 @@ impl Monitor {
         // The caller may have handed over the page holding its `arg`: then it is not written.
         arg.write(caller, arg_va);
         caller.hart.x[10] = 0;
-        let depth = self.ipc().chains.get(&top).map_or(0, |f| f.len()) as u32 + 1;
-        let callee_eid = f.callee.eid as u64;
-        self.ipc().record(top, CallRecord { caller: caller_eid, callee: callee_eid, result: 0, resp_val: ret.resp_val, depth });
+        ret.resp_val
     }
 
     /// One slice of the innermost callee of `top`'s chain, and its ecall if it made one.

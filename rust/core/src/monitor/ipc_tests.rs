@@ -376,3 +376,24 @@ fn stop_and_destroy_of_a_caller_that_yielded_inside_a_callee() {
     assert_eq!(out.exit, RunExit::Exited { retval: 0 });
     assert_eq!(word(&out.shm.unwrap(), 10), 6, "the server answered the next call");
 }
+
+/// The print buffer travels with a call and its return, also bytes no print uses, and also
+/// when a later call finds it unchanged (the copy is skipped only when both pages are equal).
+#[test]
+fn the_print_buffer_travels_with_each_call_and_return() {
+    const STORE: u64 = 7;
+    const LOAD: u64 = 6;
+    const KB: u64 = KBUFFER + 1000;
+    let m = Monitor::new(Config::default());
+    // The server answers with the word the caller left at KB, after storing its req_arg at KB + 8.
+    m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(STORE, KB + 8, PEER_REQ), (LOAD, KB, 0)], true)))).unwrap();
+    let steps = [(STORE, KB, 55), (PEER_CALL, 77, 0), (LOAD, KB + 8, 0), (PEER_CALL, 78, 0), (LOAD, KB + 8, 0), (STORE, KB, 56), (PEER_CALL, 78, 0)];
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    let resp: Vec<u64> = out.calls.iter().map(|r| r.resp_val).collect();
+    assert_eq!(resp, [55, 55, 56], "the server saw the caller's bytes, changed or not");
+    let shm = out.shm.unwrap();
+    let result = |i: usize| word(&shm, 32 + 4 * i + 3);
+    assert_eq!((result(2), result(4)), (77, 78), "the caller saw the server's bytes after each return");
+}
