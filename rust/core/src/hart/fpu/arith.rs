@@ -124,7 +124,7 @@ pub fn quick_d(op: Arith, a: f64, b: f64, c: f64) -> Option<u64> {
         Arith::Mul => a * b,
         Arith::Div => a / b,
         Arith::Sqrt => a.sqrt(),
-        Arith::Fma => hard::fma_d(a, b, c),
+        Arith::Fma => hard::fma_d(a, b, c)?,
     };
     const MIN: u64 = 0x0010_0000_0000_0000;
     const INF: u64 = 0x7ff0_0000_0000_0000;
@@ -142,7 +142,7 @@ pub fn quick_s(op: Arith, a: f32, b: f32, c: f32) -> Option<u64> {
         Arith::Mul => a * b,
         Arith::Div => a / b,
         Arith::Sqrt => a.sqrt(),
-        Arith::Fma => hard::fma_s(a, b, c),
+        Arith::Fma => hard::fma_s(a, b, c)?,
     };
     const MIN: u32 = 0x0080_0000;
     const INF: u32 = 0x7f80_0000;

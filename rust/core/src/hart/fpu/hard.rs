@@ -47,17 +47,32 @@ mod imp {
         f
     }
 
+    use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+    /// Whether the CPU has FMA: 0 not yet asked, 1 no, 2 yes.
+    static FMA: AtomicU8 = AtomicU8::new(0);
+
     fn has_fma() -> bool {
-        std::is_x86_feature_detected!("fma")
+        match FMA.load(Relaxed) {
+            0 => detect_fma(),
+            v => v == 2,
+        }
     }
 
-    /// `a * b + c` rounded once, in the host's current (default: nearest-even) mode: the FMA
-    /// unit when there is one (`mul_add` without the target feature is a libm call, and a call
-    /// would make every quick-path handler save registers).
+    #[cold]
+    fn detect_fma() -> bool {
+        let yes = std::is_x86_feature_detected!("fma");
+        FMA.store(if yes { 2 } else { 1 }, Relaxed);
+        yes
+    }
+
+    /// `a * b + c` rounded once on the FMA unit, in the host's current (default: nearest-even)
+    /// mode; `None` when the CPU has no FMA or has not been asked yet (the full path asks). No
+    /// call on this path: a call would make every quick-path handler save registers.
     #[inline(always)]
-    pub fn fma_d(a: f64, b: f64, c: f64) -> f64 {
-        if !has_fma() {
-            return a.mul_add(b, c);
+    pub fn fma_d(a: f64, b: f64, c: f64) -> Option<f64> {
+        if FMA.load(Relaxed) != 2 {
+            return None;
         }
         let mut x = a;
         // SAFETY: the CPU has FMA; the instruction touches only the named registers.
@@ -65,14 +80,14 @@ mod imp {
             asm!("vfmadd213sd {x}, {y}, {z}", x = inout(xmm_reg) x, y = in(xmm_reg) b, z = in(xmm_reg) c,
                 options(pure, nomem, nostack, preserves_flags))
         };
-        x
+        Some(x)
     }
 
     /// [`fma_d`] for binary32.
     #[inline(always)]
-    pub fn fma_s(a: f32, b: f32, c: f32) -> f32 {
-        if !has_fma() {
-            return a.mul_add(b, c);
+    pub fn fma_s(a: f32, b: f32, c: f32) -> Option<f32> {
+        if FMA.load(Relaxed) != 2 {
+            return None;
         }
         let mut x = a;
         // SAFETY: as in `fma_d`.
@@ -80,7 +95,7 @@ mod imp {
             asm!("vfmadd213ss {x}, {y}, {z}", x = inout(xmm_reg) x, y = in(xmm_reg) b, z = in(xmm_reg) c,
                 options(pure, nomem, nostack, preserves_flags))
         };
-        x
+        Some(x)
     }
 
     // `m[0]` keeps the host's MXCSR, `m[1]` carries ours in and the resulting flags out.
@@ -203,14 +218,15 @@ mod imp {
     pub fn d_to_s(_: u64, _: u8) -> Option<(u64, u8)> {
         None
     }
-    /// `a * b + c` rounded once (the library's correctly rounded fused multiply-add).
+    /// `a * b + c` rounded once (the library's correctly rounded fused multiply-add; one
+    /// instruction on aarch64).
     #[inline(always)]
-    pub fn fma_d(a: f64, b: f64, c: f64) -> f64 {
-        a.mul_add(b, c)
+    pub fn fma_d(a: f64, b: f64, c: f64) -> Option<f64> {
+        Some(a.mul_add(b, c))
     }
     #[inline(always)]
-    pub fn fma_s(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
+    pub fn fma_s(a: f32, b: f32, c: f32) -> Option<f32> {
+        Some(a.mul_add(b, c))
     }
 }
 
