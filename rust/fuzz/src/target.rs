@@ -12,7 +12,7 @@ use pltvm_core::hart::cov::{Coverage, EdgeIds, HitMap};
 use pltvm_core::hart::Hart;
 use pltvm_core::monitor::enclave::CreateParams;
 use pltvm_core::monitor::shadow::ForkParams;
-use pltvm_core::monitor::{Config, EnclaveCell, Host, Monitor, RunExit};
+use pltvm_core::monitor::{Config, EnclaveCell, Entry, Host, Monitor, RunExit};
 use std::sync::Arc;
 
 /// Where the input goes.
@@ -146,6 +146,29 @@ impl Target {
     /// The shm size: `max_len + 8` rounded up to pages.
     pub fn shm_size(&self) -> usize {
         (self.max_len + 8).div_ceil(PAGE) * PAGE
+    }
+
+    /// The monitor that holds this target's templates and instances.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    /// One instance set up for `input` exactly as an execution sets it up (a fork of the
+    /// deferred snapshot or of the template, the input cut to `max_len` in its shm as LE u64
+    /// length + bytes), but not run: the instance and how its first run enters
+    /// (`Entry::Continue` after a deferred snapshot, else `Entry::Start`). The caller runs it
+    /// (with [`Target::max_instructions`] as the budget, the second `pl_fuzz_input` ending the
+    /// input, as [`Runner::exec`] does) and destroys it. For drivers that run one input
+    /// their own way, e.g. pltvm-gdb's reproduction of a finding under gdb.
+    pub fn prepare(&self, input: &[u8]) -> Result<(Arc<EnclaveCell>, Entry), TargetError> {
+        let input = &input[..input.len().min(self.max_len)];
+        let mut shm = vec![0; self.shm_size()];
+        shm[..8].copy_from_slice(&(input.len() as u64).to_le_bytes());
+        shm[8..8 + input.len()].copy_from_slice(input);
+        let p = ForkParams { name: [0; 16], shm: Some(shm), persistency: None };
+        let cell = self.monitor.fork(self.fork_template(), &p).map_err(|e| TargetError::Monitor(e.to_string()))?;
+        let entry = if self.deferred() { Entry::Continue } else { Entry::Start { relay: None } };
+        Ok((cell, entry))
     }
 }
 
