@@ -42,6 +42,9 @@ pub enum RunStop {
     Exited(i64),
     /// A trap nobody handles (user machines).
     Fault { cause: u64, tval: u64 },
+    /// The debuggee's own instruction limit ran out (the fuzzer's timeout, see
+    /// [`enclave::EnclaveDebuggee::with_limit`]): gdb gets SIGXCPU.
+    Timeout,
 }
 
 /// Something gdb can debug: one hart, its bus, and a way to run it.

@@ -150,6 +150,7 @@ impl<'a, D: Debuggee> DebugTarget<'a, D> {
                 Some(Stop::Exited(code as u8))
             }
             RunStop::Fault { cause, .. } => Some(Stop::Signal(fault_signal(cause))),
+            RunStop::Timeout => Some(Stop::Signal(Signal::SIGXCPU)),
         }
     }
 

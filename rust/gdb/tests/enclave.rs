@@ -137,3 +137,63 @@ fn a_host_ocall_is_answered_while_gdb_steps_and_a_fault_is_a_signal() {
     drop(d);
     assert_eq!(asked, [(100, 7)]);
 }
+
+#[test]
+fn a_fault_replayed_from_a_fresh_instance_shows_the_registers_before_the_faulting_instruction() {
+    // The program above: its host OCALL answer (41) is on the tape, so the replay neither asks
+    // the handler again nor differs; gdb then sees a0 = 42 and pc at the faulting load.
+    let lui_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 + 0x800) & 0xffff_f000) | (16 << 7) | 0x37;
+    let addi_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 & 0xfff) << 20) | (16 << 15) | (16 << 7) | 0x13;
+    let code = [
+        lui_a6,
+        addi_a6,
+        li(17, fid::OCALL as i32),
+        li(10, 100),
+        li(11, 7),
+        0x0000_0073,
+        (1 << 20) | (10 << 15) | (10 << 7) | 0x13,
+        (3 << 12) | (5 << 7) | 0x03,
+    ];
+    let image = elf(&code);
+    let monitor = Monitor::new(Config::default());
+    let fresh = || {
+        let c = monitor.create(&image, &params(b"ocall")).map_err(|e| e.to_string())?;
+        c.try_inner().unwrap().as_mut().unwrap().user_ocalls = vec![100];
+        Ok((c, Entry::Start { relay: None }))
+    };
+    let (cell, entry) = fresh().unwrap();
+    let slot = std::sync::OnceLock::new();
+    let mut host = BufferHost::default();
+    let mut asked = 0;
+    let mut ocall = |_: u64, _: [u64; 3]| {
+        asked += 1;
+        Some(41)
+    };
+    let mut made = 0;
+    let make = Box::new(|| {
+        made += 1;
+        fresh()
+    });
+    let mut d = EnclaveDebuggee::new(&monitor, &cell, entry, &mut host, &mut ocall)
+        .unwrap()
+        .with_respawn(pltvm_gdb::enclave::Respawn { slot: &slot, make });
+    {
+        let mut t = DebugTarget::new(&mut d);
+        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
+        let h = t.d.hart();
+        assert_eq!((h.pc, h.x[10], h.x[5]), (0x101c, 42, 0), "before the load, not after a trap");
+        // The enclave's own memory, through its page table: the faulting instruction.
+        let mut insn = [0u8; 4];
+        assert_eq!(t.read_virtual(0x101c, &mut insn), 4);
+        assert_eq!(u32::from_le_bytes(insn), code[7]);
+        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV), "reported again, not re-run");
+        assert_eq!(t.d.hart().pc, 0x101c);
+        t.end();
+    }
+    assert_eq!(d.replay_error, None);
+    assert_eq!(d.retired, 7, "seven instructions retired before the fault (the ecall counts)");
+    drop(d);
+    assert_eq!((asked, made), (1, 1), "the answer came from the tape");
+    monitor.destroy(slot.get().unwrap());
+    assert_eq!(monitor.stats().enclaves, 0);
+}

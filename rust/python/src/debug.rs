@@ -142,7 +142,98 @@ fn gdb_serve_enclave(
     }
 }
 
+/// A fuzz target's input under gdb, set up exactly as an execution of the campaign sets it up
+/// (`Target::prepare`: a fork of the template or the deferred snapshot with the input in its
+/// shm), with the target's instruction budget (one SIGXCPU stop when it runs out) and the
+/// second `pl_fuzz_input` ending the input. A fault stops gdb at the faulting instruction
+/// (replayed, see pltvm_gdb::enclave). Output goes to stdout. Returns `(outcome, value,
+/// fault, timed_out)`: outcome "exited" (value = exit value), "fault" (fault = (cause, pc,
+/// tval)), "detached" or "killed"; `timed_out` says whether the budget ran out under gdb.
+#[pyfunction]
+#[pyo3(signature = (target, data, host, port, ready=None))]
+fn gdb_serve_fuzz(
+    py: Python<'_>,
+    target: &crate::fuzz::FuzzTarget,
+    data: Vec<u8>,
+    host: &str,
+    port: u16,
+    ready: Option<Bound<'_, PyAny>>,
+) -> PyResult<(&'static str, Option<u64>, Option<(u64, u64, u64)>, bool)> {
+    use pltvm_core::monitor::run::StdoutHost;
+    use pltvm_core::monitor::snapshot::FUZZ_INPUT;
+    use pltvm_gdb::enclave::{EnclaveDebuggee, Ended, Respawn};
+    use std::sync::OnceLock;
+    if host.is_empty() {
+        return Err(Error::Argument("host must not be empty".into()).into());
+    }
+    let t = std::sync::Arc::clone(target.core());
+    let monitor = t.monitor();
+    let (cell, entry) = t.prepare(&data).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let listener = match TcpListener::bind((host, port)) {
+        Ok(l) => l,
+        Err(e) => {
+            monitor.destroy(&cell);
+            return Err(PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")));
+        }
+    };
+    let served = (|| -> PyResult<_> {
+        let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
+        if let Some(cb) = ready {
+            cb.call1((bound,))?;
+        }
+        let pending: Mutex<Option<PyErr>> = Mutex::new(None);
+        let interrupted = || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(e) => {
+                    *pending.lock().unwrap() = Some(e);
+                    true
+                }
+            })
+        };
+        let slot: OnceLock<std::sync::Arc<pltvm_core::monitor::EnclaveCell>> = OnceLock::new();
+        let result = py.detach(|| -> Result<Option<(Outcome, Option<Ended>, bool)>, String> {
+            let mut check = interrupted;
+            let Some(conn) = pltvm_gdb::accept(&listener, &mut check).map_err(|e| e.to_string())? else {
+                return Ok(None);
+            };
+            let mut out = StdoutHost;
+            // The fuzzer hands no other OCALL to the host: any other id answers -1.
+            let mut answer = |_: u64, _: [u64; 3]| Some(u64::MAX);
+            let make = Box::new(|| t.prepare(&data).map_err(|e| e.to_string()));
+            let mut d = EnclaveDebuggee::new(monitor, &cell, entry, &mut out, &mut answer)?
+                .with_limit(t.max_instructions)
+                .ending_at_ocall(FUZZ_INPUT)
+                .with_respawn(Respawn { slot: &slot, make });
+            let r = pltvm_gdb::serve(&mut d, conn, Box::new(interrupted));
+            let (ended, timed_out) = (d.ended.clone(), d.timed_out);
+            drop(d);
+            Ok(Some((r?, ended, timed_out)))
+        });
+        if let Some(c) = slot.get() {
+            monitor.destroy(c);
+        }
+        if let Some(e) = pending.lock().unwrap().take() {
+            return Err(e);
+        }
+        result.map_err(PyOSError::new_err)
+    })();
+    // Gone already when it exited or faulted; destroyed here when gdb left it standing.
+    monitor.destroy(&cell);
+    match served? {
+        None | Some((Outcome::Interrupted, _, _)) => {
+            Err(pyo3::exceptions::PyKeyboardInterrupt::new_err("gdb session interrupted"))
+        }
+        Some((_, Some(Ended::Fault { cause, tval, pc }), to)) => Ok(("fault", None, Some((cause, pc, tval)), to)),
+        Some((Outcome::Exited(_), Some(Ended::Exited(v)), to)) => Ok(("exited", Some(v), None, to)),
+        Some((Outcome::Exited(code), _, to)) => Ok(("exited", Some(code as u64), None, to)),
+        Some((Outcome::Killed, _, to)) => Ok(("killed", None, None, to)),
+        Some((Outcome::Detached, _, to)) => Ok(("detached", None, None, to)),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gdb_serve, m)?)?;
-    m.add_function(wrap_pyfunction!(gdb_serve_enclave, m)?)
+    m.add_function(wrap_pyfunction!(gdb_serve_enclave, m)?)?;
+    m.add_function(wrap_pyfunction!(gdb_serve_fuzz, m)?)
 }

@@ -17,6 +17,13 @@ pub struct FuzzTarget {
     map_size: usize,
 }
 
+impl FuzzTarget {
+    /// The engine's target (for `gdb_serve_fuzz`, debug.rs).
+    pub(crate) fn core(&self) -> &Arc<Target> {
+        &self.target
+    }
+}
+
 fn err(e: pltvm_fuzz::TargetError) -> PyErr {
     match e {
         pltvm_fuzz::TargetError::Monitor(m) => PyRuntimeError::new_err(m),
