@@ -17,6 +17,7 @@ __all__ = [
     "default_keys",
     "gdb_serve",
     "gdb_serve_enclave",
+    "gdb_serve_fuzz",
     "hkdf_sha256",
     "measure_elf",
     "parse_private_key",
@@ -378,6 +379,13 @@ def gdb_serve_enclave(
     """``gdb_serve`` for one enclave: ``entry`` "start" (FRESH) or "continue"; output to
     stdout; host OCALLs call ``ocall(id, a1, a2, a3)``. Returns ``("exited", value)``,
     ``("fault", None)``, ``("detached", None)`` or ``("killed", None)``."""
+def gdb_serve_fuzz(
+    target: FuzzTarget, data: bytes, host: str, port: int, ready: Optional[Callable[[int], object]] = None
+) -> tuple[str, Optional[int], Optional[tuple[int, int, int]], bool]:
+    """``gdb_serve`` for one input of a fuzz target, set up as an execution sets it up (budget:
+    one SIGXCPU stop; a fault stops at the faulting instruction). Returns ``(outcome, value,
+    fault, timed_out)``: ``("exited", value, None, _)``, ``("fault", None, (cause, pc, tval), _)``,
+    ``("detached", None, None, _)`` or ``("killed", None, None, _)``."""
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""
