@@ -349,3 +349,251 @@ def test_enclave_debug_refuses_an_enclave_another_thread_runs_and_one_that_is_go
             done.debug(":0", ready=lambda p: pytest.fail("listened for a gone enclave"))
         with pytest.raises(ValueError, match="port"):
             dev.create("hello-world").debug("127.0.0.1:99999")
+
+
+BARE = ROOT / "tests" / "debug" / "build" / "bare.elf"
+
+
+def served(argv: list[str], elf: Path, *commands: str, stdin: str | None = None) -> tuple[str, int, str, str, str]:
+    """Runs ``pltvm *argv``, reads its 'waiting for gdb' line, then gdb on ``elf`` with
+    ``commands``; returns (gdb output, pltvm's exit status, its stdout, its stderr, the host it
+    named)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pltvm", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        lines = ""
+        m = None
+        for _ in range(5):
+            line = proc.stderr.readline()
+            lines += line
+            m = re.search(r"waiting for gdb on (\S+):(\d+) \(target remote", line)
+            if m or not line:
+                break
+        assert m, f"no listening line: {lines!r}"
+        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(2)}"]
+        for c in commands:
+            gdb_argv += ["-ex", c]
+        out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
+        rc = proc.wait(timeout=60)
+        return out.stdout + out.stderr, rc, proc.stdout.read(), lines + proc.stderr.read(), m.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@needs_gdb
+def test_exec_gdb_bare_breaks_in_a_function_reads_its_arguments_and_reports_the_exit_code() -> None:
+    out, rc, _, err, host = served(["exec", "--bare", "--gdb", ":0", str(BARE)], BARE,
+                                   "print $pc", "break mix", "continue", "info args", "finish", "continue")
+    assert host == "127.0.0.1"
+    assert re.search(r"^\$1 = \(void \(\*\)\(\)\) 0x80000000 <_start>$", out, re.M), "waits before the first instruction"
+    assert "Breakpoint 1, mix (a=a@entry=3, b=b@entry=4, c=c@entry=5)" in out, out
+    assert re.search(r"^a = 3\nb = 4\nc = 5$", out, re.M), out
+    assert re.search(r"Value returned is \$\d+ = 17", out), out
+    assert "[Inferior 1 (process 1) exited with code 021]" in out, out
+    assert rc == 17 and "pltvm: program exited with code 17 under gdb" in err, err
+
+
+@needs_gdb
+def test_exec_gdb_user_passes_guest_arguments_and_the_program_stdout_still_works() -> None:
+    # argc = 3: scale(x, 30) for x = 1..3, counter = 180 (exit code 180 = 0264)
+    out, rc, stdout, err, _ = served(["exec", "--gdb", "0", str(TARGET), "one", "--two"], TARGET,
+                                     "break scale", "continue", "print x", "print k", "print argc", "delete",
+                                     "continue")
+    assert "Breakpoint 1, scale (x=x@entry=1, k=k@entry=30)" in out, out
+    assert re.search(r"^\$1 = 1\n\$2 = 30$", out, re.M), out
+    assert "[Inferior 1 (process 1) exited with code 0264]" in out, out
+    assert stdout == "total 300\n", stdout  # 30 + 90 + 180: scale returns the running counter
+    assert rc == 180 and "exited with code 180 under gdb" in err, err
+
+
+@needs_gdb
+def test_debug_is_exec_gdb_with_a_default_address() -> None:
+    out, rc, err = debug_session(BARE, "break mix", "continue", "info args", "continue", bare=True)
+    assert "Breakpoint 1, mix (a=a@entry=3, b=b@entry=4, c=c@entry=5)" in out and "exited with code 021" in out, out
+    assert rc == 17 and "program exited with code 17 under gdb" in err
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp{,6} has them) of the sockets listening on ``port``."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, p = local.rpartition(":")
+            if state == "0A" and int(p, 16) == port:
+                found.append(addr)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp")
+@pytest.mark.parametrize("given, host, bound", [
+    ("0", "127.0.0.1", "0100007F"),            # a bare port: loopback
+    (":0", "127.0.0.1", "0100007F"),           # :PORT: loopback
+    ("127.0.0.1:0", "127.0.0.1", "0100007F"),
+    ("0.0.0.0:0", "0.0.0.0", "00000000"),      # any interface only when named
+])
+def test_exec_gdb_listens_on_loopback_unless_another_address_is_named(given: str, host: str, bound: str) -> None:
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "pltvm", "exec", "--bare", "--gdb", given, str(BARE)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        m = re.search(r"^pltvm: waiting for gdb on (\S+):(\d+) \(target remote \1:\2\)$", line)
+        assert m and m.group(1) == host, line
+        assert _listening(int(m.group(2))) == [bound]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, "Ctrl-C while waiting for gdb"
+        assert "interrupted" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--gdb", ":0", "--max-instructions", "5"], "--gdb cannot be combined with --max-instructions"),
+    (["--gdb", ":0", "--stats"], "--gdb cannot be combined with --stats"),
+    (["--gdb", "host:port"], "--gdb: address 'host:port': the port must be a number"),
+    (["--gdb", ":65536"], "the port must be in 0..65535"),
+    (["--gdb", ":-1"], "--gdb: address"),
+])
+def test_exec_gdb_usage_errors_exit_2_with_a_message(extra: list[str], message: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--bare", *extra, str(BARE)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "waiting for gdb" not in r.stderr, "refused before listening"
+
+
+def test_exec_and_fuzz_help_show_the_gdb_forms() -> None:
+    ex = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--gdb HOST:PORT" in ex.stdout and "127.0.0.1 only" in ex.stdout
+    fz = subprocess.run([sys.executable, "-m", "pltvm", "fuzz", "-help=1"], capture_output=True, text=True, timeout=60)
+    assert "pltvm fuzz ELF FILE --gdb HOST:PORT" in fz.stdout and "SIGXCPU" in fz.stdout
+
+
+FUZZ_INIT_KEY0 = 0x5EFB940B
+"""table[0] of guest/demos/fuzz-init after its initialisation (64 rounds of xorshift32)."""
+
+
+def _fuzz_init_key0() -> int:
+    x, table = 0x9E3779B9, [0] * 4096
+    for _ in range(64):
+        for i in range(4096):
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            table[i] = (table[i] + x) & 0xFFFFFFFF
+    return table[0]
+
+
+def _fuzz_fault_pc(elf: str, path: Path, *flags: str) -> int:
+    """The fault pc `pltvm fuzz ELF FILE` (no gdb) reports for the crash file ``path``."""
+    r = subprocess.run([sys.executable, "-m", "pltvm", "fuzz", elf, str(path), *flags],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 77, r.stderr
+    m = re.search(r"==pltvm== ERROR: crash: .* at pc (0x[0-9a-f]+)", r.stderr)
+    assert m, r.stderr
+    return int(m.group(1), 16)
+
+
+@needs_gdb
+def test_fuzz_gdb_stops_at_the_faulting_instruction_the_fuzzer_reports(tmp_path: Path) -> None:
+    crash = tmp_path / "crash-magic"
+    crash.write_bytes(b"PLZM")
+    pc = _fuzz_fault_pc("fuzz-magic4", crash)
+    out, rc, _, err, _ = served(["fuzz", "fuzz-magic4", str(crash), "--gdb", ":0"], ENCLAVES / "fuzz-magic4.elf",
+                                "print/x $a0", "print/x $a1", "continue", "print/x $pc", "x/i $pc",
+                                "print/x *(unsigned int *)0x3900000008", "continue", "kill")
+    # before the first instruction a0/a1 are the shm's base and size, as the fuzzer delivers them
+    # (the default -max_len=4096: 4096 + 8 bytes rounded up to pages)
+    assert re.search(r"^\$1 = 0x3900000000\n\$2 = 0x2000$", out, re.M), out
+    assert "Program received signal SIGSEGV" in out, out
+    assert re.search(rf"^\$3 = {pc:#x}$", out, re.M), out
+    assert re.search(rf"=> {pc:#x} <main\+\d+>:\s+sw\s", out), "the store has not run: pc is on it"
+    assert re.search(r"^\$4 = 0x4d5a4c50$", out, re.M), "the input in the shm after its length"
+    assert rc == 77 and f"crash: store page fault at pc {pc:#x}" in err and "(under gdb)" in err, err
+
+
+@needs_gdb
+def test_fuzz_gdb_continues_a_deferred_target_from_its_snapshot(tmp_path: Path) -> None:
+    key = _fuzz_init_key0()
+    assert key == FUZZ_INIT_KEY0
+    crash = tmp_path / "crash-init"
+    crash.write_bytes(bytes([0]) + key.to_bytes(4, "little"))
+    pc = _fuzz_fault_pc("fuzz-init", crash)
+    out, rc, stdout, err, _ = served(["fuzz", "fuzz-init", str(crash), "--gdb", ":0"], ENCLAVES / "fuzz-init.elf",
+                                     "print *(unsigned int *)&inits", "continue", "print/x $pc", "x/i $pc",
+                                     "info registers", "kill")
+    assert re.search(r"^\$1 = 1$", out, re.M), "the initialisation already ran (the snapshot)"
+    assert "Program received signal SIGSEGV" in out, out
+    assert re.search(rf"^\$2 = {pc:#x}$", out, re.M), out
+    assert re.search(rf"=> {pc:#x} <main\+\d+>:\s+sw\s", out), out
+    assert re.search(rf"^\w+\s+{key:#x}\s", out, re.M), "the key is in a register before the store"
+    assert "table ready" not in stdout, "the initialisation's print is not repeated"
+    assert rc == 77
+
+
+@needs_gdb
+def test_fuzz_gdb_stops_with_sigxcpu_when_the_budget_runs_out(tmp_path: Path) -> None:
+    hang = tmp_path / "timeout-hang"
+    hang.write_bytes(b"HANG")
+    plain = subprocess.run([sys.executable, "-m", "pltvm", "fuzz", "fuzz-hang", str(hang), "-max_instructions=20000"],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 70, plain.stderr
+    out, rc, _, err, _ = served(["fuzz", "fuzz-hang", str(hang), "-max_instructions=20000", "--gdb", ":0"],
+                                ENCLAVES / "fuzz-hang.elf", "continue", "monitor instret", "print *(unsigned long *)&spins > 0",
+                                "kill")
+    assert "Program received signal SIGXCPU" in out, out
+    assert re.search(r"^\$1 = 1$", out, re.M), out
+    assert rc == 70 and "after the budget ran out" in err, err
+
+
+@needs_gdb
+def test_fuzz_gdb_an_input_that_does_not_crash_exits_normally(tmp_path: Path) -> None:
+    ok = tmp_path / "ok"
+    ok.write_bytes(b"\x01\x02\x03")
+    out, rc, _, err, _ = served(["fuzz", "fuzz-hang", str(ok), "--gdb", ":0"], ENCLAVES / "fuzz-hang.elf", "continue")
+    assert "[Inferior 1 (process 1) exited with code 06]" in out, out
+    assert rc == 0 and "ok, exit value 6 under gdb" in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a", "b"], "--gdb reproduces exactly one input FILE, got 2 file(s)"),
+    ([], "--gdb reproduces exactly one input FILE, got 0 file(s)"),
+    (["DIR"], "--gdb reproduces exactly one input FILE, got 0 file(s) and 1 directory"),
+    (["a", "--gdb"], "--gdb needs an address"),
+    (["a", "--gdb", "x:y"], "--gdb: address 'x:y': the port must be a number"),
+    (["a", "--gdb=:1", "--gdb", ":2"], "--gdb given twice"),
+])
+def test_fuzz_gdb_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "DIR").mkdir()
+    argv = [str(tmp_path / a) if a in ("a", "b", "DIR") else a for a in args]
+    if "--gdb" not in " ".join(args):
+        argv += ["--gdb", ":0"]
+    r = subprocess.run([sys.executable, "-m", "pltvm", "fuzz", "fuzz-magic4", *argv],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "waiting for gdb" not in r.stderr
+
+
+@needs_gdb
+def test_exec_gdb_system_starts_the_kernel_in_s_mode_under_the_monitor() -> None:
+    from pltvm import programs
+
+    kernel = programs.path("host-kernel")
+    out, rc, stdout, err, _ = served(["exec", "--system", "--gdb", ":0", str(kernel)], kernel,
+                                     "info registers pc priv", "continue")
+    assert re.search(r"^priv\s+0x1\s+prv:1 \[Supervisor\]$", out, re.M), out
+    assert "[Inferior 1 (process 1) exited normally]" in out, out
+    assert "hello world!" in stdout and rc == 0, (stdout, err)

@@ -340,6 +340,33 @@ class Fuzzer:
         kind, retval, fault, output, instret, edges = self._target.run_one(bytes(data))
         return RunResult(kind, retval, self._fault(fault), output, instret, edges)
 
+    def debug(
+        self, data: bytes, address: Union[str, int] = "127.0.0.1:1234", *,
+        ready: Optional[Callable[[int], object]] = None,
+    ) -> tuple[str, Optional[int], Optional[Fault], bool]:
+        """Serve one input to gdb (``target remote``), set up exactly as an execution sets it
+        up: a fresh fork of the template (or of the deferred snapshot, continuing from
+        ``pl_fuzz_input``), the input (cut to ``max_len``) in its shm, ``max_instructions`` as
+        the budget. gdb stops before the first instruction; a fault stops it AT the faulting
+        instruction (SIGSEGV, SIGILL, SIGBUS or SIGTRAP as for any program; pc, registers and
+        memory as before that instruction); an exhausted budget stops it once with SIGXCPU (a
+        further ``continue`` runs on past the budget). What the enclave prints goes to stdout.
+
+        ``address`` as for :meth:`pltvm.Machine.gdb_serve` (loopback unless another host is
+        named); ``ready(port)`` is called once listening. Returns ``(outcome, retval, fault,
+        timed_out)``: outcome ``"exited"`` (``retval`` = the exit value), ``"fault"``
+        (``fault`` = the :class:`Fault`), ``"detached"`` or ``"killed"``; ``timed_out`` says
+        whether the budget ran out under gdb. Ctrl-C raises KeyboardInterrupt.
+        """
+        from .machine import parse_gdb_address
+
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data must be bytes")
+        host, port = parse_gdb_address(address)
+        outcome, retval, raw, timed_out = _core.gdb_serve_fuzz(self._target, bytes(data), host, port, ready)
+        fault = self._fault((raw[0], raw[1], raw[2], None)) if raw is not None else None
+        return outcome, retval, fault, bool(timed_out)
+
     def run(
         self,
         corpus: Union[StrPath, Iterable[Union[StrPath, bytes]], None] = None,

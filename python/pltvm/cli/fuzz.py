@@ -4,6 +4,7 @@
                [-max_instructions=N] [-jobs=N] [-seed=N] [-dict=FILE] [-use_cmp=0|1]
                [-artifact_prefix=P] [-merge=1] [-print_final_stats=1] [-ray=auto|ADDRESS]
     pltvm fuzz ELF FILE ...        run each file once and report its outcome (reproduction)
+    pltvm fuzz ELF FILE --gdb HOST:PORT   the same for one file, under gdb
 
 Options are libFuzzer's ``-name=value`` flags (see :mod:`pltvm.fuzz` for the harness
 contract). Status lines go to stderr.
@@ -32,6 +33,7 @@ usage: pltvm fuzz ELF [CORPUS_DIR ...] [-runs=N] [-max_total_time=S] [-max_len=N
                   [-max_instructions=N] [-jobs=N] [-seed=N] [-dict=FILE] [-use_cmp=0|1]
                   [-artifact_prefix=P] [-merge=1] [-ray=auto|ADDRESS]
        pltvm fuzz ELF FILE ...
+       pltvm fuzz ELF FILE --gdb HOST:PORT
 """
 
 HELP = USAGE + """
@@ -39,6 +41,13 @@ Fuzz an enclave ELF (a file or a bundled enclave name, e.g. fuzz-magic4) with Li
 runs in a fresh copy-on-write fork with the input in its shm at 0x39_0000_0000 (LE u64 length,
 then the bytes). The first CORPUS_DIR receives new inputs; all are read as seeds.
 With FILE arguments (not directories) each file runs once and its outcome is printed.
+With --gdb HOST:PORT (one FILE only) that input is set up exactly as the campaign sets it up (a
+fresh fork, the input in the shm, the deferred snapshot continued from pl_fuzz_input) and served
+to gdb, which connects with `gdb-multiarch ELF -ex 'target remote HOST:PORT'` before the first
+instruction. `continue` stops AT the faulting instruction of a crash (SIGSEGV, SIGILL, SIGBUS or
+SIGTRAP; pc = the fault pc printed without --gdb, registers as before that instruction), and
+with SIGXCPU when -max_instructions runs out (a timeout; continuing runs on past it). A bare port
+(--gdb 1234 or :1234) listens on 127.0.0.1 only; another interface only when named.
 
   -runs=N               stop after N executions
   -max_total_time=S     stop after S seconds
@@ -60,7 +69,8 @@ With FILE arguments (not directories) each file runs once and its outcome is pri
                         findings are written here; one status line for the whole campaign
 
 exit status: 0 nothing found; 77 a crash; 70 a timeout; 72 interrupted (Ctrl-C; the corpus is
-kept); 2 bad usage (missing or invalid ELF, bad flag).
+kept); 2 bad usage (missing or invalid ELF, bad flag). Under --gdb: 77 when the input crashed,
+70 when its budget ran out, else 0 (exited, or gdb detached or killed it).
 """
 
 _INT_FLAGS = {"runs", "max_len", "max_instructions", "jobs", "seed", "use_cmp", "merge", "keep_going",
@@ -135,6 +145,7 @@ def _report_finding(f: Any, prefix: str) -> int:
 def main(argv: Sequence[str]) -> int:
     """Run ``pltvm fuzz`` with the arguments after ``fuzz``; return the exit status."""
     try:
+        gdb, argv = _take_gdb(argv)
         flags, pos = _parse(argv)
     except _Usage as e:
         sys.stderr.write(USAGE)
@@ -168,6 +179,18 @@ def main(argv: Sequence[str]) -> int:
     elif missing:
         _say(f"pltvm fuzz: error: no such file or directory: {missing[0]}")
         return EXIT_USAGE
+    if gdb is not None:
+        from ..machine import parse_gdb_address
+
+        if len(files) != 1 or dirs:
+            _say(f"pltvm fuzz: error: --gdb reproduces exactly one input FILE, got {len(files)} file(s)"
+                 + (f" and {len(dirs)} directory(ies)" if dirs else ""))
+            return EXIT_USAGE
+        try:
+            gdb_address = parse_gdb_address(gdb)
+        except ValueError as e:
+            _say(f"pltvm fuzz: error: --gdb: {e}")
+            return EXIT_USAGE
     try:
         fz = Fuzzer(
             elf,
@@ -188,6 +211,8 @@ def main(argv: Sequence[str]) -> int:
     _say_init(fz)
     prefix = flags.get("artifact_prefix", "./")
     try:
+        if gdb is not None:
+            return _reproduce_under_gdb(fz, files[0], *gdb_address)
         if files:
             return _reproduce(fz, files)
         if flags.get("merge"):
@@ -227,6 +252,57 @@ def _reproduce(fz: Any, files: list[str]) -> int:
             _say(f"==pltvm== ERROR: timeout: more than {fz.max_instructions} instructions")
             status = status or EXIT_TIMEOUT
     return status
+
+
+def _take_gdb(argv: Sequence[str]) -> tuple[Optional[str], list[str]]:
+    """``--gdb HOST:PORT`` (or ``--gdb=``, ``-gdb=``) out of ``argv``: (address or None, the rest)."""
+    gdb: Optional[str] = None
+    rest: list[str] = []
+    it = iter(argv)
+    for a in it:
+        name, eq, value = a.partition("=")
+        if name in ("--gdb", "-gdb"):
+            if gdb is not None:
+                raise _Usage("--gdb given twice")
+            if not eq:
+                nxt = next(it, None)
+                if nxt is None or nxt.startswith("-"):
+                    raise _Usage("--gdb needs an address: --gdb HOST:PORT")
+                value = nxt
+            if not value:
+                raise _Usage("--gdb needs an address: --gdb HOST:PORT")
+            gdb = value
+        else:
+            rest.append(a)
+    return gdb, rest
+
+
+def _reproduce_under_gdb(fz: Any, path: str, host: str, port: int) -> int:
+    """``pltvm fuzz ELF FILE --gdb``: one input under gdb (see :meth:`pltvm.fuzz.Fuzzer.debug`)."""
+    from .common import serve_gdb
+
+    data = Path(path).read_bytes()
+    _say(f"Running: {path} under gdb")
+    full: list[Any] = []
+
+    def serve(address: str, ready: Any) -> tuple[str, Optional[int]]:
+        r = fz.debug(data, address, ready=ready)
+        full.append(r)
+        return r[0], r[1]
+
+    served = serve_gdb(serve, host, port)
+    if isinstance(served, int):
+        return EXIT_INTERRUPTED if served == 130 else served
+    outcome, retval, fault, timed_out = full[0]
+    if fault is not None:
+        _say(f"==pltvm== ERROR: crash: {fault.describe()} (under gdb)")
+        return EXIT_CRASH
+    after = " after the budget ran out" if timed_out else ""
+    if outcome == "exited":
+        _say(f"Executed {path}: ok, exit value {retval} under gdb{after}")
+    else:
+        _say(f"pltvm: gdb {outcome}{after}")
+    return EXIT_TIMEOUT if timed_out else 0
 
 
 def _merge(fz: Any, dirs: list[str]) -> int:
