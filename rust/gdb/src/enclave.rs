@@ -261,13 +261,15 @@ impl<'a> EnclaveDebuggee<'a> {
             };
         }
         let at = cell.try_inner().map_err(|_| "the replayed instance is gone".to_string())?.as_ref().map_or(0, |e| e.hart.pc);
+        if at != pc {
+            // Not the state the fault saw (the instance read something that differs between
+            // instances, e.g. its own id): gdb must not be shown it as if it were.
+            return Err(format!("the replay stopped at pc={at:#x}, not at the fault pc={pc:#x}"));
+        }
         // From now on gdb sees the replayed instance.
         self.cell = cell;
         self.guard = None;
         self.gone = None;
-        if at != pc {
-            return Err(format!("the replay stopped at pc={at:#x}, not at the fault pc={pc:#x}"));
-        }
         Ok(())
     }
 }

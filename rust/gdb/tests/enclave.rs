@@ -197,3 +197,32 @@ fn a_fault_replayed_from_a_fresh_instance_shows_the_registers_before_the_faultin
     monitor.destroy(slot.get().unwrap());
     assert_eq!(monitor.stats().enclaves, 0);
 }
+
+#[test]
+fn a_replay_that_does_not_reach_the_fault_is_not_shown_as_if_it_did() {
+    // The respawned instance runs a different program (its first instruction jumps over the
+    // next): after the one instruction the first retired it stands elsewhere, the stub says so
+    // and gdb sees only the fault pc, not a state the fault never had.
+    let load = (3 << 12) | (5 << 7) | 0x03; // ld t0, 0(zero)
+    let monitor = Monitor::new(Config::default());
+    let cell = monitor.create(&elf(&[li(10, 1), load]), &params(b"a")).unwrap();
+    let other = elf(&[0x0080_006f, li(11, 2), load]); // j +8
+    let slot = std::sync::OnceLock::new();
+    let make = Box::new(|| monitor.create(&other, &params(b"b")).map(|c| (c, Entry::Start { relay: None })).map_err(|e| e.to_string()));
+    let mut host = BufferHost::default();
+    let mut ocall = |_: u64, _: [u64; 3]| Some(0);
+    let mut d = EnclaveDebuggee::new(&monitor, &cell, Entry::Start { relay: None }, &mut host, &mut ocall)
+        .unwrap()
+        .with_respawn(pltvm_gdb::enclave::Respawn { slot: &slot, make });
+    {
+        let mut t = DebugTarget::new(&mut d);
+        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
+        let h = t.d.hart();
+        assert_eq!((h.pc, h.x[10], h.x[11]), (0x1004, 0, 0), "the fault pc, no made-up registers");
+        t.end();
+    }
+    let why = d.replay_error.clone().expect("the mismatch is reported");
+    assert!(why.contains("not at the fault pc=0x1004"), "{why}");
+    drop(d);
+    monitor.destroy(slot.get().unwrap());
+}

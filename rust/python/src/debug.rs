@@ -206,6 +206,10 @@ fn gdb_serve_fuzz(
                 .ending_at_ocall(FUZZ_INPUT)
                 .with_respawn(Respawn { slot: &slot, make });
             let r = pltvm_gdb::serve(&mut d, conn, Box::new(interrupted));
+            if let Some(why) = &d.replay_error {
+                // gdb saw only the fault pc; say why the registers were not there.
+                eprintln!("pltvm: the fault could not be replayed ({why}); gdb saw its pc only");
+            }
             let (ended, timed_out) = (d.ended.clone(), d.timed_out);
             drop(d);
             Ok(Some((r?, ended, timed_out)))
