@@ -58,9 +58,7 @@ pub fn ends_block(op: Op) -> bool {
     )
 }
 
-/// Compiled code follows links itself (`jit`), so the layout is fixed.
 #[derive(Clone, Copy)]
-#[repr(C)]
 struct Link {
     pc: u64,
     epoch: u64,
@@ -72,22 +70,12 @@ struct Link {
 const NO_LINK: Link = Link { pc: NONE, epoch: NONE, to: std::ptr::null_mut(), edge: 0 };
 
 /// One decoded block and its links to the blocks seen after it.
-#[repr(C)]
 pub struct BlockData {
     pub insns: Box<[Packed]>,
     links: [Link; 2],
     /// Execution count and compiled code (engine `jit`); dropped with the block.
     pub jit: crate::jit::Slot,
 }
-
-/// Where compiled code finds a block's links (byte offsets in [`BlockData`]): link `i` is at
-/// `LINKS + i * LINK_SIZE`, its fields at `LINK_PC`, `LINK_EPOCH`, `LINK_TO` within it.
-pub(crate) const LINKS: usize = std::mem::offset_of!(BlockData, links);
-pub(crate) const LINK_SIZE: usize = std::mem::size_of::<Link>();
-pub(crate) const LINK_PC: usize = std::mem::offset_of!(Link, pc);
-pub(crate) const LINK_EPOCH: usize = std::mem::offset_of!(Link, epoch);
-pub(crate) const LINK_TO: usize = std::mem::offset_of!(Link, to);
-pub(crate) const JIT_SLOT: usize = std::mem::offset_of!(BlockData, jit);
 
 impl BlockData {
     fn new(insns: Box<[Packed]>) -> Box<BlockData> {

@@ -113,9 +113,6 @@ pub(crate) struct Ctx {
     /// the same instructions (`cache`), so a helper finds an instruction's interpreter handler
     /// here, never through a pointer baked into the code.
     insns: *const crate::hart::packed::Packed,
-    /// The block being run: compiled code follows its links to the next compiled block
-    /// (a tail call) and updates this, `insns` and `base` as it goes.
-    block: Block,
 }
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
@@ -128,9 +125,6 @@ pub(crate) struct CtxOffsets {
     base: i32,
     limit: i32,
     halt: i32,
-    code_epoch: i32,
-    insns: i32,
-    block: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -142,36 +136,9 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     base: std::mem::offset_of!(Ctx, base) as i32,
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     halt: std::mem::offset_of!(Ctx, halt) as i32,
-    code_epoch: std::mem::offset_of!(Ctx, code_epoch) as i32,
-    insns: std::mem::offset_of!(Ctx, insns) as i32,
-    block: std::mem::offset_of!(Ctx, block) as i32,
 };
 
-/// Byte offsets of a [`Slot`]'s plain fields inside a decoded block, for chaining.
-pub(crate) const SLOT_ENTRY: i32 = (crate::hart::decode_cache::JIT_SLOT + std::mem::offset_of!(Slot, entry)) as i32;
-pub(crate) const SLOT_INSNS: i32 = (crate::hart::decode_cache::JIT_SLOT + std::mem::offset_of!(Slot, insns)) as i32;
-pub(crate) const SLOT_LEN: i32 = (crate::hart::decode_cache::JIT_SLOT + std::mem::offset_of!(Slot, len)) as i32;
-
-/// A compiled block (Cranelift's `tail` calling convention, so blocks can chain by tail calls);
-/// only [`trampoline`] calls one from Rust.
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
-
-/// `enter(hart, bus, ctx, pc, f)` calls compiled block `f` (platform calling convention on the
-/// outside, `tail` inside).
-type Enter = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64, Compiled) -> u64;
-
-fn trampoline() -> Option<Enter> {
-    static T: OnceLock<Option<(Enter, ExecMem)>> = OnceLock::new();
-    T.get_or_init(|| {
-        let bytes = translate::trampoline(isa()?)?;
-        let mem = ExecMem::new(&bytes)?;
-        // SAFETY: Cranelift compiled this function with exactly this signature for this host.
-        let f = unsafe { std::mem::transmute::<*const u8, Enter>(mem.as_ptr()) };
-        Some((f, mem))
-    })
-    .as_ref()
-    .map(|t| t.0)
-}
 
 /// One block's host code, shared by every decoded block with the same instructions.
 pub(crate) struct Code {
@@ -181,13 +148,7 @@ pub(crate) struct Code {
 
 /// A block's execution count and compiled code.
 #[derive(Default)]
-#[repr(C)]
 pub struct Slot {
-    /// What compiled code reads to chain into this block: the code's address (0 = not
-    /// compiled), the block's instructions and their number.
-    entry: usize,
-    insns: usize,
-    len: u64,
     code: Option<Arc<Code>>,
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
@@ -251,8 +212,6 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
         }
         let mut f = settings::builder();
         f.set("opt_level", "speed").ok()?;
-        // Blocks chain by tail calls, which Cranelift emits only with frame pointers.
-        f.set("preserve_frame_pointers", "true").ok()?;
         // The verifier checks our IR on every compile; tests keep it, release builds skip it.
         f.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).ok()?;
         cranelift_native::builder().ok()?.finish(settings::Flags::new(f)).ok()
@@ -273,7 +232,7 @@ impl Slot {
         }
         let key = cache::key(insns);
         if let Some(code) = cache::get(&key) {
-            self.attach(code, insns);
+            self.code = Some(code);
             REUSED.fetch_add(1, Relaxed);
             REUSED_HERE.with(|c| c.set(c.get() + 1));
             return;
@@ -290,19 +249,12 @@ impl Slot {
         let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
         let code = Arc::new(Code { f, _mem: mem });
         cache::put(key, code.clone());
-        self.attach(code, insns);
+        self.code = Some(code);
         self.failed = false;
         COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
         COMPILED.fetch_add(1, Relaxed);
         COMPILED_INSNS.fetch_add(insns.len() as u64, Relaxed);
         COMPILED_HERE.with(|c| c.set(c.get() + 1));
-    }
-
-    fn attach(&mut self, code: Arc<Code>, insns: &[crate::hart::packed::Packed]) {
-        self.entry = code.f as usize;
-        self.insns = insns.as_ptr() as usize;
-        self.len = insns.len() as u64;
-        self.code = Some(code);
     }
 
     pub fn is_compiled(&self) -> bool {
@@ -325,21 +277,22 @@ impl Hart {
     }
 
     #[inline(never)]
-    fn jit_run(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
+    fn jit_run(&mut self, bus: &mut Bus, mut block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
         // SAFETY: the run loop hands us a live block (freed only at its next `collect`).
         let b = unsafe { &mut *block };
         if n != b.insns.len() || self.trig.is_some() || self.cov.is_some() {
             return None;
         }
-        let f = match &b.jit.code {
+        let mut f = match &b.jit.code {
             Some(c) => c.f,
             None => {
                 b.jit.count(&b.insns);
                 return None;
             }
         };
-        let enter = trampoline()?;
+        let mut n = n as u64;
         let (read, write, mask, epoch) = self.tlb.raw();
+        let code_epoch = self.code.epoch();
         let mut ctx = Ctx {
             read,
             write,
@@ -349,22 +302,43 @@ impl Hart {
             val: 0,
             limit: self.slice_end,
             halt: 0,
-            code_epoch: self.code.epoch(),
+            code_epoch,
             insns: b.insns.as_ptr(),
-            block,
         };
-        let pc = self.pc;
-        // SAFETY: `f` was compiled from this block's instructions for this host, `enter` calls
-        // it; the code touches the hart, the bus and ctx only as the interpreter would (see
-        // `translate`), and chains only into live compiled blocks under the run loop's own
-        // conditions for running them.
-        let next = unsafe { enter(self, bus, &mut ctx, pc, f) };
-        if next & 1 != 0 {
-            let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
-            return Some((r, ctx.block));
+        loop {
+            let pc = self.pc;
+            ctx.base = self.retired;
+            ctx.code_epoch = self.code.epoch();
+            ctx.halt = 0;
+            // SAFETY: compiled from this block for this host; it touches the hart, the bus and
+            // ctx only as the interpreter would (see `translate`).
+            let next = unsafe { f(self, bus, &mut ctx, pc) };
+            if next & 1 != 0 {
+                let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
+                return Some((r, block));
+            }
+            self.pc = next;
+            self.retired = ctx.base + n;
+            // The run loop's own condition for running another block.
+            if self.stop || self.retired >= self.slice_end {
+                return Some((Ok(()), block));
+            }
+            // SAFETY: as above; a link is only followed while its epoch holds, so it leads to a
+            // live block.
+            let Some(to) = (unsafe { (*block).follow(next, self.code.epoch()) }) else {
+                return Some((Ok(()), block));
+            };
+            // SAFETY: as above.
+            let t = unsafe { &*to };
+            match &t.jit.code {
+                Some(c) if t.insns.len() as u64 <= self.slice_end - self.retired => {
+                    f = c.f;
+                    n = t.insns.len() as u64;
+                    ctx.insns = t.insns.as_ptr();
+                    block = to;
+                }
+                _ => return Some((Ok(()), block)),
+            }
         }
-        self.pc = next;
-        self.retired = ctx.base;
-        Some((Ok(()), ctx.block))
     }
 }

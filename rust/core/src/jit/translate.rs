@@ -24,7 +24,7 @@ use crate::mmu::tlb::EPOCH_SHIFT;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, SigRef, UserFuncName, Value};
 use cranelift_codegen::ir::{Function, Type};
-use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
@@ -40,8 +40,6 @@ struct Sigs {
     load: SigRef,
     store: SigRef,
     exec: SigRef,
-    /// A compiled block's own signature, for the tail call that chains into the next one.
-    block: SigRef,
 }
 
 struct Tx<'a> {
@@ -136,79 +134,9 @@ impl Tx<'_> {
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(leave);
         self.b.seal_block(leave);
-        // The round is complete: count it (ctx.base is the count after the last instruction
-        // at every normal exit), then leave for the run loop, which decides what runs next.
-        self.b.ins().store(flags(), next_base, self.ctx, o.base);
         self.flush();
         let pc = self.pc0;
         self.b.ins().return_(&[pc]);
-    }
-
-    /// The normal end of the block, next pc `next`: store the registers, count the block into
-    /// `ctx.base`, and if the run loop would run the block its links say comes next and that
-    /// block is compiled, jump to its code (a tail call); otherwise return `next`.
-    ///
-    /// The conditions are the run loop's, in the same order: no stop request or decode-cache
-    /// change seen by a helper (`ctx.halt`; the cache epoch is then still `ctx.code_epoch`, so
-    /// a link holds exactly when its epoch equals it), a link of this block for `next` (the
-    /// newer one first, as `BlockData::follow`), compiled code there, and the whole next
-    /// block within the slice (`len <= slice_end - retired`, which also means retired <
-    /// slice_end).
-    fn chain(&mut self, next: Value, len: i64) {
-        use crate::hart::decode_cache::{LINKS, LINK_EPOCH, LINK_PC, LINK_SIZE, LINK_TO};
-        let o = CTX_BASE_OFFSETS;
-        self.flush();
-        let base = self.b.ins().load(I64, flags(), self.ctx, o.base);
-        let nb = self.b.ins().iadd_imm_s(base, len);
-        self.b.ins().store(flags(), nb, self.ctx, o.base);
-        let out = self.b.create_block();
-        let links = self.b.create_block();
-        let found = self.b.create_block();
-        let go = self.b.create_block();
-        let halt = self.b.ins().load(I64, flags(), self.ctx, o.halt);
-        self.b.ins().brif(halt, out, &[], links, &[]);
-
-        self.b.switch_to_block(links);
-        self.b.seal_block(links);
-        let blk = self.b.ins().load(I64, flags(), self.ctx, o.block);
-        let ep = self.b.ins().load(I64, flags(), self.ctx, o.code_epoch);
-        let hit = |b: &mut FunctionBuilder, i: usize| {
-            let at = (LINKS + i * LINK_SIZE) as i32;
-            let pc = b.ins().load(I64, flags(), blk, at + LINK_PC as i32);
-            let e = b.ins().load(I64, flags(), blk, at + LINK_EPOCH as i32);
-            let to = b.ins().load(I64, flags(), blk, at + LINK_TO as i32);
-            let same_pc = b.ins().icmp(IntCC::Equal, pc, next);
-            let same_epoch = b.ins().icmp(IntCC::Equal, e, ep);
-            (b.ins().band(same_pc, same_epoch), to)
-        };
-        let (m0, to0) = hit(&mut self.b, 0);
-        let (m1, to1) = hit(&mut self.b, 1);
-        let to = self.b.ins().select(m0, to0, to1);
-        let any = self.b.ins().bor(m0, m1);
-        self.b.ins().brif(any, found, &[], out, &[]);
-
-        self.b.switch_to_block(found);
-        self.b.seal_block(found);
-        let entry = self.b.ins().load(I64, flags(), to, super::SLOT_ENTRY);
-        let tlen = self.b.ins().load(I64, flags(), to, super::SLOT_LEN);
-        let limit = self.b.ins().load(I64, flags(), self.ctx, o.limit);
-        let left = self.b.ins().isub(limit, nb);
-        let fits = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, left, tlen);
-        let compiled = self.b.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-        let ok = self.b.ins().band(fits, compiled);
-        self.b.ins().brif(ok, go, &[], out, &[]);
-
-        self.b.switch_to_block(go);
-        self.b.seal_block(go);
-        let insns = self.b.ins().load(I64, flags(), to, super::SLOT_INSNS);
-        self.b.ins().store(flags(), to, self.ctx, o.block);
-        self.b.ins().store(flags(), insns, self.ctx, o.insns);
-        let args = [self.h, self.bus, self.ctx, next];
-        self.b.ins().return_call_indirect(self.sigs.block, entry, &args);
-
-        self.b.switch_to_block(out);
-        self.b.seal_block(out);
-        self.b.ins().return_(&[next]);
     }
 
     /// If `status` is non-zero: store the dirty registers and return `status`.
@@ -452,7 +380,7 @@ fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
 /// Machine code for `insns` (one decoded block), or None if Cranelift fails or the code would
 /// need relocations (we place it ourselves, so it must be position-independent as it is).
 pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
-    let sig = block_sig(isa);
+    let sig = helper_sig(isa, 4);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
@@ -465,7 +393,6 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
         load: b.import_signature(helper_sig(isa, 6)),
         store: b.import_signature(helper_sig(isa, 7)),
         exec: b.import_signature(helper_sig(isa, 5)),
-        block: b.import_signature(block_sig(isa)),
     };
     let mut tx = Tx { b, h: p[0], bus: p[1], ctx: p[2], pc0: p[3], vars: [None; 32], dirty: 0, sigs };
     for i in insns {
@@ -635,48 +562,17 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
         }
     }
     let result = result.expect("a block has at least one instruction");
-    tx.chain(result, len);
+    tx.flush();
+    tx.b.ins().return_(&[result]);
     tx.b.seal_block(head);
     tx.b.finalize(isa.frontend_config());
-    finish(isa, func)
-}
 
-/// Cranelift's code for `func`, or None if it fails or needs relocations (we place the code
-/// ourselves, so it must be position-independent as it is).
-fn finish(isa: &OwnedTargetIsa, func: Function) -> Option<Vec<u8>> {
     let mut ctx = Context::for_function(func);
     let code = ctx.compile(&**isa, &mut ControlPlane::default()).ok()?;
     if !code.buffer.relocs().is_empty() {
         return None;
     }
     Some(code.code_buffer().to_vec())
-}
-
-/// A compiled block's signature: `(hart, bus, ctx, pc) -> next pc or exit status`, in the
-/// `tail` calling convention so a block can end by jumping into the next one.
-fn block_sig(isa: &OwnedTargetIsa) -> Signature {
-    let mut s = helper_sig(isa, 4);
-    s.call_conv = CallConv::Tail;
-    s
-}
-
-/// `enter(hart, bus, ctx, pc, f) -> f(hart, bus, ctx, pc)`: the one function Rust calls,
-/// in the platform's calling convention, to run compiled block `f` (and what it chains to).
-pub fn trampoline(isa: &OwnedTargetIsa) -> Option<Vec<u8>> {
-    let mut func = Function::with_name_signature(UserFuncName::user(0, 1), helper_sig(isa, 5));
-    let mut fctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let p = b.block_params(entry).to_vec();
-    let sig = b.import_signature(block_sig(isa));
-    let call = b.ins().call_indirect(sig, p[4], &p[..4]);
-    let r = b.inst_results(call)[0];
-    b.ins().return_(&[r]);
-    b.finalize(isa.frontend_config());
-    finish(isa, func)
 }
 
 /// `a < b` (or `a < imm`) as 0/1.
