@@ -107,6 +107,11 @@ struct Ctl {
     runner: bool,
     /// Destroy requested while running.
     destroy: bool,
+    /// Threads waiting on the cell's condvar ([`EnclaveCell::wait`]), so that [`EnclaveCell::wake`]
+    /// can skip the wake when there are none: a condvar's notify is a futex system call even
+    /// with nobody waiting, and every run ends with a wake (a fork + run + destroy, or a fuzzing
+    /// execution, would pay one system call for it).
+    waiters: u32,
 }
 
 /// One enclave as the monitor and driver know it. Shared (`Arc`) between the monitor's tables
@@ -141,7 +146,7 @@ impl EnclaveCell {
             kind,
             measurement: enc.measurement,
             shadow_of,
-            ctl: Mutex::new(Ctl { state, runner: false, destroy: false }),
+            ctl: Mutex::new(Ctl { state, runner: false, destroy: false, waiters: 0 }),
             cv: Condvar::new(),
             poll: AtomicBool::new(false),
             inner: Mutex::new(Some(enc)),
@@ -159,6 +164,26 @@ impl EnclaveCell {
             Ok(g) if g.is_some() => Ok(g),
             Ok(_) => Err(false),
             Err(_) => Err(true),
+        }
+    }
+
+    /// Waits on the control block's condvar (at most `timeout`, if given), counted in
+    /// `Ctl::waiters` while it waits. Spurious wakeups are possible: callers loop.
+    fn wait<'a>(&self, mut c: MutexGuard<'a, Ctl>, timeout: Option<std::time::Duration>) -> MutexGuard<'a, Ctl> {
+        c.waiters += 1;
+        let mut c = match timeout {
+            Some(t) => self.cv.wait_timeout(c, t).unwrap_or_else(|p| p.into_inner()).0,
+            None => self.cv.wait(c).unwrap_or_else(|p| p.into_inner()),
+        };
+        c.waiters -= 1;
+        c
+    }
+
+    /// Wakes every thread in [`EnclaveCell::wait`], if there is one. `c` is the held control
+    /// block: a waiter counts itself under the same lock before it sleeps, so none is missed.
+    fn wake(&self, c: &Ctl) {
+        if c.waiters > 0 {
+            self.cv.notify_all();
         }
     }
 
@@ -405,7 +430,7 @@ impl Monitor {
         }
         c.state = State::Runnable;
         cell.poll.store(true, Ordering::Release);
-        cell.cv.notify_all();
+        cell.wake(&c);
         0
     }
 
@@ -422,9 +447,9 @@ impl Monitor {
         if c.runner {
             c.destroy = true;
             cell.poll.store(true, Ordering::Release);
-            cell.cv.notify_all();
+            cell.wake(&c);
             while c.state != State::Invalid {
-                c = cell.cv.wait(c).unwrap();
+                c = cell.wait(c, None);
             }
             return 0;
         }

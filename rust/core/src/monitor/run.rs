@@ -337,8 +337,7 @@ impl Monitor {
                 c.state = State::Running;
                 return None;
             }
-            let (g, _) = cell.cv.wait_timeout(c, Duration::from_millis(50)).unwrap();
-            c = g;
+            c = cell.wait(c, Some(Duration::from_millis(50)));
             if !c.destroy && c.state == State::Stopped {
                 drop(c);
                 if !host.tick() {
@@ -358,6 +357,6 @@ impl Monitor {
             Some(s) if c.state != State::Stopped || s == State::Ocalling => c.state = s,
             _ => {}
         }
-        cell.cv.notify_all();
+        cell.wake(&c);
     }
 }

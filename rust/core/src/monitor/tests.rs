@@ -153,3 +153,35 @@ fn ioctl_is_tolerated_other_linux_calls_destroy() {
     let out = m.run(&cell, RunRequest::start(), &mut BufferHost::default());
     assert_eq!(out.exit, RunExit::Fault { cause: 8, tval: 0, pc: 0x100c, ecall: Some((0, 64)) });
 }
+
+/// A destroy that must wait for a run to end is woken however the two race: the end of a run
+/// wakes only waiters that counted themselves (`Ctl::waiters`), so a waiter must never sleep
+/// uncounted. Runs of a few hundred instructions end at every point of the destroy.
+#[test]
+fn destroy_racing_the_end_of_a_run_always_returns() {
+    let m = Arc::new(Monitor::new(Config { slice: 64, ..Config::default() }));
+    // a0 = 300; do a0 -= 1 while a0 != 0; exit(0).
+    let mut code = vec![addi(10, 0, 300), addi(10, 10, -1), beq(10, 0, 8), jal(0, -8)];
+    code.extend(exit_program(0));
+    let image = elf(&code);
+    for i in 0..400 {
+        let cell = m.create(&image, &params("race", None)).unwrap();
+        let (m2, c2) = (Arc::clone(&m), Arc::clone(&cell));
+        let t = std::thread::spawn(move || m2.run(&c2, RunRequest::start(), &mut BufferHost::default()).exit);
+        for _ in 0..i % 50 {
+            std::thread::yield_now();
+        }
+        let r = m.destroy(&cell);
+        let exit = t.join().unwrap();
+        match exit {
+            RunExit::Destroyed => assert_eq!(r, 0),
+            RunExit::Exited { retval: 0 } => assert!(r == 0 || r == -1),
+            // The destroy came first: the run found the enclave gone.
+            RunExit::Refused(_) => assert_eq!(r, 0),
+            x => panic!("unexpected exit {x:?}"),
+        }
+        assert_eq!(cell.state(), State::Invalid);
+        assert_eq!(cell.ctl.lock().unwrap().waiters, 0, "every waiter uncounted itself");
+    }
+    assert_eq!(m.secure_memory_used(), 0);
+}
