@@ -207,18 +207,19 @@ pub struct Runner {
     /// Bytes of the shm the previous input dirtied (cleared before the next).
     dirty: usize,
     host: Capture,
-    /// This runner's own copy of the target's template (same ELF, so the same image,
-    /// layout and measurement), unless executions fork the deferred snapshot. Jobs on other
-    /// threads then share no frame-tree nodes: a fork's copy-on-write path copies bump the
-    /// reference counts of the template's nodes, and on one shared tree those counters move
-    /// between the cores with every execution.
-    own: Option<Arc<EnclaveCell>>,
+    /// This runner's own monitor with its own copy of the target's template (same ELF, so
+    /// the same image, layout and measurement), unless executions fork the deferred snapshot.
+    /// Jobs on other threads then share nothing per execution: no frame-tree node (whose
+    /// reference counts a fork bumps), and no monitor lock, enclave table, id map or run
+    /// counter, which a fork, a run and a destroy write four times per execution (on one
+    /// shared monitor those cache lines move between the cores with every execution).
+    own: Option<(Monitor, Arc<EnclaveCell>)>,
 }
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        if let Some(t) = self.own.take() {
-            self.target.monitor.destroy(&t);
+        if let Some((m, t)) = self.own.take() {
+            m.destroy(&t);
         }
     }
 }
@@ -234,7 +235,9 @@ impl Runner {
         let own = if target.deferred() {
             None
         } else {
-            Some(target.monitor.create_shadow_copy(&target.elf, &template_params()).map_err(|e| TargetError::Elf(e.to_string()))?)
+            let m = Monitor::new(target.monitor.config.clone());
+            let t = m.create_shadow(&target.elf, &template_params()).map_err(|e| TargetError::Elf(e.to_string()))?;
+            Some((m, t))
         };
         Ok(Runner { target, hart: Some(hart), hits, cmplog, params, dirty: 0, host: Capture::default(), own })
     }
@@ -284,9 +287,12 @@ impl Runner {
             c.clear_cmps();
         }
         let t = &self.target;
-        let out = t
-            .monitor
-            .fork_run_one(self.own.as_ref().unwrap_or(t.fork_template()), &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
+        let (monitor, template) = match &self.own {
+            Some((m, c)) => (m, c),
+            None => (&t.monitor, t.fork_template()),
+        };
+        let out = monitor
+            .fork_run_one(template, &self.params, Some(t.max_instructions), &mut self.host, &mut self.hart)
             .map_err(|e| TargetError::Monitor(e.to_string()))?;
         let outcome = match out.exit {
             RunExit::Exited { retval } => Outcome::Ok { retval },
@@ -319,25 +325,32 @@ mod tests {
     }
 
     #[test]
-    fn each_runner_forks_its_own_copy_of_the_template() {
+    fn each_runner_forks_its_own_copy_of_the_template_in_its_own_monitor() {
         let t = Target::with_init(&bundled("fuzz-magic4"), 64, 100_000, None).unwrap();
         assert_eq!(t.monitor.stats().templates, 1);
         let counter = t.monitor.eapp_args();
         let mut a = Runner::new(Arc::clone(&t), 1 << 16, false).unwrap();
         let mut b = Runner::new(Arc::clone(&t), 1 << 16, true).unwrap();
-        assert_eq!(t.monitor.eapp_args(), counter, "a copy does not reset the run counter");
-        let (ta, tb) = (a.own.clone().unwrap(), b.own.clone().unwrap());
-        assert!(ta.id != tb.id && ta.id != t.template.id);
-        assert_eq!((ta.measurement, tb.measurement), (t.template.measurement, t.template.measurement));
-        assert_eq!(t.monitor.stats().templates, 3);
+        {
+            let ((ma, ta), (mb, tb)) = (a.own.as_ref().unwrap(), b.own.as_ref().unwrap());
+            assert!(!std::ptr::eq(ma, mb));
+            assert_eq!((ta.measurement, tb.measurement), (t.template.measurement, t.template.measurement));
+            assert_eq!((ma.config.engine, ma.config.secure_memory), (t.monitor.config.engine, t.monitor.config.secure_memory));
+            assert_eq!((ma.stats().templates, mb.stats().templates), (1, 1));
+        }
+        assert_eq!(t.monitor.stats().templates, 1, "the target's monitor holds only its own template");
         // Same outcomes as before: the magic crashes, other input exits.
         for r in [&mut a, &mut b] {
             assert!(matches!(r.exec(b"nope").unwrap().0, Outcome::Ok { .. }));
             assert!(matches!(r.exec(&0x4d5a_4c50u32.to_le_bytes()).unwrap().0, Outcome::Crash(Fault { cause: 15, tval: 0x40, .. })));
+            let (m, _) = r.own.as_ref().unwrap();
+            assert_eq!((m.stats().enclaves, m.eapp_args()), (0, 2), "instances destroyed; two runs counted here");
         }
+        assert_eq!(t.monitor.eapp_args(), counter, "executions never touch the target's monitor");
+        assert_eq!(t.monitor.stats().enclaves, 0);
         drop(a);
         drop(b);
         let s = t.monitor.stats();
-        assert_eq!((s.templates, s.enclaves), (1, 0), "a runner's template goes with it");
+        assert_eq!((s.templates, s.enclaves), (1, 0));
     }
 }
