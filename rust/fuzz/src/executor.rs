@@ -37,6 +37,8 @@ pub type Check = Arc<dyn Fn(&Outcome, &[u8], &[u8]) -> Result<(), String> + Send
 
 /// What every executor of one campaign shares: the run budget and the stop flag.
 pub struct Budget {
+    /// Runs so far. Without a run limit, up to [`FLUSH`] - 1 runs per executor are added
+    /// late (progress figures lag by that much); exact once the executors are dropped.
     pub executions: AtomicU64,
     /// Total runs allowed (u64::MAX: no limit).
     pub limit: u64,
@@ -56,10 +58,19 @@ impl Budget {
         })
     }
 
-    /// Claims one run, or says the campaign is over.
-    fn claim(&self) -> Result<(), Error> {
+    /// Claims one run, or says the campaign is over. `unflushed`: the caller's runs not yet
+    /// added to `executions` (see [`FLUSH`]).
+    fn claim(&self, unflushed: &mut u64) -> Result<(), Error> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Error::shutting_down());
+        }
+        if self.limit == u64::MAX {
+            *unflushed += 1;
+            if *unflushed == FLUSH {
+                self.executions.fetch_add(FLUSH, Ordering::Relaxed);
+                *unflushed = 0;
+            }
+            return Ok(());
         }
         let n = self.executions.fetch_add(1, Ordering::Relaxed);
         if n >= self.limit {
@@ -71,17 +82,36 @@ impl Budget {
     }
 }
 
+/// Runs counted by one executor before it adds them to the campaign's count, when the
+/// campaign has no run limit (a limit needs every run claimed at once, to stop exactly there).
+/// The count is a cache line every job writes: adding to it once per execution would move that
+/// line between the cores with every execution.
+const FLUSH: u64 = 64;
+
 /// Runs one input, classifies it, records findings.
 struct Core {
     runner: Runner,
     budget: Arc<Budget>,
     check: Option<Check>,
     findings: Vec<Finding>,
+    /// Runs done and not yet added to `budget.executions` ([`FLUSH`]).
+    unflushed: u64,
+}
+
+impl Drop for Core {
+    /// The campaign's count is exact once its executors are gone.
+    fn drop(&mut self) {
+        self.budget.executions.fetch_add(self.unflushed, Ordering::Relaxed);
+    }
 }
 
 impl Core {
+    fn new(runner: Runner, budget: Arc<Budget>, check: Option<Check>) -> Core {
+        Core { runner, budget, check, findings: Vec::new(), unflushed: 0 }
+    }
+
     fn run(&mut self, input: &BytesInput) -> Result<ExitKind, Error> {
-        self.budget.claim()?;
+        self.budget.claim(&mut self.unflushed)?;
         let bytes: &Vec<u8> = input.as_ref();
         let bytes = bytes.as_slice();
         let (mut outcome, _) = self.runner.exec(bytes).map_err(|e| Error::illegal_state(e.to_string()))?;
@@ -126,7 +156,7 @@ impl<OT> CovExecutor<OT> {
         let mut size = Box::new(0usize);
         let hits = runner.hits();
         let observers = make_observers(hits.as_mut_ptr(), hits.len(), &mut *size);
-        CovExecutor { core: Core { runner, budget, check, findings: Vec::new() }, observers, size }
+        CovExecutor { core: Core::new(runner, budget, check), observers, size }
     }
 
     pub fn observers_ref(&self) -> &OT {
@@ -213,7 +243,7 @@ pub struct CmpExecutor {
 
 impl CmpExecutor {
     pub fn new(runner: Runner, budget: Arc<Budget>) -> Self {
-        CmpExecutor { core: Core { runner, budget, check: None, findings: Vec::new() }, observers: (CmpObserver::default(), ()) }
+        CmpExecutor { core: Core::new(runner, budget, None), observers: (CmpObserver::default(), ()) }
     }
 }
 
