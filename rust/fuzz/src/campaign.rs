@@ -22,7 +22,8 @@ use libafl::mutators::token_mutations::{I2SRandReplace, Tokens};
 use libafl::mutators::{havoc_mutations, tokens_mutations, HavocScheduledMutator};
 use libafl::observers::{HitcountsMapObserver, VariableMapObserver};
 use libafl::schedulers::QueueScheduler;
-use libafl::stages::{StdMutationalStage, TracingStage};
+use libafl::observers::cmp::CmpValuesMetadata;
+use libafl::stages::{IfStage, StdMutationalStage, TracingStage};
 use libafl::state::{HasCorpus, HasExecutions, HasMaxSize, StdState};
 use libafl::{HasMetadata, HasNamedMetadata};
 use libafl_bolts::rands::StdRand;
@@ -104,6 +105,9 @@ enum Msg {
     Finding(Finding),
     Edges(usize),
 }
+
+/// A worker's LibAFL state.
+type State = StdState<InMemoryCorpus<BytesInput>, BytesInput, StdRand, InMemoryCorpus<BytesInput>>;
 
 /// Entries published by workers: (worker, input).
 type Shared = Mutex<Vec<(usize, Vec<u8>)>>;
@@ -229,7 +233,7 @@ fn worker(
     });
     let mut feedback = MaxMapFeedback::new(&executor.observers_ref().0);
     let mut objective = feedback_or_fast!(CrashFeedback::new(), TimeoutFeedback::new());
-    let mut state = StdState::new(
+    let mut state: State = StdState::new(
         StdRand::with_seed(opts.seed.wrapping_add(k as u64)),
         InMemoryCorpus::<BytesInput>::new(),
         InMemoryCorpus::new(),
@@ -287,7 +291,15 @@ fn worker(
             let _g = TRACING_STAGE.lock().unwrap();
             TracingStage::new(tracer)
         };
-        let i2s = StdMutationalStage::new(HavocScheduledMutator::new(tuple_list!(I2SRandReplace::new())));
+        // Input-to-state replaces operands the last trace logged; with none logged (a target
+        // that compares nothing the input reaches) every mutation of the stage would be skipped
+        // without a run, after drawing its random numbers: skip the whole stage instead.
+        let i2s = IfStage::new(
+            |_: &mut _, _: &mut _, state: &mut State, _: &mut _| {
+                Ok(state.metadata_map().get::<CmpValuesMetadata>().is_some_and(|m| !m.list.is_empty()))
+            },
+            tuple_list!(StdMutationalStage::new(HavocScheduledMutator::new(tuple_list!(I2SRandReplace::new())))),
+        );
         let mut stages = tuple_list!(tracing, i2s, havoc);
         w.fuzz(&mut fuzzer, &mut stages, &mut state, &mut executor, &mut mgr)
     } else {
