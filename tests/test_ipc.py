@@ -261,11 +261,17 @@ def test_ocall_inside_a_callee_goes_to_the_top_callers_host_and_back() -> None:
     assert (a.state, b.state) == ("RUNNABLE", "RUNNABLE")
 
 
-def test_yield_inside_a_callee_is_transparent() -> None:
+def test_yield_inside_a_callee_goes_to_the_top_callers_host_and_continue_goes_to_the_callee() -> None:
     m = monitor()
-    server(m, b"ipc-a")
-    r, w = call(m, YIELD)
-    assert r.reason == "exit" and (w[9], w[10]) == (0, 8)
+    s = server(m, b"ipc-a")
+    c = Client(m, request({0: 1, 1: -1, 2: YIELD, 3: 0, 4: 0, 5: 1}, b"ipc-a"))
+    r = c.run()
+    assert r.reason == "yield", "the server yielded inside the call"
+    assert (c.enclave.state, s.state) == ("RUNNABLE", "RUNNING"), "the call is still in flight"
+    r = c.run("continue")
+    w = words(r.shm)
+    assert r.reason == "exit" and (w[9], w[10]) == (0, 8), "the server went on and answered 8"
+    assert r.calls == [(c.enclave.eid, s.eid, 0, 8, 1)]
 
 
 # ---- faults and destroy -----------------------------------------------------------------------
