@@ -10,13 +10,17 @@ shows the instructions retired (from pltvm's ``--stats`` line) and:
 * ``run MIPS``: instructions per second inside ``Machine.run`` only (pltvm's ``--stats`` line),
   so it leaves out pltvm's start-up; it is *not* the rate behind the wall ratio.
 
+* ``compiled``, ``ms/block``, ``compile %`` (from ``--stats``'s jit line): blocks the compiling
+  tier compiled, wall-clock milliseconds per compiled block, and the share of the time inside
+  ``Machine.run`` spent compiling (0 blocks under ``--engine interp``).
+
 With ``--repeat N`` each figure is ``best/median`` of the N runs (the ratio: of the best times,
 and of the median times).
 
     python3 benches/run.py              # default sizes: about 10^9 instructions per program
     python3 benches/run.py --quick      # small sizes, a few seconds in all
     python3 benches/run.py --only sieve --repeat 3
-    python3 benches/run.py --engine jit   # the compiling tier (docs/jit.md)
+    python3 benches/run.py --engine interp  # the interpreter alone (default: jit, docs/jit.md)
 
 Not part of the test suite. Build the programs with ``make -C tests/user``.
 """
@@ -68,8 +72,20 @@ def parse_stats(stderr: str) -> tuple[Optional[int], Optional[float], Optional[f
     return found
 
 
+JIT_RE = re.compile(r"pltvm: jit: (\d+) blocks \((\d+) instructions\) compiled in ([0-9.]+) s")
+
+
+def parse_jit(stderr: str) -> tuple[Optional[int], Optional[float]]:
+    """(blocks compiled, seconds compiling) from ``pltvm exec --stats``'s jit line, if any."""
+    for line in stderr.splitlines():
+        m = JIT_RE.search(line)
+        if m:
+            return int(m.group(1)), float(m.group(3))
+    return None, None
+
+
 def strip_stats(stderr: str) -> str:
-    return "".join(l for l in stderr.splitlines(True) if not STATS_RE.search(l))
+    return "".join(l for l in stderr.splitlines(True) if not STATS_RE.search(l) and not JIT_RE.search(l))
 
 
 def timed(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[bytes], float]:
@@ -135,7 +151,7 @@ def main() -> int:
                     help="command that runs pltvm (default: %(default)s)")
     ap.add_argument("--qemu", default="qemu-riscv64", help="qemu-user command (default: %(default)s)")
     ap.add_argument("--no-qemu", action="store_true", help="run pltvm only")
-    ap.add_argument("--engine", choices=("interp", "jit"), default="interp",
+    ap.add_argument("--engine", choices=("interp", "jit"), default="jit",
                     help="pltvm's engine (pltvm exec --engine; default %(default)s): run the table once per engine")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("args", nargs="*", help="arguments for the programs instead of the defaults")
@@ -165,7 +181,7 @@ def main() -> int:
         print("one run each; wall = whole process, run MIPS = inside Machine.run")
     print(f"pltvm engine: {ns.engine}")
     header = (f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm wall s':>15} {'run MIPS':>13} "
-              f"{'qemu wall s':>15} {'wall ratio':>11}")
+              f"{'qemu wall s':>15} {'wall ratio':>11} {'compiled':>8} {'ms/block':>8} {'compile %':>9}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -182,12 +198,20 @@ def main() -> int:
         walls_q: list[float] = []
         mipss: list[float] = []
         insns = None
+        blocks: Optional[int] = None
+        compile_s: list[float] = []
+        run_s: list[float] = []
         problem = ""
         for _ in range(n_runs):
             p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", "--engine", ns.engine, str(elf), *args], ns.timeout)
             n, s, m = parse_stats(p.stderr.decode(errors="replace"))
             if n is not None:
                 insns = n
+            b, cs = parse_jit(p.stderr.decode(errors="replace"))
+            if b is not None and cs is not None and s:
+                blocks = b
+                compile_s.append(cs)
+                run_s.append(s)
             walls_p.append(tp)
             if m is not None:
                 mipss.append(m)
@@ -205,9 +229,13 @@ def main() -> int:
                 problem = f"pltvm exit status {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}"
         row = Row(elf.stem, Fig.of(walls_p, min), Fig.of(mipss, max), Fig.of(walls_q, min))
         rows.append(row)
+        # Compile time: per block and as a share of the time inside Machine.run (medians).
+        per_block = statistics.median(compile_s) / blocks * 1e3 if blocks else None
+        share = statistics.median([c / r * 100 for c, r in zip(compile_s, run_s)]) if compile_s else None
         print(f"{elf.stem:<10} {' '.join(args) or '-':<6} {insns if insns is not None else '-':>14} "
               f"{row.pltvm.show('.3f'):>15} {row.mips.show('.1f'):>13} {row.qemu.show('.3f'):>15} "
-              f"{row.ratio().show('.2f'):>11}")
+              f"{row.ratio().show('.2f'):>11} {blocks if blocks is not None else '-':>8} "
+              f"{fmt(per_block, '.2f'):>8} {fmt(share, '.1f'):>9}")
         if problem:
             failed = True
             print("  " + problem)

@@ -129,6 +129,29 @@ def test_cli_engine_flag_gives_the_same_output_and_count() -> None:
     assert p.returncode == 2 and "--engine" in p.stderr
 
 
+def test_cli_stats_report_compile_time_and_blocks() -> None:
+    """``--stats`` adds a jit line: blocks compiled during the run, their instructions, compile
+    time per block and its share of the run (issue 12, item 6). Only counts are asserted."""
+    elf = BENCH / "crc32.elf"
+    if not elf.exists():
+        pytest.skip(f"{elf} not built")
+    lines = {}
+    for engine in ("interp", "jit"):
+        p = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--stats", "--engine", engine, str(elf), "3"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        jit = [line for line in p.stderr.splitlines() if line.startswith("pltvm: jit: ")]
+        assert len(jit) == 1, p.stderr
+        lines[engine] = jit[0].split()
+    # "pltvm: jit: B blocks (I instructions) compiled in S s, P ms per block, X% of the run; R reused"
+    interp, jit = lines["interp"], lines["jit"]
+    assert (interp[2], interp[4].lstrip("(")) == ("0", "0")
+    blocks, insns = int(jit[2]), int(jit[4].lstrip("("))
+    assert blocks > 0 and insns >= blocks, jit
+    assert jit[3] == "blocks" and jit[-1] == "reused" and "per" in jit
+    assert float(jit[8]) > 0, jit
+
+
 def test_enclaves_run_identically_under_the_jit() -> None:
     results = []
     for engine in ("interp", "jit"):

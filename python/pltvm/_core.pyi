@@ -19,6 +19,7 @@ __all__ = [
     "gdb_serve_enclave",
     "gdb_serve_fuzz",
     "hkdf_sha256",
+    "jit_stats",
     "measure_elf",
     "parse_private_key",
     "private_key_pem",
@@ -386,6 +387,10 @@ def gdb_serve_fuzz(
     one SIGXCPU stop; a fault stops at the faulting instruction). Returns ``(outcome, value,
     fault, timed_out)``: ``("exited", value, None, _)``, ``("fault", None, (cause, pc, tval), _)``,
     ``("detached", None, None, _)`` or ``("killed", None, None, _)``."""
+def jit_stats() -> tuple[int, int, int, int]:
+    """The compiling tier's figures for this process since start: (blocks compiled, guest
+    instructions in them, nanoseconds spent compiling, blocks that reused code compiled for the
+    same instructions)."""
 def default_keys() -> tuple[bytes, bytes, str]:
     """The default keys (``PLTVM_TEST_KEYS=1``: the test keys; else the per-user key file,
     created on first use): (device scalar, SM scalar, origin)."""

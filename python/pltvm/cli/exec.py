@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, Optional, Sequence
 
+from .. import _core
 from ..arguments import DEFAULT_ENGINE, ENGINES
 from ..errors import PltvmError
 from ..traps import cause_name
@@ -48,6 +49,17 @@ _VALUE_OPTIONS = {"--ram-size", "--misaligned", "--max-instructions", "--signatu
 class _UsageError(Exception):
     pass
 
+
+
+def _print_jit_stats(before: tuple[int, int, int, int], elapsed: float) -> None:
+    """The ``--stats`` line of the compiling tier (docs/jit.md): blocks compiled during the run,
+    compile time per block and its share of the run's wall-clock time, blocks that reused code."""
+    blocks, insns, nanos, reused = (a - b for a, b in zip(_core.jit_stats(), before))
+    seconds = nanos / 1e9
+    per_block = seconds / blocks * 1e3 if blocks else 0.0
+    share = 100.0 * seconds / elapsed if elapsed > 0 else 0.0
+    sys.stderr.write(f"pltvm: jit: {blocks} blocks ({insns} instructions) compiled in {seconds:.3f} s, "
+                     f"{per_block:.2f} ms per block, {share:.1f}% of the run; {reused} reused\n")
 
 def add_parsers(sub: Any) -> None:
     """Register ``pltvm exec`` and ``pltvm programs`` on the top-level sub-parser object."""
@@ -216,6 +228,7 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
 
     sys.stdout.flush()
     sys.stderr.flush()
+    jit_before = _core.jit_stats()
     start = time.perf_counter()
     try:
         ex = m.run(ns.max_instructions)
@@ -248,6 +261,7 @@ def _exec(ns: argparse.Namespace, guest_args: list[str]) -> int:
         sys.stderr.write(f"pltvm: run stopped: {ex.reason} at pc={ex.pc:#x}\n")
     if ns.stats:
         print_stats(ex.instret, elapsed)
+        _print_jit_stats(jit_before, elapsed)
 
     if ns.signature is not None:
         words = m.signature() or []

@@ -19,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::Monitor>()?;
     m.add_class::<enclave::Enclave>()?;
     m.add_class::<run::RunResult>()?;
+    m.add_function(wrap_pyfunction!(machine::jit_stats, m)?)?;
     attest::register(m)?;
     debug::register(m)?;
     error::register(m)?;

@@ -5,6 +5,15 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Mutex, MutexGuard};
 
+/// `_core.jit_stats()`: the compiling tier's process-wide figures since start (blocks
+/// compiled, guest instructions in them, nanoseconds spent compiling, blocks that reused code
+/// compiled for the same instructions).
+#[pyfunction]
+pub(crate) fn jit_stats() -> (u64, u64, u64, u64) {
+    let s = pltvm_core::jit::stats();
+    (s.compiled, s.compiled_insns, s.compile_nanos, s.reused)
+}
+
 /// Instructions per GIL-free slice; between slices the run checks for Ctrl-C.
 const SLICE: u64 = 1 << 26;
 
