@@ -397,7 +397,7 @@ impl Monitor {
         if t.ids.get(&cell.id).is_some_and(|c| std::ptr::eq(&**c, cell)) {
             t.ids.remove(&cell.id);
         }
-        let tpl = shadow::spare_home(&t, cell, &enc);
+        let tpl = shadow::spare_home(&t, cell);
         drop(t);
         shadow::dispose(cell, enc, tpl);
     }

@@ -435,3 +435,38 @@ fn fork_run_one_reuses_its_hart_without_carrying_anything_over_and_skips_the_shm
     assert_eq!(out.shm.as_deref(), Some(&[7u8; 4096][..]), "an ordinary run still hands the shm back");
     assert_eq!(m.stats().enclaves, 0);
 }
+
+/// An instance destroyed without ever running leaves its hart to the next fork (no new hart
+/// allocated), and that fork starts exactly as from a fresh hart: whatever the host wrote into
+/// the first instance's registers is gone, and both run to the same result.
+#[test]
+fn a_never_run_instance_leaves_its_hart_to_the_next_fork_reset() {
+    let m = Monitor::new(Config::default());
+    let t = m.create(&counter_program(), &shadow_params()).unwrap();
+    let fresh = m.fork(&t, &fork_params("a", None)).unwrap();
+    let out = m.run(&fresh, start(None), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 42 });
+    let a = m.fork(&t, &fork_params("a", None)).unwrap();
+    let hart_a = {
+        let mut g = a.try_inner().unwrap();
+        let e = g.as_mut().unwrap();
+        e.hart.x[5] = 0xdead;
+        e.hart.x[10] = 7;
+        e.hart.pc += 4;
+        &*e.hart as *const crate::hart::Hart
+    };
+    let tpl = m.template(&t).unwrap();
+    let spares = || tpl.spare.lock().unwrap().len();
+    assert_eq!(spares(), 0, "the first instance's hart went to this fork");
+    assert_eq!(m.destroy(&a), 0);
+    assert_eq!(spares(), 1, "a never-run instance leaves its hart");
+    let b = m.fork(&t, &fork_params("b", None)).unwrap();
+    {
+        let g = b.try_inner().unwrap();
+        let e = g.as_ref().unwrap();
+        assert!(std::ptr::eq(&*e.hart, hart_a), "the never-run instance's hart is reused");
+        assert_eq!((e.hart.x, e.hart.retired, e.hart.pc), ([0; 32], 0, e.entry));
+    }
+    let out = m.run(&b, start(None), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 42 }, "same as the first fork: fresh global and stack");
+}
