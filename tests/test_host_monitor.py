@@ -287,15 +287,19 @@ def test_unknown_and_user_ocalls(mon: Any) -> None:
 
 def test_enclave_calls_without_exit(mon: Any) -> None:
     prog = enclave_elf(addi(S0, A0, 0), penglai(90), store(0), penglai(91), store(1),
-                       li(A0, 77), penglai(89), store(2),   # yield: transparent, a0 unchanged
+                       li(A0, 77), penglai(89), store(2),   # yield: the host continues, a0 unchanged
                        penglai(94), store(3), penglai(88), store(4), exit_with(0))
     mon.create(enclave_elf(exit_with(0)))  # takes eid 0
     e, r = run(mon, prog)
     assert e.eid == 1
+    assert (r.reason, e.state) == ("yield", "RUNNABLE")
+    r = e.run("continue")
+    assert r.reason == "exit"
     # get_report(77, ...) reads an unmapped name: -1; get_key of type -1: unsupported, nothing
     # written, 0 (B9; attestation itself is tested in test_attest.py).
     assert words(r.shm, 5) == [1, MINUS_ONE, 77, MINUS_ONE, 0]
     e2, r2 = run(_core.Monitor.new(caller_id_compat=True), prog)
+    assert r2.reason == "yield"
     assert words(r2.shm, 2) == [0, 0]
 
 
