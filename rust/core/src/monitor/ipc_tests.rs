@@ -397,3 +397,17 @@ fn the_print_buffer_travels_with_each_call_and_return() {
     let result = |i: usize| word(&shm, 32 + 4 * i + 3);
     assert_eq!((result(2), result(4)), (77, 78), "the caller saw the server's bytes after each return");
 }
+
+/// `fork_run_destroy` runs each instance to its end: a yield is continued, not taken for the end
+/// of the instance (the bundled `yield` demo yields three times, then exits with 0).
+#[test]
+fn fork_run_destroy_runs_yielding_instances_to_their_end() {
+    const YIELDER: &[u8] = include_bytes!("../../../../python/pltvm/enclaves/yield.elf");
+    let m = Monitor::new(Config::default());
+    let t = m.create_shadow(YIELDER, &params("yielder", SHADOW_ENCLAVE, None)).unwrap();
+    let p = super::shadow::ForkParams { name: *b"yielder-fork\0\0\0\0", shm: None, persistency: None };
+    let (exited, out) = m.fork_run_destroy_buffered(&t, &p, None, 3).unwrap();
+    assert_eq!(exited, 3);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.matches("yield: back from yield 3\n").count(), 3, "{text}");
+}

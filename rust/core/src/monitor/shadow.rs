@@ -383,7 +383,8 @@ impl Monitor {
                 let cell = self.fork_with(template, p, hart)?;
                 let entry = if resume { Entry::Continue } else { Entry::Start { relay: relay.map(|r| r.to_vec()) } };
                 let req = RunRequest { entry, shm: None, budget: None };
-                let out = self.run(&cell, req, host);
+                // To the end: a yield is continued at once.
+                let out = self.run_through_yields(&cell, req, host);
                 each(&out.exit);
                 if !matches!(out.exit, RunExit::Exited { .. } | RunExit::Fault { .. } | RunExit::Destroyed | RunExit::Aborted) {
                     self.destroy(&cell);
