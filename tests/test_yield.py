@@ -104,3 +104,13 @@ def test_a_fuzz_target_that_yields_is_not_a_finding() -> None:
     # timeout, not a crash.
     short = Fuzzer(bundled("yield"), deferred=False, max_instructions=r.instructions - 1).run_one(b"x")
     assert (short.outcome, short.instructions) == ("timeout", r.instructions - 1)
+
+
+def test_a_ray_replica_runs_a_yielding_input_to_its_end() -> None:
+    from pltvm.ray.runner import Replica  # imports no Ray
+
+    ok = Replica("yield", max_instructions=1_000_000).run(b"")
+    assert (ok.outcome, ok.reason, ok.value) == ("ok", "exit", 0), "a yield is no crash"
+    assert ok.output == b"".join(LINE.format(i).encode() for i in (1, 2, 3))
+    short = Replica("yield", max_instructions=ok.instructions - 1).run(b"")
+    assert (short.outcome, short.reason, short.instructions) == ("timeout", "budget", ok.instructions - 1)

@@ -13,6 +13,8 @@ Nothing here imports Ray.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
@@ -164,6 +166,8 @@ class Replica:
         e = self.shadow.fork(shm=shm)  # fork copies the shm: reusing the buffer is safe
         try:
             r = e.run(output="capture", max_instructions=self.max_instructions, check=False)
+            if r.reason == "yield":
+                r = self._through_yields(e, r)
         except EnclaveError:  # "aborted": the monitor destroyed it (its output was refused)
             e.destroy()
             return "aborted", None, b"", None, 0
@@ -171,6 +175,19 @@ class Replica:
             e.destroy()  # a budget run or a relay return leaves the instance behind
         reason = r.reason if r.reason in _CODE else "destroyed"
         return reason, r.value, r.output or b"", r.fault, r.instret
+
+    def _through_yields(self, e: Any, r: Any) -> Any:
+        """A fork that yielded (``EAPP_YIELD``) goes on within what is left of the input's
+        budget, as the Rust executors continue it: a yield does not end an input. The result
+        covers the whole input (output and instructions of every run); ``"budget"`` if the
+        budget ran out at a yield."""
+        out, n = [r.output or b""], r.instret
+        while r.reason == "yield" and n < self.max_instructions:
+            r = e.run(output="capture", max_instructions=self.max_instructions - n, check=False)
+            out.append(r.output or b"")
+            n += r.instret
+        return dataclasses.replace(r, reason="budget" if r.reason == "yield" else r.reason,
+                                   output=b"".join(out), instret=n)
 
     def run_batch(self, inputs: Sequence[bytes]) -> list[Result]:
         """:meth:`run` for each input, in order."""
