@@ -140,12 +140,12 @@ def test_cli_stats_report_compile_time_and_blocks() -> None:
         p = subprocess.run([sys.executable, "-m", "pltvm", "exec", "--stats", "--engine", engine, str(elf), "3"],
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
-        jit = [line for line in p.stderr.splitlines() if line.startswith("pltvm: jit: ")]
-        assert len(jit) == 1, p.stderr
-        lines[engine] = jit[0].split()
+        lines[engine] = [line.split() for line in p.stderr.splitlines() if line.startswith("pltvm: jit: ")]
+    # The interpreter compiles nothing: no jit line, the --stats line alone (test_cli).
+    assert lines["interp"] == []
     # "pltvm: jit: B blocks (I instructions) compiled in S s, P ms per block, X% of the run; R reused"
-    interp, jit = lines["interp"], lines["jit"]
-    assert (interp[2], interp[4].lstrip("(")) == ("0", "0")
+    assert len(lines["jit"]) == 1, lines
+    jit = lines["jit"][0]
     blocks, insns = int(jit[2]), int(jit[4].lstrip("("))
     assert blocks > 0 and insns >= blocks, jit
     assert jit[3] == "blocks" and jit[-1] == "reused" and "per" in jit

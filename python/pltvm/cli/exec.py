@@ -52,9 +52,12 @@ class _UsageError(Exception):
 
 
 def _print_jit_stats(before: tuple[int, int, int, int], elapsed: float) -> None:
-    """The ``--stats`` line of the compiling tier (docs/jit.md): blocks compiled during the run,
-    compile time per block and its share of the run's wall-clock time, blocks that reused code."""
+    """The ``--stats`` line of the compiling tier (docs/jit.md), when the run compiled or reused
+    any block: blocks compiled, compile time per block and its share of the run's wall-clock
+    time, blocks that reused code."""
     blocks, insns, nanos, reused = (a - b for a, b in zip(_core.jit_stats(), before))
+    if blocks == 0 and reused == 0:
+        return  # nothing compiled (interp, or a run too short to tier up): the one line stands
     seconds = nanos / 1e9
     per_block = seconds / blocks * 1e3 if blocks else 0.0
     share = 100.0 * seconds / elapsed if elapsed > 0 else 0.0
