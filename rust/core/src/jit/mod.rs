@@ -149,6 +149,9 @@ pub(crate) struct Code {
 /// A block's execution count and compiled code.
 #[derive(Default)]
 pub struct Slot {
+    /// `code`'s entry, kept beside it so the chaining loop reaches it with one load instead of
+    /// two dependent ones (through the `Arc`).
+    f: Option<Compiled>,
     code: Option<Arc<Code>>,
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
@@ -232,6 +235,7 @@ impl Slot {
         }
         let key = cache::key(insns);
         if let Some(code) = cache::get(&key) {
+            self.f = Some(code.f);
             self.code = Some(code);
             REUSED.fetch_add(1, Relaxed);
             REUSED_HERE.with(|c| c.set(c.get() + 1));
@@ -249,6 +253,7 @@ impl Slot {
         let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
         let code = Arc::new(Code { f, _mem: mem });
         cache::put(key, code.clone());
+        self.f = Some(f);
         self.code = Some(code);
         self.failed = false;
         COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
@@ -283,8 +288,8 @@ impl Hart {
         if n != b.insns.len() || self.trig.is_some() || self.cov.is_some() {
             return None;
         }
-        let mut f = match &b.jit.code {
-            Some(c) => c.f,
+        let mut f = match b.jit.f {
+            Some(f) => f,
             None => {
                 b.jit.count(&b.insns);
                 return None;
@@ -307,9 +312,9 @@ impl Hart {
         };
         loop {
             let pc = self.pc;
+            // `code_epoch` and `halt` still hold: a helper that saw the epoch move or a stop
+            // set `halt`, and then the loop below has already returned.
             ctx.base = self.retired;
-            ctx.code_epoch = self.code.epoch();
-            ctx.halt = 0;
             // SAFETY: compiled from this block for this host; it touches the hart, the bus and
             // ctx only as the interpreter would (see `translate`).
             let next = unsafe { f(self, bus, &mut ctx, pc) };
@@ -330,9 +335,9 @@ impl Hart {
             };
             // SAFETY: as above.
             let t = unsafe { &*to };
-            match &t.jit.code {
-                Some(c) if t.insns.len() as u64 <= self.slice_end - self.retired => {
-                    f = c.f;
+            match t.jit.f {
+                Some(g) if t.insns.len() as u64 <= self.slice_end - self.retired => {
+                    f = g;
                     n = t.insns.len() as u64;
                     ctx.insns = t.insns.as_ptr();
                     block = to;
