@@ -117,6 +117,50 @@ impl Default for Hart {
 }
 
 impl Hart {
+    /// The state of a fresh hart, keeping what a new one would only allocate again: the TLB
+    /// (flushed), the decoded code, the engine and a fuzzer's coverage map. For a hart passed
+    /// from one enclave instance to the next: nothing of the first may reach the second
+    /// (debugger triggers, pending events, counters), so the pattern names every field and a
+    /// new field cannot be forgotten here.
+    pub(crate) fn reset_keeping_code(&mut self) {
+        let Hart {
+            x,
+            pc,
+            prv,
+            csr,
+            fp,
+            retired,
+            unretired,
+            time_skip,
+            misaligned_trap,
+            host_traps,
+            tlb: _,
+            code: _,
+            reservation,
+            slice_end,
+            stop,
+            trapped,
+            event,
+            cov: _,
+            trig,
+            pmp,
+            engine: _,
+        } = self;
+        *x = [0; 32];
+        *pc = 0;
+        *prv = Priv::M;
+        *csr = CsrFile::default();
+        *fp = fpu::FpState::default();
+        (*retired, *unretired, *time_skip, *slice_end) = (0, 0, 0, 0);
+        (*misaligned_trap, *host_traps, *stop) = (false, false, false);
+        *reservation = None;
+        *trapped = Trap::STOP;
+        *event = None;
+        *trig = None;
+        *pmp = crate::mmu::pmp::Pmp::default();
+        self.flush_translation();
+    }
+
     /// Steps since reset: instructions retired plus traps taken without retiring one. Every
     /// unit of a run's budget is one step.
     pub fn steps(&self) -> u64 {

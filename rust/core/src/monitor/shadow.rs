@@ -528,13 +528,7 @@ fn instantiate_with(tpl: &Template, p: &ForkParams, hart: Option<Box<Hart>>) -> 
     let bus = Bus::with_ram(tpl.mem.clone(), &tpl.regions);
     let mut hart = match hart {
         Some(mut h) => {
-            h.x = [0; 32];
-            h.csr = crate::hart::csr::CsrFile::default();
-            h.fp = crate::hart::fpu::FpState::default();
-            h.retired = 0;
-            h.set_mtime(0);
-            h.reservation = None;
-            h.flush_translation();
+            h.reset_keeping_code();
             h
         }
         None => Box::default(),

@@ -303,13 +303,13 @@ impl Monitor {
             }
         };
         let mut hart = hart.unwrap_or_default();
+        hart.reset_keeping_code();
         hart.x = r.x;
         hart.pc = r.pc;
         hart.csr = r.csr.clone();
         hart.fp = r.fp.clone();
         hart.retired = r.retired;
         hart.set_mtime(r.mtime);
-        hart.reservation = None;
         hart.misaligned_trap = r.misaligned_trap;
         hart.prv = Priv::U;
         hart.host_traps = true;

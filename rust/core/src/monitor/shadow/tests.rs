@@ -470,3 +470,34 @@ fn a_never_run_instance_leaves_its_hart_to_the_next_fork_reset() {
     let out = m.run(&b, start(None), &mut BufferHost::default());
     assert_eq!(out.exit, RunExit::Exited { retval: 42 }, "same as the first fork: fresh global and stack");
 }
+
+/// A hart passed to the next instance carries nothing of the previous one: debugger
+/// breakpoints and watchpoints, Sdtrig triggers, steps spent without retiring, the
+/// misaligned-access mode. (Before, only registers, CSRs, FPU, counters, mtime, the reservation
+/// and the TLB were reset, so a breakpoint set on one instance stopped the next.)
+#[test]
+fn a_reused_hart_keeps_no_triggers_or_counters_of_the_previous_instance() {
+    let m = Monitor::new(Config::default());
+    let t = m.create(&counter_program(), &shadow_params()).unwrap();
+    let a = m.fork(&t, &fork_params("a", None)).unwrap();
+    let hart_a = {
+        let mut g = a.try_inner().unwrap();
+        let e = g.as_mut().unwrap();
+        e.hart.add_breakpoint(e.entry);
+        e.hart.add_watchpoint(0x1000, 8, crate::hart::trigger::WatchKind::Write);
+        e.hart.unretired = 3;
+        e.hart.misaligned_trap = true;
+        &*e.hart as *const crate::hart::Hart
+    };
+    assert_eq!(m.destroy(&a), 0);
+    let b = m.fork(&t, &fork_params("b", None)).unwrap();
+    {
+        let g = b.try_inner().unwrap();
+        let e = g.as_ref().unwrap();
+        assert!(std::ptr::eq(&*e.hart, hart_a), "the hart is reused");
+        assert!(e.hart.trig.is_none(), "no trigger or breakpoint of the previous instance");
+        assert_eq!((e.hart.unretired, e.hart.steps(), e.hart.misaligned_trap), (0, 0, false));
+    }
+    let out = m.run(&b, start(None), &mut BufferHost::default());
+    assert_eq!(out.exit, RunExit::Exited { retval: 42 }, "runs to its end: no breakpoint at the entry");
+}
