@@ -283,7 +283,8 @@ def test_cli_ray_campaign_ctrl_c_exits_72_and_keeps_the_corpus(cluster: str, tmp
 
     corpus = tmp_path / "c"
     p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), f"-ray={cluster}",
-                          "-jobs=2", "-seed=2", "-max_total_time=120"], stderr=subprocess.PIPE, text=True)
+                          "-jobs=2", "-seed=2", "-max_total_time=120"], stderr=subprocess.PIPE, text=True,
+                         cwd=tmp_path)
     assert p.stderr is not None
     lines = []
     for line in p.stderr:
