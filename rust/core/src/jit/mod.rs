@@ -222,6 +222,15 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
     .as_ref()
 }
 
+/// A block whose F/D instructions outnumber the rest stays interpreted: compiled code runs
+/// each F/D instruction through its interpreter handler with the cached registers stored
+/// before and reloaded after, which costs more than the interpreter's own dispatch (nbody-gc:
+/// 86 MIPS compiled against 238 interpreted). The interpreter is exact, so this changes speed
+/// only.
+fn mostly_fp(insns: &[crate::hart::packed::Packed]) -> bool {
+    2 * insns.iter().filter(|i| i.op().is_fp()).count() > insns.len()
+}
+
 impl Slot {
     /// Counts one interpreted run. At [`PROBE`] runs, takes the code compiled for the same
     /// instructions if there is any (`cache`); at the threshold, compiles (and shares) it.
@@ -245,6 +254,9 @@ impl Slot {
             return;
         }
         self.failed = true;
+        if mostly_fp(insns) {
+            return;
+        }
         let Some(isa) = isa() else { return };
         let t0 = std::time::Instant::now();
         let Some(bytes) = translate::compile(isa, insns) else { return };
@@ -345,5 +357,30 @@ impl Hart {
                 _ => return Some((Ok(()), block)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mostly_fp;
+    use crate::hart::packed::Packed;
+    use crate::isa::decode;
+
+    const FADD_D: u32 = 0x02b5_7553; // fadd.d fa0, fa0, fa1 (rm = dyn)
+    const FMUL_D: u32 = 0x12b5_7553; // fmul.d fa0, fa0, fa1
+    const ADDI: u32 = 0x0015_0513; // addi a0, a0, 1
+    const BNE: u32 = 0xfe05_1ee3; // bne a0, zero, -4
+
+    fn block(words: &[u32]) -> Vec<Packed> {
+        words.iter().map(|&w| Packed::new(decode(w))).collect()
+    }
+
+    #[test]
+    fn blocks_mostly_of_fp_instructions_stay_interpreted() {
+        assert!(decode(FADD_D).op.is_fp() && decode(FMUL_D).op.is_fp() && !decode(ADDI).op.is_fp());
+        assert!(mostly_fp(&block(&[FADD_D, FMUL_D, BNE])));
+        assert!(!mostly_fp(&block(&[FADD_D, ADDI, BNE])), "one F/D instruction in three compiles");
+        assert!(!mostly_fp(&block(&[FADD_D, ADDI])), "half and half compiles");
+        assert!(!mostly_fp(&block(&[ADDI, BNE])));
     }
 }
