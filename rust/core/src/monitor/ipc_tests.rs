@@ -185,9 +185,16 @@ fn destroy_from_another_thread_during_a_call() {
     let m = Arc::new(Monitor::new(Config { slice: 1000, ..Config::default() }));
     let s = server(&m, TSERVER, "ipc-a");
     let c = m.create(CLIENT, &params("client", NORMAL_ENCLAVE, Some(call_req(SPIN, 4 * PAGE, 0)))).unwrap();
+    // First a budget on this thread, so the server has surely counted the call and spins (a
+    // destroy seen at a slice boundary right after the call entered would leave it uncounted).
+    let paused = m.run(&c, RunRequest { entry: Entry::Start { relay: None }, shm: None, budget: Some(100_000) }, &mut BufferHost::default());
+    assert_eq!(paused.exit, RunExit::Budget);
+    assert_eq!((s.state(), c.state()), (State::Running, State::Runnable));
     let (m2, c2) = (Arc::clone(&m), Arc::clone(&c));
-    let t = std::thread::spawn(move || m2.run(&c2, RunRequest::start(), &mut BufferHost::default()).exit);
-    while s.state() != State::Running {
+    let t = std::thread::spawn(move || {
+        m2.run(&c2, RunRequest { entry: Entry::Continue, shm: None, budget: None }, &mut BufferHost::default()).exit
+    });
+    while c.state() != State::Running {
         std::thread::yield_now();
     }
     assert_eq!(m.destroy(&c), 0);
