@@ -9,6 +9,31 @@ use pyo3::prelude::*;
 use std::net::TcpListener;
 use std::sync::Mutex;
 
+/// Listens on `host:port` (port 0: any free port) and calls `ready(port)` once listening.
+fn listen(host: &str, port: u16, ready: Option<Bound<'_, PyAny>>) -> PyResult<TcpListener> {
+    let listener = TcpListener::bind((host, port))
+        .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
+    if let Some(cb) = ready {
+        cb.call1((bound,))?;
+    }
+    Ok(listener)
+}
+
+/// The Ctrl-C check of a session that runs with the GIL released: true once a signal handler
+/// raised; its exception waits in `pending` to be raised when the session is over.
+fn signal_check(pending: &Mutex<Option<PyErr>>) -> impl Fn() -> bool + Copy + Send + Sync + '_ {
+    move || {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *pending.lock().unwrap() = Some(e);
+                true
+            }
+        })
+    }
+}
+
 /// Listens on `host:port` (port 0: any free port), calls `ready(port)` once listening, serves
 /// one gdb session and returns `(outcome, exit_code)`: ("exited", code), ("detached", None)
 /// or ("killed", None). Ctrl-C raises KeyboardInterrupt.
@@ -24,24 +49,11 @@ fn gdb_serve(
     if host.is_empty() {
         return Err(Error::Argument("host must not be empty".into()).into());
     }
-    let listener = TcpListener::bind((host, port))
-        .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
-    let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
-    if let Some(cb) = ready {
-        cb.call1((bound,))?;
-    }
+    let listener = listen(host, port, ready)?;
     let mut guard = machine.lock()?;
     let m: &mut pltvm_core::machine::Machine = &mut guard;
     let pending: Mutex<Option<PyErr>> = Mutex::new(None);
-    let interrupted = || {
-        Python::attach(|py| match py.check_signals() {
-            Ok(()) => false,
-            Err(e) => {
-                *pending.lock().unwrap() = Some(e);
-                true
-            }
-        })
-    };
+    let interrupted = signal_check(&pending);
     let result = py.detach(|| -> Result<Option<Outcome>, String> {
         let mut check = interrupted;
         let Some(conn) = pltvm_gdb::accept(&listener, &mut check).map_err(|e| e.to_string())? else {
@@ -92,22 +104,9 @@ fn gdb_serve_enclave(
         Err(true) => return Err(PyRuntimeError::new_err("the enclave is running in another thread")),
         Err(false) => return Err(PyRuntimeError::new_err("the enclave no longer exists")),
     }
-    let listener = TcpListener::bind((host, port))
-        .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
-    let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
-    if let Some(cb) = ready {
-        cb.call1((bound,))?;
-    }
+    let listener = listen(host, port, ready)?;
     let pending: Mutex<Option<PyErr>> = Mutex::new(None);
-    let interrupted = || {
-        Python::attach(|py| match py.check_signals() {
-            Ok(()) => false,
-            Err(e) => {
-                *pending.lock().unwrap() = Some(e);
-                true
-            }
-        })
-    };
+    let interrupted = signal_check(&pending);
     let mut answer = |id: u64, a: [u64; 3]| -> Option<u64> {
         let Some(f) = &ocall else { return Some(u64::MAX) };
         Python::attach(|py| match f.call1(py, (id, a[0], a[1], a[2])).and_then(|v| v.extract::<i64>(py)) {
@@ -169,28 +168,16 @@ fn gdb_serve_fuzz(
     let t = std::sync::Arc::clone(target.core());
     let monitor = t.monitor();
     let (cell, entry) = t.prepare(&data).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    let listener = match TcpListener::bind((host, port)) {
+    let listener = match listen(host, port, ready) {
         Ok(l) => l,
         Err(e) => {
             monitor.destroy(&cell);
-            return Err(PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")));
+            return Err(e);
         }
     };
     let served = (|| -> PyResult<_> {
-        let bound = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.port();
-        if let Some(cb) = ready {
-            cb.call1((bound,))?;
-        }
         let pending: Mutex<Option<PyErr>> = Mutex::new(None);
-        let interrupted = || {
-            Python::attach(|py| match py.check_signals() {
-                Ok(()) => false,
-                Err(e) => {
-                    *pending.lock().unwrap() = Some(e);
-                    true
-                }
-            })
-        };
+        let interrupted = signal_check(&pending);
         let slot: OnceLock<std::sync::Arc<pltvm_core::monitor::EnclaveCell>> = OnceLock::new();
         let result = py.detach(|| -> Result<Option<(Outcome, Option<Ended>, bool)>, String> {
             let mut check = interrupted;
