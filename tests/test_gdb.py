@@ -24,29 +24,45 @@ GDB = shutil.which("gdb-multiarch")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb-multiarch not installed (.ci/run installs it)")
 
 
-def debug_session(elf: Path, *commands: str, bare: bool = False) -> tuple[str, int, str]:
-    """Runs `pltvm debug` on ``elf``, then gdb with ``commands``; returns (gdb output, pltvm's
-    exit status, pltvm's stderr)."""
-    argv = [sys.executable, "-m", "pltvm", "debug", "--gdb", "127.0.0.1:0"]
-    if bare:
-        argv.append("--bare")
-    proc = subprocess.Popen([*argv, str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def served(argv: list[str], elf: Path, *commands: str, stdin: str | None = None) -> tuple[str, int, str, str, str]:
+    """Runs ``pltvm *argv`` (``stdin`` as its input, else none), reads its 'waiting for gdb'
+    line, then gdb on ``elf`` with ``commands``; returns (gdb output, pltvm's exit status, its
+    stdout, its stderr, the host it named)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pltvm", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, text=True)
     try:
-        assert proc.stderr is not None
-        first = proc.stderr.readline()
-        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", first)
-        assert m, f"no listening line: {first!r}"
-        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}"]
+        assert proc.stderr is not None and proc.stdout is not None
+        if stdin is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        lines = ""
+        m = None
+        for _ in range(5):
+            line = proc.stderr.readline()
+            lines += line
+            m = re.search(r"waiting for gdb on (\S+):(\d+) \(target remote", line)
+            if m or not line:
+                break
+        assert m, f"no listening line: {lines!r}"
+        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(2)}"]
         for c in commands:
             gdb_argv += ["-ex", c]
         out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
         rc = proc.wait(timeout=60)
-        rest = proc.stderr.read()
-        return out.stdout + out.stderr, rc, first + rest
+        return out.stdout + out.stderr, rc, proc.stdout.read(), lines + proc.stderr.read(), m.group(1)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def debug_session(elf: Path, *commands: str, bare: bool = False) -> tuple[str, int, str]:
+    """Runs `pltvm debug` on ``elf``, then gdb with ``commands``; returns (gdb output, pltvm's
+    exit status, pltvm's stderr)."""
+    argv = ["debug", "--gdb", "127.0.0.1:0", *(["--bare"] if bare else []), str(elf)]
+    out, rc, _, err, _ = served(argv, elf, *commands)
+    return out, rc, err
 
 
 @needs_gdb
@@ -238,23 +254,8 @@ ENCLAVES = ROOT / "python" / "pltvm" / "enclaves"
 def enclave_session(elf: Path, *commands: str) -> tuple[str, int, str, str]:
     """Runs `pltvm run --gdb` on the enclave ``elf``, then gdb with ``commands``; returns (gdb
     output, pltvm's exit status, pltvm's stdout, pltvm's stderr)."""
-    argv = [sys.executable, "-m", "pltvm", "run", "--gdb", "127.0.0.1:0", str(elf)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        first = proc.stderr.readline()
-        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", first)
-        assert m, f"no listening line: {first!r}"
-        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}"]
-        for c in commands:
-            gdb_argv += ["-ex", c]
-        out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
-        rc = proc.wait(timeout=60)
-        return out.stdout + out.stderr, rc, proc.stdout.read(), first + proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, rc, stdout, err, _ = served(["run", "--gdb", "127.0.0.1:0", str(elf)], elf, *commands)
+    return out, rc, stdout, err
 
 
 @needs_gdb
@@ -302,28 +303,12 @@ def test_console_input_and_output_are_played_back_not_repeated_when_going_back()
     plain = subprocess.run([sys.executable, "-m", "pltvm", "exec", str(STDIN_UPPER)], input=text,
                            capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0 and "HELLO WORLD" in plain.stdout
-    argv = [sys.executable, "-m", "pltvm", "debug", "--gdb", "127.0.0.1:0", str(STDIN_UPPER)]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdin is not None and proc.stderr is not None and proc.stdout is not None
-        proc.stdin.write(text)
-        proc.stdin.close()
-        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        assert m
-        out = subprocess.run(
-            [GDB or "", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(1)}", "-ex", "stepi 1500",
-             "-ex", "monitor checkpoints", "-ex", "reverse-stepi 1200", "-ex", "continue", str(STDIN_UPPER)],
-            capture_output=True, text=True, timeout=120,
-        )
-        assert proc.wait(timeout=60) == 0, out.stdout + out.stderr
-        # the reads were recorded on the first pass and played back on the second
-        both = out.stdout + out.stderr
-        assert re.search(r"console tape [1-9]\d* calls, [1-9]\d* bytes", both), both
-        assert proc.stdout.read() == plain.stdout, "each byte read once, each line printed once"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, rc, stdout, _, _ = served(["debug", "--gdb", "127.0.0.1:0", str(STDIN_UPPER)], STDIN_UPPER, "stepi 1500",
+                                   "monitor checkpoints", "reverse-stepi 1200", "continue", stdin=text)
+    assert rc == 0, out
+    # the reads were recorded on the first pass and played back on the second
+    assert re.search(r"console tape [1-9]\d* calls, [1-9]\d* bytes", out), out
+    assert stdout == plain.stdout, "each byte read once, each line printed once"
 
 
 def test_enclave_debug_refuses_an_enclave_another_thread_runs_and_one_that_is_gone() -> None:
@@ -354,35 +339,6 @@ def test_enclave_debug_refuses_an_enclave_another_thread_runs_and_one_that_is_go
 
 
 BARE = ROOT / "tests" / "debug" / "build" / "bare.elf"
-
-
-def served(argv: list[str], elf: Path, *commands: str, stdin: str | None = None) -> tuple[str, int, str, str, str]:
-    """Runs ``pltvm *argv``, reads its 'waiting for gdb' line, then gdb on ``elf`` with
-    ``commands``; returns (gdb output, pltvm's exit status, its stdout, its stderr, the host it
-    named)."""
-    proc = subprocess.Popen([sys.executable, "-m", "pltvm", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        lines = ""
-        m = None
-        for _ in range(5):
-            line = proc.stderr.readline()
-            lines += line
-            m = re.search(r"waiting for gdb on (\S+):(\d+) \(target remote", line)
-            if m or not line:
-                break
-        assert m, f"no listening line: {lines!r}"
-        gdb_argv = [GDB or "gdb-multiarch", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{m.group(2)}"]
-        for c in commands:
-            gdb_argv += ["-ex", c]
-        out = subprocess.run([*gdb_argv, str(elf)], capture_output=True, text=True, timeout=120)
-        rc = proc.wait(timeout=60)
-        return out.stdout + out.stderr, rc, proc.stdout.read(), lines + proc.stderr.read(), m.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @needs_gdb
