@@ -49,7 +49,7 @@ from .arguments import (DEFAULT_ENGINE, MASK64, MAX_STACK_SIZE, MONITOR_OCALLS, 
 from .attest import Report
 from .errors import EnclaveDestroyed, EnclaveError, EnclaveFault, InvalidEnclave, SecureMemoryExhausted
 from .handle import EnclaveHandle
-from .results import GONE, Capture, Fault, OutputSink, RunResult, make_result, set_calls
+from .results import GONE, Capture, Fault, OutputSink, RunResult, make_result, new_result, set_calls
 from .sizes import parse_size, secure_memory_from_env
 
 __all__ = [
@@ -79,7 +79,6 @@ _UNSET: Any = object()
 # Enclave.run's hot path recognises output="capture" by identity (the literal is interned);
 # an equal string that is another object takes the general path, with the same result.
 _CAPTURE = "capture"
-_new_object = object.__new__
 
 
 class Enclave(EnclaveHandle):
@@ -272,11 +271,7 @@ class Enclave(EnclaveHandle):
                 raise
             if type(r) is tuple:
                 self._device._enclaves.pop(self, None)  # Device._forget, inlined
-                # make_result's construction, with the fields of a plain exit.
-                res = _new_object(RunResult)
-                res.__dict__.update(reason="exit", value=r[0], relay=None, shm=None, fault=None, output=r[1],
-                                    instret=r[2], ocalls=0, calls=())
-                return res
+                return new_result("exit", r[0], r[1], r[2])
             if r.reason != "refused":
                 return self._run("start", output, None, check, r)
             # Refused (not FRESH, gone or busy): nothing ran; the general path says why.

@@ -10,7 +10,7 @@ from typing import IO, Any, Callable, List, Optional, Tuple, Union
 
 from .arguments import signed64
 
-__all__ = ["RunResult", "Fault", "OutputSink", "Capture", "GONE", "make_result", "set_calls", "write_stdout",
+__all__ = ["RunResult", "Fault", "OutputSink", "Capture", "GONE", "make_result", "new_result", "set_calls", "write_stdout",
            "file_sink"]
 
 OutputSink = Union[None, str, bytearray, Callable[[bytes], Any], IO[Any]]
@@ -202,17 +202,24 @@ GONE = frozenset(("exit", "fault", "destroyed", "aborted"))
 _new_object = object.__new__
 
 
-def make_result(cap: Capture, reason: str, instret: int, ocalls: int, value: Optional[int] = None,
-                 relay: Optional[bytes] = None, shm: Optional[bytes] = None,
-                 fault: Optional[Fault] = None) -> RunResult:
-    """``RunResult(...)`` for a run that used ``cap``, built without the frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` call per field, a good part of a short run's cost
-    in Python). The fields are plain instance attributes either way, so the object is the same
+def new_result(reason: str, value: Optional[int], output: Optional[bytes], instret: int, ocalls: int = 0,
+               relay: Optional[bytes] = None, shm: Optional[bytes] = None,
+               fault: Optional[Fault] = None) -> RunResult:
+    """``RunResult(...)`` built without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` call per field, a good part of a short run's cost in Python). The
+    fields are plain instance attributes either way, so the object is the same
     (tests/test_device.py compares the two)."""
     res = _new_object(RunResult)
-    res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=cap.output(),
+    res.__dict__.update(reason=reason, value=value, relay=relay, shm=shm, fault=fault, output=output,
                         instret=instret, ocalls=ocalls, calls=())
     return res
+
+
+def make_result(cap: Capture, reason: str, instret: int, ocalls: int, value: Optional[int] = None,
+                relay: Optional[bytes] = None, shm: Optional[bytes] = None,
+                fault: Optional[Fault] = None) -> RunResult:
+    """:func:`new_result` for a run that used ``cap``: the output is what ``cap`` captured."""
+    return new_result(reason, value, cap.output(), instret, ocalls, relay, shm, fault)
 
 
 def set_calls(res: RunResult, calls: List[Any]) -> None:
