@@ -195,7 +195,7 @@ impl Coverage {
 
     /// The id of edge `from -> to`, interning it on first sight.
     #[inline]
-    pub(super) fn edge_id(&mut self, from: u64, to: u64) -> u32 {
+    pub(crate) fn edge_id(&mut self, from: u64, to: u64) -> u32 {
         if let Some(&id) = self.local.get(&(from, to)) {
             return id;
         }
@@ -207,12 +207,12 @@ impl Coverage {
     }
 
     #[inline(always)]
-    pub(super) fn hit(&self, id: u32) {
+    pub(crate) fn hit(&self, id: u32) {
         self.hits.bump(id);
     }
 
     #[inline(always)]
-    pub(super) fn log_cmp(&mut self, pc: u64, a: u64, b: u64) {
+    pub(crate) fn log_cmp(&mut self, pc: u64, a: u64, b: u64) {
         if let Some(l) = &mut self.cmplog {
             if l.len() < CMPLOG_CAP {
                 let narrow = |v: u64| v as i32 as i64 as u64 == v || v >> 32 == 0;

@@ -349,8 +349,15 @@ impl Hart {
                 if COV {
                     prev_pc = self.pc;
                 }
-                let (ran, last) = match if COV { None } else { self.jit_block(bus, block, n) } {
-                    Some(r) => r,
+                // With COV the entry edge is counted above; compiled code counts the rest.
+                let (ran, last) = match self.jit_block(bus, block, n) {
+                    Some((r, last, last_pc)) => {
+                        // Compiled code may have chained on: the next edge leaves `last`.
+                        if COV {
+                            prev_pc = last_pc;
+                        }
+                        (r, last)
+                    }
                     None => (self.run_block(bus, insns.as_ptr(), n), block),
                 };
                 match ran {

@@ -22,9 +22,11 @@ const MAX_ENTRIES: usize = 4096;
 /// What the translator reads of a block: per instruction op, rd, rs1, rs2, length, immediate.
 pub(super) type Key = Box<[u128]>;
 
-pub(super) fn key(insns: &[Packed]) -> Key {
-    insns
-        .iter()
+/// `instr`: code instrumented for coverage (`cov`), a different function for the same
+/// instructions; the key's first element says which.
+pub(super) fn key(insns: &[Packed], instr: bool) -> Key {
+    std::iter::once(instr as u128)
+        .chain(insns.iter()
         .map(|p| {
             let i = p.unpack();
             (i.op as u8 as u128)
@@ -33,7 +35,7 @@ pub(super) fn key(insns: &[Packed]) -> Key {
                 | (i.rs2 as u128) << 24
                 | (i.len as u128) << 32
                 | (i.imm as u32 as u128) << 40
-        })
+        }))
         .collect()
 }
 

@@ -18,9 +18,11 @@
 //!   faults and misaligned accesses behave identically.
 //! - Instructions it does not translate (A, F/D, CSRs, system) run through their interpreter
 //!   handler from compiled code; interrupts are still only taken between slices.
-//! - Coverage/cmplog and triggers (debugger breakpoints/watchpoints, Sdtrig) force the
-//!   interpreter: with either on, compiled code is not entered.
+//! - Triggers (debugger breakpoints/watchpoints, Sdtrig) force the interpreter. Coverage and
+//!   cmplog run in compiled code instrumented for them (`cov`), counting what the interpreter
+//!   counts; code for harts without coverage carries no instrumentation.
 mod cache;
+mod cov;
 mod exec_mem;
 mod helpers;
 mod translate;
@@ -113,6 +115,8 @@ pub(crate) struct Ctx {
     /// the same instructions (`cache`), so a helper finds an instruction's interpreter handler
     /// here, never through a pointer baked into the code.
     insns: *const crate::hart::packed::Packed,
+    /// Coverage/cmplog state of instrumented code (`cov`).
+    cov: cov::CovCtx,
 }
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
@@ -235,14 +239,15 @@ impl Slot {
     /// Counts one interpreted run. At [`PROBE`] runs, takes the code compiled for the same
     /// instructions if there is any (`cache`); at the threshold, compiles (and shares) it.
     /// A failed compile is not retried.
+    /// `instr`: the hart has coverage on, so the code is instrumented (`cov`).
     #[cold]
-    fn count(&mut self, insns: &[crate::hart::packed::Packed]) {
+    fn count(&mut self, insns: &[crate::hart::packed::Packed], instr: bool) {
         self.hits = self.hits.saturating_add(1);
         let threshold = THRESHOLD_NOW.load(Relaxed);
         if self.failed || (self.hits != PROBE.min(threshold) && self.hits < threshold) {
             return;
         }
-        let key = cache::key(insns);
+        let key = cache::key(insns, instr);
         if let Some(code) = cache::get(&key) {
             self.f = Some(code.f);
             self.code = Some(code);
@@ -259,7 +264,7 @@ impl Slot {
         }
         let Some(isa) = isa() else { return };
         let t0 = std::time::Instant::now();
-        let Some(bytes) = translate::compile(isa, insns) else { return };
+        let Some(bytes) = translate::compile(isa, insns, instr) else { return };
         let Some(mem) = ExecMem::new(&bytes) else { return };
         // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
         let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
@@ -285,8 +290,10 @@ impl Hart {
     /// the outcome and the last block run: after a compiled block, the compiled blocks that
     /// follow it (by the decode cache's links) run too, for as long as the run loop itself
     /// would go on (no stop request, budget left for the whole next block).
+    /// The `u64` is the pc at which that last block was entered (coverage: the source of the
+    /// next edge).
     #[inline(always)]
-    pub(crate) fn jit_block(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
+    pub(crate) fn jit_block(&mut self, bus: &mut Bus, block: Block, n: usize) -> Option<(Result<(), Trap>, Block, u64)> {
         if self.engine != Engine::Jit {
             return None;
         }
@@ -294,16 +301,16 @@ impl Hart {
     }
 
     #[inline(never)]
-    fn jit_run(&mut self, bus: &mut Bus, mut block: Block, n: usize) -> Option<(Result<(), Trap>, Block)> {
+    fn jit_run(&mut self, bus: &mut Bus, mut block: Block, n: usize) -> Option<(Result<(), Trap>, Block, u64)> {
         // SAFETY: the run loop hands us a live block (freed only at its next `collect`).
         let b = unsafe { &mut *block };
-        if n != b.insns.len() || self.trig.is_some() || self.cov.is_some() {
+        if n != b.insns.len() || self.trig.is_some() {
             return None;
         }
         let mut f = match b.jit.f {
             Some(f) => f,
             None => {
-                b.jit.count(&b.insns);
+                b.jit.count(&b.insns, self.cov.is_some());
                 return None;
             }
         };
@@ -321,6 +328,7 @@ impl Hart {
             halt: 0,
             code_epoch,
             insns: b.insns.as_ptr(),
+            cov: cov::CovCtx::new(self, block),
         };
         loop {
             let pc = self.pc;
@@ -332,29 +340,30 @@ impl Hart {
             let next = unsafe { f(self, bus, &mut ctx, pc) };
             if next & 1 != 0 {
                 let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
-                return Some((r, block));
+                return Some((r, block, pc));
             }
             self.pc = next;
             self.retired = ctx.base + n;
             // The run loop's own condition for running another block.
             if self.stop || self.retired >= self.slice_end {
-                return Some((Ok(()), block));
+                return Some((Ok(()), block, pc));
             }
             // SAFETY: as above; a link is only followed while its epoch holds, so it leads to a
             // live block.
-            let Some(to) = (unsafe { (*block).follow(next, self.code.epoch()) }) else {
-                return Some((Ok(()), block));
+            let Some((to, edge)) = (unsafe { (*block).follow_edge(next, self.code.epoch()) }) else {
+                return Some((Ok(()), block, pc));
             };
             // SAFETY: as above.
             let t = unsafe { &*to };
             match t.jit.f {
                 Some(g) if t.insns.len() as u64 <= self.slice_end - self.retired => {
+                    cov::chain(self, &mut ctx, to, edge);
                     f = g;
                     n = t.insns.len() as u64;
                     ctx.insns = t.insns.as_ptr();
                     block = to;
                 }
-                _ => return Some((Ok(()), block)),
+                _ => return Some((Ok(()), block, pc)),
             }
         }
     }

@@ -52,6 +52,8 @@ struct Tx<'a> {
     /// Registers written since they were last stored to the hart.
     dirty: u32,
     sigs: Sigs,
+    /// Coverage and cmplog instrumentation (`jit::cov`).
+    instr: bool,
 }
 
 fn flags() -> MemFlagsData {
@@ -131,6 +133,9 @@ impl Tx<'_> {
         self.b.switch_to_block(round);
         self.b.seal_block(round);
         self.b.ins().store(flags(), next_base, self.ctx, o.base);
+        if self.instr {
+            super::cov::emit_back_edge(&mut self.b, self.h, self.ctx, self.pc0);
+        }
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(leave);
         self.b.seal_block(leave);
@@ -379,7 +384,8 @@ fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
 
 /// Machine code for `insns` (one decoded block), or None if Cranelift fails or the code would
 /// need relocations (we place it ourselves, so it must be position-independent as it is).
-pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
+/// `instr`: with coverage and cmplog instrumentation (`jit::cov`).
+pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed], instr: bool) -> Option<Vec<u8>> {
     let sig = helper_sig(isa, 4);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
     let mut fctx = FunctionBuilderContext::new();
@@ -394,7 +400,7 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
         store: b.import_signature(helper_sig(isa, 7)),
         exec: b.import_signature(helper_sig(isa, 5)),
     };
-    let mut tx = Tx { b, h: p[0], bus: p[1], ctx: p[2], pc0: p[3], vars: [None; 32], dirty: 0, sigs };
+    let mut tx = Tx { b, h: p[0], bus: p[1], ctx: p[2], pc0: p[3], vars: [None; 32], dirty: 0, sigs, instr };
     for i in insns {
         for r in [i.rd(), i.rs1(), i.rs2()] {
             if r != 0 && tx.vars[r].is_none() {
@@ -429,6 +435,12 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed]) -> Option<Vec<u8>> {
         let a = tx.get(i.rs1());
         let bv = tx.get(i.rs2());
         let mut next = None;
+        if tx.instr && super::cov::logged(i.op()) {
+            // Cmplog, as the interpreter's logging handler: before the compare executes.
+            let pc = tx.pc(delta);
+            let y = if matches!(i.op(), Op::Slti | Op::Sltiu) { tx.imm(imm) } else { bv };
+            super::cov::emit_cmp(&mut tx.b, tx.h, tx.ctx, pc, a, y);
+        }
         let v: Option<Value> = match i.op() {
             Op::Lui => Some(tx.imm(imm)),
             Op::Auipc => Some(tx.pc(delta.wrapping_add(imm as u64))),

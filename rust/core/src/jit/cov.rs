@@ -1,0 +1,180 @@
+//! Fuzzing coverage and cmplog in compiled code (`hart/cov.rs` has the interpreter's side).
+//!
+//! A hart with coverage on runs *instrumented* code: a different function from the one a hart
+//! without coverage runs for the same instructions (the code cache keys on the mode, see
+//! `cache::key`), so code compiled for ordinary harts carries no trace of any of this. The
+//! instrumented code leaves exactly the hit map bytes and cmplog records the interpreter
+//! would, at every budget cut and trap, because it counts each thing where the interpreter's
+//! run loop or handler does:
+//!
+//! - **Entry edge**: the run loop counts the edge into a block before it runs it, compiled or
+//!   not (nothing here).
+//! - **Edges between compiled blocks**: the chaining loop (`Hart::jit_run`) follows the same
+//!   link the run loop would and counts the link's interned edge id ([`chain`]) only when it
+//!   really enters the next block compiled; otherwise it returns and the run loop follows the
+//!   link and counts it itself.
+//! - **Self-loop back edge**: a block that jumps back to its own start goes round inside the
+//!   compiled code. Each round counts the edge block -> block inline ([`emit_back_edge`]: one
+//!   saturating byte increment of a cell whose address `ctx.cov.loop_cell` holds). The first
+//!   round of each entry finds the cell empty and calls [`back_edge`], which does what the run
+//!   loop does at that point: follow the block's link to itself, or intern the edge
+//!   (start pc, start pc) and link it. Interning lazily keeps ids in the interpreter's order of
+//!   discovery, which is what makes the maps byte-identical.
+//! - **Cmplog**: `beq..bgeu` (and the compressed forms, which decode to them), `slt/sltu/slti/
+//!   sltiu` record (pc, operands) before they execute, as the interpreter's logging handlers do,
+//!   through a cold call to [`cmp`]. Compiled code tests `ctx.cov.cmp_room` first, so once the
+//!   log is full (`CMPLOG_CAP`, which a loop reaches quickly) or with cmplog off, a compare
+//!   costs one load and a not-taken branch.
+use super::Ctx;
+use crate::hart::cov::CMPLOG_CAP;
+use crate::hart::decode_cache::Block;
+use crate::hart::Hart;
+use crate::isa::Op;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, Value};
+use cranelift_frontend::FunctionBuilder;
+
+const I64: cranelift_codegen::ir::Type = types::I64;
+
+/// The coverage part of [`Ctx`] (its field `cov`).
+#[repr(C)]
+pub(crate) struct CovCtx {
+    /// The hit-map cell of the running block's self-loop edge; null until its first round in
+    /// this entry (then [`back_edge`] fills it).
+    loop_cell: *mut u8,
+    /// Non-zero while cmplog is on and the log has room.
+    cmp_room: u64,
+    /// The block being run (its link to itself is the self-loop edge).
+    block: Block,
+}
+
+impl CovCtx {
+    /// The state for entering `block` on hart `h` (all zero without coverage).
+    #[inline(always)]
+    pub(crate) fn new(h: &Hart, block: Block) -> CovCtx {
+        let cmp_room = h.cov.as_ref().is_some_and(|c| c.cmplog_enabled() && c.cmps().len() < CMPLOG_CAP);
+        CovCtx { loop_cell: std::ptr::null_mut(), cmp_room: cmp_room as u64, block }
+    }
+}
+
+fn off(field: usize) -> i32 {
+    (std::mem::offset_of!(Ctx, cov) + field) as i32
+}
+
+fn loop_cell_offset() -> i32 {
+    off(std::mem::offset_of!(CovCtx, loop_cell))
+}
+
+fn cmp_room_offset() -> i32 {
+    off(std::mem::offset_of!(CovCtx, cmp_room))
+}
+
+/// The chaining loop enters compiled block `to` through a link with edge id `edge`: count the
+/// edge, as the run loop would when following that link, and make `to` the running block.
+#[inline(always)]
+pub(crate) fn chain(h: &Hart, ctx: &mut Ctx, to: Block, edge: u32) {
+    if let Some(c) = &h.cov {
+        c.hit(edge);
+        ctx.cov.block = to;
+        ctx.cov.loop_cell = std::ptr::null_mut();
+    }
+}
+
+/// First self-loop round of an entry: the edge id the run loop would count here (the block's
+/// link to itself at `pc`, created with a freshly interned edge if missing), as the address of
+/// its hit-map cell. Compiled code increments the cell.
+pub(crate) extern "C" fn back_edge(h: *mut Hart, ctx: *mut Ctx, pc: u64) -> u64 {
+    // SAFETY: compiled code passes the hart and context its caller gave it, live and unaliased
+    // for the duration of the block; `ctx.cov.block` is the block being run, allocated until
+    // the run loop's next `collect`.
+    let (h, ctx) = unsafe { (&mut *h, &mut *ctx) };
+    let b = unsafe { &mut *ctx.cov.block };
+    let epoch = h.code.epoch();
+    let cov = h.cov.as_deref_mut().expect("instrumented code runs only on harts with coverage");
+    let edge = match b.follow_edge(pc, epoch) {
+        Some((_, e)) => e,
+        None => {
+            let e = cov.edge_id(pc, pc);
+            b.link(pc, ctx.cov.block, epoch, e);
+            e
+        }
+    };
+    let map = cov.hits();
+    // SAFETY: masked to the map's length (a power of two).
+    let cell = unsafe { map.as_mut_ptr().add(edge as usize & (map.len() - 1)) };
+    ctx.cov.loop_cell = cell;
+    cell as u64
+}
+
+/// Logs one comparison, as the interpreter's logging handler does; clears `ctx.cov.cmp_room`
+/// once the log is full.
+pub(crate) extern "C" fn cmp(h: *mut Hart, ctx: *mut Ctx, pc: u64, a: u64, b: u64) -> u64 {
+    // SAFETY: as in `back_edge`.
+    let (h, ctx) = unsafe { (&mut *h, &mut *ctx) };
+    if let Some(c) = h.cov.as_deref_mut() {
+        c.log_cmp(pc, a, b);
+        if c.cmps().len() >= CMPLOG_CAP {
+            ctx.cov.cmp_room = 0;
+        }
+    }
+    0
+}
+
+/// The ops the interpreter's cmplog handlers log (`execute::handler_for_cmplog`).
+pub(crate) fn logged(op: Op) -> bool {
+    matches!(op, Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Slt | Op::Sltu | Op::Slti | Op::Sltiu)
+}
+
+fn sig(b: &FunctionBuilder, params: usize) -> Signature {
+    let mut s = Signature::new(b.func.signature.call_conv);
+    s.params.extend((0..params).map(|_| AbiParam::new(I64)));
+    s.returns.push(AbiParam::new(I64));
+    s
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// One round of a self-loop is about to start (the run loop would follow the back edge now):
+/// count the edge block -> block. `h`, `ctx` and `pc0` are the compiled function's arguments.
+pub(crate) fn emit_back_edge(b: &mut FunctionBuilder, h: Value, ctx: Value, pc0: Value) {
+    let cell = b.ins().load(I64, flags(), ctx, loop_cell_offset());
+    let slow = b.create_block();
+    let bump = b.create_block();
+    let at = b.append_block_param(bump, I64);
+    b.ins().brif(cell, bump, &[cell.into()], slow, &[]);
+    b.switch_to_block(slow);
+    b.seal_block(slow);
+    b.set_cold_block(slow);
+    let s = b.import_signature(sig(b, 3));
+    let f = b.ins().iconst(I64, back_edge as *const () as i64);
+    let call = b.ins().call_indirect(s, f, &[h, ctx, pc0]);
+    let cell = b.inst_results(call)[0];
+    b.ins().jump(bump, &[cell.into()]);
+    b.switch_to_block(bump);
+    b.seal_block(bump);
+    // The hit map's saturating byte increment (`HitMap::bump`).
+    let v = b.ins().uload8(I64, flags(), at, 0);
+    let below = b.ins().icmp_imm_s(IntCC::NotEqual, v, 255);
+    let inc = b.ins().uextend(I64, below);
+    let v = b.ins().iadd(v, inc);
+    b.ins().istore8(flags(), v, at, 0);
+}
+
+/// A logged comparison of `x` and `y` by the instruction at `pc` (before it executes).
+pub(crate) fn emit_cmp(b: &mut FunctionBuilder, h: Value, ctx: Value, pc: Value, x: Value, y: Value) {
+    let room = b.ins().load(I64, flags(), ctx, cmp_room_offset());
+    let log = b.create_block();
+    let cont = b.create_block();
+    b.ins().brif(room, log, &[], cont, &[]);
+    b.switch_to_block(log);
+    b.seal_block(log);
+    b.set_cold_block(log);
+    let s = b.import_signature(sig(b, 5));
+    let f = b.ins().iconst(I64, cmp as *const () as i64);
+    b.ins().call_indirect(s, f, &[h, ctx, pc, x, y]);
+    b.ins().jump(cont, &[]);
+    b.switch_to_block(cont);
+    b.seal_block(cont);
+}
