@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Benchmark pltvm against qemu-riscv64 on the user-mode programs in benches/build/.
 
-Each program runs under ``pltvm exec --user --stats`` and under ``qemu-riscv64`` with the same
-arguments, the two interleaved run by run; their stdout and exit status must match. The table
-shows the instructions retired (from pltvm's ``--stats`` line) and:
+Each program runs under ``pltvm exec --user --stats``, once per engine (by default both the
+compiling tier ``jit`` and the interpreter ``interp``, side by side), and under ``qemu-riscv64``
+with the same arguments, all interleaved run by run; their stdout and exit status must match,
+and both engines must retire the same number of instructions. The table shows the
+instructions retired (from pltvm's ``--stats`` line) and:
 
-* ``wall s``: wall-clock seconds of the whole process (interpreter start-up and ELF loading
-  included), for pltvm and for qemu; ``wall ratio`` is pltvm's over qemu's;
-* ``run MIPS``: instructions per second inside ``Machine.run`` only (pltvm's ``--stats`` line),
-  so it leaves out pltvm's start-up; it is *not* the rate behind the wall ratio.
-
-* ``compiled``, ``ms/block``, ``compile %`` (from ``--stats``'s jit line): blocks the compiling
-  tier compiled, wall-clock milliseconds per compiled block, and the share of the time inside
-  ``Machine.run`` spent compiling (0 blocks under ``--engine interp``).
+* ``<engine> wall s``: wall-clock seconds of the whole pltvm process (interpreter start-up and
+  ELF loading included), and ``qemu wall s`` the same for qemu; ``<engine>/qemu`` is the
+  engine's wall time over qemu's;
+* ``<engine> MIPS``: instructions per second inside ``Machine.run`` only (pltvm's ``--stats``
+  line), so it leaves out pltvm's start-up; it is *not* the rate behind the wall ratio;
+* ``qemu MIPS``: instructions (as pltvm counts them) over qemu's whole-process wall time, so
+  it includes qemu's start-up and translation and understates qemu on short runs;
+* ``compiled``, ``ms/block``, ``compile %`` (jit only, from ``--stats``'s jit line): blocks the
+  compiling tier compiled, wall-clock milliseconds per compiled block, and the share of the
+  time inside ``Machine.run`` spent compiling.
 
 With ``--repeat N`` each figure is ``best/median`` of the N runs (the ratio: of the best times,
 and of the median times).
@@ -20,7 +24,7 @@ and of the median times).
     python3 benches/run.py              # default sizes: about 10^9 instructions per program
     python3 benches/run.py --quick      # small sizes, a few seconds in all
     python3 benches/run.py --only sieve --repeat 3
-    python3 benches/run.py --engine interp  # the interpreter alone (default: jit, docs/jit.md)
+    python3 benches/run.py --engine jit     # one engine only (default: both, docs/jit.md)
 
 Not part of the test suite. Build the programs with ``make -C tests/user``.
 """
@@ -126,20 +130,26 @@ class Fig:
         return f"{fmt(self.best, spec)}/{fmt(self.median, spec)}"
 
 
+def ratio(a: Fig, b: Fig) -> Fig:
+    """a's wall time over b's: of the best times, and of the medians."""
+    def div(x: Optional[float], y: Optional[float]) -> Optional[float]:
+        return x / y if x and y else None
+
+    return Fig(div(a.best, b.best), div(a.median, b.median), min(a.runs, b.runs))
+
+
 @dataclass
 class Row:
+    """One program: per engine its wall time and run MIPS, and qemu's wall time and MIPS."""
+
     name: str
-    pltvm: Fig
-    mips: Fig
+    wall: dict[str, Fig]
+    mips: dict[str, Fig]
     qemu: Fig
+    qemu_mips: Fig
 
-    def ratio(self) -> Fig:
-        """pltvm wall time over qemu's: of the best times, and of the medians."""
-        def div(a: Optional[float], b: Optional[float]) -> Optional[float]:
-            return a / b if a and b else None
 
-        return Fig(div(self.pltvm.best, self.qemu.best), div(self.pltvm.median, self.qemu.median),
-                   min(self.pltvm.runs, self.qemu.runs))
+ENGINES = {"both": ["jit", "interp"], "jit": ["jit"], "interp": ["interp"]}
 
 
 def main() -> int:
@@ -151,8 +161,8 @@ def main() -> int:
                     help="command that runs pltvm (default: %(default)s)")
     ap.add_argument("--qemu", default="qemu-riscv64", help="qemu-user command (default: %(default)s)")
     ap.add_argument("--no-qemu", action="store_true", help="run pltvm only")
-    ap.add_argument("--engine", choices=("interp", "jit"), default="jit",
-                    help="pltvm's engine (pltvm exec --engine; default %(default)s): run the table once per engine")
+    ap.add_argument("--engine", choices=tuple(ENGINES), default="both",
+                    help="pltvm's engine (pltvm exec --engine), or both side by side (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("args", nargs="*", help="arguments for the programs instead of the defaults")
     ns = ap.parse_args()
@@ -173,15 +183,24 @@ def main() -> int:
         print(f"run.py: {ns.qemu} not found (install qemu-user, or pass --no-qemu)", file=sys.stderr)
         return 2
     pltvm_cmd = shlex.split(ns.pltvm)
+    engines = ENGINES[ns.engine]
 
     n_runs = max(1, ns.repeat)
     if n_runs > 1:
-        print(f"best/median of {n_runs} interleaved runs; wall = whole process, run MIPS = inside Machine.run")
+        print(f"best/median of {n_runs} interleaved runs; wall = whole process, run MIPS = inside Machine.run, "
+              "qemu MIPS = instructions / qemu's wall")
     else:
-        print("one run each; wall = whole process, run MIPS = inside Machine.run")
-    print(f"pltvm engine: {ns.engine}")
-    header = (f"{'program':<10} {'args':<6} {'instructions':>14} {'pltvm wall s':>15} {'run MIPS':>13} "
-              f"{'qemu wall s':>15} {'wall ratio':>11} {'compiled':>8} {'ms/block':>8} {'compile %':>9}")
+        print("one run each; wall = whole process, run MIPS = inside Machine.run, qemu MIPS = instructions / qemu's wall")
+    print(f"pltvm engine: {', '.join(engines)}")
+    cols = [f"{'program':<10} {'args':<6} {'instructions':>14}"]
+    for e in engines:
+        cols.append(f"{e + ' wall s':>15} {e + ' MIPS':>13}")
+    cols.append(f"{'qemu wall s':>15} {'qemu MIPS':>13}")
+    for e in engines:
+        cols.append(f"{e + '/qemu':>11}")
+    if "jit" in engines:
+        cols.append(f"{'compiled':>8} {'ms/block':>8} {'compile %':>9}")
+    header = " ".join(cols)
     print(header)
     print("-" * len(header))
     rows = []
@@ -194,51 +213,68 @@ def main() -> int:
             args = QUICK_ARGS.get(elf.stem, QUICK_ARGS.get(base, []))
         else:
             args = DEFAULT_ARGS.get(elf.stem, [])
-        walls_p: list[float] = []
+        walls: dict[str, list[float]] = {e: [] for e in engines}
+        mipss: dict[str, list[float]] = {e: [] for e in engines}
         walls_q: list[float] = []
-        mipss: list[float] = []
         insns = None
         blocks: Optional[int] = None
         compile_s: list[float] = []
         run_s: list[float] = []
-        problem = ""
+        problems: list[str] = []
         for _ in range(n_runs):
-            p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", "--engine", ns.engine, str(elf), *args], ns.timeout)
-            n, s, m = parse_stats(p.stderr.decode(errors="replace"))
-            if n is not None:
-                insns = n
-            b, cs = parse_jit(p.stderr.decode(errors="replace"))
-            if b is not None and cs is not None and s:
-                blocks = b
-                compile_s.append(cs)
-                run_s.append(s)
-            walls_p.append(tp)
-            if m is not None:
-                mipss.append(m)
+            outs = {}
+            for e in engines:
+                p, tp = timed([*pltvm_cmd, "exec", "--user", "--stats", "--engine", e, str(elf), *args], ns.timeout)
+                err = p.stderr.decode(errors="replace")
+                n, s, m = parse_stats(err)
+                if n is not None:
+                    if insns is not None and n != insns:
+                        problems.append(f"MISMATCH: {n} instructions under {e}, {insns} before")
+                    insns = n
+                if e == "jit":
+                    b, cs = parse_jit(err)
+                    if b is not None and cs is not None and s:
+                        blocks = b
+                        compile_s.append(cs)
+                        run_s.append(s)
+                walls[e].append(tp)
+                if m is not None:
+                    mipss[e].append(m)
+                outs[e] = p
+                if not use_qemu and p.returncode != 0:
+                    problems.append(f"pltvm ({e}) exit status {p.returncode}: {err[-500:]}")
             if use_qemu:
                 q, tq = timed([*shlex.split(ns.qemu), str(elf), *args], ns.timeout)
                 walls_q.append(tq)
-                if p.stdout != q.stdout or p.returncode != q.returncode:
-                    problem = (f"MISMATCH: pltvm exit {p.returncode}, qemu exit {q.returncode}, "
-                               f"stdout {'same' if p.stdout == q.stdout else 'differs'}")
-                    problem += f"\n  pltvm stdout: {p.stdout[-300:]!r}\n  qemu  stdout: {q.stdout[-300:]!r}"
-                    rest = strip_stats(p.stderr.decode(errors="replace")).strip()
-                    if rest:
-                        problem += f"\n  pltvm stderr: {rest[-500:]}"
-            elif p.returncode != 0:
-                problem = f"pltvm exit status {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}"
-        row = Row(elf.stem, Fig.of(walls_p, min), Fig.of(mipss, max), Fig.of(walls_q, min))
+                for e, p in outs.items():
+                    if p.stdout != q.stdout or p.returncode != q.returncode:
+                        problem = (f"MISMATCH ({e}): pltvm exit {p.returncode}, qemu exit {q.returncode}, "
+                                   f"stdout {'same' if p.stdout == q.stdout else 'differs'}")
+                        problem += f"\n  pltvm stdout: {p.stdout[-300:]!r}\n  qemu  stdout: {q.stdout[-300:]!r}"
+                        rest = strip_stats(p.stderr.decode(errors="replace")).strip()
+                        if rest:
+                            problem += f"\n  pltvm stderr: {rest[-500:]}"
+                        problems.append(problem)
+        qemu_mips = [insns / t / 1e6 for t in walls_q] if insns else []
+        row = Row(elf.stem, {e: Fig.of(walls[e], min) for e in engines}, {e: Fig.of(mipss[e], max) for e in engines},
+                  Fig.of(walls_q, min), Fig.of(qemu_mips, max))
         rows.append(row)
         # Compile time: per block and as a share of the time inside Machine.run (medians).
         per_block = statistics.median(compile_s) / blocks * 1e3 if blocks else None
         share = statistics.median([c / r * 100 for c, r in zip(compile_s, run_s)]) if compile_s else None
-        print(f"{elf.stem:<10} {' '.join(args) or '-':<6} {insns if insns is not None else '-':>14} "
-              f"{row.pltvm.show('.3f'):>15} {row.mips.show('.1f'):>13} {row.qemu.show('.3f'):>15} "
-              f"{row.ratio().show('.2f'):>11} {blocks if blocks is not None else '-':>8} "
-              f"{fmt(per_block, '.2f'):>8} {fmt(share, '.1f'):>9}")
-        if problem:
+        line = [f"{elf.stem:<10} {' '.join(args) or '-':<6} {insns if insns is not None else '-':>14}"]
+        for e in engines:
+            line.append(f"{row.wall[e].show('.3f'):>15} {row.mips[e].show('.1f'):>13}")
+        line.append(f"{row.qemu.show('.3f'):>15} {row.qemu_mips.show('.1f'):>13}")
+        for e in engines:
+            line.append(f"{ratio(row.wall[e], row.qemu).show('.2f'):>11}")
+        if "jit" in engines:
+            line.append(f"{blocks if blocks is not None else '-':>8} {fmt(per_block, '.2f'):>8} {fmt(share, '.1f'):>9}")
+        print(" ".join(line))
+        if problems:
             failed = True
-            print("  " + problem)
+            for problem in dict.fromkeys(problems):
+                print("  " + problem)
         sys.stdout.flush()
     print("-" * len(header))
     # The hart's speed target is stated for the integer programs built for rv64imac; the FP
@@ -251,10 +287,15 @@ def main() -> int:
     for label, rs in groups:
         if not rs:
             continue
-        gp, gm, gq, gr = (Fig.geomean([f(r) for r in rs]) for f in
-                          (lambda r: r.pltvm, lambda r: r.mips, lambda r: r.qemu, lambda r: r.ratio()))
-        print(f"{'geomean':<10} {label:<21} {gp.show('.3f'):>15} {gm.show('.1f'):>13} "
-              f"{gq.show('.3f'):>15} {gr.show('.2f'):>11}")
+        line = [f"{'geomean':<10} {label:<21}"]
+        for e in engines:
+            gw, gm = Fig.geomean([r.wall[e] for r in rs]), Fig.geomean([r.mips[e] for r in rs])
+            line.append(f"{gw.show('.3f'):>15} {gm.show('.1f'):>13}")
+        gq, gqm = Fig.geomean([r.qemu for r in rs]), Fig.geomean([r.qemu_mips for r in rs])
+        line.append(f"{gq.show('.3f'):>15} {gqm.show('.1f'):>13}")
+        for e in engines:
+            line.append(f"{Fig.geomean([ratio(r.wall[e], r.qemu) for r in rs]).show('.2f'):>11}")
+        print(" ".join(line))
     return 1 if failed else 0
 
 
