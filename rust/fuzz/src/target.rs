@@ -12,6 +12,7 @@ use pltvm_core::hart::cov::{Coverage, EdgeIds, HitMap};
 use pltvm_core::hart::Hart;
 use pltvm_core::monitor::enclave::CreateParams;
 use pltvm_core::monitor::shadow::ForkParams;
+use pltvm_core::jit::Engine;
 use pltvm_core::monitor::{Config, EnclaveCell, Entry, Host, Monitor, RunExit};
 use std::sync::Arc;
 
@@ -114,6 +115,18 @@ impl Target {
     /// [`Target::new`] with the deferred snapshot (deferred.rs) looked for within
     /// `max_init_instructions` (at least 1), or never (None: every input runs from the entry).
     pub fn with_init(elf: &[u8], max_len: usize, max_instructions: u64, max_init_instructions: Option<u64>) -> Result<Arc<Target>, TargetError> {
+        Self::with_engine(elf, max_len, max_instructions, max_init_instructions, Engine::default())
+    }
+
+    /// [`Target::with_init`] on `engine` (every run of every runner; default: the host's, see
+    /// `pltvm_core::jit`). Both engines give the same coverage, so the same campaign.
+    pub fn with_engine(
+        elf: &[u8],
+        max_len: usize,
+        max_instructions: u64,
+        max_init_instructions: Option<u64>,
+        engine: Engine,
+    ) -> Result<Arc<Target>, TargetError> {
         if max_init_instructions == Some(0) {
             return Err(TargetError::Param("max_init_instructions must be at least 1".into()));
         }
@@ -123,7 +136,7 @@ impl Target {
         if max_instructions == 0 {
             return Err(TargetError::Param("max_instructions must be at least 1".into()));
         }
-        let monitor = Monitor::new(Config::default());
+        let monitor = Monitor::new(Config { engine, ..Config::default() });
         let template = monitor.create_shadow(elf, &template_params()).map_err(|e| TargetError::Elf(e.to_string()))?;
         let mut target =
             Target { monitor, template, max_len, max_instructions, edge_ids: EdgeIds::new(), init: None, elf: elf.to_vec() };
