@@ -411,6 +411,7 @@ class FuzzTarget:
         map_size: int = 65536,
         deferred: bool = True,
         max_init_instructions: Optional[int] = None,
+        engine: Optional[str] = None,
     ) -> FuzzTarget: ...
     @property
     def shm_size(self) -> int: ...

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from . import _core
+from .arguments import DEFAULT_ENGINE, check_engine
 from .errors import PltvmError
 
 __all__ = ["Fuzzer", "FuzzStats", "Finding", "Fault", "RunResult", "FuzzError", "InitRun", "parse_dict", "run",
@@ -258,6 +259,10 @@ class Fuzzer:
     ``max_init_instructions`` (default 2**30) of its start is snapshotted there and every
     execution forks the initialised state (see the module docstring); :attr:`deferred` says
     whether it did, :attr:`init` how the initialisation run went.
+
+    ``engine``: ``"jit"`` or ``"interp"`` (default: as :class:`pltvm.Machine`, docs/jit.md).
+    Coverage and cmplog are counted identically by both, so a seeded campaign finds the same
+    inputs; the jit runs loop-heavy targets faster.
     """
 
     def __init__(
@@ -273,7 +278,14 @@ class Fuzzer:
         map_size: int = 1 << 16,
         deferred: bool = True,
         max_init_instructions: Optional[int] = None,
+        engine: Optional[str] = None,
     ) -> None:
+        if engine is None:
+            engine = DEFAULT_ENGINE
+        try:
+            check_engine(engine)
+        except (TypeError, ValueError) as e:
+            raise FuzzError(str(e)) from None
         _count("max_len", max_len, 1)
         _count("max_init_instructions", max_init_instructions, 1)
         if max_len > 1 << 24:
@@ -299,11 +311,12 @@ class Fuzzer:
         try:
             self._target = _core.FuzzTarget(data, max_len=max_len, max_instructions=max_instructions,
                                             map_size=map_size, deferred=bool(deferred),
-                                            max_init_instructions=max_init_instructions)
+                                            max_init_instructions=max_init_instructions, engine=engine)
         except ValueError as e:
             raise FuzzError(f"{self.path}: {e}") from None
         except RuntimeError as e:  # the initialisation run could not be made or snapshotted
             raise FuzzError(f"{self.path}: {e}") from None
+        self.engine = engine
         self.deferred_requested = bool(deferred)
         self.max_init_instructions = max_init_instructions
         self._addrs, self._names = _symbols(self.path, data)

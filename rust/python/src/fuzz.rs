@@ -64,9 +64,11 @@ impl FuzzTarget {
     /// The enclave ELF made a shadow template; inputs of at most `max_len` bytes, runs of at
     /// most `max_instructions` instructions; `map_size` edge-map entries (power of two). With
     /// `deferred`, a target that calls `pl_fuzz_input` within `max_init_instructions` of its
-    /// start is snapshotted there (pltvm_fuzz::deferred).
+    /// start is snapshotted there (pltvm_fuzz::deferred). `engine`: "interp" or "jit" (None:
+    /// the host's default); both give the same coverage, so the same campaign.
     #[new]
-    #[pyo3(signature = (elf, *, max_len, max_instructions, map_size=65536, deferred=true, max_init_instructions=None))]
+    #[pyo3(signature = (elf, *, max_len, max_instructions, map_size=65536, deferred=true, max_init_instructions=None, engine=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         elf: Vec<u8>,
@@ -75,12 +77,18 @@ impl FuzzTarget {
         map_size: usize,
         deferred: bool,
         max_init_instructions: Option<u64>,
+        engine: Option<&str>,
     ) -> PyResult<Self> {
+        let engine = match engine {
+            Some(e) => pltvm_core::jit::Engine::parse(e)
+                .ok_or_else(|| PyValueError::new_err(format!("engine must be \"interp\" or \"jit\", not {e:?}")))?,
+            None => pltvm_core::jit::Engine::default(),
+        };
         if !map_size.is_power_of_two() || map_size < 64 || map_size > 1 << 24 {
             return Err(PyValueError::new_err(format!("map_size must be a power of two in [64, 2**24], got {map_size}")));
         }
         let init = deferred.then(|| max_init_instructions.unwrap_or(pltvm_fuzz::deferred::DEFAULT_MAX_INIT_INSTRUCTIONS));
-        let target = py.detach(|| Target::with_init(&elf, max_len, max_instructions, init)).map_err(err)?;
+        let target = py.detach(|| Target::with_engine(&elf, max_len, max_instructions, init, engine)).map_err(err)?;
         Ok(FuzzTarget { target, runner: Mutex::new(None), map_size })
     }
 
