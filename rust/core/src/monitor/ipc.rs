@@ -7,9 +7,9 @@
 //! the `ecall`) while the callee's hart runs from its entry point. The thread that runs the top
 //! caller (a normal enclave or a fork instance, the one the host program runs) runs the whole
 //! chain: [`Monitor::execute`](super::run) runs the innermost callee while the chain is not
-//! empty. The chain lives in the monitor (`Ipc::chains`), so it survives the run leaving to the
-//! host (an OCALL inside a callee) and the host's next run of the top caller goes on in the
-//! innermost callee.
+//! empty. During a run the chain is the run's own ([`Calls`]); when the run leaves with calls in
+//! flight (an OCALL inside a callee, a budget, a yield) it is kept in the monitor
+//! (`Ipc::chains`), and the host's next run of the top caller goes on in the innermost callee.
 //!
 //! Memory "moves" between enclaves by copying its pages into a fresh block of the receiver and
 //! giving the sender's block back: the sender can no longer reach it (an access faults), the
@@ -17,13 +17,13 @@
 use super::consts::*;
 use super::ecall::{free_block, Ctx, Step};
 use super::enclave::{Enclave, Region};
+use super::kbuffer::{copy_kbuffer, KbClass};
 use super::pt;
 use super::run::{Host, RunExit};
 use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
 use crate::hart::{Event, Hart};
-use crate::mem::Frame as PageFrame;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -186,37 +186,91 @@ impl std::hash::Hasher for EidHasher {
 
 type EidMap<V> = HashMap<u32, V, BuildHasherDefault<EidHasher>>;
 
+/// A set of monitor eids as a bitmap indexed by eid. Eids are table slots, reused after a
+/// free, so the map stays as small as the most enclaves alive at once; a call and its return
+/// each test and flip one bit (a hash set insert cost as much as the rest of the bookkeeping).
+#[derive(Default)]
+struct EidSet(Vec<u64>);
+
+impl EidSet {
+    fn contains(&self, eid: u32) -> bool {
+        self.0.get(eid as usize / 64).is_some_and(|w| w >> (eid % 64) & 1 != 0)
+    }
+
+    fn insert(&mut self, eid: u32) {
+        let i = eid as usize / 64;
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] |= 1 << (eid % 64);
+    }
+
+    fn remove(&mut self, eid: u32) {
+        if let Some(w) = self.0.get_mut(eid as usize / 64) {
+            *w &= !(1 << (eid % 64));
+        }
+    }
+}
+
+/// A top caller's calls while one of its runs executes (run.rs holds it for the length of the
+/// run): the calls in flight, outermost first, the records of the calls that ended, and the
+/// print frames known to hold the same bytes. The calls in flight are handed to the ipc table
+/// only when the run leaves with some ([`Monitor::close_calls`]), so between two runs the table
+/// holds them (for the host's next run, an abort, [`Monitor::chain`]) while a call and its
+/// return touch the shared table only to mark the server busy and free again.
+#[derive(Default)]
+pub(super) struct Calls {
+    frames: Vec<Frame>,
+    trace: VecDeque<CallRecord>,
+    kb: KbClass,
+}
+
+impl Calls {
+    pub(super) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The eid of the caller of the innermost call (`top` for a call of the top caller).
+    fn caller_of_innermost(&self, top: u32) -> u32 {
+        let n = self.frames.len();
+        if n >= 2 { self.frames[n - 2].callee.eid } else { top }
+    }
+
+    fn record(&mut self, r: CallRecord) {
+        if self.trace.len() >= TRACE_LIMIT {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(r);
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Ipc {
-    /// Calls in flight by the top caller's monitor eid, outermost first.
+    /// Calls in flight by the top caller's monitor eid, outermost first, while the top caller
+    /// is not running (a running top caller holds them in its [`Calls`]).
     chains: EidMap<Vec<Frame>>,
     /// Servers (monitor eids) that are part of a chain: a call to them is `-ESERVERBUSY`.
-    busy: HashSet<u32, BuildHasherDefault<EidHasher>>,
-    /// Finished calls by top caller, oldest first (the newest `TRACE_LIMIT`).
-    traces: EidMap<VecDeque<CallRecord>>,
+    busy: EidSet,
     /// Relay regions handed to a name by `asyn_enclave_call` (name, contents), oldest first:
     /// the next enclave of that name run with the inherit argument maps them (relay_names.rs).
     pub(super) named: Vec<(Vec<u8>, Vec<u8>)>,
     /// Secure shm segments (secure_shm.rs).
     pub(super) shm: super::secure_shm::Registry,
-    /// What this table adds to [`LIVE`] (`chains.len() + traces.len()` when last published).
+    /// What this table adds to [`LIVE`] (`chains.len()` when last published).
     counted: usize,
-    /// The (empty) frame list of the last chain that ended, for the next chain to start with:
-    /// a top caller that calls in a loop starts and ends a chain per call.
-    spare: Vec<Frame>,
 }
 
-/// Entries of `chains` and `traces` in every monitor of the process, published by [`IpcGuard`]
-/// before the lock is let go. While it is 0 no enclave anywhere has a call in flight or an
-/// unread call record, so the questions every run and every destroy ask (`chain`,
-/// `take_call_trace`, `abort_chain`) are answered without the ipc lock, which all the threads
-/// of a monitor share (e.g. the jobs of a fuzz campaign, three lock round trips per input).
-/// The count only over-approximates: a chain or trace is counted from before its lock is let
-/// go until after it is removed, and a thread that later asks about that enclave got there
-/// through the enclave's own locks, taken after (so it sees the count).
+/// Entries of `chains` in every monitor of the process, published by [`IpcGuard`] before the
+/// lock is let go. While it is 0 no enclave anywhere waits between runs with a call in flight,
+/// so the questions every run and every destroy ask (`open_calls`, `chain`, `abort_chain`)
+/// are answered without the ipc lock, which all the threads of a monitor share (e.g. the jobs
+/// of a fuzz campaign, several lock round trips per input). The count only over-approximates:
+/// a chain is counted from before its lock is let go until after it is removed, and a thread
+/// that later asks about that enclave got there through the enclave's own locks, taken after
+/// (so it sees the count).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// The ipc table, locked; on drop, publishes how many chains and traces it holds in [`LIVE`].
+/// The ipc table, locked; on drop, publishes how many chains it holds in [`LIVE`].
 pub(super) struct IpcGuard<'a>(MutexGuard<'a, Ipc>);
 
 impl Deref for IpcGuard<'_> {
@@ -235,7 +289,7 @@ impl DerefMut for IpcGuard<'_> {
 impl Drop for IpcGuard<'_> {
     fn drop(&mut self) {
         let ipc = &mut *self.0;
-        let now = ipc.chains.len() + ipc.traces.len();
+        let now = ipc.chains.len();
         if now > ipc.counted {
             LIVE.fetch_add(now - ipc.counted, Ordering::SeqCst);
         } else if now < ipc.counted {
@@ -252,22 +306,14 @@ impl Drop for Ipc {
     }
 }
 
-/// Whether any monitor of the process may have a chain or a trace (see [`LIVE`]).
+/// Whether any monitor of the process may have a chain waiting between runs (see [`LIVE`]).
 fn any_live() -> bool {
     LIVE.load(Ordering::SeqCst) != 0
 }
 
 impl Ipc {
     pub(super) fn is_busy(&self, eid: u32) -> bool {
-        self.busy.contains(&eid)
-    }
-
-    fn record(&mut self, top: u32, r: CallRecord) {
-        let t = self.traces.entry(top).or_default();
-        if t.len() >= TRACE_LIMIT {
-            t.pop_front();
-        }
-        t.push_back(r);
+        self.busy.contains(eid)
     }
 }
 
@@ -366,33 +412,10 @@ fn mmap_holding(e: &Enclave, va: u64, size: u64) -> Option<usize> {
     e.mmaps.iter().position(|r| r.va <= va && end <= r.end())
 }
 
-/// Copies the print buffer of `from` to `to` (the chain shares the top caller's buffer: each
-/// party has its own page, and the one that runs holds the current contents). Most calls print
-/// nothing: when the two pages already hold the same bytes nothing is written, so neither
-/// hart loses its TLB or decoded code to a copy that changes nothing.
-fn copy_kbuffer(from: &mut Enclave, to: &mut Enclave) {
-    let (src, dst) = (from.kbuffer_pa, to.kbuffer_pa);
-    if src == 0 || dst == 0 {
-        return;
-    }
-    let zero = |f: &PageFrame| f.iter().all(|&b| b == 0);
-    let same = match (from.bus.mem.get(src >> 12), to.bus.mem.get(dst >> 12)) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a[..] == b[..],
-        (Some(f), None) | (None, Some(f)) => zero(f),
-    };
-    if same {
-        return;
-    }
-    let mut page = [0u8; PAGE as usize];
-    from.bus.read(src, &mut page);
-    write_phys(to, dst, &page);
-}
-
 /// A monitor store of `data` into one page of `e`'s memory at `pa`: the hart's translations are
 /// dropped only when the page's frame was (re)created (a TLB entry points at a frame, and a
 /// frame written in place stays where it is); its decoded code always.
-fn write_phys(e: &mut Enclave, pa: u64, data: &[u8]) {
+pub(super) fn write_phys(e: &mut Enclave, pa: u64, data: &[u8]) {
     let ppn = pa >> 12;
     let fresh = e.bus.mem.get(ppn).is_none() || e.bus.mem.is_shared(ppn);
     e.bus.write(pa, data);
@@ -435,7 +458,7 @@ impl Monitor {
 
     /// Whether a server is part of a call chain right now.
     pub fn server_in_call(&self, cell: &EnclaveCell) -> bool {
-        self.ipc().busy.contains(&cell.eid)
+        self.ipc().busy.contains(cell.eid)
     }
 
     /// The callees of `top`'s calls in flight, outermost first.
@@ -449,24 +472,33 @@ impl Monitor {
         }
     }
 
-    /// The calls made in `top`'s runs since the last look (oldest first), then forgotten.
-    pub fn take_call_trace(&self, top: &EnclaveCell) -> Vec<CallRecord> {
-        if !any_live() {
-            return Vec::new();
+    /// The calls `top` has in flight, for a run of it to go on with (taken out of the table
+    /// until [`Monitor::close_calls`]).
+    pub(super) fn open_calls(&self, top: &EnclaveCell) -> Calls {
+        let frames = if any_live() { self.ipc().chains.remove(&top.eid).unwrap_or_default() } else { Vec::new() };
+        Calls { frames, ..Calls::default() }
+    }
+
+    /// The end of a run of `top`: the calls still in flight go back to the table; returns the
+    /// records of the calls that ended during the run, oldest first (the newest `TRACE_LIMIT`).
+    pub(super) fn close_calls(&self, top: &EnclaveCell, calls: Calls) -> Vec<CallRecord> {
+        if !calls.frames.is_empty() {
+            self.ipc().chains.insert(top.eid, calls.frames);
         }
-        self.ipc().traces.remove(&top.eid).map(Vec::from).unwrap_or_default()
+        calls.trace.into()
     }
 
     /// `call_enclave(handle, &arg)` made by `caller` (the top caller `top`, or the innermost
-    /// callee): the callee is set up to run and pushed on `chain`, or the caller gets -1 / -2.
-    pub(super) fn call(&self, top: &EnclaveCell, caller_eid: u32, caller: &mut Enclave, chain: &mut Vec<Arc<EnclaveCell>>) {
+    /// callee): the callee is set up to run and its frame pushed on `calls`, or the caller gets
+    /// -1 / -2.
+    pub(super) fn call(&self, caller_eid: u32, caller: &mut Enclave, calls: &mut Calls) {
         let (handle, arg_va) = (caller.hart.x[10], caller.hart.x[11]);
-        let depth = chain.len() as u32 + 1;
-        let refuse = |m: &Monitor, caller: &mut Enclave, result: u64| {
-            m.ipc().record(top.eid, CallRecord { caller: caller_eid, callee: handle, result: result as i64, resp_val: 0, depth });
+        let depth = calls.frames.len() as u32 + 1;
+        let refuse = |calls: &mut Calls, caller: &mut Enclave, result: u64| {
+            calls.record(CallRecord { caller: caller_eid, callee: handle, result: result as i64, resp_val: 0, depth });
             finish(caller, result);
         };
-        let Some(arg) = CallArg::read(caller, arg_va) else { return refuse(self, caller, MINUS_ONE) };
+        let Some(arg) = CallArg::read(caller, arg_va) else { return refuse(calls, caller, MINUS_ONE) };
         // The region the caller hands over: checked (and found) before anything changes.
         let passed_region = if arg.req_vaddr == 0 {
             None
@@ -476,17 +508,17 @@ impl Monitor {
                 && arg.req_size >= PAGE
                 && arg.req_vaddr.checked_add(arg.req_size).is_some();
             if !ok {
-                return refuse(self, caller, MINUS_ONE);
+                return refuse(calls, caller, MINUS_ONE);
             }
             if arg.req_vaddr == MM_ARG_BASE {
                 match caller.relay.iter().find(|r| r.va == MM_ARG_BASE) {
                     Some(r) if arg.req_size <= r.pages * PAGE => Some(None),
-                    _ => return refuse(self, caller, MINUS_ONE),
+                    _ => return refuse(calls, caller, MINUS_ONE),
                 }
             } else {
                 match mmap_holding(caller, arg.req_vaddr, arg.req_size) {
                     Some(i) => Some(Some(i)),
-                    None => return refuse(self, caller, MINUS_ONE),
+                    None => return refuse(calls, caller, MINUS_ONE),
                 }
             }
         };
@@ -494,21 +526,21 @@ impl Monitor {
             let t = self.tables();
             usize::try_from(handle).ok().and_then(|i| t.eids.get(i)).and_then(|s| s.clone())
         };
-        let Some(callee) = callee.filter(|c| c.kind == SERVER_ENCLAVE) else { return refuse(self, caller, MINUS_ONE) };
+        let Some(callee) = callee.filter(|c| c.kind == SERVER_ENCLAVE) else { return refuse(calls, caller, MINUS_ONE) };
         {
             // The server's control lock orders this against its destroy (which refuses busy
             // servers under the same two locks).
             let mut ipc = self.ipc();
             let mut c = callee.ctl.lock().unwrap();
             match c.state {
-                State::Runnable if !ipc.busy.contains(&callee.eid) => {}
+                State::Runnable if !ipc.busy.contains(callee.eid) => {}
                 State::Invalid | State::Destroyed => {
                     drop((c, ipc));
-                    return refuse(self, caller, MINUS_ONE);
+                    return refuse(calls, caller, MINUS_ONE);
                 }
                 _ => {
                     drop((c, ipc));
-                    return refuse(self, caller, SERVER_BUSY);
+                    return refuse(calls, caller, SERVER_BUSY);
                 }
             }
             c.state = State::Running;
@@ -518,7 +550,7 @@ impl Monitor {
         let Some(ce) = g.as_mut() else {
             drop(g);
             self.unbusy(&callee, State::Invalid);
-            return refuse(self, caller, MINUS_ONE);
+            return refuse(calls, caller, MINUS_ONE);
         };
         // The top caller's print buffer, mapped in the callee (kept mapped between calls: a
         // server only ever runs inside calls).
@@ -526,13 +558,13 @@ impl Monitor {
             let Some(kb) = ce.try_host_alloc(KBUFFER_SIZE) else {
                 drop(g);
                 self.unbusy(&callee, State::Runnable);
-                return refuse(self, caller, MINUS_ONE);
+                return refuse(calls, caller, MINUS_ONE);
             };
             if !ce.map(KBUFFER, kb, 1, PTE_DATA) {
                 ce.host_free(kb, KBUFFER_SIZE);
                 drop(g);
                 self.unbusy(&callee, State::Runnable);
-                return refuse(self, caller, MINUS_ONE);
+                return refuse(calls, caller, MINUS_ONE);
             }
             ce.kbuffer_pa = kb;
         }
@@ -542,7 +574,7 @@ impl Monitor {
                 if !move_relay(caller, ce, arg.req_size / PAGE) {
                     drop(g);
                     self.unbusy(&callee, State::Runnable);
-                    return refuse(self, caller, MINUS_ONE);
+                    return refuse(calls, caller, MINUS_ONE);
                 }
                 (Passed::Relay, MM_ARG_BASE)
             }
@@ -553,12 +585,12 @@ impl Monitor {
                 let Some(m) = moved else {
                     drop(g);
                     self.unbusy(&callee, State::Runnable);
-                    return refuse(self, caller, MINUS_ONE);
+                    return refuse(calls, caller, MINUS_ONE);
                 };
                 (Passed::Mmap { caller_va: r.va, offset: arg.req_vaddr - r.va, callee_va: m.va }, m.va)
             }
         };
-        copy_kbuffer(caller, ce);
+        copy_kbuffer(caller, ce, &mut calls.kb);
         // The callee starts afresh at its entry point with every register zero but these.
         let h = &mut ce.hart;
         h.x = [0; 32];
@@ -576,22 +608,19 @@ impl Monitor {
         // The caller continues after its ecall when the callee returns (a0 set then).
         caller.hart.pc = caller.hart.pc.wrapping_add(4);
         caller.hart.retired += 1;
-        if let Some(prev) = chain.last() {
-            let mut c = prev.ctl.lock().unwrap();
+        if let Some(prev) = calls.frames.last() {
+            let mut c = prev.callee.ctl.lock().unwrap();
             if c.state == State::Running {
                 c.state = State::Runnable;
             }
         }
-        let mut ipc = self.ipc();
-        let ipc = &mut *ipc;
-        ipc.chains.entry(top.eid).or_insert_with(|| std::mem::take(&mut ipc.spare)).push(Frame { callee: Arc::clone(&callee), passed, req_size: arg.req_size });
-        chain.push(callee);
+        calls.frames.push(Frame { callee, passed, req_size: arg.req_size });
     }
 
     /// Takes a server out of the busy set and gives it `state`.
     fn unbusy(&self, callee: &EnclaveCell, state: State) {
         let mut ipc = self.ipc();
-        ipc.busy.remove(&callee.eid);
+        ipc.busy.remove(callee.eid);
         let mut c = callee.ctl.lock().unwrap();
         if c.state != State::Invalid {
             c.state = state;
@@ -601,38 +630,24 @@ impl Monitor {
     /// `SERVER_RETURN(&ret)` by the innermost callee `ce` (locked by the run loop): the
     /// caller (`top_e`, or the callee below it) continues with `call_enclave` = 0, or the
     /// callee gets -1 (unreadable argument) and goes on.
-    pub(super) fn server_return(&self, top: &EnclaveCell, top_e: &mut Enclave, ce: &mut Enclave, chain: &mut Vec<Arc<EnclaveCell>>) {
+    pub(super) fn server_return(&self, top: &EnclaveCell, top_e: &mut Enclave, ce: &mut Enclave, calls: &mut Calls) {
         let Some(ret) = CallArg::read(ce, ce.hart.x[10]) else { return finish(ce, MINUS_ONE) };
-        let frame = {
-            let mut ipc = self.ipc();
-            let Some(f) = ipc.chains.get_mut(&top.eid).and_then(|f| f.pop()) else {
-                drop(ipc);
-                return finish(ce, MINUS_ONE);
-            };
-            f
-        };
-        let callee = chain.pop().expect("the chain and the monitor's frames agree");
-        let caller_cell = chain.last().cloned();
+        let Some(frame) = calls.frames.pop() else { return finish(ce, MINUS_ONE) };
+        let callee = &frame.callee;
+        let caller_cell = calls.frames.last().map(|f| Arc::clone(&f.callee));
         let mut caller_guard = caller_cell.as_ref().map(|c| c.inner.lock().unwrap());
         let caller: &mut Enclave = match caller_guard.as_mut() {
             Some(g) => g.as_mut().expect("a caller in a chain is alive"),
             None => top_e,
         };
-        let resp_val = self.return_memory(&frame, &ret, caller, ce);
+        let resp_val = self.return_memory(&frame, &ret, caller, ce, &mut calls.kb);
         ce.hart.pc = ce.hart.pc.wrapping_add(4);
         ce.hart.retired += 1;
         drop(caller_guard);
-        {
-            // The chain and the monitor's frames agree: the call had `chain.len()` calls below it.
-            let caller = caller_cell.as_ref().map_or(top.eid, |c| c.eid);
-            let record = CallRecord { caller, callee: callee.eid as u64, result: 0, resp_val, depth: chain.len() as u32 + 1 };
-            let mut ipc = self.ipc();
-            ipc.record(top.eid, record);
-            ipc.busy.remove(&callee.eid);
-            if ipc.chains.get(&top.eid).is_some_and(|f| f.is_empty()) {
-                ipc.spare = ipc.chains.remove(&top.eid).unwrap_or_default();
-            }
-        }
+        // The call had `calls.frames.len()` calls below it.
+        let caller = caller_cell.as_ref().map_or(top.eid, |c| c.eid);
+        calls.record(CallRecord { caller, callee: callee.eid as u64, result: 0, resp_val, depth: calls.frames.len() as u32 + 1 });
+        self.ipc().busy.remove(callee.eid);
         let mut c = callee.ctl.lock().unwrap();
         if c.state != State::Invalid {
             c.state = State::Runnable;
@@ -648,7 +663,7 @@ impl Monitor {
 
     /// Steps 2–4 of a return: the passed region back, the response region to the caller, the
     /// caller's `arg` written and `call_enclave` = 0. Returns the `resp_val` handed over.
-    fn return_memory(&self, f: &Frame, ret: &CallArg, caller: &mut Enclave, ce: &mut Enclave) -> u64 {
+    fn return_memory(&self, f: &Frame, ret: &CallArg, caller: &mut Enclave, ce: &mut Enclave, kb: &mut KbClass) -> u64 {
         let arg_va = caller.hart.x[11];
         let mut arg = CallArg::read(caller, arg_va).unwrap_or_default();
         let back_ok = f.passed != Passed::Nothing
@@ -694,7 +709,7 @@ impl Monitor {
             }
         }
         arg.resp_val = ret.resp_val;
-        copy_kbuffer(ce, caller);
+        copy_kbuffer(ce, caller, kb);
         // The caller may have handed over the page holding its `arg`: then it is not written.
         arg.write(caller, arg_va);
         caller.hart.x[10] = 0;
@@ -707,17 +722,18 @@ impl Monitor {
         &self,
         top: &EnclaveCell,
         top_e: &mut Enclave,
-        chain: &mut Vec<Arc<EnclaveCell>>,
+        calls: &mut Calls,
         host: &mut dyn Host,
         n: u64,
         spent: &mut u64,
     ) -> Option<RunExit> {
-        let callee = Arc::clone(chain.last()?);
+        let callee = Arc::clone(&calls.frames.last()?.callee);
         let mut g = callee.inner.lock().unwrap();
         let Some(ce) = g.as_mut() else {
             // Cannot happen (busy servers are not destroyed); end the chain rather than spin.
             drop(g);
-            chain.clear();
+            let frames = std::mem::take(&mut calls.frames);
+            self.ipc().chains.insert(top.eid, frames);
             self.abort_chain(top.eid);
             return Some(RunExit::Fault { cause: 8, tval: 0, pc: 0, ecall: None });
         };
@@ -730,11 +746,11 @@ impl Monitor {
             Event::Trap(t) if t.cause == cause::ECALL_U => {
                 match ecall_fid(ce) {
                     Some(fid::CALL) => {
-                        self.call(top, callee.eid, ce, chain);
+                        self.call(callee.eid, ce, calls);
                         return None;
                     }
                     Some(fid::RETURN) => {
-                        self.server_return(top, top_e, ce, chain);
+                        self.server_return(top, top_e, ce, calls);
                         return None;
                     }
                     // A server cannot exit (B26: -1 and it goes on).
@@ -744,7 +760,7 @@ impl Monitor {
                     }
                     // B2 fix: the caller's eid.
                     Some(fid::GET_CALLER_ID) => {
-                        let caller = if chain.len() >= 2 { chain[chain.len() - 2].eid } else { top.eid };
+                        let caller = calls.caller_of_innermost(top.eid);
                         finish(ce, if self.config.caller_id_compat { 0 } else { caller as u64 });
                         return None;
                     }
@@ -778,17 +794,11 @@ impl Monitor {
         let enc = g.take();
         drop(g);
         callee.ctl.lock().unwrap().state = State::Invalid;
-        {
-            let mut ipc = self.ipc();
-            ipc.busy.remove(&callee.eid);
-            if let Some(f) = ipc.chains.get_mut(&top.eid) {
-                f.pop();
-            }
-            let depth = chain.len() as u32;
-            let caller = if chain.len() >= 2 { chain[chain.len() - 2].eid } else { top.eid };
-            ipc.record(top.eid, CallRecord { caller, callee: callee.eid as u64, result: -1, resp_val: 0, depth });
-        }
-        chain.pop();
+        self.ipc().busy.remove(callee.eid);
+        let depth = calls.frames.len() as u32;
+        let caller = calls.caller_of_innermost(top.eid);
+        calls.record(CallRecord { caller, callee: callee.eid as u64, result: -1, resp_val: 0, depth });
+        calls.frames.pop();
         if let Some(enc) = enc {
             self.free(&callee, enc);
         }
@@ -802,11 +812,7 @@ impl Monitor {
         if !any_live() {
             return;
         }
-        let frames = {
-            let mut ipc = self.ipc();
-            ipc.traces.remove(&top);
-            ipc.chains.remove(&top).unwrap_or_default()
-        };
+        let frames = self.ipc().chains.remove(&top).unwrap_or_default();
         for f in frames.into_iter().rev() {
             if let Some(ce) = f.callee.inner.lock().unwrap().as_mut() {
                 match f.passed {
@@ -851,20 +857,20 @@ mod fast_path_tests {
     use super::*;
     use crate::monitor::Config;
 
-    /// The lock-free answers are only taken while no table anywhere holds a chain or trace:
-    /// a table's entries are counted while they exist (whatever other tests running in
-    /// parallel do to the count), and taken out when removed or when the monitor goes.
+    /// The lock-free answers are only taken while no table anywhere holds a chain: a table's
+    /// entries are counted while they exist (whatever other tests running in parallel do to
+    /// the count), and taken out when removed or when the monitor goes.
     #[test]
-    fn live_chains_and_traces_are_counted_until_removed() {
+    fn live_chains_are_counted_until_removed() {
         let m = Monitor::new(Config::default());
         {
             let mut ipc = m.ipc();
-            ipc.traces.entry(7).or_default();
             ipc.chains.entry(7).or_default();
+            ipc.chains.entry(9).or_default();
         }
         assert_eq!(m.ipc().counted, 2);
         assert!(any_live(), "this monitor's two entries are counted");
-        m.ipc().traces.remove(&7);
+        m.ipc().chains.remove(&9);
         assert_eq!(m.ipc().counted, 1);
         assert!(any_live());
         m.abort_chain(7);

@@ -418,3 +418,131 @@ fn fork_run_destroy_runs_yielding_instances_to_their_end() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.matches("yield: back from yield 3\n").count(), 3, "{text}");
 }
+
+const PEER_STORE: u64 = 7;
+const PEER_LOAD: u64 = 6;
+
+/// A `shm-peer` client's step results (`W[32 + 4i + 3]`).
+fn step_results(shm: &[u8], n: usize) -> Vec<u64> {
+    (0..n).map(|i| word(shm, 32 + 4 * i + 3)).collect()
+}
+
+/// The print buffer travels exactly when only some calls write it (kbuffer.rs skips the copy
+/// while neither party wrote its page since the last switch): the server stores its req_arg
+/// at the address req_arg (in the print buffer on some calls, in its own shm on others) and
+/// answers with the caller's word at KB; the caller writes KB between some calls and reads
+/// what came back after each.
+#[test]
+fn print_buffer_written_on_some_calls_reaches_the_caller_exactly() {
+    const KB: u64 = KBUFFER + 2000;
+    const OTHER: u64 = SHM_BASE + PAGE + 8;
+    let m = Monitor::new(Config::default());
+    m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(PEER_STORE, PEER_REQ, PEER_REQ), (PEER_LOAD, KB, 0)], true)))).unwrap();
+    let steps = [
+        (PEER_STORE, KB, 11),
+        (PEER_CALL, KB + 16, 0),
+        (PEER_LOAD, KB + 16, 0),
+        (PEER_CALL, OTHER, 0),
+        (PEER_LOAD, KB + 16, 0),
+        (PEER_LOAD, KB + 24, 0),
+        (PEER_STORE, KB, 12),
+        (PEER_CALL, OTHER, 0),
+        (PEER_CALL, KB + 24, 0),
+        (PEER_LOAD, KB + 24, 0),
+        (PEER_LOAD, KB + 16, 0),
+        (PEER_LOAD, KB, 0),
+        (PEER_CALL, OTHER, 0),
+        (PEER_CALL, KB + 16, 0),
+        (PEER_LOAD, KB + 24, 0),
+    ];
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    let resp: Vec<u64> = out.calls.iter().map(|r| r.resp_val).collect();
+    assert_eq!(resp, [11, 11, 12, 12, 12, 12], "the server saw the caller's word at KB each time");
+    let r = step_results(&out.shm.unwrap(), steps.len());
+    assert_eq!((r[2], r[4], r[5]), (KB + 16, KB + 16, 0), "the server's store came back, a call without one kept it");
+    assert_eq!((r[9], r[10], r[11]), (KB + 24, KB + 16, 12), "both stores and the caller's own word");
+    assert_eq!(r[14], KB + 24, "a server store elsewhere in the page leaves the rest as it was");
+}
+
+/// A host write into a party's print page between runs is what the next switch carries: one
+/// into the server's page is overwritten by the caller's page at the next call, one into the
+/// caller's page reaches the server.
+#[test]
+fn host_writes_to_a_print_page_between_runs_are_carried_exactly() {
+    const KB: u64 = KBUFFER + 32;
+    let m = Monitor::new(Config::default());
+    let s = m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(PEER_LOAD, KB, 0)], true)))).unwrap();
+    let steps = [(PEER_CALL, 1, 0), (PEER_YIELD, 0, 0), (PEER_CALL, 2, 0), (PEER_YIELD, 0, 0), (PEER_CALL, 3, 0), (PEER_LOAD, KB, 0)];
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    let write = |cell: &Arc<EnclaveCell>, v: u64| {
+        let mut g = cell.try_inner().expect("not running");
+        assert!(g.as_mut().unwrap().write_va(KB, &v.to_le_bytes()));
+    };
+    let mut resp = Vec::new();
+    let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+    assert_eq!(out.exit, RunExit::Yield);
+    resp.extend(out.calls.iter().map(|r| r.resp_val));
+    write(&s, 0xdead);
+    let (out, _) = run(&m, &c, Entry::Continue, None);
+    assert_eq!(out.exit, RunExit::Yield);
+    resp.extend(out.calls.iter().map(|r| r.resp_val));
+    write(&c, 0x5eed);
+    let (out, _) = run(&m, &c, Entry::Continue, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    resp.extend(out.calls.iter().map(|r| r.resp_val));
+    assert_eq!(resp, [0, 0, 0x5eed], "the server's view in each call: the caller's page, whatever the host wrote into the server's");
+    let r = step_results(out.shm.as_ref().unwrap(), steps.len());
+    assert_eq!(r[5], 0x5eed, "the caller's page after the last return");
+}
+
+/// Fork instances share their template's frames, print page included, until they write: an
+/// instance that wrote its page passes its bytes, the next one (whose page is still the
+/// template's frame) passes the template's bytes, whatever the server got before.
+#[test]
+fn forked_callers_each_pass_their_own_print_page() {
+    const KB: u64 = KBUFFER + 48;
+    let m = Monitor::new(Config::default());
+    m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(PEER_LOAD, KB, 0)], true)))).unwrap();
+    let t = m.create_shadow(PEER, &params("peer-tpl", SHADOW_ENCLAVE, None)).unwrap();
+    let mut resp = Vec::new();
+    for steps in [&[(PEER_STORE, KB, 0xaaaa), (PEER_CALL, 1, 0)][..], &[(PEER_CALL, 2, 0), (PEER_LOAD, KB, 0)][..], &[(PEER_STORE, KB, 0xbbbb), (PEER_CALL, 3, 0)][..]] {
+        let p = super::shadow::ForkParams { name: *b"peer-fork\0\0\0\0\0\0\0", shm: Some(peer_shm(steps, false)), persistency: None };
+        let f = m.fork(&t, &p).unwrap();
+        let (out, _) = run(&m, &f, Entry::Start { relay: None }, None);
+        assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+        resp.extend(out.calls.iter().map(|r| r.resp_val));
+    }
+    assert_eq!(resp, [0xaaaa, 0, 0xbbbb], "each instance's own bytes reached the server");
+}
+
+/// A caller that stores into its print page, calls, stores there again and calls again, with
+/// nothing in between that would evict or flush its TLB's write entry for the page: the
+/// second store must still reach the server. (kbuffer.rs holds the page's frame after the
+/// first call, so it must drop the write entries into it; a store through one left behind would
+/// change the held frame in place, unseen.)
+#[test]
+fn a_store_to_the_print_page_right_after_a_return_reaches_the_next_callee() {
+    use super::test_support::{addi, elf_with_data, i_type, lui, sd, ECALL};
+    let slli = |rd: u32, rs1: u32, sh: i32| i_type(sh, rs1, 1, rd, 0x13);
+    let m = Monitor::new(Config::default());
+    let s = m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(peer_shm(&[(PEER_LOAD, KBUFFER, 0)], true)))).unwrap();
+    assert!(s.eid < 2048, "the handle fits an addi");
+    let (t0, t1, a0, a1, a6, a7) = (5, 6, 10, 11, 16, 17);
+    let mut code = vec![
+        addi(t0, 0, -1),
+        slli(t0, t0, 37), // t0 = KBUFFER = -1 << 37
+        lui(a6, (SBI_EXT_PENGLAI_ENCLAVE >> 12) as u32),
+        addi(a6, a6, (SBI_EXT_PENGLAI_ENCLAVE & 0xfff) as i32),
+    ];
+    for v in [11, 12] {
+        code.extend([addi(t1, 0, v), sd(t1, 0, t0), addi(a0, 0, s.eid as i32), lui(a1, 2), addi(a7, 0, fid::CALL as i32), ECALL]);
+    }
+    code.extend([addi(a0, 0, 0), addi(a7, 0, fid::EXIT as i32), ECALL]);
+    let c = m.create(&elf_with_data(&code, &[0u8; 64]), &params("raw-caller", NORMAL_ENCLAVE, None)).unwrap();
+    let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    let resp: Vec<(i64, u64)> = out.calls.iter().map(|r| (r.result, r.resp_val)).collect();
+    assert_eq!(resp, [(0, 11), (0, 12)], "the server saw each store of the caller's");
+}

@@ -19,6 +19,7 @@ mod ecall;
 pub mod elf;
 pub mod enclave;
 pub mod ipc;
+mod kbuffer;
 pub mod keys;
 pub mod measure;
 pub mod pt;

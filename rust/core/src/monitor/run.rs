@@ -4,6 +4,7 @@ use super::consts::*;
 use super::consts::fid;
 use super::ecall::{self, Ctx, Step};
 use super::enclave::{Enclave, Pending};
+use super::ipc::Calls;
 use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
 use crate::hart::Event;
@@ -167,9 +168,10 @@ impl Monitor {
         let start = e.hart.retired;
         let end = req.budget.map(|b| start.saturating_add(b));
         let mut spent = 0;
-        let exit = self.execute(cell, e, host, end, &mut spent);
+        let mut chain = self.open_calls(cell);
+        let exit = self.execute(cell, e, host, end, &mut spent, &mut chain);
         let instret = e.hart.retired - start + spent;
-        let calls = self.take_call_trace(cell);
+        let calls = self.close_calls(cell, chain);
         let shm = if super::shadow::shm_unwanted() { None } else { e.shm_bytes() };
         let destroy_requested = cell.ctl.lock().unwrap().destroy;
         let ends = destroy_requested
@@ -276,11 +278,10 @@ impl Monitor {
         Ok(())
     }
 
-    fn execute(&self, cell: &EnclaveCell, e: &mut Enclave, host: &mut dyn Host, end: Option<u64>, spent: &mut u64) -> RunExit {
+    fn execute(&self, cell: &EnclaveCell, e: &mut Enclave, host: &mut dyn Host, end: Option<u64>, spent: &mut u64, chain: &mut Calls) -> RunExit {
         let slice = self.config.slice.max(1);
         // Calls to server enclaves in flight (ipc.rs): while there are any, the innermost
         // callee runs. `spent` counts the callees' instructions against the budget.
-        let mut chain = self.chain(cell);
         loop {
             if cell.poll.load(Ordering::Acquire) {
                 if let Some(x) = self.wait_if_stopped(cell, host) {
@@ -297,7 +298,7 @@ impl Monitor {
                 None => slice,
             };
             if !chain.is_empty() {
-                if let Some(x) = self.run_callee(cell, e, &mut chain, host, n, spent) {
+                if let Some(x) = self.run_callee(cell, e, chain, host, n, spent) {
                     return x;
                 }
                 continue;
@@ -312,7 +313,7 @@ impl Monitor {
                     }
                 }
                 Event::Trap(t) if t.cause == cause::ECALL_U && super::ipc::ecall_fid(e) == Some(fid::CALL) => {
-                    self.call(cell, cell.eid, e, &mut chain);
+                    self.call(cell.eid, e, chain);
                 }
                 Event::Trap(t) if t.cause == cause::ECALL_U => {
                     let mut cx = Ctx { monitor: self, eid: cell.eid, host: &mut *host };

@@ -1,0 +1,82 @@
+//! The print buffer along a call chain (docs/ipc.md): every party of a chain has its own print
+//! page at `KBUFFER`, and the page's bytes travel with each call and each return, so whatever
+//! the party that runs sees there is what the top caller's host program would see.
+//!
+//! Most calls print nothing, and comparing two 4 KiB pages on every switch cost a round trip
+//! more than the rest of the monitor's bookkeeping of the print buffer. So a run keeps a
+//! [`KbClass`]: the print frames it last saw holding the same bytes, each held by one extra
+//! reference. A held frame is shared, and memory writes a shared frame only by copying it first
+//! (copy on write: the enclave's store, the monitor's store and a host's store alike, since no
+//! write TLB entry points into a shared frame), so a held frame never changes. Two parties
+//! whose current frames are both in the class therefore still hold equal bytes, and a switch
+//! between them costs a few pointer compares. A party that wrote its page has a new frame, not
+//! in the class: that switch compares (and copies) as before and starts a new class.
+use super::consts::PAGE;
+use super::enclave::Enclave;
+use super::ipc::write_phys;
+use crate::mem::Frame;
+use std::sync::Arc;
+
+/// Frames held at most; a longer chain starts the class again (a frame per party).
+const CLASS_MAX: usize = 8;
+
+/// Print frames known to hold the same bytes (see the module comment). `None` stands for a
+/// frame not present in its memory, which reads as zeros (it becomes present only when
+/// written, and then it is a new frame).
+#[derive(Default)]
+pub(super) struct KbClass {
+    frames: Vec<Option<Arc<Frame>>>,
+}
+
+impl KbClass {
+    fn holds(&self, f: Option<&Arc<Frame>>) -> bool {
+        self.frames.iter().any(|k| match (k, f) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        })
+    }
+
+    /// Adds `e`'s current print frame. Holding it makes it shared: the write TLB entries that
+    /// point into it are dropped, so the enclave's next store there copies it first.
+    fn add(&mut self, e: &mut Enclave) {
+        let ppn = e.kbuffer_pa >> 12;
+        let f = e.bus.mem.get(ppn).cloned();
+        if f.is_some() {
+            e.hart.tlb.drop_writes_to(ppn);
+        }
+        self.frames.push(f);
+    }
+}
+
+/// Gives `to`'s print page the bytes of `from`'s (a call passes the caller's page to the callee,
+/// a return the callee's back). Nothing is written when the two already hold the same bytes, so
+/// neither hart loses its TLB or decoded code to a copy that changes nothing.
+pub(super) fn copy_kbuffer(from: &mut Enclave, to: &mut Enclave, class: &mut KbClass) {
+    let (src, dst) = (from.kbuffer_pa, to.kbuffer_pa);
+    if src == 0 || dst == 0 {
+        return;
+    }
+    let from_known = class.holds(from.bus.mem.get(src >> 12));
+    if from_known && class.holds(to.bus.mem.get(dst >> 12)) {
+        return;
+    }
+    if !from_known || class.frames.len() >= CLASS_MAX {
+        // `from` wrote its page since (or the class is full): it starts a new class. The frames
+        // held so far are let go first, so `to`'s page is written in place below if it can be.
+        class.frames.clear();
+        class.add(from);
+    }
+    let zero = |f: &Frame| f.iter().all(|&b| b == 0);
+    let same = match (from.bus.mem.get(src >> 12), to.bus.mem.get(dst >> 12)) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a[..] == b[..],
+        (Some(f), None) | (None, Some(f)) => zero(f),
+    };
+    if !same {
+        let mut page = [0u8; PAGE as usize];
+        from.bus.read(src, &mut page);
+        write_phys(to, dst, &page);
+    }
+    class.add(to);
+}
