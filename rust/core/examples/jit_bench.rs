@@ -2,6 +2,7 @@
 //! native Rust path (no Python): `cargo run --release -p pltvm-core --example jit_bench --
 //! [--engine interp|jit|both] ELF [ARGS...]`. Prints one line per engine: instructions, seconds,
 //! MIPS, blocks compiled, exit. Output of the guest goes to /dev/null. Not a test.
+//! `--cov` (before ELF): with coverage and cmplog on, as a fuzzer runs (docs/jit.md).
 use pltvm_core::device::console::Console;
 use pltvm_core::jit::Engine;
 use pltvm_core::machine::{Exit, Machine};
@@ -57,12 +58,20 @@ fn main() {
             engines = vec![Engine::parse(&e).expect("interp, jit or both")];
         }
     }
+    let cov = args.first().is_some_and(|a| a == "--cov");
+    if cov {
+        args.remove(0);
+    }
     let path = args.first().expect("ELF path").clone();
     let bytes = std::fs::read(&path).expect("readable ELF");
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
     for e in engines {
         let mut m = load(&bytes, &argv);
         m.hart.engine = e;
+        if cov {
+            use pltvm_core::hart::cov::{Coverage, EdgeIds, HitMap};
+            m.hart.set_coverage(Some(Coverage::with_cmplog(HitMap::new(1 << 16).unwrap(), EdgeIds::new())));
+        }
         let before = pltvm_core::jit::compiled_on_this_thread();
         let t = Instant::now();
         let exit = m.run(u64::MAX);
