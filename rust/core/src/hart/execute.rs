@@ -78,10 +78,25 @@ fn generic(h: &mut Hart, bus: &mut Bus, i: &Packed, pc: u64) -> u64 {
     }
 }
 
+/// `ecall`: always traps (cause by privilege). Its own handler because enclaves make one per
+/// enclave call (two per call between enclaves), and the generic path dispatches on the op
+/// twice (`execute`, then `execute_rare`) to get here.
+fn ecall(h: &mut Hart, _bus: &mut Bus, _i: &Packed, pc: u64) -> u64 {
+    let c = match h.prv {
+        Priv::U => cause::ECALL_U,
+        Priv::S => cause::ECALL_S,
+        Priv::M => cause::ECALL_M,
+    };
+    h.pc = pc;
+    h.trapped = Trap::new(c, 0);
+    TRAPPED
+}
+
 pub fn handler_for(op: Op) -> Handler {
     macro_rules! specialised {
         ($($o:ident)*) => {
             match op {
+                Op::Ecall => ecall,
                 $(Op::$o => handler::<{ Op::$o as u8 }>,)*
                 _ if op.is_fp() => super::fpu::handler_for(op),
                 _ => generic,
