@@ -83,7 +83,10 @@ fn arg_in_tlb(h: &Hart, va: u64, write: bool) -> Option<*mut u8> {
 impl CallArg {
     pub fn read(e: &mut Enclave, va: u64) -> Option<CallArg> {
         let mut b = [0u8; CALL_ARG_SIZE];
-        if let Some(p) = arg_in_tlb(&e.hart, va, false) {
+        // The argument was usually just written by the enclave, which leaves a write entry
+        // (and maybe no read entry): a write entry maps the same frame (writable pages are
+        // readable), so it serves a read as well.
+        if let Some(p) = arg_in_tlb(&e.hart, va, false).or_else(|| arg_in_tlb(&e.hart, va, true)) {
             // SAFETY: the entry maps the page to a live frame of this enclave and the 48 bytes
             // lie inside it (checked above); nothing else accesses the enclave now (we hold it).
             unsafe { std::ptr::copy_nonoverlapping(p as *const u8, b.as_mut_ptr(), CALL_ARG_SIZE) };
