@@ -461,3 +461,272 @@ fn isa_programs_and_riscv_tests_pass_and_match_under_the_jit() {
         }
     }
 }
+
+// --- Regions: several blocks of one page compiled as one function (jit/region.rs). ---
+
+const LINK_REG: u32 = 23;
+const INNER_REG: u32 = 22;
+const SMC_ADDR: u32 = 24;
+const SMC_WORD: u32 = 25;
+
+fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i(imm, rs1, 0, rd, 0x67)
+}
+
+/// `n` random loop-body instructions (forward branches within them split them into blocks).
+fn random_run(rng: &mut Rng, code: &mut Vec<u32>, at_least: u64, more: u64) {
+    let n = (at_least + rng.below(more)) as usize;
+    for k in 0..n {
+        code.push(random_insn(rng, k, n));
+    }
+}
+
+/// Nested loops, a jump over dead code, a call and return, and (sometimes) a store that
+/// rewrites one of the program's own instructions once per outer round: branches between
+/// blocks of one page, loops spanning several blocks, exits by `jalr`. Returns the code and the
+/// registers; the code's address is `origin` (0x1000-aligned pages, the program may cross
+/// one).
+fn random_region_program(rng: &mut Rng, origin: u64) -> (Vec<u32>, [u64; 32]) {
+    let mut c = vec![addi(COUNT_REG, 0, 1 + rng.below(12) as i32)];
+    let outer = c.len();
+    random_run(rng, &mut c, 1, 10);
+    c.push(addi(INNER_REG, 0, 1 + rng.below(8) as i32));
+    let inner = c.len();
+    random_run(rng, &mut c, 1, 16);
+    c.push(addi(INNER_REG, INNER_REG, -1));
+    c.push(b(-4 * (c.len() - inner) as i32, 0, INNER_REG, 1));
+    random_run(rng, &mut c, 0, 8);
+    let smc = rng.below(3) == 0;
+    if smc {
+        c.push(s(0, SMC_WORD, SMC_ADDR, 2));
+    }
+    let dead = 1 + rng.below(4) as i32;
+    c.push(jal(4 * (dead + 1), 0));
+    c.extend((0..dead).map(|_| addi(5, 5, 99)));
+    let call = c.len();
+    c.push(0); // jal LINK_REG, func (patched below)
+    c.push(addi(COUNT_REG, COUNT_REG, -1));
+    c.push(b(-4 * (c.len() - outer) as i32, 0, COUNT_REG, 1));
+    c.push(SPIN);
+    let func = c.len();
+    random_run(rng, &mut c, 1, 12);
+    c.push(jalr(0, LINK_REG, 0));
+    c[call] = jal(4 * (func - call) as i32, LINK_REG);
+    let (_, mut x) = random_program(rng);
+    // The rewritten instruction is one of the random ones (never a branch target's address
+    // arithmetic: the program's structure stays) and its new form writes x1..x19 only.
+    let victim = loop {
+        let k = rng.below(c.len() as u64) as usize;
+        if c[k] & 0x7f != 0x63 && c[k] & 0x7f != 0x6f && c[k] & 0x7f != 0x67 && k != 0 && k != call {
+            if c[k] >> 7 & 31 != COUNT_REG && c[k] >> 7 & 31 != INNER_REG {
+                break k;
+            }
+        }
+    };
+    x[SMC_ADDR as usize] = origin + 4 * victim as u64;
+    x[SMC_WORD as usize] = addi(1 + rng.below(19) as u32, rng.below(21) as u32, (rng.next() as i32) >> 20) as u64;
+    x[LINK_REG as usize] = 0;
+    x[INNER_REG as usize] = 0;
+    (c, x)
+}
+
+fn region_machine(engine: Engine, origin: u64, code: &[u32], x: [u64; 32]) -> Machine {
+    let mut m = bare_machine(engine, &[SPIN], x);
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    m.load_segment(origin, &bytes, bytes.len() as u64).unwrap();
+    m.hart.pc = origin;
+    m
+}
+
+/// Code and data pages of the region programs.
+const REGION_RANGES: [(u64, usize); 2] = [(CODE, 0x3000), (DATA, 0x1000)];
+
+fn region_lockstep(a: &mut Machine, j: &mut Machine, rng: &mut Rng, total: u64, max_piece: u64, what: &str) {
+    let mut done = 0;
+    while done < total {
+        let piece = 1 + rng.below(max_piece);
+        let (ea, ej) = (a.run(piece), j.run(piece));
+        assert_eq!(ea, ej, "{what}: exit after {done}+{piece}");
+        assert_eq!(state(a, &REGION_RANGES), state(j, &REGION_RANGES), "{what}: state after {done}+{piece} steps");
+        if ea != Exit::Budget {
+            return;
+        }
+        done += piece;
+    }
+}
+
+#[test]
+fn random_region_programs_match_the_interpreter_at_every_budget_boundary() {
+    let (before, joined) = (jit::compiled_on_this_thread(), jit::joined_on_this_thread());
+    for seed in 1..=300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x94d0_49bb_1331_11eb) | 1);
+        // Half the programs start near the end of a page and run on into the next one.
+        let origin = if seed % 2 == 0 { CODE } else { CODE + 0x1000 - 4 * rng.below(100) };
+        let (code, x) = random_region_program(&mut rng, origin);
+        let (mut a, mut j) = pair(|e| region_machine(e, origin, &code, x));
+        region_lockstep(&mut a, &mut j, &mut rng, 4000, 64, &format!("seed {seed} (pieces)"));
+        let (mut a, mut j) = pair(|e| region_machine(e, origin, &code, x));
+        assert_eq!(a.run(20_000), j.run(20_000), "seed {seed}");
+        assert_eq!(state(&mut a, &REGION_RANGES), state(&mut j, &REGION_RANGES), "seed {seed} (one run)");
+    }
+    let compiled = jit::compiled_on_this_thread() - before;
+    let joined = jit::joined_on_this_thread() - joined;
+    assert!(!Engine::jit_supported() || (compiled > 1000 && joined > 1000), "{compiled} regions, {joined} joined blocks");
+}
+
+/// A loop of three blocks in one page: x5 counts rounds, x6 = 2 x5 + 100, the first block's
+/// branch always skips `addi x7`, and the third block loads through x10 (see the tests).
+fn three_block_loop(load: bool) -> Vec<u32> {
+    vec![
+        addi(5, 5, 1),
+        b(8, 0, 5, 1), // bne x5, x0, +8: always taken (block 1 ends)
+        addi(7, 7, 1),
+        addi(6, 5, 100), // block 2
+        r(0, 5, 6, 0, 6, 0x33), // add x6, x6, x5
+        b(8, 6, 0, 1), // bne x0, x6, +8: always taken (block 2 ends)
+        addi(7, 7, 1),
+        if load { i(0, 10, 3, 11, 0x03) } else { addi(11, 11, 1) }, // block 3: ld x11, 0(x10)
+        addi(12, 12, 1),
+        r(0, 14, 10, 0, 10, 0x33), // add x10, x10, x14
+        b(-40, 0, 0, 0), // beq x0, x0, loop
+    ]
+}
+
+#[test]
+fn a_fault_in_a_later_block_of_a_region_is_precise() {
+    // The third block's load walks a page further each round until it leaves RAM; the handler
+    // spins. The trap must name the load, count the instructions before it, and keep exactly
+    // the register writes before it (x12 not yet incremented in the faulting round).
+    const RAM: u64 = 1 << 20;
+    let code = three_block_loop(true);
+    let mut x = [0u64; 32];
+    x[10] = RAM_BASE + 0x4000;
+    x[14] = 0x1000;
+    let iters = (RAM - 0x4000) / 0x1000;
+    for engine in [Engine::Interp, Engine::Jit] {
+        jit::set_threshold(1);
+        let (before, joined) = (jit::compiled_on_this_thread(), jit::joined_on_this_thread());
+        let mut m = Machine::bare(RAM, false);
+        m.hart.engine = engine;
+        let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        m.load_segment(CODE, &bytes, bytes.len() as u64).unwrap();
+        // The handler reads minstret (the count at the trap) into x31, then spins.
+        let handler: Vec<u8> = [csrrs(31, 0xb02, 0), SPIN].iter().flat_map(|w| w.to_le_bytes()).collect();
+        m.load_segment(HANDLER, &handler, 8).unwrap();
+        m.hart.csr_write(num::MTVEC, HANDLER).unwrap();
+        m.hart.x = x;
+        m.hart.pc = CODE;
+        assert_eq!(m.run(10_000), Exit::Budget);
+        assert_eq!(m.hart.csr_read(num::MCAUSE, &m.bus).unwrap(), 5, "{engine:?}: load access fault");
+        assert_eq!(m.hart.csr_read(num::MEPC, &m.bus).unwrap(), CODE + 28, "{engine:?}");
+        // 9 instructions per completed round, then 5 before the faulting load.
+        assert_eq!(m.hart.x[31], 9 * iters + 5, "{engine:?}: instructions retired before the trap");
+        assert_eq!(m.hart.csr_read(num::MTVAL, &m.bus).unwrap(), RAM_BASE + RAM, "{engine:?}");
+        let rounds = iters + 1;
+        assert_eq!((m.hart.x[5], m.hart.x[6]), (rounds, 2 * rounds + 100), "{engine:?}");
+        assert_eq!((m.hart.x[7], m.hart.x[12]), (0, iters), "{engine:?}");
+        // Then the trap (one step), the handler and the spin.
+        assert_eq!(m.hart.csr_read(0xb02, &m.bus).unwrap(), 10_000 - 1, "{engine:?}");
+        assert_eq!(m.hart.retired, 10_000 - 1, "{engine:?}: one step was the trap");
+        let (compiled, joined) = (jit::compiled_on_this_thread() - before, jit::joined_on_this_thread() - joined);
+        let jit = engine == Engine::Jit && Engine::jit_supported();
+        assert_eq!((compiled > 0, joined >= 2), (jit, jit), "{engine:?}: {compiled} compiled, {joined} joined");
+    }
+}
+
+#[test]
+fn budgets_ending_inside_a_region_stop_at_the_interpreters_instruction() {
+    // Every budget from 1 to 120 on a fresh pair, then the rest in pieces of every size:
+    // the region must leave at each block whose whole length no longer fits.
+    let code = three_block_loop(false);
+    let mut x = [0u64; 32];
+    x[14] = 3;
+    let joined = jit::joined_on_this_thread();
+    for budget in 1..=120 {
+        let (mut a, mut j) = pair(|e| region_machine(e, CODE, &code, x));
+        // Warm up (compiles the region at threshold 1), then the budget under test.
+        assert_eq!(a.run(40), j.run(40));
+        assert_eq!((a.run(budget), a.hart.retired), (j.run(budget), j.hart.retired), "budget {budget}");
+        assert_eq!(state(&mut a, &REGION_RANGES), state(&mut j, &REGION_RANGES), "budget {budget}");
+        for piece in 1..=12 {
+            assert_eq!(a.run(piece), j.run(piece));
+            assert_eq!(state(&mut a, &REGION_RANGES), state(&mut j, &REGION_RANGES), "budget {budget} then {piece}");
+        }
+    }
+    assert!(!Engine::jit_supported() || jit::joined_on_this_thread() - joined >= 2, "no region formed");
+}
+
+#[test]
+fn a_store_into_the_regions_own_page_takes_effect_at_the_next_block() {
+    // The third block stores every round, to the data page, except when x5 reaches 50: then
+    // (address computed without a branch, so the same compiled block does it) it rewrites the
+    // second block's `add x6, x6, x5` into `addi x6, x6, 7`, by `sw` (which ends its block)
+    // or by `amoswap.w` in the middle of the block (the block runs to its end, then the run
+    // loop stops). Either way the page's blocks are dropped and the region must not run its
+    // stale copy of the second block afterwards.
+    let sw = s(0, 8, 9, 2); // sw x8, 0(x9)
+    let amoswap = r(1 << 2, 8, 9, 2, 0, 0x2f); // amoswap.w x0, x8, (x9)
+    for store in [sw, amoswap] {
+        let mut code = three_block_loop(false);
+        let at50 = [
+            r(0, 13, 5, 4, 15, 0x33), // xor x15, x5, x13
+            i(1, 15, 3, 15, 0x13),    // sltiu x15, x15, 1: x5 == 50
+            r(1, 17, 15, 0, 16, 0x33), // mul x16, x15, x17
+            r(0, 16, 20, 0, 9, 0x33), // add x9, x20, x16: DATA, or the code word at x5 == 50
+            store,
+        ];
+        code.splice(7..8, at50);
+        // The loop-closing branch moved further from the start.
+        let last = code.len() - 1;
+        code[last] = b(-4 * last as i32, 0, 0, 0);
+        let mut x = [0u64; 32];
+        x[8] = addi(6, 6, 7) as u64;
+        x[13] = 50;
+        x[17] = (CODE + 16).wrapping_sub(DATA);
+        x[DATA_REG as usize] = DATA;
+        let (mut a, mut j) = pair(|e| region_machine(e, CODE, &code, x));
+        let (before, joined) = (jit::compiled_on_this_thread(), jit::joined_on_this_thread());
+        assert_eq!(a.run(2000), j.run(2000));
+        assert_eq!(state(&mut a, &REGION_RANGES), state(&mut j, &REGION_RANGES), "{store:#x}");
+        assert!(a.hart.x[5] > 60, "the loop ran past the rewrite");
+        assert_eq!(a.hart.x[6], a.hart.x[5] + 107, "the rewritten instruction ran");
+        let jit = Engine::jit_supported();
+        assert!(!jit || (jit::compiled_on_this_thread() > before && jit::joined_on_this_thread() > joined));
+        // The same in random pieces.
+        let mut rng = Rng(5);
+        let (mut a, mut j) = pair(|e| region_machine(e, CODE, &code, x));
+        region_lockstep(&mut a, &mut j, &mut rng, 2000, 16, &format!("{store:#x} in pieces"));
+    }
+}
+
+#[test]
+fn blocks_in_the_next_page_are_not_joined_to_a_region() {
+    // The loop's first two blocks end the page at 0x1000; its third block starts the next page
+    // and is rewritten there (a store through x9 when x5 == 30). A region joining the third
+    // block to the first two would keep its stale code: the rewrite drops only the second page.
+    // The program starts at the first page's offset 0 with a jal to the loop, so a former
+    // that wrapped the third block's offset into the first page would find that block there.
+    let mut code = three_block_loop(false);
+    let origin = CODE + 0x1000 - 7 * 4; // the third block at CODE + 0x1000
+    code[1] = b(8, 13, 5, 1); // bne x5, x13, +8: skip the store unless x5 == 30
+    code[2] = s(0, 8, 9, 2); // sw x8, 0(x9): x9 = the third block's `addi x11, x11, 1`
+    let mut x = [0u64; 32];
+    x[8] = addi(11, 11, 5) as u64;
+    x[9] = CODE + 0x1000;
+    x[13] = 30;
+    let make = |e: Engine| {
+        let mut m = region_machine(e, origin, &code, x);
+        m.load_segment(CODE, &jal((origin - CODE) as i32, 0).to_le_bytes(), 4).unwrap();
+        m.hart.pc = CODE;
+        m
+    };
+    let joined = jit::joined_on_this_thread();
+    let (mut a, mut j) = pair(make);
+    assert_eq!(a.run(1000), j.run(1000));
+    assert_eq!(state(&mut a, &REGION_RANGES), state(&mut j, &REGION_RANGES));
+    assert!(a.hart.x[11] > 200, "the rewritten block ran ({})", a.hart.x[11]);
+    assert!(!Engine::jit_supported() || jit::joined_on_this_thread() > joined, "no region formed");
+    let mut rng = Rng(9);
+    let (mut a, mut j) = pair(make);
+    region_lockstep(&mut a, &mut j, &mut rng, 1000, 16, "pieces");
+}

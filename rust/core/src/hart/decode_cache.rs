@@ -117,6 +117,18 @@ pub struct Page {
     blocks: Vec<Box<BlockData>>,
 }
 
+impl Page {
+    /// The block starting at page offset `off`, if one was decoded (the jit's region former:
+    /// the blocks of one page are dropped together, so they may be compiled together).
+    pub(crate) fn block_at(&self, off: u64) -> Option<Block> {
+        let e = *self.entry.get((off as usize & 0xfff) >> 1)?;
+        if off >= 0x1000 || e == 0 {
+            return None;
+        }
+        Some(&*self.blocks[e as usize - 1] as *const BlockData as *mut BlockData)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct IndexEntry {
     vpn: u64,
@@ -177,6 +189,19 @@ impl DecodeCache {
             return None;
         }
         Some(&mut *page.blocks[e as usize - 1])
+    }
+
+    /// The decoded page that the current translation of `pc`'s virtual page leads to, if the
+    /// index knows it and its block at `pc` is `b` (for the jit's region former).
+    pub(crate) fn page_holding(&self, pc: u64, b: Block) -> Option<&Page> {
+        let vpn = pc >> 12;
+        let e = if self.cur.vpn == vpn { self.cur } else { self.index[vpn as usize % INDEX] };
+        if e.vpn != vpn {
+            return None;
+        }
+        // SAFETY: index entries point to live pages (reset whenever pages go).
+        let page = unsafe { &*e.page };
+        (page.block_at(pc & 0xfff) == Some(b)).then_some(page)
     }
 
     /// Makes the page for `vpn` current if the index knows its frame.

@@ -1,9 +1,9 @@
 //! Compiled code shared by content, process-wide: compile once per template, not per fork.
 //!
-//! A block's compiled code is a pure function of its instructions (op, registers, immediate,
-//! length): every pc is the run-time entry pc plus a constant, the TLB and the hart are reached
-//! through the function's arguments, and the interpreter handler of an instruction it does not
-//! translate is found at run time in the block being run (`Ctx::insns`), never baked in. So two
+//! A region's compiled code is a pure function of its blocks' offsets from the entry and their
+//! instructions (op, registers, immediate, length; see `region`): every pc is the run-time
+//! entry pc plus a constant, the TLB and the hart are reached through the function's arguments, and the interpreter handler of an instruction it does not
+//! translate is found at run time in the region being run (`Ctx::region`), never baked in. So two
 //! decoded blocks with the same instructions can run the same code, whichever hart, machine or
 //! frame they came from: the forks of a shadow template, which share its frames copy-on-write,
 //! find the code a sibling already compiled, and a fork that rewrites a code page decodes new
@@ -11,23 +11,29 @@
 //!
 //! The table is bounded: past [`MAX_ENTRIES`] it starts over. Blocks hold their code by `Arc`,
 //! so dropping the table's references never frees code a block may still run.
+use super::region::Member;
 use super::Code;
-use crate::hart::packed::Packed;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Distinct blocks kept (about one page of executable memory each).
 const MAX_ENTRIES: usize = 4096;
 
-/// What the translator reads of a block: per instruction op, rd, rs1, rs2, length, immediate.
+/// What the translator reads of a region: the instrumentation mode, then per member its
+/// offset from the entry and length, then per instruction op, rd, rs1, rs2, length, immediate.
 pub(super) type Key = Box<[u128]>;
+
+/// Marks the start of a member in a key (instruction words use bits 0..72 only).
+const MEMBER: u128 = 1 << 127;
 
 /// `instr`: code instrumented for coverage (`cov`), a different function for the same
 /// instructions; the key's first element says which.
-pub(super) fn key(insns: &[Packed], instr: bool) -> Key {
-    std::iter::once(instr as u128)
-        .chain(insns.iter()
-        .map(|p| {
+pub(super) fn key(members: &[Member], instr: bool) -> Key {
+    let mut k = Vec::with_capacity(1 + members.iter().map(|m| 1 + m.insns().len()).sum::<usize>());
+    k.push(instr as u128);
+    for m in members {
+        k.push(MEMBER | (m.delta as u128) << 8 | (m.insns().len() as u128) << 80);
+        k.extend(m.insns().iter().map(|p| {
             let i = p.unpack();
             (i.op as u8 as u128)
                 | (i.rd as u128) << 8
@@ -35,8 +41,9 @@ pub(super) fn key(insns: &[Packed], instr: bool) -> Key {
                 | (i.rs2 as u128) << 24
                 | (i.len as u128) << 32
                 | (i.imm as u32 as u128) << 40
-        }))
-        .collect()
+        }));
+    }
+    k.into_boxed_slice()
 }
 
 fn table() -> &'static Mutex<HashMap<Key, Arc<Code>>> {

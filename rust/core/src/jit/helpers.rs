@@ -4,8 +4,10 @@
 //! instruction, so a compiled block leaves the hart exactly as the interpreter would.
 //!
 //! Every helper first sets `retired` to the count before its instruction (CSR and CLINT reads
-//! see it), and on a trap or an early stop leaves `pc`, `retired` and `trapped` as the
-//! interpreter would and returns an odd status the compiled code passes straight back.
+//! see it; compiled code stores `retired` at the start of the current region member in
+//! `ctx.base` before each call), and on a trap or an early stop leaves `pc`, `retired` and
+//! `trapped` as the interpreter would and returns an odd status the compiled code passes
+//! straight back.
 use super::Ctx;
 use crate::bus::Bus;
 use crate::hart::execute::TRAPPED;
@@ -110,15 +112,22 @@ pub extern "C" fn store(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, val
     }
 }
 
-/// Runs instruction `k` of the block (`ctx.insns`) through its interpreter handler. Compiled
-/// code has written every register back before the call and reloads them after it. Returns
-/// the next pc (even), or an exit status (odd).
-pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, pc: u64, k: u64) -> u64 {
+/// `exec`'s instruction argument: instruction `k` of member `member` of the region.
+pub const fn exec_index(member: usize, k: usize) -> u64 {
+    (member as u64) << 16 | k as u64
+}
+
+/// Runs instruction `exec_index(m, k)` of the region (`ctx.region`) through its interpreter
+/// handler. Compiled code has written every register back before the call and reloads them
+/// after it. Returns the next pc (even), or an exit status (odd).
+pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
     // SAFETY: as in `load`.
     let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
-    // SAFETY: `ctx.insns` points to the block being run, compiled from the same instructions
-    // (so `k` is in it); it stays allocated until the run loop's next `collect`.
-    let insn: &Packed = unsafe { &*ctx.insns.add(k as usize) };
+    let k = index & 0xffff;
+    // SAFETY: `ctx.region` holds the members of the region being run, compiled from the same
+    // instructions (so the member and `k` are in it); they stay allocated until the run loop's
+    // next `collect`.
+    let insn: &Packed = unsafe { &(*(*ctx.region.add((index >> 16) as usize)).block).insns[k as usize] };
     h.retired = ctx.base + k;
     let next = (insn.handler)(h, bus, insn, pc);
     refresh(ctx, h);

@@ -25,6 +25,7 @@ mod cache;
 mod cov;
 mod exec_mem;
 mod helpers;
+mod region;
 mod translate;
 
 use crate::bus::Bus;
@@ -111,10 +112,12 @@ pub(crate) struct Ctx {
     halt: u64,
     /// The decode cache's epoch at entry.
     code_epoch: u64,
-    /// The instructions of the block being run: compiled code is shared between blocks with
-    /// the same instructions (`cache`), so a helper finds an instruction's interpreter handler
+    /// The members of the region being run: compiled code is shared between regions with the
+    /// same instructions (`cache`), so a helper finds an instruction's interpreter handler
     /// here, never through a pointer baked into the code.
-    insns: *const crate::hart::packed::Packed,
+    region: *const region::Member,
+    /// Set by compiled code when it returns a pc: the member it left from.
+    exit: u64,
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
 }
@@ -129,6 +132,7 @@ pub(crate) struct CtxOffsets {
     base: i32,
     limit: i32,
     halt: i32,
+    exit: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -140,6 +144,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     base: std::mem::offset_of!(Ctx, base) as i32,
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     halt: std::mem::offset_of!(Ctx, halt) as i32,
+    exit: std::mem::offset_of!(Ctx, exit) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
@@ -157,6 +162,9 @@ pub struct Slot {
     /// two dependent ones (through the `Arc`).
     f: Option<Compiled>,
     code: Option<Arc<Code>>,
+    /// The blocks `code` was compiled from, this block first (see `region`): blocks of this
+    /// block's decoded page, which lives as long as this block.
+    region: Box<[region::Member]>,
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
     failed: bool,
@@ -169,6 +177,7 @@ const PROBE: u32 = 8;
 
 thread_local! {
     static COMPILED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static JOINED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static REUSED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
@@ -181,6 +190,12 @@ static REUSED: AtomicU64 = AtomicU64::new(0);
 /// asserts that what it checks really ran compiled).
 pub fn compiled_on_this_thread() -> u64 {
     COMPILED_HERE.with(|c| c.get())
+}
+
+/// Blocks on this thread that joined a region as a later member (not its entry), in code
+/// compiled or reused: tests check that the regions they mean to test really formed.
+pub fn joined_on_this_thread() -> u64 {
+    JOINED_HERE.with(|c| c.get())
 }
 
 /// Blocks on this thread that took code compiled earlier for the same instructions (by
@@ -226,45 +241,43 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
     .as_ref()
 }
 
-/// A block whose F/D instructions outnumber the rest stays interpreted: compiled code runs
-/// each F/D instruction through its interpreter handler with the cached registers stored
-/// before and reloaded after, which costs more than the interpreter's own dispatch (nbody-gc:
-/// 86 MIPS compiled against 238 interpreted). The interpreter is exact, so this changes speed
-/// only.
-fn mostly_fp(insns: &[crate::hart::packed::Packed]) -> bool {
-    2 * insns.iter().filter(|i| i.op().is_fp()).count() > insns.len()
-}
-
 impl Slot {
-    /// Counts one interpreted run. At [`PROBE`] runs, takes the code compiled for the same
-    /// instructions if there is any (`cache`); at the threshold, compiles (and shares) it.
-    /// A failed compile is not retried.
-    /// `instr`: the hart has coverage on, so the code is instrumented (`cov`).
-    #[cold]
-    fn count(&mut self, insns: &[crate::hart::packed::Packed], instr: bool) {
+    /// Counts one interpreted run; true when it is time to look for code ([`PROBE`] runs) or
+    /// to compile (the threshold). A failed compile is not retried.
+    #[inline(always)]
+    fn count(&mut self) -> bool {
         self.hits = self.hits.saturating_add(1);
         let threshold = THRESHOLD_NOW.load(Relaxed);
-        if self.failed || (self.hits != PROBE.min(threshold) && self.hits < threshold) {
-            return;
-        }
-        let key = cache::key(insns, instr);
+        !self.failed && (self.hits == PROBE.min(threshold) || self.hits >= threshold)
+    }
+
+    /// Takes the code compiled for the same region if there is any (`cache`); at the
+    /// threshold, compiles (and shares) it. `instr`: the hart has coverage on, so the code is
+    /// instrumented (`cov`) and the region is this block alone.
+    #[cold]
+    fn tier_up(&mut self, region: Vec<region::Member>, instr: bool) {
+        let key = cache::key(&region, instr);
         if let Some(code) = cache::get(&key) {
             self.f = Some(code.f);
             self.code = Some(code);
+            JOINED_HERE.with(|c| c.set(c.get() + region.len() as u64 - 1));
+            self.region = region.into_boxed_slice();
             REUSED.fetch_add(1, Relaxed);
             REUSED_HERE.with(|c| c.set(c.get() + 1));
             return;
         }
-        if self.hits < threshold {
+        if self.hits < THRESHOLD_NOW.load(Relaxed) {
             return;
         }
         self.failed = true;
-        if mostly_fp(insns) {
+        if region::mostly_fp(region[0].insns()) {
             return;
         }
         let Some(isa) = isa() else { return };
         let t0 = std::time::Instant::now();
-        let Some(bytes) = translate::compile(isa, insns, instr) else { return };
+        let members: Vec<(u64, &[crate::hart::packed::Packed])> = region.iter().map(|m| (m.delta, m.insns())).collect();
+        let Some(bytes) = translate::compile(isa, &members, instr) else { return };
+        let (insns, joined) = (members.iter().map(|m| m.1.len()).sum::<usize>(), members.len() - 1);
         let Some(mem) = ExecMem::new(&bytes) else { return };
         // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
         let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
@@ -272,11 +285,13 @@ impl Slot {
         cache::put(key, code.clone());
         self.f = Some(f);
         self.code = Some(code);
+        self.region = region.into_boxed_slice();
         self.failed = false;
         COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
         COMPILED.fetch_add(1, Relaxed);
-        COMPILED_INSNS.fetch_add(insns.len() as u64, Relaxed);
+        COMPILED_INSNS.fetch_add(insns as u64, Relaxed);
         COMPILED_HERE.with(|c| c.set(c.get() + 1));
+        JOINED_HERE.with(|c| c.set(c.get() + joined as u64));
     }
 
     pub fn is_compiled(&self) -> bool {
@@ -310,11 +325,12 @@ impl Hart {
         let mut f = match b.jit.f {
             Some(f) => f,
             None => {
-                b.jit.count(&b.insns, self.cov.is_some());
+                if b.jit.count() {
+                    self.tier_up(block);
+                }
                 return None;
             }
         };
-        let mut n = n as u64;
         let (read, write, mask, epoch) = self.tlb.raw();
         let code_epoch = self.code.epoch();
         let mut ctx = Ctx {
@@ -327,7 +343,8 @@ impl Hart {
             limit: self.slice_end,
             halt: 0,
             code_epoch,
-            insns: b.insns.as_ptr(),
+            region: b.jit.region.as_ptr(),
+            exit: 0,
             cov: cov::CovCtx::new(self, block),
         };
         loop {
@@ -335,23 +352,29 @@ impl Hart {
             // `code_epoch` and `halt` still hold: a helper that saw the epoch move or a stop
             // set `halt`, and then the loop below has already returned.
             ctx.base = self.retired;
-            // SAFETY: compiled from this block for this host; it touches the hart, the bus and
-            // ctx only as the interpreter would (see `translate`).
+            // SAFETY: compiled from this block's region for this host; it touches the hart, the
+            // bus and ctx only as the interpreter would (see `translate`).
             let next = unsafe { f(self, bus, &mut ctx, pc) };
             if next & 1 != 0 {
                 let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
                 return Some((r, block, pc));
             }
+            // The region left from member `ctx.exit`: the block whose links lead on.
+            // SAFETY: compiled code sets `exit` to one of its members; `region` is the running
+            // block's, allocated until the next `collect`.
+            let m = unsafe { *ctx.region.add(ctx.exit as usize) };
+            block = m.block;
+            let from = pc.wrapping_add(m.delta);
             self.pc = next;
-            self.retired = ctx.base + n;
+            self.retired = ctx.base;
             // The run loop's own condition for running another block.
             if self.stop || self.retired >= self.slice_end {
-                return Some((Ok(()), block, pc));
+                return Some((Ok(()), block, from));
             }
             // SAFETY: as above; a link is only followed while its epoch holds, so it leads to a
             // live block.
             let Some((to, edge)) = (unsafe { (*block).follow_edge(next, self.code.epoch()) }) else {
-                return Some((Ok(()), block, pc));
+                return Some((Ok(()), block, from));
             };
             // SAFETY: as above.
             let t = unsafe { &*to };
@@ -359,19 +382,30 @@ impl Hart {
                 Some(g) if t.insns.len() as u64 <= self.slice_end - self.retired => {
                     cov::chain(self, &mut ctx, to, edge);
                     f = g;
-                    n = t.insns.len() as u64;
-                    ctx.insns = t.insns.as_ptr();
+                    ctx.region = t.jit.region.as_ptr();
                     block = to;
                 }
-                _ => return Some((Ok(()), block, pc)),
+                _ => return Some((Ok(()), block, from)),
             }
         }
+    }
+
+    /// `block` (at `self.pc`) has run often enough to look for or compile code: forms its
+    /// region from the blocks of its decoded page (a single block on harts with coverage).
+    #[cold]
+    #[inline(never)]
+    fn tier_up(&mut self, block: Block) {
+        let instr = self.cov.is_some();
+        let page = self.code.page_holding(self.pc, block);
+        let region = region::form(page, block, self.pc & 0xfff, instr);
+        // SAFETY: as in `jit_run`.
+        unsafe { (*block).jit.tier_up(region, instr) };
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mostly_fp;
+    use super::region::mostly_fp;
     use crate::hart::packed::Packed;
     use crate::isa::decode;
 

@@ -1,13 +1,21 @@
-//! One decoded block to host code through Cranelift.
+//! A region of decoded blocks (`region`) to host code through Cranelift.
 //!
-//! The compiled function is `fn(hart, bus, ctx, pc) -> u64` and does what `Hart::run_block`
-//! does for the whole block: it returns the next pc (even) after the last instruction, or an
-//! odd exit status from a helper (see `helpers`), in which case the helper already set `pc`,
-//! `retired` and the trap.
+//! The compiled function is `fn(hart, bus, ctx, pc) -> u64` and does what the run loop does
+//! with `Hart::run_block` for the region's blocks, one after the other: it returns the next pc
+//! (even) after the last block it ran, with `ctx.base` = `retired` after it and `ctx.exit` =
+//! which member that was, or an odd exit status from a helper (see `helpers`), in which case
+//! the helper already set `pc`, `retired` and the trap.
 //!
-//! - Guest registers are loaded into SSA variables at entry and stored back at every exit
-//!   (only those the block wrote), so a trap in the middle leaves exactly the writes of the
-//!   instructions before it.
+//! - Each member is a Cranelift block; a member goes to the next one directly when the run
+//!   loop would run that block next: the target is a member, the whole block fits before the
+//!   slice's end (`ctx.limit`) and no helper saw a stop request (`ctx.halt`). Otherwise the
+//!   region returns the target pc and the chaining loop or the interpreter goes on from there,
+//!   so budgets end at exactly the interpreter's instruction.
+//! - Guest registers are loaded into SSA variables at entry, kept there across members, and
+//!   stored back at every exit (those the region writes), so a trap in the middle leaves
+//!   exactly the writes of the instructions before it.
+//! - `retired` at the start of the current member is an SSA value too; helpers get it through
+//!   `ctx.base`, stored before each call, and count their instruction from it.
 //! - Every pc is the entry pc plus a constant: the same frame may be mapped at several virtual
 //!   addresses, and the interpreter computes `auipc`, links and targets from the run-time pc.
 //! - Loads and stores check the hart's TLB inline (the same entries the interpreter's fast
@@ -49,11 +57,35 @@ struct Tx<'a> {
     ctx: Value,
     pc0: Value,
     vars: [Option<Variable>; 32],
-    /// Registers written since they were last stored to the hart.
+    /// Registers that may differ from the hart's copy: every register the region writes at
+    /// the start of a member (it may be entered from several paths), then tracked.
     dirty: u32,
+    /// Every register some instruction of the region writes.
+    written: u32,
     sigs: Sigs,
-    /// Coverage and cmplog instrumentation (`jit::cov`).
+    /// `retired` at the start of the member being translated.
+    ret: Variable,
+    /// The slice's end (`ctx.limit`), or 0 once a helper saw a stop request or a decode-cache
+    /// change (`ctx.halt`): the region enters another member only if it fits before it.
+    limit: Variable,
+    /// The TLB's read and write tables, index mask and epoch (`ctx.read`, `write`, `mask`,
+    /// `epoch`), loaded at entry and after each helper call (which may refill or flush it).
+    tlb_vars: [Variable; 4],
+    /// The member being translated (its index in the region).
+    bi: usize,
+    heads: Vec<cranelift_codegen::ir::Block>,
+    /// Each member's offset from the entry and length.
+    shape: Vec<(u64, u64)>,
+    /// Coverage and cmplog instrumentation (`jit::cov`); regions are single blocks then.
     instr: bool,
+}
+
+/// How a member ends: into the member (or out of the region) at a known offset, a branch
+/// between two, or a pc known only at run time (`jalr`, a handler's next pc).
+enum End {
+    To(u64),
+    Branch(Value, u64, u64),
+    Dynamic(Value),
 }
 
 fn flags() -> MemFlagsData {
@@ -77,7 +109,7 @@ impl Tx<'_> {
         if r == 0 {
             return;
         }
-        let var = self.vars[r].expect("every register the block names has a variable");
+        let var = self.vars[r].expect("every register the region names has a variable");
         self.b.def_var(var, v);
         self.dirty |= 1 << r;
     }
@@ -92,7 +124,7 @@ impl Tx<'_> {
         }
     }
 
-    /// Loads every register the block uses from the hart (at entry and after a handler call).
+    /// Loads every register the region uses from the hart (at entry and after a handler call).
     fn reload(&mut self) {
         for r in 1..32 {
             if let Some(var) = self.vars[r] {
@@ -103,45 +135,73 @@ impl Tx<'_> {
         self.dirty = 0;
     }
 
+    /// Before a helper call: helpers count `retired` from `ctx.base` (the member's start).
+    fn before_call(&mut self) {
+        let ret = self.b.use_var(self.ret);
+        self.b.ins().store(flags(), ret, self.ctx, CTX_BASE_OFFSETS.base);
+    }
+
+    /// After a helper call that carries on: if it saw a stop request or a decode-cache change,
+    /// no further member may be entered (the run loop would stop after this block); the TLB
+    /// may have changed.
+    fn after_call(&mut self) {
+        let o = CTX_BASE_OFFSETS;
+        for (var, off) in self.tlb_vars.into_iter().zip([o.read, o.write, o.mask, o.epoch]) {
+            let v = self.b.ins().load(I64, flags(), self.ctx, off);
+            self.b.def_var(var, v);
+        }
+        let halt = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.halt);
+        let lim = self.b.use_var(self.limit);
+        let zero = self.b.ins().iconst(I64, 0);
+        let lim = self.b.ins().select(halt, zero, lim);
+        self.b.def_var(self.limit, lim);
+    }
+
+    /// Leaves the region after the current member: registers to the hart, `ctx.base` = the
+    /// count after it, `ctx.exit` = which member it was, and `pc` returned.
+    fn leave(&mut self, pc: Value, end: Value) {
+        self.flush();
+        self.b.ins().store(flags(), end, self.ctx, CTX_BASE_OFFSETS.base);
+        let bi = self.b.ins().iconst(I64, self.bi as i64);
+        self.b.ins().store(flags(), bi, self.ctx, CTX_BASE_OFFSETS.exit);
+        self.b.ins().return_(&[pc]);
+    }
+
+    /// Control goes to `delta` after the current member, `end` being `retired` after it: into
+    /// the member starting there if there is one and the run loop would run it next (the
+    /// whole member fits before the slice's end, no stop seen), else out of the region.
+    fn goto(&mut self, delta: u64, end: Value) {
+        let pc = self.pc(delta);
+        let Some(j) = self.shape.iter().position(|&(d, _)| d == delta) else {
+            self.leave(pc, end);
+            return;
+        };
+        let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
+        let lim = self.b.use_var(self.limit);
+        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, lim);
+        let go = self.b.create_block();
+        let out = self.b.create_block();
+        self.b.ins().brif(fits, go, &[], out, &[]);
+        self.b.switch_to_block(go);
+        self.b.seal_block(go);
+        self.b.def_var(self.ret, end);
+        if self.instr {
+            // Coverage regions are single blocks: this is the self-loop's back edge, which the
+            // run loop would count when following the block's link to itself.
+            super::cov::emit_back_edge(&mut self.b, self.h, self.ctx, self.pc0);
+        }
+        self.b.ins().jump(self.heads[j], &[]);
+        self.b.switch_to_block(out);
+        self.b.seal_block(out);
+        self.leave(pc, end);
+    }
+
     fn pc(&mut self, delta: u64) -> Value {
         self.b.ins().iadd_imm_s(self.pc0, delta as i64)
     }
 
     fn imm(&mut self, v: i64) -> Value {
         self.b.ins().iconst(I64, v)
-    }
-
-    /// At a taken jump back to the block's start: go round again if the run loop would run
-    /// this block next - no stop request or decode-cache change seen by a helper
-    /// (`ctx.halt`), and the whole block fits in the slice - else store the registers and
-    /// return the entry pc. Leaves the builder in a fresh, unreachable-by-fallthrough block.
-    fn again(&mut self, head: cranelift_codegen::ir::Block, len: i64) {
-        let o = CTX_BASE_OFFSETS;
-        let base = self.b.ins().load(I64, flags(), self.ctx, o.base);
-        let next_base = self.b.ins().iadd_imm_s(base, len);
-        // The run loop's test, as it makes it: len <= slice_end - retired (retired <= slice_end
-        // here, since this round was entered under the same test).
-        let limit = self.b.ins().load(I64, flags(), self.ctx, o.limit);
-        let left = self.b.ins().isub(limit, next_base);
-        let fits = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, len);
-        let halt = self.b.ins().load(I64, flags(), self.ctx, o.halt);
-        let calm = self.b.ins().icmp_imm_s(IntCC::Equal, halt, 0);
-        let go = self.b.ins().band(fits, calm);
-        let round = self.b.create_block();
-        let leave = self.b.create_block();
-        self.b.ins().brif(go, round, &[], leave, &[]);
-        self.b.switch_to_block(round);
-        self.b.seal_block(round);
-        self.b.ins().store(flags(), next_base, self.ctx, o.base);
-        if self.instr {
-            super::cov::emit_back_edge(&mut self.b, self.h, self.ctx, self.pc0);
-        }
-        self.b.ins().jump(head, &[]);
-        self.b.switch_to_block(leave);
-        self.b.seal_block(leave);
-        self.flush();
-        let pc = self.pc0;
-        self.b.ins().return_(&[pc]);
     }
 
     /// If `status` is non-zero: store the dirty registers and return `status`.
@@ -159,18 +219,19 @@ impl Tx<'_> {
         self.b.seal_block(cont);
     }
 
-    /// The inline TLB check for an `n`-byte access at `va` in table `which` (ctx offset):
+    /// The inline TLB check for an `n`-byte access at `va` in the read or write table:
     /// returns (hit, host pointer when hit).
-    fn tlb(&mut self, va: Value, n: u64, table: i32) -> (Value, Value) {
+    fn tlb(&mut self, va: Value, n: u64, write: bool) -> (Value, Value) {
+        let [read_v, write_v, mask_v, epoch_v] = self.tlb_vars;
         let b = &mut self.b;
         let vpn = b.ins().ushr_imm_s(va, 12);
-        let mask = b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.mask);
+        let mask = b.use_var(mask_v);
         let slot = b.ins().band(vpn, mask);
         let off = b.ins().ishl_imm_s(slot, 4);
-        let tbl = b.ins().load(I64, flags(), self.ctx, table);
+        let tbl = b.use_var(if write { write_v } else { read_v });
         let e = b.ins().iadd(tbl, off);
         let tag = b.ins().load(I64, flags(), e, 0);
-        let epoch = b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.epoch);
+        let epoch = b.use_var(epoch_v);
         let low = b.ins().band_imm_s(vpn, ((1u64 << EPOCH_SHIFT) - 1) as i64);
         let want = b.ins().bor(low, epoch);
         let mut hit = b.ins().icmp(IntCC::Equal, tag, want);
@@ -189,7 +250,7 @@ impl Tx<'_> {
     fn load(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) {
         let base = self.get(i.rs1());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, CTX_BASE_OFFSETS.read);
+        let (hit, host) = self.tlb(va, n, false);
         let fast = self.b.create_block();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -216,9 +277,11 @@ impl Tx<'_> {
         let inf = self.imm(info(k, i.len(), n, signed) as i64);
         let f = self.imm(helpers::load as *const () as i64);
         let args = [self.h, self.bus, self.ctx, va, pc, inf];
+        self.before_call();
         let call = self.b.ins().call_indirect(self.sigs.load, f, &args);
         let status = self.b.inst_results(call)[0];
         self.exit_if(status);
+        self.after_call();
         let x = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.val);
         self.b.ins().jump(join, &[x.into()]);
 
@@ -231,7 +294,7 @@ impl Tx<'_> {
         let base = self.get(i.rs1());
         let value = self.get(i.rs2());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, CTX_BASE_OFFSETS.write);
+        let (hit, host) = self.tlb(va, n, true);
         let fast = self.b.create_block();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -254,24 +317,27 @@ impl Tx<'_> {
         let inf = self.imm(info(k, i.len(), n, false) as i64);
         let f = self.imm(helpers::store as *const () as i64);
         let args = [self.h, self.bus, self.ctx, va, value, pc, inf];
+        self.before_call();
         let call = self.b.ins().call_indirect(self.sigs.store, f, &args);
         let status = self.b.inst_results(call)[0];
         self.exit_if(status);
+        self.after_call();
         self.b.ins().jump(join, &[]);
 
         self.b.switch_to_block(join);
         self.b.seal_block(join);
     }
 
-    /// Instruction `k` through its interpreter handler (found at run time, see `helpers::exec`).
-    /// Returns the next pc it reported.
+    /// Instruction `k` of the current member through its interpreter handler (found at run
+    /// time, see `helpers::exec`). Returns the next pc it reported.
     fn exec(&mut self, k: usize, delta: u64) -> Value {
         self.flush();
         self.dirty = 0;
         let pc = self.pc(delta);
-        let kk = self.imm(k as i64);
+        let kk = self.imm(helpers::exec_index(self.bi, k) as i64);
         let f = self.imm(helpers::exec as *const () as i64);
         let args = [self.h, self.bus, self.ctx, pc, kk];
+        self.before_call();
         let call = self.b.ins().call_indirect(self.sigs.exec, f, &args);
         let next = self.b.inst_results(call)[0];
         // Odd: an exit status; registers are already in the hart (flushed before the call).
@@ -279,6 +345,7 @@ impl Tx<'_> {
         let status = odd_status(&mut self.b, odd, next);
         self.exit_if(status);
         self.reload();
+        self.after_call();
         next
     }
 
@@ -355,20 +422,6 @@ impl Tx<'_> {
     }
 }
 
-/// Whether the block's last instruction is a branch or `jal` back to the block's first.
-fn self_loop(insns: &[Packed]) -> bool {
-    let Some(l) = insns.last() else { return false };
-    if !matches!(l.op(), Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Jal) {
-        return false;
-    }
-    // The offset of the last instruction from the entry, following in-page jal continuations.
-    let mut delta = 0u64;
-    for i in &insns[..insns.len() - 1] {
-        delta = if i.op() == Op::Jal { delta.wrapping_add(i.imm() as i64 as u64) } else { delta.wrapping_add(i.len()) };
-    }
-    delta.wrapping_add(l.imm() as i64 as u64) == 0
-}
-
 /// `next` when `odd` is set (an exit status), else 0.
 fn odd_status(b: &mut FunctionBuilder, odd: Value, next: Value) -> Value {
     let zero = b.ins().iconst(I64, 0);
@@ -382,10 +435,12 @@ fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
     s
 }
 
-/// Machine code for `insns` (one decoded block), or None if Cranelift fails or the code would
-/// need relocations (we place it ourselves, so it must be position-independent as it is).
-/// `instr`: with coverage and cmplog instrumentation (`jit::cov`).
-pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed], instr: bool) -> Option<Vec<u8>> {
+/// Machine code for a region (its members' offsets from the entry and instructions; the
+/// entry first), or None if Cranelift fails or the code would need relocations (we place it
+/// ourselves, so it must be position-independent as it is). `instr`: instrumented for
+/// coverage (`cov`; single-block regions only).
+pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) -> Option<Vec<u8>> {
+    debug_assert!(!members.is_empty() && (!instr || members.len() == 1));
     let sig = helper_sig(isa, 4);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
     let mut fctx = FunctionBuilderContext::new();
@@ -400,183 +455,53 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed], instr: bool) -> Option<Ve
         store: b.import_signature(helper_sig(isa, 7)),
         exec: b.import_signature(helper_sig(isa, 5)),
     };
-    let mut tx = Tx { b, h: p[0], bus: p[1], ctx: p[2], pc0: p[3], vars: [None; 32], dirty: 0, sigs, instr };
-    for i in insns {
+    let ret = b.declare_var(I64);
+    let limit = b.declare_var(I64);
+    let tlb_vars = [b.declare_var(I64), b.declare_var(I64), b.declare_var(I64), b.declare_var(I64)];
+    let heads = members.iter().map(|_| b.create_block()).collect();
+    let shape = members.iter().map(|&(d, insns)| (d, insns.len() as u64)).collect();
+    let mut tx = Tx {
+        b,
+        h: p[0],
+        bus: p[1],
+        ctx: p[2],
+        pc0: p[3],
+        vars: [None; 32],
+        dirty: 0,
+        written: 0,
+        sigs,
+        ret,
+        limit,
+        tlb_vars,
+        bi: 0,
+        heads,
+        shape,
+        instr,
+    };
+    for i in members.iter().flat_map(|m| m.1.iter()) {
         for r in [i.rd(), i.rs1(), i.rs2()] {
             if r != 0 && tx.vars[r].is_none() {
                 tx.vars[r] = Some(tx.b.declare_var(I64));
             }
         }
+        if i.rd() != 0 {
+            tx.written |= 1 << i.rd();
+        }
     }
     tx.reload();
-    // The loop head: a block whose last instruction jumps back to its own start goes round
-    // again inside the compiled code (see `self_loop`), with registers kept in variables.
-    let head = tx.b.create_block();
+    let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
+    tx.b.def_var(ret, base);
+    let lim = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.limit);
+    tx.b.def_var(limit, lim);
+    // The TLB as of entry; and a stop seen earlier in this chain of regions (the chaining
+    // loop returns before that, but the rule costs one load here): run the entry member only.
+    tx.after_call();
+    let head = tx.heads[0];
     tx.b.ins().jump(head, &[]);
-    tx.b.switch_to_block(head);
-    let loops = self_loop(insns);
-    if loops {
-        // Registers written late in one round are not stored when the next round starts, so
-        // every exit stores every register the block writes (their values, stored or not).
-        for i in insns {
-            if i.rd() != 0 {
-                tx.dirty |= 1 << i.rd();
-            }
-        }
+    for (bi, &(start, insns)) in members.iter().enumerate() {
+        tx.member(bi, start, insns);
     }
-
-    let mut delta = 0u64;
-    let last = insns.len() - 1;
-    let len = insns.len() as i64;
-    let mut result = None;
-    for (k, i) in insns.iter().enumerate() {
-        let next_delta = delta.wrapping_add(i.len());
-        let (rd, imm) = (i.rd(), i.imm() as i64);
-        let a = tx.get(i.rs1());
-        let bv = tx.get(i.rs2());
-        let mut next = None;
-        if tx.instr && super::cov::logged(i.op()) {
-            // Cmplog, as the interpreter's logging handler: before the compare executes.
-            let pc = tx.pc(delta);
-            let y = if matches!(i.op(), Op::Slti | Op::Sltiu) { tx.imm(imm) } else { bv };
-            super::cov::emit_cmp(&mut tx.b, tx.h, tx.ctx, pc, a, y);
-        }
-        let v: Option<Value> = match i.op() {
-            Op::Lui => Some(tx.imm(imm)),
-            Op::Auipc => Some(tx.pc(delta.wrapping_add(imm as u64))),
-            Op::Jal => {
-                let link = tx.pc(next_delta);
-                tx.set(rd, link);
-                let target = delta.wrapping_add(imm as u64);
-                if k == last && loops {
-                    tx.again(head, len);
-                    let dead = tx.b.create_block();
-                    tx.b.switch_to_block(dead);
-                    tx.b.seal_block(dead);
-                }
-                if k == last {
-                    next = Some(tx.pc(target));
-                }
-                delta = target;
-                None
-            }
-            Op::Jalr => {
-                let t = tx.b.ins().iadd_imm_s(a, imm);
-                let t = tx.b.ins().band_imm_s(t, !1);
-                let link = tx.pc(next_delta);
-                tx.set(rd, link);
-                next = Some(t);
-                None
-            }
-            Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-                let cc = match i.op() {
-                    Op::Beq => IntCC::Equal,
-                    Op::Bne => IntCC::NotEqual,
-                    Op::Blt => IntCC::SignedLessThan,
-                    Op::Bge => IntCC::SignedGreaterThanOrEqual,
-                    Op::Bltu => IntCC::UnsignedLessThan,
-                    _ => IntCC::UnsignedGreaterThanOrEqual,
-                };
-                let c = tx.b.ins().icmp(cc, a, bv);
-                if loops {
-                    let back = tx.b.create_block();
-                    let out = tx.b.create_block();
-                    tx.b.ins().brif(c, back, &[], out, &[]);
-                    tx.b.switch_to_block(back);
-                    tx.b.seal_block(back);
-                    tx.again(head, len);
-                    tx.b.switch_to_block(out);
-                    tx.b.seal_block(out);
-                }
-                let taken = tx.pc(delta.wrapping_add(imm as u64));
-                let fall = tx.pc(next_delta);
-                next = Some(if loops { fall } else { tx.b.ins().select(c, taken, fall) });
-                None
-            }
-            Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu => {
-                let (n, s) = match i.op() {
-                    Op::Lb => (1, true),
-                    Op::Lh => (2, true),
-                    Op::Lw => (4, true),
-                    Op::Ld => (8, false),
-                    Op::Lbu => (1, false),
-                    Op::Lhu => (2, false),
-                    _ => (4, false),
-                };
-                tx.load(k, i, delta, n, s);
-                None
-            }
-            Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
-                let n = match i.op() {
-                    Op::Sb => 1,
-                    Op::Sh => 2,
-                    Op::Sw => 4,
-                    _ => 8,
-                };
-                tx.store(k, i, delta, n);
-                None
-            }
-            Op::Addi => Some(tx.b.ins().iadd_imm_s(a, imm)),
-            Op::Slti => Some(cmp(&mut tx.b, IntCC::SignedLessThan, a, Some(imm), bv)),
-            Op::Sltiu => Some(cmp(&mut tx.b, IntCC::UnsignedLessThan, a, Some(imm), bv)),
-            Op::Xori => Some(tx.b.ins().bxor_imm_s(a, imm)),
-            Op::Ori => Some(tx.b.ins().bor_imm_s(a, imm)),
-            Op::Andi => Some(tx.b.ins().band_imm_s(a, imm)),
-            Op::Slli => Some(tx.b.ins().ishl_imm_s(a, imm & 63)),
-            Op::Srli => Some(tx.b.ins().ushr_imm_s(a, imm & 63)),
-            Op::Srai => Some(tx.b.ins().sshr_imm_s(a, imm & 63)),
-            Op::Add => Some(tx.b.ins().iadd(a, bv)),
-            Op::Sub => Some(tx.b.ins().isub(a, bv)),
-            // Cranelift masks shift amounts to the type's width, as RISC-V does.
-            Op::Sll => Some(tx.b.ins().ishl(a, bv)),
-            Op::Slt => Some(cmp(&mut tx.b, IntCC::SignedLessThan, a, None, bv)),
-            Op::Sltu => Some(cmp(&mut tx.b, IntCC::UnsignedLessThan, a, None, bv)),
-            Op::Xor => Some(tx.b.ins().bxor(a, bv)),
-            Op::Srl => Some(tx.b.ins().ushr(a, bv)),
-            Op::Sra => Some(tx.b.ins().sshr(a, bv)),
-            Op::Or => Some(tx.b.ins().bor(a, bv)),
-            Op::And => Some(tx.b.ins().band(a, bv)),
-            Op::Addiw => {
-                let s = tx.b.ins().iadd_imm_s(a, imm);
-                let s = tx.b.ins().ireduce(I32, s);
-                Some(tx.b.ins().sextend(I64, s))
-            }
-            Op::Slliw => Some(tx.word(a, bv, |b, a, _| b.ins().ishl_imm_s(a, imm & 31))),
-            Op::Srliw => Some(tx.word(a, bv, |b, a, _| b.ins().ushr_imm_s(a, imm & 31))),
-            Op::Sraiw => Some(tx.word(a, bv, |b, a, _| b.ins().sshr_imm_s(a, imm & 31))),
-            Op::Addw => Some(tx.word(a, bv, |b, a, c| b.ins().iadd(a, c))),
-            Op::Subw => Some(tx.word(a, bv, |b, a, c| b.ins().isub(a, c))),
-            Op::Sllw => Some(tx.word(a, bv, |b, a, c| b.ins().ishl(a, c))),
-            Op::Srlw => Some(tx.word(a, bv, |b, a, c| b.ins().ushr(a, c))),
-            Op::Sraw => Some(tx.word(a, bv, |b, a, c| b.ins().sshr(a, c))),
-            op @ (Op::Mul | Op::Mulh | Op::Mulhsu | Op::Mulhu | Op::Div | Op::Divu | Op::Rem | Op::Remu
-            | Op::Mulw | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw) => Some(tx.muldiv(op, a, bv)),
-            Op::Fence => None,
-            _ => {
-                let n = tx.exec(k, delta);
-                if k == last {
-                    next = Some(n);
-                }
-                None
-            }
-        };
-        if let Some(v) = v {
-            tx.set(rd, v);
-        }
-        if i.op() != Op::Jal {
-            delta = next_delta;
-        }
-        if k == last {
-            result = Some(match next {
-                Some(n) => n,
-                None => tx.pc(delta),
-            });
-        }
-    }
-    let result = result.expect("a block has at least one instruction");
-    tx.flush();
-    tx.b.ins().return_(&[result]);
-    tx.b.seal_block(head);
+    tx.b.seal_all_blocks();
     tx.b.finalize(isa.frontend_config());
 
     let mut ctx = Context::for_function(func);
@@ -585,6 +510,167 @@ pub fn compile(isa: &OwnedTargetIsa, insns: &[Packed], instr: bool) -> Option<Ve
         return None;
     }
     Some(code.code_buffer().to_vec())
+}
+
+impl Tx<'_> {
+    /// Member `bi` (starting `start` bytes after the entry): its instructions, then where it
+    /// goes (`goto`, `leave`).
+    fn member(&mut self, bi: usize, start: u64, insns: &[Packed]) {
+        self.bi = bi;
+        let head = self.heads[bi];
+        self.b.switch_to_block(head);
+        // Entered from the function's entry or from other members: any register the region
+        // writes may differ from the hart's copy here.
+        self.dirty = self.written;
+        let tx = self;
+        let mut delta = start;
+        let last = insns.len() - 1;
+        let mut end = None;
+        for (k, i) in insns.iter().enumerate() {
+            let next_delta = delta.wrapping_add(i.len());
+            let (rd, imm) = (i.rd(), i.imm() as i64);
+            let a = tx.get(i.rs1());
+            let bv = tx.get(i.rs2());
+            if tx.instr && super::cov::logged(i.op()) {
+                // Cmplog, as the interpreter's logging handler: before the compare executes.
+                let pc = tx.pc(delta);
+                let y = if matches!(i.op(), Op::Slti | Op::Sltiu) { tx.imm(imm) } else { bv };
+                super::cov::emit_cmp(&mut tx.b, tx.h, tx.ctx, pc, a, y);
+            }
+            let v: Option<Value> = match i.op() {
+                Op::Lui => Some(tx.imm(imm)),
+                Op::Auipc => Some(tx.pc(delta.wrapping_add(imm as u64))),
+                Op::Jal => {
+                    let link = tx.pc(next_delta);
+                    tx.set(rd, link);
+                    // Inside a block, a jal to the same page continues the block there.
+                    let target = delta.wrapping_add(imm as u64);
+                    if k == last {
+                        end = Some(End::To(target));
+                    }
+                    delta = target;
+                    None
+                }
+                Op::Jalr => {
+                    let t = tx.b.ins().iadd_imm_s(a, imm);
+                    let t = tx.b.ins().band_imm_s(t, !1);
+                    let link = tx.pc(next_delta);
+                    tx.set(rd, link);
+                    if k == last {
+                        end = Some(End::Dynamic(t));
+                    }
+                    None
+                }
+                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                    let cc = match i.op() {
+                        Op::Beq => IntCC::Equal,
+                        Op::Bne => IntCC::NotEqual,
+                        Op::Blt => IntCC::SignedLessThan,
+                        Op::Bge => IntCC::SignedGreaterThanOrEqual,
+                        Op::Bltu => IntCC::UnsignedLessThan,
+                        _ => IntCC::UnsignedGreaterThanOrEqual,
+                    };
+                    let c = tx.b.ins().icmp(cc, a, bv);
+                    if k == last {
+                        end = Some(End::Branch(c, delta.wrapping_add(imm as u64), next_delta));
+                    }
+                    None
+                }
+                Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu => {
+                    let (n, s) = match i.op() {
+                        Op::Lb => (1, true),
+                        Op::Lh => (2, true),
+                        Op::Lw => (4, true),
+                        Op::Ld => (8, false),
+                        Op::Lbu => (1, false),
+                        Op::Lhu => (2, false),
+                        _ => (4, false),
+                    };
+                    tx.load(k, i, delta, n, s);
+                    None
+                }
+                Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
+                    let n = match i.op() {
+                        Op::Sb => 1,
+                        Op::Sh => 2,
+                        Op::Sw => 4,
+                        _ => 8,
+                    };
+                    tx.store(k, i, delta, n);
+                    None
+                }
+                Op::Addi => Some(tx.b.ins().iadd_imm_s(a, imm)),
+                Op::Slti => Some(cmp(&mut tx.b, IntCC::SignedLessThan, a, Some(imm), bv)),
+                Op::Sltiu => Some(cmp(&mut tx.b, IntCC::UnsignedLessThan, a, Some(imm), bv)),
+                Op::Xori => Some(tx.b.ins().bxor_imm_s(a, imm)),
+                Op::Ori => Some(tx.b.ins().bor_imm_s(a, imm)),
+                Op::Andi => Some(tx.b.ins().band_imm_s(a, imm)),
+                Op::Slli => Some(tx.b.ins().ishl_imm_s(a, imm & 63)),
+                Op::Srli => Some(tx.b.ins().ushr_imm_s(a, imm & 63)),
+                Op::Srai => Some(tx.b.ins().sshr_imm_s(a, imm & 63)),
+                Op::Add => Some(tx.b.ins().iadd(a, bv)),
+                Op::Sub => Some(tx.b.ins().isub(a, bv)),
+                // Cranelift masks shift amounts to the type's width, as RISC-V does.
+                Op::Sll => Some(tx.b.ins().ishl(a, bv)),
+                Op::Slt => Some(cmp(&mut tx.b, IntCC::SignedLessThan, a, None, bv)),
+                Op::Sltu => Some(cmp(&mut tx.b, IntCC::UnsignedLessThan, a, None, bv)),
+                Op::Xor => Some(tx.b.ins().bxor(a, bv)),
+                Op::Srl => Some(tx.b.ins().ushr(a, bv)),
+                Op::Sra => Some(tx.b.ins().sshr(a, bv)),
+                Op::Or => Some(tx.b.ins().bor(a, bv)),
+                Op::And => Some(tx.b.ins().band(a, bv)),
+                Op::Addiw => {
+                    let s = tx.b.ins().iadd_imm_s(a, imm);
+                    let s = tx.b.ins().ireduce(I32, s);
+                    Some(tx.b.ins().sextend(I64, s))
+                }
+                Op::Slliw => Some(tx.word(a, bv, |b, a, _| b.ins().ishl_imm_s(a, imm & 31))),
+                Op::Srliw => Some(tx.word(a, bv, |b, a, _| b.ins().ushr_imm_s(a, imm & 31))),
+                Op::Sraiw => Some(tx.word(a, bv, |b, a, _| b.ins().sshr_imm_s(a, imm & 31))),
+                Op::Addw => Some(tx.word(a, bv, |b, a, c| b.ins().iadd(a, c))),
+                Op::Subw => Some(tx.word(a, bv, |b, a, c| b.ins().isub(a, c))),
+                Op::Sllw => Some(tx.word(a, bv, |b, a, c| b.ins().ishl(a, c))),
+                Op::Srlw => Some(tx.word(a, bv, |b, a, c| b.ins().ushr(a, c))),
+                Op::Sraw => Some(tx.word(a, bv, |b, a, c| b.ins().sshr(a, c))),
+                op @ (Op::Mul | Op::Mulh | Op::Mulhsu | Op::Mulhu | Op::Div | Op::Divu | Op::Rem | Op::Remu
+                | Op::Mulw | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw) => Some(tx.muldiv(op, a, bv)),
+                Op::Fence => None,
+                op => {
+                    debug_assert!(!super::region::translated(op), "{op:?} is translated above");
+                    let n = tx.exec(k, delta);
+                    if k == last {
+                        end = Some(End::Dynamic(n));
+                    }
+                    None
+                }
+            };
+            if let Some(v) = v {
+                tx.set(rd, v);
+            }
+            if i.op() != Op::Jal {
+                delta = next_delta;
+            }
+        }
+        // A block cut at its size limit or the page end goes on with the next instruction.
+        let end = end.unwrap_or(End::To(delta));
+        let ret = tx.b.use_var(tx.ret);
+        let after = tx.b.ins().iadd_imm_s(ret, insns.len() as i64);
+        match end {
+            End::To(d) => tx.goto(d, after),
+            End::Dynamic(pc) => tx.leave(pc, after),
+            End::Branch(c, taken, fall) => {
+                let t = tx.b.create_block();
+                let f = tx.b.create_block();
+                tx.b.ins().brif(c, t, &[], f, &[]);
+                tx.b.switch_to_block(t);
+                tx.b.seal_block(t);
+                tx.goto(taken, after);
+                tx.b.switch_to_block(f);
+                tx.b.seal_block(f);
+                tx.goto(fall, after);
+            }
+        }
+    }
 }
 
 /// `a < b` (or `a < imm`) as 0/1.

@@ -1,0 +1,132 @@
+//! Regions: the decoded blocks compiled together as one function.
+//!
+//! A region starts at a hot block (its entry) and takes in the blocks that direct branches and
+//! `jal`s (or falling through) reach from it, as long as they lie in the same guest page and
+//! the decode cache already holds them. Everything a region contains therefore comes from one
+//! decoded page, which the decode cache drops as a whole (a write to the frame, `fence.i`, a
+//! cache reset), so the region's code is dropped with its entry block and can never run a
+//! block that no longer exists. Every pc in it is the entry pc plus a constant, as for single
+//! blocks, so its code stays shareable by content (`cache`): the key is the members' offsets
+//! from the entry and their instructions.
+//!
+//! With coverage or cmplog on, regions are single blocks (the instrumentation counts edges
+//! between blocks outside compiled code).
+use crate::hart::decode_cache::{Block, Page};
+use crate::hart::packed::Packed;
+use crate::isa::Op;
+
+/// At most this many blocks and instructions per region: compile time grows with the size,
+/// and a hot loop rarely needs more.
+pub(crate) const MAX_BLOCKS: usize = 24;
+pub(crate) const MAX_INSNS: usize = 256;
+
+/// One block of a region: its start as an offset from the entry pc, and the block.
+#[derive(Clone, Copy)]
+pub(crate) struct Member {
+    pub delta: u64,
+    pub block: Block,
+}
+
+impl Member {
+    pub fn insns(&self) -> &[Packed] {
+        // SAFETY: members are blocks of a live decoded page (see `form`); a region's blocks
+        // live as long as its entry block.
+        unsafe { &(*self.block).insns }
+    }
+}
+
+/// Whether the translator emits `op` itself; the others run through their interpreter
+/// handler (`helpers::exec`) and choose the next pc at run time.
+pub(crate) fn translated(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Lui | Auipc | Jal | Jalr | Beq | Bne | Blt | Bge | Bltu | Bgeu | Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu | Sb
+            | Sh | Sw | Sd | Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai | Add | Sub | Sll | Slt
+            | Sltu | Xor | Srl | Sra | Or | And | Addiw | Slliw | Srliw | Sraiw | Addw | Subw | Sllw | Srlw
+            | Sraw | Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw | Divw | Divuw | Remw
+            | Remuw | Fence
+    )
+}
+
+/// The offset from the entry of the block's last instruction, for a block starting at
+/// `delta` (a block follows in-page `jal`s, so it is not a straight run).
+pub(crate) fn last_delta(insns: &[Packed], delta: u64) -> u64 {
+    let mut d = delta;
+    for i in &insns[..insns.len() - 1] {
+        d = if i.op() == Op::Jal { d.wrapping_add(i.imm() as i64 as u64) } else { d.wrapping_add(i.len()) };
+    }
+    d
+}
+
+/// Where the block starting at `delta` goes next, as offsets from the entry, when that is
+/// known at compile time: a branch's two targets, a `jal`'s target, or the next instruction
+/// after a block cut at its size limit or the page end. `jalr` and instructions run by their
+/// interpreter handler decide at run time (none).
+pub(crate) fn successors(insns: &[Packed], delta: u64) -> [Option<u64>; 2] {
+    let l = insns.last().expect("a block has at least one instruction");
+    let d = last_delta(insns, delta);
+    let imm = l.imm() as i64 as u64;
+    match l.op() {
+        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+            [Some(d.wrapping_add(imm)), Some(d.wrapping_add(l.len()))]
+        }
+        Op::Jal => [Some(d.wrapping_add(imm)), None],
+        Op::Jalr => [None, None],
+        op if translated(op) => [Some(d.wrapping_add(l.len())), None],
+        _ => [None, None],
+    }
+}
+
+/// A block whose F/D instructions outnumber the rest stays interpreted: compiled code runs
+/// each F/D instruction through its interpreter handler with the cached registers stored
+/// before and reloaded after, which costs more than the interpreter's own dispatch (nbody-gc:
+/// 86 MIPS compiled against 238 interpreted). The interpreter is exact, so this changes speed
+/// only.
+pub(crate) fn mostly_fp(insns: &[Packed]) -> bool {
+    2 * insns.iter().filter(|i| i.op().is_fp()).count() > insns.len()
+}
+
+/// The region entered at `entry` (page offset `off0`): the entry first, then the blocks of
+/// `page` reachable from it, breadth first. `page` is None (or `single` set) for a one-block
+/// region.
+pub(crate) fn form(page: Option<&Page>, entry: Block, off0: u64, single: bool) -> Vec<Member> {
+    let mut members = vec![Member { delta: 0, block: entry }];
+    let Some(page) = page else { return members };
+    if single {
+        return members;
+    }
+    // Only blocks that ran at least an eighth as often as the entry (interpreted, so far):
+    // cold paths (error handling, rare cases) would only add compile time.
+    // SAFETY: as in `Member::insns`.
+    let entry_hits = unsafe { (*entry).jit.hits } as u64;
+    let mut total = members[0].insns().len();
+    let mut i = 0;
+    while i < members.len() {
+        let m = members[i];
+        for s in successors(m.insns(), m.delta).into_iter().flatten() {
+            if members.len() >= MAX_BLOCKS || members.iter().any(|m| m.delta == s) {
+                continue;
+            }
+            // In the same page: the target's page offset, computed without wrapping past it.
+            let off = off0.wrapping_add(s);
+            if off >= 0x1000 {
+                continue;
+            }
+            let Some(b) = page.block_at(off) else { continue };
+            // SAFETY: as in `Member::insns`.
+            if 8 * unsafe { (*b).jit.hits } as u64 <= entry_hits.saturating_sub(1) {
+                continue;
+            }
+            let member = Member { delta: s, block: b };
+            let n = member.insns().len();
+            if total + n > MAX_INSNS || mostly_fp(member.insns()) {
+                continue;
+            }
+            total += n;
+            members.push(member);
+        }
+        i += 1;
+    }
+    members
+}
