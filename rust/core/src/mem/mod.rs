@@ -11,9 +11,11 @@
 //!
 //! When the overlay passes [`OVERLAY_MAX`] entries it is folded into the tree (path copying as
 //! before, once for many frames), so an enclave that writes thousands of pages ends up with a
-//! private tree whose frames it writes in place. A clone folds the source's overlay into the
-//! clone's tree, so the memory of a template (a clone) never carries an overlay and each fork
-//! of it starts with an empty one.
+//! private tree whose frames it writes in place. A memory whose tree root nobody shares (not a
+//! fork, or a fork past its first fold) has no overlay at all: new frames go straight into the
+//! tree, so lookups (every TLB refill) do not search a list first. A clone folds the source's
+//! overlay into the clone's tree, so the memory of a template (a clone) never carries an
+//! overlay and each fork of it starts with an empty one.
 //!
 //! Copy-on-write is exact: a frame is written in place only when this memory is its only owner
 //! (an overlay frame with one reference, or a tree frame with one reference under nodes that
@@ -43,6 +45,11 @@ pub const MAX_PPN: u64 = 1 << (FANOUT_BITS * LEVELS);
 /// linear search over the list stays a few nanoseconds.
 pub const OVERLAY_MAX: usize = 32;
 
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A sparse physical address space of frames.
 pub struct PhysMem {
     tree: Tree,
@@ -51,11 +58,15 @@ pub struct PhysMem {
     /// has one).
     over: Vec<(u64, Option<Arc<Frame>>)>,
     frames: usize,
+    /// A new value, unique process-wide, whenever a frame of this memory is created, replaced
+    /// (copy on write) or removed, and for each new memory (clones included): whoever saw the
+    /// same generation before, on any memory, knows it is this memory and its frames then.
+    generation: u64,
 }
 
 impl Default for PhysMem {
     fn default() -> Self {
-        PhysMem { tree: Tree::default(), over: Vec::new(), frames: 0 }
+        PhysMem { tree: Tree::default(), over: Vec::new(), frames: 0, generation: next_generation() }
     }
 }
 
@@ -63,7 +74,7 @@ impl Clone for PhysMem {
     /// Shares every frame. The clone's tree takes the source's overlay in (the source keeps
     /// its own), so a clone starts without an overlay.
     fn clone(&self) -> Self {
-        let mut m = PhysMem { tree: self.tree.clone(), over: self.over.clone(), frames: self.frames };
+        let mut m = PhysMem { tree: self.tree.clone(), over: self.over.clone(), frames: self.frames, generation: next_generation() };
         m.fold();
         m
     }
@@ -83,6 +94,11 @@ impl PhysMem {
     /// Number of frames present.
     pub fn frames(&self) -> usize {
         self.frames
+    }
+
+    /// Changes with every frame creation, replacement and removal (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Entries in the overlay (private frames written since the last fold).
@@ -143,6 +159,11 @@ impl PhysMem {
         } else if let Some(p) = self.tree.private_mut(ppn) {
             (p, false)
         } else {
+            let unique = self.tree.root_unique();
+            if unique && !self.over.is_empty() {
+                // What shared the tree is gone: the overlay would only lengthen every lookup.
+                self.fold();
+            }
             let mut f = match self.tree.get(ppn) {
                 Some(old) => pool::copy_of(old),
                 None => {
@@ -151,13 +172,22 @@ impl PhysMem {
                 }
             };
             let p = Arc::get_mut(&mut f).expect("private") as *mut Frame;
-            self.over.push((ppn, Some(f)));
-            if self.over.len() > OVERLAY_MAX {
-                // Moves the `Arc`s, not the frames: `p` stays valid.
-                self.fold();
+            if unique {
+                // Nobody shares the root (not a fork, or one whose overlay was folded): the
+                // frame goes straight into the tree, path copying only nodes still shared.
+                *self.tree.slot_mut(ppn) = Some(f);
+            } else {
+                self.over.push((ppn, Some(f)));
+                if self.over.len() > OVERLAY_MAX {
+                    // Moves the `Arc`s, not the frames: `p` stays valid.
+                    self.fold();
+                }
             }
             (p, true)
         };
+        if fresh {
+            self.generation = next_generation();
+        }
         // SAFETY: `data` points into a frame that this memory alone owns (one reference, held
         // by the overlay or by private tree nodes); the only other access path to it is through
         // `&mut self`, which the returned borrow holds.
@@ -207,13 +237,20 @@ impl PhysMem {
                 if self.tree.get(ppn).is_none() {
                     return false;
                 }
-                self.over.push((ppn, None));
-                if self.over.len() > OVERLAY_MAX {
-                    self.fold();
+                if self.tree.root_unique() {
+                    if let Some(f) = self.tree.slot_mut(ppn).take() {
+                        pool::give(f);
+                    }
+                } else {
+                    self.over.push((ppn, None));
+                    if self.over.len() > OVERLAY_MAX {
+                        self.fold();
+                    }
                 }
             }
         }
         self.frames -= 1;
+        self.generation = next_generation();
         true
     }
 }
@@ -266,6 +303,56 @@ mod tests {
         assert_eq!(m.present_in(63, 4096), vec![63, 64, 4095]);
         assert_eq!(m.present_in(65, 4095), Vec::<u64>::new());
         assert_eq!(m.present_in(MAX_PPN, u64::MAX), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn generation_moves_exactly_when_a_frame_is_created_replaced_or_removed() {
+        let mut a = PhysMem::default();
+        let g0 = a.generation();
+        a.get_mut(3).unwrap().0[0] = 1;
+        let g1 = a.generation();
+        assert_ne!(g0, g1, "created");
+        a.get_mut(3).unwrap().0[0] = 2;
+        assert_eq!(a.generation(), g1, "written in place");
+        let _ = a.get(3);
+        let mut b = a.clone();
+        assert_eq!(a.generation(), g1, "cloning does not move the source's frames");
+        assert!(b.generation() != g1 && b.generation() != g0, "another memory never shares a value");
+        let gb = b.generation();
+        b.get_mut(3).unwrap().0[0] = 3;
+        assert_ne!(b.generation(), gb, "copied on write");
+        a.get_mut(3).unwrap().0[0] = 4;
+        assert_ne!(a.generation(), g1, "the source copies too: b holds its frame");
+        let g2 = a.generation();
+        assert!(!a.remove(9));
+        assert_eq!(a.generation(), g2, "nothing removed");
+        assert!(a.remove(3));
+        assert_ne!(a.generation(), g2, "removed");
+    }
+
+    /// A memory nobody shares keeps no overlay (every refill would search it first), and
+    /// copy-on-write stays exact when it writes straight into its tree.
+    #[test]
+    fn an_unshared_memory_writes_into_its_tree_and_still_copies_shared_frames() {
+        let mut a = PhysMem::default();
+        for ppn in 0..(OVERLAY_MAX as u64 * 3) {
+            a.get_mut(ppn).unwrap().0[0] = 1;
+            assert_eq!(a.overlay_len(), 0, "ppn {ppn}");
+        }
+        let b = a.clone();
+        let (f, fresh) = a.get_mut(5).unwrap();
+        assert!(fresh, "shared with b: copied");
+        f[0] = 9;
+        assert_eq!(a.overlay_len(), 1, "a shared tree takes the overlay");
+        assert_eq!((a.get(5).unwrap()[0], b.get(5).unwrap()[0]), (9, 1));
+        drop(b);
+        let (f, fresh) = a.get_mut(7).unwrap();
+        assert!(!fresh, "b is gone: a owns every frame again");
+        f[0] = 8;
+        assert!(a.get_mut(1000).unwrap().1);
+        assert_eq!(a.overlay_len(), 0, "the overlay was folded once the tree was a's alone");
+        assert_eq!((a.get(5).unwrap()[0], a.get(7).unwrap()[0], a.frames()), (9, 8, OVERLAY_MAX * 3 + 1));
+        assert!(a.remove(7) && a.get(7).is_none() && a.overlay_len() == 0);
     }
 
     #[test]

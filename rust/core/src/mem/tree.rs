@@ -27,6 +27,22 @@ fn index(ppn: u64, level: u32) -> usize {
     ((ppn >> (FANOUT_BITS * level)) as usize) & (FANOUT - 1)
 }
 
+/// `Arc::get_mut` without its compare-and-swap, which costs more than the rest of a TLB refill
+/// (seven of them per store miss). Sound here because no `Weak` of a node or frame is ever
+/// made (nothing in the crate calls `Arc::downgrade`): with `&mut` to the only strong
+/// reference, nobody else can reach the value or make a new reference to it. The acquire fence
+/// pairs with the release decrement of whoever dropped the last other reference, so their
+/// reads of the value happen before our writes.
+#[inline(always)]
+pub(super) fn unique_mut<T>(a: &mut Arc<T>) -> Option<&mut T> {
+    if Arc::strong_count(a) != 1 || Arc::weak_count(a) != 0 {
+        return None;
+    }
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: see above: this `Arc` is the value's only reference and we hold it mutably.
+    Some(unsafe { &mut *(Arc::as_ptr(a) as *mut T) })
+}
+
 #[derive(Clone)]
 pub(super) struct Tree {
     root: Arc<Node>,
@@ -76,15 +92,21 @@ impl Tree {
     /// it (nothing is copied; None otherwise). A fork's tree is shared at its root, so for a
     /// fork this returns at the first test.
     pub(super) fn private_mut(&mut self, ppn: u64) -> Option<*mut Frame> {
-        let mut node = Arc::get_mut(&mut self.root)?;
+        let mut node = unique_mut(&mut self.root)?;
         let mut level = LEVELS - 1;
         loop {
             match node {
-                Node::Inner(children) => node = Arc::get_mut(children[index(ppn, level)].as_mut()?)?,
-                Node::Leaf(frames) => return Arc::get_mut(frames[index(ppn, 0)].as_mut()?).map(|f| f as *mut Frame),
+                Node::Inner(children) => node = unique_mut(children[index(ppn, level)].as_mut()?)?,
+                Node::Leaf(frames) => return unique_mut(frames[index(ppn, 0)].as_mut()?).map(|f| f as *mut Frame),
             }
             level -= 1;
         }
+    }
+
+    /// Whether no other tree shares this one's root (then a changed slot copies only the
+    /// nodes below it that are shared).
+    pub(super) fn root_unique(&mut self) -> bool {
+        unique_mut(&mut self.root).is_some()
     }
 
     /// The slot for `ppn`, with every node on the path made private to this tree.
