@@ -30,7 +30,9 @@ impl Hart {
     }
 
     /// [`Hart::translate`], also saying whether the translation may be cached in the TLB
-    /// (false when a PMP boundary lies inside the page: only these bytes were checked).
+    /// (false when a PMP boundary lies inside the page: only these bytes were checked). Inlined
+    /// into the refill paths: without paging (M-mode, the user machine) it is a few compares.
+    #[inline(always)]
     fn translate_pmp(&mut self, va: u64, access: Access, bus: &mut Bus) -> Result<(u64, bool), Trap> {
         let s = self.csr.mstatus;
         let prv = if access != Access::Fetch && s & mstatus::MPRV != 0 {
@@ -40,22 +42,10 @@ impl Hart {
         };
         let pa = if prv == Priv::M || self.csr.satp >> 60 == 0 {
             va
+        } else if let Some(pa) = self.walk_fast(va, access, prv) {
+            pa
         } else {
-            let regime = Regime {
-                root_ppn: self.csr.satp & ((1 << 44) - 1),
-                user: prv == Priv::U,
-                sum: s & mstatus::SUM != 0,
-                mxr: s & mstatus::MXR != 0,
-            };
-            let pmp = &self.pmp;
-            // Page-table reads are S-level implicit loads: PMP applies to them too.
-            let read_pte = |pa: u64| {
-                if pa & 7 != 0 || !pmp.check_range(pa, 8, Access::Load, Priv::S) {
-                    return None;
-                }
-                bus.read_u64(pa)
-            };
-            sv39::walk(va, access, regime, read_pte).map(|leaf| leaf.pa).map_err(|c| Trap::new(c, va))?
+            self.walk(va, access, prv, bus)?
         };
         if !self.pmp.enforce {
             return Ok((pa, true));
@@ -66,6 +56,97 @@ impl Hart {
             Verdict::Bytes if access != Access::Fetch => Ok((pa, false)),
             _ => Err(Trap::new(access_fault(access), va)),
         }
+    }
+
+    /// The common TLB refill under Sv39 in a few dozen host instructions, or `None` for
+    /// [`Hart::walk`] to decide. It applies when the last walk of `va`'s 2 MiB region is
+    /// remembered (`tlb::Upper`) and its two pointer PTEs still hold the values read then (so
+    /// a full walk would reach the same leaf table; a PTE changed in place, even without
+    /// `sfence.vma`, is seen as before), the leaf table's frame is cached, PMP is off, and the
+    /// leaf PTE is a plain valid 4 KiB leaf granting the access. Anything else (every fault
+    /// included) takes the full walk, which remains the one definition of the result.
+    #[inline(always)]
+    fn walk_fast(&self, va: u64, access: Access, prv: Priv) -> Option<u64> {
+        if self.pmp.enforce || ((va as i64) << 25 >> 25) as u64 != va {
+            return None;
+        }
+        let u = self.tlb.upper(va >> 21)?;
+        // SAFETY: the remembered PTE addresses point into page-table frames, which stay live
+        // while the entry's tag matches (flushes and frame changes drop it with them).
+        let same = u.ptes.iter().all(|&(at, v)| u64::from_le(unsafe { (at as *const u64).read() }) == v);
+        if !same {
+            return None;
+        }
+        let pte_pa = u.table + ((va >> 12) & 0x1ff) * 8;
+        let base = self.tlb.pt_frame(pte_pa >> PAGE_SHIFT)?;
+        // SAFETY: a cached page-table frame (as above); the aligned word lies inside it.
+        let pte = u64::from_le(unsafe { (base.add((pte_pa & PAGE_MASK) as usize) as *const u64).read() });
+        let need = sv39::PTE_V
+            | sv39::PTE_A
+            | match access {
+                Access::Load => sv39::PTE_R,
+                Access::Store => sv39::PTE_R | sv39::PTE_W | sv39::PTE_D,
+                Access::Fetch => sv39::PTE_X,
+            };
+        if pte & need != need || pte & sv39::PTE_RESERVED != 0 || pte & (sv39::PTE_R | sv39::PTE_W) == sv39::PTE_W {
+            return None;
+        }
+        let user_page = pte & sv39::PTE_U != 0;
+        let ok = if prv == Priv::U {
+            user_page
+        } else {
+            !user_page || (self.csr.mstatus & mstatus::SUM != 0 && access != Access::Fetch)
+        };
+        ok.then(|| sv39::next_table(pte) | (va & PAGE_MASK))
+    }
+
+    /// The Sv39 walk of `va` at effective privilege `prv` (S or U), through the TLB's cache of
+    /// page-table frames; a walk that reached the leaf table is remembered for
+    /// [`Hart::walk_fast`].
+    #[inline(never)]
+    fn walk(&mut self, va: u64, access: Access, prv: Priv, bus: &mut Bus) -> Result<u64, Trap> {
+        let s = self.csr.mstatus;
+        let regime = Regime {
+            root_ppn: self.csr.satp & ((1 << 44) - 1),
+            user: prv == Priv::U,
+            sum: s & mstatus::SUM != 0,
+            mxr: s & mstatus::MXR != 0,
+        };
+        let (pmp, tlb) = (&self.pmp, &mut self.tlb);
+        // The PTEs read: (host address, value).
+        let mut seen = [(0u64, 0u64); 3];
+        let mut reads = 0;
+        // Page-table reads are S-level implicit loads: PMP applies to them too. They read RAM
+        // as `Bus::read_u64` would.
+        let read_pte = |pa: u64| {
+            if pa & 7 != 0 || !pmp.check_range(pa, 8, Access::Load, Priv::S) {
+                return None;
+            }
+            let ppn = pa >> PAGE_SHIFT;
+            let base = match tlb.pt_frame(ppn) {
+                Some(b) => b,
+                None => {
+                    let b = bus.frame(pa, false)?.base as *const u8;
+                    tlb.fill_pt(ppn, b);
+                    b
+                }
+            };
+            // SAFETY: a live frame of this bus (a cached one is dropped whenever a read entry
+            // to it would be); the aligned word lies inside it.
+            let at = unsafe { base.add((pa & PAGE_MASK) as usize) } as u64;
+            let pte = u64::from_le(unsafe { (at as *const u64).read() });
+            if reads < 3 {
+                seen[reads] = (at, pte);
+            }
+            reads += 1;
+            Some(pte)
+        };
+        let r = sv39::walk(va, access, regime, read_pte);
+        if reads == 3 {
+            // Three reads: the first two were pointers to the leaf table.
+            self.tlb.fill_upper(va >> 21, [seen[0], seen[1]], sv39::next_table(seen[1].1));
+        }
+        r.map(|leaf| leaf.pa).map_err(|c| Trap::new(c, va))
     }
 
     /// Loads `N` bytes (1, 2, 4, 8) at `va`, zero-extended.

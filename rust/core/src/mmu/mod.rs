@@ -10,6 +10,8 @@ mod cow_tests;
 pub mod pmp;
 pub mod sv39;
 pub(crate) mod tlb;
+#[cfg(test)]
+mod walk_tests;
 
 pub use tlb::Tlb;
 

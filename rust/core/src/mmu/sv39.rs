@@ -14,7 +14,7 @@ pub const PTE_U: u64 = 1 << 4;
 pub const PTE_A: u64 = 1 << 6;
 pub const PTE_D: u64 = 1 << 7;
 /// Bits 63:54: reserved (no Svpbmt, no Svnapot), must be zero.
-const PTE_RESERVED: u64 = 0xffc0_0000_0000_0000;
+pub const PTE_RESERVED: u64 = 0xffc0_0000_0000_0000;
 const PPN_MASK: u64 = (1 << 44) - 1;
 
 /// The translation regime the walk runs under.
@@ -27,6 +27,11 @@ pub struct Regime {
     /// mstatus.SUM and mstatus.MXR.
     pub sum: bool,
     pub mxr: bool,
+}
+
+/// The physical address of the table a pointer PTE points to.
+pub fn next_table(pte: u64) -> u64 {
+    ((pte >> 10) & PPN_MASK) << 12
 }
 
 /// A successful walk: the physical address and the leaf PTE (for permission caching).
@@ -79,7 +84,7 @@ pub fn walk(
             return Err(page_fault(access));
         }
         level -= 1;
-        table = ((pte >> 10) & PPN_MASK) << 12;
+        table = next_table(pte);
     };
     let allowed = match access {
         Access::Fetch => pte & PTE_X != 0,

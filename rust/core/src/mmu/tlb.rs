@@ -14,6 +14,25 @@ const EPOCH_MASK: u64 = !((1 << EPOCH_SHIFT) - 1);
 const INVALID: u64 = u64::MAX;
 /// Read fills remembered between flushes (a short run touches fewer pages than this).
 const RECENT: usize = 32;
+/// Page-table frames remembered for the walker (root, a few middle and leaf tables).
+const PT_FRAMES: usize = 16;
+/// Upper halves of recent walks remembered (one per 2 MiB of virtual space).
+const UPPERS: usize = 8;
+
+/// The two pointer PTEs (levels 2 and 1) a walk of some 2 MiB virtual region read: where they
+/// are (host address of each PTE word), the values read, and the leaf table they lead to. A
+/// later walk in the region re-reads both words and, if they still hold these values, goes
+/// straight to the leaf table: the same PTE values give the same walk, so a PTE changed in
+/// place, even without `sfence.vma`, is seen as before.
+#[derive(Clone, Copy)]
+pub(crate) struct Upper {
+    /// `(va >> 21) | epoch`, or `INVALID`.
+    tag: u64,
+    pub ptes: [(u64, u64); 2],
+    pub table: u64,
+}
+
+const NO_UPPER: Upper = Upper { tag: INVALID, ptes: [(0, 0); 2], table: 0 };
 
 /// `repr(C)`: compiled code (`jit`) reads `tag` at offset 0 and `addend` at offset 8.
 #[derive(Clone, Copy)]
@@ -42,6 +61,16 @@ pub struct Tlb {
     mask: usize,
     /// Current epoch, pre-shifted into the tag's top bits; never all ones.
     pub epoch: u64,
+    /// Host addresses of the frames holding page tables the walker read, direct-mapped by
+    /// physical page: `(ppn | epoch, base)`. They follow the read entries' rules (gone with a
+    /// flush, with `drop_reads_to` of their page, with `release`), so a cached frame is as
+    /// valid as a read entry; the walker still reads every PTE from it, so a PTE changed in
+    /// place is seen at once, as before. Saves a bus lookup (RAM check and frame-tree walk)
+    /// per PTE: three per refill under Sv39.
+    pt: [(u64, u64); PT_FRAMES],
+    /// Upper walk levels by 2 MiB virtual region, with the same lifetime as `pt` (their PTE
+    /// addresses point into page-table frames).
+    upper: [Upper; UPPERS],
 }
 
 impl Default for Tlb {
@@ -55,6 +84,8 @@ impl Default for Tlb {
             recent_n: 0,
             mask: 0,
             epoch: 0,
+            pt: [(INVALID, 0); PT_FRAMES],
+            upper: [NO_UPPER; UPPERS],
         }
     }
 }
@@ -78,14 +109,21 @@ impl Tlb {
         unsafe { *self.write.get_unchecked(self.slot(vpn)) }
     }
 
+    #[inline(always)]
     fn grow(&mut self) {
         if self.mask == 0 {
-            self.read = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
-            self.write = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
-            self.write_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
-            self.read_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
-            self.mask = TLB_ENTRIES - 1;
+            self.grow_tables();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_tables(&mut self) {
+        self.read = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
+        self.write = vec![EMPTY; TLB_ENTRIES].into_boxed_slice();
+        self.write_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
+        self.read_ppn = vec![INVALID; TLB_ENTRIES].into_boxed_slice();
+        self.mask = TLB_ENTRIES - 1;
     }
 
     /// Drops every entry and the tables' memory (they grow again on the next fill).
@@ -105,6 +143,8 @@ impl Tlb {
         if self.epoch == EPOCH_MASK {
             self.read.fill(EMPTY);
             self.write.fill(EMPTY);
+            self.pt = [(INVALID, 0); PT_FRAMES];
+            self.upper = [NO_UPPER; UPPERS];
             self.epoch = 0;
         }
     }
@@ -129,6 +169,13 @@ impl Tlb {
     /// copied on write), in place, without a flush. False if it cannot tell which entries those
     /// are (more than [`RECENT`] fills since the last flush): the caller must flush.
     pub fn drop_reads_to(&mut self, ppn: u64) -> bool {
+        let pt = &mut self.pt[ppn as usize % PT_FRAMES];
+        if pt.0 & !EPOCH_MASK == ppn {
+            *pt = (INVALID, 0);
+        }
+        // An upper walk may point into this frame (even one no longer in `pt`); which ones is
+        // not worth tracking on this rare path.
+        self.upper = [NO_UPPER; UPPERS];
         if self.recent_n > RECENT {
             return false;
         }
@@ -142,6 +189,32 @@ impl Tlb {
         true
     }
 
+    /// The host address of page-table frame `ppn`, if cached since the last flush.
+    #[inline(always)]
+    pub fn pt_frame(&self, ppn: u64) -> Option<*const u8> {
+        let (tag, base) = self.pt[ppn as usize % PT_FRAMES];
+        (tag == self.tag(ppn)).then_some(base as *const u8)
+    }
+
+    /// Caches the frame at `base` as page-table page `ppn` (a RAM frame, shared or zero).
+    pub fn fill_pt(&mut self, ppn: u64, base: *const u8) {
+        self.pt[ppn as usize % PT_FRAMES] = (self.tag(ppn), base as u64);
+    }
+
+    /// The upper walk levels cached for the 2 MiB region `region` (`va >> 21`).
+    #[inline(always)]
+    pub(crate) fn upper(&self, region: u64) -> Option<Upper> {
+        let u = self.upper[region as usize % UPPERS];
+        (u.tag == self.tag(region)).then_some(u)
+    }
+
+    /// Caches a walk's two pointer PTEs `(host address, value)` for region `region`; `table`
+    /// is the leaf table they lead to. Their frames must be in the page-table frame cache.
+    pub(crate) fn fill_upper(&mut self, region: u64, ptes: [(u64, u64); 2], table: u64) {
+        self.upper[region as usize % UPPERS] = Upper { tag: self.tag(region), ptes, table };
+    }
+
+    #[inline]
     pub fn fill_read(&mut self, va: u64, ppn: u64, base: *mut u8) {
         self.grow();
         let vpn = va >> 12;
@@ -154,6 +227,7 @@ impl Tlb {
         self.recent_n = (self.recent_n + 1).min(RECENT + 1);
     }
 
+    #[inline]
     pub fn fill_write(&mut self, va: u64, ppn: u64, base: *mut u8) {
         self.grow();
         let vpn = va >> 12;
