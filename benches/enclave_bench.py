@@ -11,8 +11,13 @@
    * ``mem``: a load/add/store walk over a 2 MiB array with a stride of one page plus 8 bytes,
      so every access is on another page (7 instructions an iteration); the 512 pages fit the
      1024-entry TLB, so this measures memory access through warm translations;
-   * ``mem-tlb``: the same walk over 8 MiB: 2048 pages overflow the TLB, so nearly every access
-     refills it (a page walk in the enclave, none on the user machine).
+   * ``mem-tlb``: the same walk over 8 MiB: 2048 pages overflow the 1024-entry TLB
+     (``mmu::tlb::TLB_ENTRIES``; grow ``SIZES`` with it if it grows), so every load and every
+     store refills it: a page walk in the enclave, none on the user machine. The walker, like
+     a hardware page-walk cache, remembers the two upper levels of its last walk per 2 MiB
+     region and re-reads them before use, so an enclave refill still reads three PTEs from
+     memory but takes the short path when they are unchanged. ``cargo run --release -p
+     pltvm-core --example tlb_miss`` runs the same walk on the native path (for profiling).
 
    The two sides run alternately (enclave first on even rounds, the user machine first on odd
    ones), so drift in the machine's load hits both alike. Each figure is the best of the rounds
