@@ -11,7 +11,7 @@
 //! whose current frames are both in the class therefore still hold equal bytes, and a switch
 //! between them costs a few pointer compares. A party that wrote its page has a new frame, not
 //! in the class: that switch compares (and copies) as before and starts a new class.
-use super::consts::PAGE;
+use super::consts::{KBUFFER, PAGE};
 use super::enclave::Enclave;
 use super::ipc::write_phys;
 use crate::mem::Frame;
@@ -37,13 +37,18 @@ impl KbClass {
         })
     }
 
-    /// Adds `e`'s current print frame. Holding it makes it shared: the write TLB entries that
-    /// point into it are dropped, so the enclave's next store there copies it first.
+    /// Adds `e`'s current print frame. Holding it makes it shared: no write TLB entry may point
+    /// into it any more, so that the enclave's next store there copies it first. Only the entry
+    /// for `KBUFFER`'s page can: the monitor maps an enclave's print frame at that one VA (every
+    /// way of building an enclave does, and an enclave cannot map pages itself). When that entry
+    /// is live the TLB is flushed (an epoch bump; scanning the whole write table for the frame
+    /// cost a thousand entries). Usually it is not: a print ends with `OCALL_SYS_WRITE`, whose
+    /// store of the final NUL flushes the TLB already.
     fn add(&mut self, e: &mut Enclave) {
-        let ppn = e.kbuffer_pa >> 12;
-        let f = e.bus.mem.get(ppn).cloned();
-        if f.is_some() {
-            e.hart.tlb.drop_writes_to(ppn);
+        let f = e.bus.mem.get(e.kbuffer_pa >> 12).cloned();
+        let vpn = KBUFFER >> 12;
+        if f.is_some() && e.hart.tlb.write_entry(vpn).tag == e.hart.tlb.tag(vpn) {
+            e.hart.flush_tlb();
         }
         self.frames.push(f);
     }
