@@ -26,6 +26,7 @@
 //!   log is full (`CMPLOG_CAP`, which a loop reaches quickly) or with cmplog off, a compare
 //!   costs one load and a not-taken branch.
 use super::Ctx;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use crate::hart::cov::CMPLOG_CAP;
 use crate::hart::decode_cache::Block;
 use crate::hart::Hart;
@@ -46,14 +47,26 @@ pub(crate) struct CovCtx {
     cmp_room: u64,
     /// The block being run (its link to itself is the self-loop edge).
     block: Block,
+    /// The hit map's first cell (null without coverage) and its length - 1, so the chaining
+    /// loop counts an edge without going through the hart's `Coverage`.
+    map: *const AtomicU8,
+    mask: usize,
 }
 
 impl CovCtx {
     /// The state for entering `block` on hart `h` (all zero without coverage).
     #[inline(always)]
     pub(crate) fn new(h: &Hart, block: Block) -> CovCtx {
-        let cmp_room = h.cov.as_ref().is_some_and(|c| c.cmplog_enabled() && c.cmps().len() < CMPLOG_CAP);
-        CovCtx { loop_cell: std::ptr::null_mut(), cmp_room: cmp_room as u64, block }
+        match &h.cov {
+            None => CovCtx { loop_cell: std::ptr::null_mut(), cmp_room: 0, block, map: std::ptr::null(), mask: 0 },
+            Some(c) => CovCtx {
+                loop_cell: std::ptr::null_mut(),
+                cmp_room: (c.cmplog_enabled() && c.cmps().len() < CMPLOG_CAP) as u64,
+                block,
+                map: c.hits().as_mut_ptr() as *const AtomicU8,
+                mask: c.hits().len() - 1,
+            },
+        }
     }
 }
 
@@ -72,11 +85,15 @@ fn cmp_room_offset() -> i32 {
 /// The chaining loop enters compiled block `to` through a link with edge id `edge`: count the
 /// edge, as the run loop would when following that link, and make `to` the running block.
 #[inline(always)]
-pub(crate) fn chain(h: &Hart, ctx: &mut Ctx, to: Block, edge: u32) {
-    if let Some(c) = &h.cov {
-        c.hit(edge);
-        ctx.cov.block = to;
-        ctx.cov.loop_cell = std::ptr::null_mut();
+pub(crate) fn chain(_h: &Hart, ctx: &mut Ctx, to: Block, edge: u32) {
+    let c = &mut ctx.cov;
+    if !c.map.is_null() {
+        // SAFETY: `map` is the first of `mask + 1` cells of the hart's hit map, which its
+        // `Coverage` keeps alive for the whole run (`HitMap::bump`, the same count).
+        let cell = unsafe { &*c.map.add(edge as usize & c.mask) };
+        cell.store(cell.load(Relaxed).saturating_add(1), Relaxed);
+        c.block = to;
+        c.loop_cell = std::ptr::null_mut();
     }
 }
 
