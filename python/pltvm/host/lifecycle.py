@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from .. import _core
+from ..attest import Report
 from .driver import Binding, Device, Record, Region, close_dev, current_output, device_of, err, int_arg, log, open_dev
 from .structs import (NAME_LEN, NORMAL_ENCLAVE, RETURN_USER_RELAY_PAGE, SERVER_ENCLAVE, SHADOW_ENCLAVE, U64_END,
                       PLenclave, elf_args, enclave_args, penglai_enclave_attest_param, penglai_enclave_user_param)
@@ -239,8 +240,6 @@ def PLenclave_attest(PLenclave_: Optional[PLenclave], nonce: int) -> int:
     if report is None:
         err("LIB: ioctl attest enclave is failed ret -1 \n")
         return -1
-    from ..attest import Report
-
     PLenclave_.attest_param.report = Report.from_bytes(report).to_report_t()  # type: ignore[union-attr]
     return 0
 
