@@ -6,6 +6,9 @@
 
 use pltvm_core::isa::{decode, Insn, Op};
 
+mod support;
+use support::rng::Rng;
+
 fn ins(op: Op, rd: u8, rs1: u8, rs2: u8, imm: i32, len: u8) -> Insn {
     Insn { op, rd, rs1, rs2, len, imm }
 }
@@ -371,15 +374,9 @@ fn display_examples() {
 // Sweeps
 // ---------------------------------------------------------------------------------------------
 
-/// A small deterministic PRNG (xorshift64*), so the sweeps need no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
+/// 32 bits of the shared deterministic stream (its high half), so the sweeps need no dependency.
+fn next_u32(rng: &mut Rng) -> u32 {
+    (rng.next() >> 32) as u32
 }
 
 /// Re-encodes a decoded (legal) instruction as a 32-bit word, written from the base-ISA
@@ -520,7 +517,7 @@ fn all_16bit_values() {
 fn random_and_structured_32bit_values() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..1_000_000 {
-        let raw = rng.next() | 3;
+        let raw = next_u32(&mut rng) | 3;
         let d = decode(raw);
         assert_eq!(d.len, 4);
         if d.op == Op::Illegal {
@@ -533,7 +530,7 @@ fn random_and_structured_32bit_values() {
         for f3 in 0..8u32 {
             for f7 in 0..128u32 {
                 for _ in 0..4 {
-                    let other = rng.next() & 0x01ff_8f80; // rs2, rs1, rd
+                    let other = next_u32(&mut rng) & 0x01ff_8f80; // rs2, rs1, rd
                     let raw = (f7 << 25) | (f3 << 12) | (opc << 2) | 3 | other;
                     let d = decode(raw);
                     assert_eq!(d.len, 4);

@@ -9,19 +9,8 @@ use pltvm_core::hart::csr::num;
 use pltvm_core::jit::{self, Engine};
 use pltvm_core::machine::{Exit, Machine, RAM_BASE};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod support;
+use support::rng::Rng;
 
 // --- Encodings (RV64I and the two compressed branches). ---
 fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {

@@ -4,17 +4,8 @@ use pltvm_core::device::console::Console;
 use pltvm_core::hart::csr::num;
 use pltvm_core::machine::{Exit, Machine, RAM_BASE};
 
-/// xorshift64*: a deterministic stream, so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+mod support;
+use support::rng::Rng;
 
 fn random_image(rng: &mut Rng, words: usize) -> Vec<u8> {
     let mut image = Vec::with_capacity(words * 4);

@@ -18,16 +18,11 @@ fn target(name: &str, engine: Engine) -> Arc<Target> {
         .expect("target")
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+// pltvm-core's test stream (a file of its integration tests' support module).
+#[allow(dead_code)]
+#[path = "../../core/tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Random bytes, after records the parser understands (tags V, N, S) or fuzz-hang's trigger.
 fn inputs(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {

@@ -1,8 +1,11 @@
-//! Shared by the monitor integration tests: a small RV64 assembler (what hand-written enclaves
-//! need, nothing more), an ELF64 writer for one RWX segment, and enclave parameters.
+//! Shared by the integration tests: a small RV64 assembler (what hand-written enclaves need,
+//! nothing more), an ELF64 writer for one RWX segment, enclave parameters, and (`rng`) the
+//! deterministic random stream of the random-program and sweep tests.
 //!
 //! Each test file includes this with `mod support;`, so not every file uses every helper.
 #![allow(dead_code)]
+
+pub mod rng;
 
 use pltvm_core::monitor::consts::{DEFAULT_STACK_SIZE, NORMAL_ENCLAVE, SBI_EXT_PENGLAI_ENCLAVE, SHADOW_ENCLAVE};
 use pltvm_core::monitor::enclave::CreateParams;
