@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import struct
 import sys
 from typing import Any, Callable, Optional, Union
 
@@ -14,6 +15,7 @@ __all__ = [
     "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_BUDGET", "EXIT_HALT", "EXIT_FAULT_OTHER",
     "exit_status", "size_arg", "count_arg", "threads_arg", "err", "out", "resolve_enclave",
     "print_stats", "add_demo_arguments", "serve_gdb", "MAGIC_SHM_VALUE", "MAGIC_RELAY_PAGE_VALUE",
+    "demo_shm", "demo_relay_page",
 ]
 
 EXIT_FAILED = 1
@@ -30,6 +32,32 @@ MAGIC_RELAY_PAGE_VALUE = 22222
 
 _SIGNALS = {0: 7, 4: 7, 6: 7, 2: 4, 3: 5, 1: 11, 5: 11, 7: 11, 12: 11, 13: 11, 15: 11}
 """Exception cause -> signal number (SIGBUS 7, SIGILL 4, SIGTRAP 5, SIGSEGV 11)."""
+
+
+def demo_shm(size: int) -> tuple[int, Any]:
+    """``PLenclave_shmget`` + ``PLenclave_shmat`` as the SDK's host demos do them: returns the
+    segment id and its mapping, whose first int is MAGIC_SHM_VALUE when it could be attached
+    (the mapping is then a memoryview; a failed call's value is passed on as the C demo would)."""
+    from .. import host as H
+
+    shmid = H.PLenclave_shmget(size)
+    shm = H.PLenclave_shmat(shmid, 0)
+    if isinstance(shm, memoryview):
+        struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+    return shmid, shm
+
+
+def demo_relay_page(size: int) -> tuple[int, Any]:
+    """``PLenclave_schrodinger_get`` + ``PLenclave_schrodinger_at`` as the SDK's host demos do
+    them: returns the relay page's id and mapping, whose first int is MAGIC_RELAY_PAGE_VALUE when
+    it could be mapped (a memoryview then)."""
+    from .. import host as H
+
+    mm_id = H.PLenclave_schrodinger_get(size)
+    mm = H.PLenclave_schrodinger_at(mm_id, 0)
+    if isinstance(mm, memoryview):
+        struct.pack_into("<i", mm, 0, MAGIC_RELAY_PAGE_VALUE)
+    return mm_id, mm
 
 
 def exit_status(reason: str, code: Optional[int] = None, cause: Optional[int] = None) -> int:

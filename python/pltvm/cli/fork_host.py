@@ -22,9 +22,9 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    MAGIC_RELAY_PAGE_VALUE,
-    MAGIC_SHM_VALUE,
     add_demo_arguments,
+    demo_relay_page,
+    demo_shm,
     out,
 )
 
@@ -93,10 +93,7 @@ def _create_enclave(i: int, fd: int, eid: int, shmid: int, shm_offset: int, shm_
     enclave.user_param.eid = eid
     H.PLenclave_set_shm(enclave, shmid, shm_offset, shm_size)
     enclave.eid = eid
-    mm_arg_id = H.PLenclave_schrodinger_get(MM_ARG_SIZE)
-    mm_arg = H.PLenclave_schrodinger_at(mm_arg_id, 0)
-    if isinstance(mm_arg, memoryview):
-        struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
+    mm_arg_id, mm_arg = demo_relay_page(MM_ARG_SIZE)
     enclave.user_param.name = b"test-enclave%d" % i
     ok = True
     if not stop.is_set():
@@ -138,10 +135,7 @@ def run_fork_host(path: str, threads: int = 1, sigint: Any = None) -> int:
         params = H.enclave_args()
         H.PLenclave_init(enclave)
         H.enclave_args_init(params)
-        shmid = H.PLenclave_shmget(SHM_SIZE)
-        shm = H.PLenclave_shmat(shmid, 0)
-        if isinstance(shm, memoryview):
-            struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+        shmid, _ = demo_shm(SHM_SIZE)
         params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
         params.type = H.SHADOW_ENCLAVE
         if H.PLenclave_create(enclave, enclave_file, params) < 0:

@@ -7,7 +7,7 @@ import argparse
 import struct
 from typing import Any, List, Optional
 
-from .common import MAGIC_RELAY_PAGE_VALUE, MAGIC_SHM_VALUE, err, out, resolve_enclave
+from .common import demo_relay_page, demo_shm, err, out, resolve_enclave
 
 __all__ = ["COMMANDS", "add_parsers", "main", "run_test_caller"]
 
@@ -114,15 +114,10 @@ def run_test_caller(caller: str, server: str, server1: Optional[str] = None) -> 
         params = H.enclave_args()
         H.enclave_args_init(params)
         params.name = b"test-caller"
-        shmid = H.PLenclave_shmget(SHM_SIZE)
-        shm = H.PLenclave_shmat(shmid, 0)
+        shmid, shm = demo_shm(SHM_SIZE)
         if isinstance(shm, memoryview):
-            struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
             params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
-        mm_id = H.PLenclave_schrodinger_get(MM_ARG_SIZE)
-        mm = H.PLenclave_schrodinger_at(mm_id, 0)
-        if isinstance(mm, memoryview):
-            struct.pack_into("<i", mm, 0, MAGIC_RELAY_PAGE_VALUE)
+        mm_id, mm = demo_relay_page(MM_ARG_SIZE)
         if H.PLenclave_create(e, f, params) < 0:
             out("host: failed to create caller_enclave\n")
         else:

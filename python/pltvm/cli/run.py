@@ -18,9 +18,9 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    MAGIC_RELAY_PAGE_VALUE,
-    MAGIC_SHM_VALUE,
     add_demo_arguments,
+    demo_relay_page,
+    demo_shm,
     err,
     out,
     resolve_enclave,
@@ -197,15 +197,9 @@ def _create_enclave(i: int, enclave_file: Any, stop: threading.Event) -> bool:
     H.PLenclave_init(enclave)
     H.enclave_args_init(params)
 
-    shmid = H.PLenclave_shmget(SHM_SIZE)
-    shm = H.PLenclave_shmat(shmid, 0)
-    if isinstance(shm, memoryview):
-        struct.pack_into("<i", shm, 0, MAGIC_SHM_VALUE)
+    shmid, shm = demo_shm(SHM_SIZE)
     params.shmid, params.shm_offset, params.shm_size = shmid, 0, SHM_SIZE
-    mm_arg_id = H.PLenclave_schrodinger_get(MM_ARG_SIZE)
-    mm_arg = H.PLenclave_schrodinger_at(mm_arg_id, 0)
-    if isinstance(mm_arg, memoryview):
-        struct.pack_into("<i", mm_arg, 0, MAGIC_RELAY_PAGE_VALUE)
+    mm_arg_id, mm_arg = demo_relay_page(MM_ARG_SIZE)
     params.name = b"test-enclave%d" % i
 
     ok = finished = True
