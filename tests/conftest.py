@@ -361,6 +361,24 @@ def write_elf(tmp_path: Path):  # type: ignore[no-untyped-def]
     return _write
 
 
+def interrupt_fuzz_cli(args: Sequence[str], cwd: Path) -> tuple[int, str]:
+    """Start ``python -m pltvm fuzz ARGS``, send SIGINT once it reports its first ``NEW`` input,
+    and return its exit status and its whole stderr."""
+    import signal
+
+    p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", *args], stderr=subprocess.PIPE, text=True,
+                         cwd=cwd)
+    assert p.stderr is not None
+    lines = []
+    for line in p.stderr:
+        lines.append(line)
+        if "NEW" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    _, rest = p.communicate(timeout=60)
+    return p.returncode, "".join(lines) + rest
+
+
 def run_cli(*args: str, input: Optional[bytes] = None, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m pltvm ARGS`` and capture its output (bytes)."""
     return subprocess.run(

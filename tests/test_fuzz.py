@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import interrupt_fuzz_cli
 from pltvm.fuzz import FuzzError, Fuzzer, parse_dict, run_one
 
 MAGIC4 = struct.pack("<I", 0x4D5A4C50)
@@ -221,19 +222,8 @@ def test_cli_invalid_elf_exits_2(tmp_path: Path) -> None:
 
 
 def test_cli_ctrl_c_exits_72_and_keeps_the_corpus(tmp_path: Path) -> None:
-    import signal
-
     corpus = tmp_path / "c"
-    p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), "-seed=2",
-                          "-max_total_time=120"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    assert p.stderr is not None
-    lines = []
-    for line in p.stderr:
-        lines.append(line)
-        if "NEW" in line:
-            break
-    p.send_signal(signal.SIGINT)
-    _, rest = p.communicate(timeout=60)
-    assert p.returncode == 72, "".join(lines) + rest
-    assert "interrupted" in rest and "Done " in rest and "Traceback" not in rest
+    status, stderr = interrupt_fuzz_cli(["fuzz-parser", str(corpus), "-seed=2", "-max_total_time=120"], tmp_path)
+    assert status == 72, stderr
+    assert "interrupted" in stderr and "Done " in stderr and "Traceback" not in stderr
     assert len(list(corpus.iterdir())) >= 1

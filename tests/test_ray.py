@@ -19,6 +19,7 @@ import pytest
 ray: Any = pytest.importorskip("ray")
 
 import pltvm  # noqa: E402
+from conftest import interrupt_fuzz_cli  # noqa: E402
 from pltvm import attest  # noqa: E402
 from pltvm.fuzz import FuzzError, Fuzzer  # noqa: E402
 from pltvm.ray import EnclavePool, PoolError, RayClusterError, Replica, Result  # noqa: E402
@@ -279,22 +280,11 @@ def test_cli_ray_campaign_writes_corpus_and_findings_locally(cluster: str, tmp_p
 
 
 def test_cli_ray_campaign_ctrl_c_exits_72_and_keeps_the_corpus(cluster: str, tmp_path: Path) -> None:
-    import signal
-
     corpus = tmp_path / "c"
-    p = subprocess.Popen([sys.executable, "-m", "pltvm", "fuzz", "fuzz-parser", str(corpus), f"-ray={cluster}",
-                          "-jobs=2", "-seed=2", "-max_total_time=120"], stderr=subprocess.PIPE, text=True,
-                         cwd=tmp_path)
-    assert p.stderr is not None
-    lines = []
-    for line in p.stderr:
-        lines.append(line)
-        if "NEW" in line:
-            break
-    p.send_signal(signal.SIGINT)
-    _, rest = p.communicate(timeout=60)
-    assert p.returncode == 72, "".join(lines) + rest
-    assert "interrupted" in rest and "Done " in rest and "Traceback" not in rest
+    status, stderr = interrupt_fuzz_cli(["fuzz-parser", str(corpus), f"-ray={cluster}", "-jobs=2", "-seed=2",
+                                         "-max_total_time=120"], tmp_path)
+    assert status == 72, stderr
+    assert "interrupted" in stderr and "Done " in stderr and "Traceback" not in stderr
     assert len(list(corpus.iterdir())) >= 1
 
 
