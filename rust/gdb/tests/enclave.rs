@@ -6,11 +6,14 @@ use gdbstub::target::ext::breakpoints::SwBreakpoint;
 use pltvm_core::monitor::consts::{fid, DEFAULT_STACK_SIZE, NORMAL_ENCLAVE, SBI_EXT_PENGLAI_ENCLAVE};
 use pltvm_core::monitor::enclave::CreateParams;
 use pltvm_core::monitor::run::{BufferHost, Entry};
+use pltvm_core::monitor::test_support::{addi, elf, lui};
 use pltvm_core::monitor::{Config, Monitor};
 use pltvm_gdb::enclave::{EnclaveDebuggee, Ended};
 use pltvm_gdb::target::DebugTarget;
 use pltvm_gdb::Debuggee;
-use std::path::Path;
+
+mod support;
+use support::{bundled, cont};
 
 fn params(name: &[u8]) -> CreateParams {
     let mut n = [0u8; 16];
@@ -18,25 +21,11 @@ fn params(name: &[u8]) -> CreateParams {
     CreateParams { name: n, kind: NORMAL_ENCLAVE, stack_size: DEFAULT_STACK_SIZE, shm: None, persistency: None }
 }
 
-fn bundled(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/pltvm/enclaves").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// `hello` in hello-world.elf (guest/demos/hello-world: main calls hello, which prints
 /// "hello world!" and returns 0 with EAPP_RETURN).
 const HELLO: u64 = 0x1086;
 
-fn cont<D: Debuggee>(t: &mut DebugTarget<'_, D>) -> Stop<u64> {
-    if let Some(s) = t.step_one() {
-        return s;
-    }
-    loop {
-        if let Some(s) = t.run_chunk(1000) {
-            return s;
-        }
-    }
-}
 
 #[test]
 fn breakpoint_inside_the_enclave_then_its_print_and_exit_value() {
@@ -50,13 +39,13 @@ fn breakpoint_inside_the_enclave_then_its_print_and_exit_value() {
         assert!(!t.hist.enabled());
         assert!(t.hist.why_off().unwrap().contains("enclaves are not checkpointed"));
         assert!(matches!(t.add_sw_breakpoint(HELLO, 2), Ok(true)));
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
         assert_eq!(t.d.hart().pc, HELLO);
         // memory through the enclave's page table: the code at `hello`
         let mut code = [0u8; 2];
         assert_eq!(t.read_virtual(HELLO, &mut code), 2);
         assert_ne!(code, [0, 0]);
-        assert_eq!(cont(&mut t), Stop::Exited(0));
+        assert_eq!(cont(&mut t, 1000), Stop::Exited(0));
         t.end();
     }
     assert_eq!(d.ended, Some(Ended::Exited(0)));
@@ -64,52 +53,26 @@ fn breakpoint_inside_the_enclave_then_its_print_and_exit_value() {
     assert_eq!(host.0, b"hello world!\n");
 }
 
-fn li(rd: u32, imm: i32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rd << 7) | 0x13
-}
 
-/// A minimal enclave ELF: one RWX PT_LOAD at 0x1000 holding `code`.
-fn elf(code: &[u32]) -> Vec<u8> {
-    let seg: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let mut f = vec![0u8; 0x1000];
-    f[..4].copy_from_slice(b"\x7fELF");
-    f[4] = 2;
-    f[5] = 1;
-    f[6] = 1;
-    f[16..18].copy_from_slice(&2u16.to_le_bytes());
-    f[18..20].copy_from_slice(&243u16.to_le_bytes());
-    f[20..24].copy_from_slice(&1u32.to_le_bytes());
-    f[24..32].copy_from_slice(&0x1000u64.to_le_bytes());
-    f[32..40].copy_from_slice(&64u64.to_le_bytes());
-    f[52..54].copy_from_slice(&64u16.to_le_bytes());
-    f[54..56].copy_from_slice(&56u16.to_le_bytes());
-    f[56..58].copy_from_slice(&1u16.to_le_bytes());
-    let ph = 64;
-    f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
-    f[ph + 4..ph + 8].copy_from_slice(&7u32.to_le_bytes());
-    for (at, v) in [(8, 0x1000u64), (16, 0x1000), (24, 0x1000), (32, seg.len() as u64), (40, seg.len() as u64)] {
-        f[ph + at..ph + at + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    f.extend_from_slice(&seg);
-    f
+
+/// a0 = 100, a1 = 7: OCALL 100 to the host; then a0 = the answer + 1 and a load from address 0
+/// (a page fault at 0x101c: the monitor destroys the enclave, gdb gets SIGSEGV).
+fn ocall_then_fault() -> [u32; 8] {
+    [
+        lui(16, (SBI_EXT_PENGLAI_ENCLAVE as u32 + 0x800) >> 12),
+        addi(16, 16, (SBI_EXT_PENGLAI_ENCLAVE & 0xfff) as i32),
+        addi(17, 0, fid::OCALL as i32),
+        addi(10, 0, 100),
+        addi(11, 0, 7),
+        0x0000_0073,                 // ecall
+        addi(10, 10, 1),
+        (3 << 12) | (5 << 7) | 0x03, // ld t0, 0(zero)
+    ]
 }
 
 #[test]
 fn a_host_ocall_is_answered_while_gdb_steps_and_a_fault_is_a_signal() {
-    // a0 = 100, a1 = 7: OCALL 100 to the host; then a0 = the answer + 1 and a load from
-    // address 0 (a page fault: the monitor destroys the enclave, gdb gets SIGSEGV).
-    let lui_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 + 0x800) & 0xffff_f000) | (16 << 7) | 0x37;
-    let addi_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 & 0xfff) << 20) | (16 << 15) | (16 << 7) | 0x13;
-    let code = [
-        lui_a6,
-        addi_a6,
-        li(17, fid::OCALL as i32),
-        li(10, 100),
-        li(11, 7),
-        0x0000_0073,                                  // ecall
-        (1 << 20) | (10 << 15) | (10 << 7) | 0x13,    // addi a0, a0, 1
-        (3 << 12) | (5 << 7) | 0x03,                  // ld t0, 0(zero)
-    ];
+    let code = ocall_then_fault();
     let monitor = Monitor::new(Config::default());
     let cell = monitor.create(&elf(&code), &params(b"ocall")).unwrap();
     cell.try_inner().unwrap().as_mut().unwrap().user_ocalls = vec![100];
@@ -128,9 +91,9 @@ fn a_host_ocall_is_answered_while_gdb_steps_and_a_fault_is_a_signal() {
     assert_eq!(t.d.hart().x[10], 41, "the handler's answer is in a0");
     assert_eq!(t.step_one(), None);
     assert_eq!(t.d.hart().x[10], 42);
-    let s = cont(&mut t);
+    let s = cont(&mut t, 1000);
     assert_eq!(s, Stop::Signal(gdbstub::common::Signal::SIGSEGV));
-    assert_eq!(cont(&mut t), s, "a destroyed enclave is not run again");
+    assert_eq!(cont(&mut t, 1000), s, "a destroyed enclave is not run again");
     t.end();
     drop(t);
     assert!(matches!(d.ended, Some(Ended::Fault { cause: 13, pc: 0x101c, .. })), "{:?}", d.ended);
@@ -142,18 +105,7 @@ fn a_host_ocall_is_answered_while_gdb_steps_and_a_fault_is_a_signal() {
 fn a_fault_replayed_from_a_fresh_instance_shows_the_registers_before_the_faulting_instruction() {
     // The program above: its host OCALL answer (41) is on the tape, so the replay neither asks
     // the handler again nor differs; gdb then sees a0 = 42 and pc at the faulting load.
-    let lui_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 + 0x800) & 0xffff_f000) | (16 << 7) | 0x37;
-    let addi_a6 = ((SBI_EXT_PENGLAI_ENCLAVE as u32 & 0xfff) << 20) | (16 << 15) | (16 << 7) | 0x13;
-    let code = [
-        lui_a6,
-        addi_a6,
-        li(17, fid::OCALL as i32),
-        li(10, 100),
-        li(11, 7),
-        0x0000_0073,
-        (1 << 20) | (10 << 15) | (10 << 7) | 0x13,
-        (3 << 12) | (5 << 7) | 0x03,
-    ];
+    let code = ocall_then_fault();
     let image = elf(&code);
     let monitor = Monitor::new(Config::default());
     let fresh = || {
@@ -179,14 +131,14 @@ fn a_fault_replayed_from_a_fresh_instance_shows_the_registers_before_the_faultin
         .with_respawn(pltvm_gdb::enclave::Respawn { slot: &slot, make });
     {
         let mut t = DebugTarget::new(&mut d);
-        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
+        assert_eq!(cont(&mut t, 1000), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
         let h = t.d.hart();
         assert_eq!((h.pc, h.x[10], h.x[5]), (0x101c, 42, 0), "before the load, not after a trap");
         // The enclave's own memory, through its page table: the faulting instruction.
         let mut insn = [0u8; 4];
         assert_eq!(t.read_virtual(0x101c, &mut insn), 4);
         assert_eq!(u32::from_le_bytes(insn), code[7]);
-        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV), "reported again, not re-run");
+        assert_eq!(cont(&mut t, 1000), Stop::Signal(gdbstub::common::Signal::SIGSEGV), "reported again, not re-run");
         assert_eq!(t.d.hart().pc, 0x101c);
         t.end();
     }
@@ -205,8 +157,8 @@ fn a_replay_that_does_not_reach_the_fault_is_not_shown_as_if_it_did() {
     // and gdb sees only the fault pc, not a state the fault never had.
     let load = (3 << 12) | (5 << 7) | 0x03; // ld t0, 0(zero)
     let monitor = Monitor::new(Config::default());
-    let cell = monitor.create(&elf(&[li(10, 1), load]), &params(b"a")).unwrap();
-    let other = elf(&[0x0080_006f, li(11, 2), load]); // j +8
+    let cell = monitor.create(&elf(&[addi(10, 0, 1), load]), &params(b"a")).unwrap();
+    let other = elf(&[0x0080_006f, addi(11, 0, 2), load]); // j +8
     let slot = std::sync::OnceLock::new();
     let make = Box::new(|| monitor.create(&other, &params(b"b")).map(|c| (c, Entry::Start { relay: None })).map_err(|e| e.to_string()));
     let mut host = BufferHost::default();
@@ -216,7 +168,7 @@ fn a_replay_that_does_not_reach_the_fault_is_not_shown_as_if_it_did() {
         .with_respawn(pltvm_gdb::enclave::Respawn { slot: &slot, make });
     {
         let mut t = DebugTarget::new(&mut d);
-        assert_eq!(cont(&mut t), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
+        assert_eq!(cont(&mut t, 1000), Stop::Signal(gdbstub::common::Signal::SIGSEGV));
         let h = t.d.hart();
         assert_eq!((h.pc, h.x[10], h.x[11]), (0x1004, 0, 0), "the fault pc, no made-up registers");
         t.end();

@@ -10,24 +10,10 @@ use pltvm_fuzz::{Fault, Outcome, Runner, Target};
 use pltvm_gdb::enclave::{EnclaveDebuggee, Ended, Respawn};
 use pltvm_gdb::target::DebugTarget;
 use pltvm_gdb::Debuggee;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-fn bundled(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/pltvm/enclaves").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn cont<D: Debuggee>(t: &mut DebugTarget<'_, D>) -> Stop<u64> {
-    if let Some(s) = t.step_one() {
-        return s;
-    }
-    loop {
-        if let Some(s) = t.run_chunk(1 << 12) {
-            return s;
-        }
-    }
-}
+mod support;
+use support::{bundled, cont};
 
 /// The fuzzer's own outcome for `input`.
 fn fuzzer_says(t: &Arc<Target>, input: &[u8]) -> (Outcome, u64) {
@@ -80,7 +66,7 @@ fn a_crash_stops_at_the_pc_the_fuzzer_reports_with_the_registers_before_it() {
         // Before the first instruction: the entry registers of an execution (a0/a1 = shm).
         let h = dt.d.hart();
         let first = (h.pc, h.x[10], h.x[11]);
-        let s = cont(dt);
+        let s = cont(dt, 1 << 12);
         let h = dt.d.hart();
         (first, s, h.pc, h.x)
     });
@@ -115,7 +101,7 @@ fn a_deferred_target_continues_from_its_snapshot_and_crashes_where_the_fuzzer_sa
     let (Outcome::Crash(Fault { pc, tval, .. }), n) = fuzzer_says(&t, &input) else { panic!("the key crashes") };
     assert_eq!(tval, 0x5000_0000);
     let ((stop, at, key_regs), _, retired, _, printed) = under_gdb(&t, &input, |dt| {
-        let s = cont(dt);
+        let s = cont(dt, 1 << 12);
         let h = dt.d.hart();
         (s, h.pc, h.x.iter().filter(|&&v| v == table[0] as u64).count())
     });
@@ -124,7 +110,7 @@ fn a_deferred_target_continues_from_its_snapshot_and_crashes_where_the_fuzzer_sa
     assert!(key_regs >= 1, "the key is in a register before the store");
     assert!(printed.is_empty(), "the initialisation (its print) ran once, before the snapshot");
     // A wrong key: the input ends at the next pl_fuzz_input, as the fuzzer's does (exit 0).
-    let (stop, ended, ..) = under_gdb(&t, &[0, 1, 2, 3, 4], |dt| cont(dt));
+    let (stop, ended, ..) = under_gdb(&t, &[0, 1, 2, 3, 4], |dt| cont(dt, 1 << 12));
     assert_eq!((stop, ended), (Stop::Exited(0), Some(Ended::Exited(0))));
 }
 
@@ -133,7 +119,7 @@ fn a_hang_stops_once_with_sigxcpu_at_the_budget_then_runs_on() {
     let t = Target::with_init(&bundled("fuzz-hang.elf"), 64, 5_000, None).unwrap();
     assert_eq!(fuzzer_says(&t, b"HANG").0, Outcome::Timeout);
     let ((first, second_retired), _, retired, timed_out, _) = under_gdb(&t, b"HANG", |dt| {
-        let s = cont(dt);
+        let s = cont(dt, 1 << 12);
         let at = dt.d.hart().retired;
         // gdb may go on: the next continue is not stopped by the budget again
         for _ in 0..3 {
@@ -146,7 +132,7 @@ fn a_hang_stops_once_with_sigxcpu_at_the_budget_then_runs_on() {
     assert_eq!(retired, 5_000 + second_retired);
     assert_eq!(second_retired, 3000);
     // An input that does not hang exits under the budget: no SIGXCPU.
-    let (stop, ended, _, timed_out, _) = under_gdb(&t, b"abc", |dt| cont(dt));
+    let (stop, ended, _, timed_out, _) = under_gdb(&t, b"abc", |dt| cont(dt, 1 << 12));
     assert_eq!((stop, timed_out), (Stop::Exited((b'a' as u32 + b'b' as u32 + b'c' as u32) as u8), false));
     assert_eq!(ended, Some(Ended::Exited(((b'a' as u64 + b'b' as u64 + b'c' as u64) & 0xff) as u64)));
 }

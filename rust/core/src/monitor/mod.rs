@@ -479,8 +479,9 @@ impl Monitor {
     }
 }
 
-#[cfg(test)]
-mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod test_support;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
