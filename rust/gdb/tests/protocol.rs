@@ -2,88 +2,24 @@
 //! malformed ones (bad checksums, garbage, hostile numbers, oversized packets), Ctrl-C while
 //! the guest runs, and the exit status.
 use pltvm_core::machine::{Machine, RAM_BASE};
-use pltvm_gdb::{serve, Outcome};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use pltvm_gdb::Outcome;
+use std::io::Write;
 use std::thread;
 use std::time::Duration;
+
+mod support;
+use support::{packet, Client};
 
 /// `addi a0, a0, 1` then `j .-4`: an endless loop that counts.
 const LOOP: [u8; 8] = [0x13, 0x05, 0x15, 0x00, 0xf5, 0xbf, 0x01, 0x00];
 
-fn packet(body: &[u8]) -> Vec<u8> {
-    let sum = body.iter().fold(0u8, |a, b| a.wrapping_add(*b));
-    let mut p = vec![b'$'];
-    p.extend_from_slice(body);
-    p.extend_from_slice(format!("#{sum:02x}").as_bytes());
-    p
-}
-
-/// Undoes the protocol's run-length encoding: `X*n` is X repeated 1 + (n - 29) times.
-fn run_length_decode(body: &[u8]) -> String {
-    let mut out: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] == b'*' && i + 1 < body.len() {
-            let last = *out.last().unwrap();
-            out.extend(std::iter::repeat_n(last, (body[i + 1] - 29) as usize));
-            i += 2;
-        } else {
-            out.push(body[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-struct Client(TcpStream);
-
-impl Client {
-    /// Reads one reply packet's body (acks skipped).
-    fn reply(&mut self) -> String {
-        self.reply_or_closed().expect("stub closed the connection")
-    }
-
-    fn reply_or_closed(&mut self) -> Option<String> {
-        let mut body = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            self.0.read_exact(&mut b).ok()?;
-            if b[0] == b'$' {
-                break;
-            }
-        }
-        loop {
-            self.0.read_exact(&mut b).unwrap();
-            if b[0] == b'#' {
-                let mut sum = [0u8; 2];
-                self.0.read_exact(&mut sum).unwrap();
-                self.0.write_all(b"+").unwrap();
-                return Some(run_length_decode(&body));
-            }
-            body.push(b[0]);
-        }
-    }
-
-    fn ask(&mut self, body: &[u8]) -> String {
-        self.0.write_all(&packet(body)).unwrap();
-        self.reply()
-    }
-}
-
 fn session(program: &[u8]) -> (Client, thread::JoinHandle<Result<Outcome, String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let program = program.to_vec();
-    let server = thread::spawn(move || {
+    support::session(move || {
         let mut m = Machine::bare(1 << 20, false);
         m.mem_write(RAM_BASE, &program);
-        let (conn, _) = listener.accept().unwrap();
-        serve(&mut m, conn, Box::new(|| false))
-    });
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    (Client(s), server)
+        m
+    })
 }
 
 #[test]
@@ -194,16 +130,12 @@ fn ctrl_c_stops_a_running_guest_and_the_exit_code_reaches_gdb() {
         0x23, 0xbe, 0xa2, 0xfe, // sd a0, -4(t0)
         0x6f, 0x00, 0x00, 0x00, // j .
     ];
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
+    let (mut c, server) = support::session(move || {
         let mut m = Machine::bare(1 << 20, false);
         m.mem_write(RAM_BASE, &exit);
         m.set_htif(RAM_BASE + 0x1000, None);
-        let (conn, _) = listener.accept().unwrap();
-        serve(&mut m, conn, Box::new(|| false))
+        m
     });
-    let mut c = Client(TcpStream::connect(addr).unwrap());
     assert_eq!(c.ask(b"c"), "W2a");
     assert_eq!(server.join().unwrap(), Ok(Outcome::Exited(42)));
 }

@@ -10,11 +10,12 @@ use gdbstub::target::ext::breakpoints::{HwWatchpoint, SwBreakpoint, WatchKind};
 use pltvm_core::device::console::Console;
 use pltvm_core::machine::{Machine, RAM_BASE};
 use pltvm_gdb::target::DebugTarget;
-use pltvm_gdb::{serve, Outcome};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use pltvm_gdb::Outcome;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+mod support;
+use support::{cont, session, Client};
 
 /// Bare M-mode, no compressed instructions (tests/debug has no toolchain dependency, so the
 /// words are here; source below):
@@ -84,17 +85,6 @@ fn state(t: &mut DebugTarget<'_, Machine>) -> State {
     State { steps: m.steps(), x: m.hart.x, pc: m.hart.pc, prv: m.hart.prv as u64, csrs, data }
 }
 
-/// Continues forward until something stops the guest.
-fn cont(t: &mut DebugTarget<'_, Machine>) -> Stop<u64> {
-    if let Some(s) = t.step_one() {
-        return s;
-    }
-    loop {
-        if let Some(s) = t.run_chunk(1000) {
-            return s;
-        }
-    }
-}
 
 const BEGIN: Stop<u64> = Stop::ReplayLog { tid: None, pos: ReplayLogPosition::Begin };
 
@@ -132,7 +122,7 @@ fn reverse_continue_stops_at_each_previous_breakpoint_hit_then_at_the_beginning(
     assert!(matches!(t.add_sw_breakpoint(MARK, 4), Ok(true)));
     let mut hits = Vec::new();
     for _ in 0..6 {
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
         hits.push(state(&mut t));
     }
     assert_eq!(hits.iter().map(|s| s.x[10]).collect::<Vec<_>>(), [8, 16, 24, 32, 40, 48]);
@@ -143,7 +133,7 @@ fn reverse_continue_stops_at_each_previous_breakpoint_hit_then_at_the_beginning(
     assert_eq!(t.reverse_cont(), Ok(BEGIN));
     assert_eq!((t.d.steps(), t.d.hart.pc), (0, RAM_BASE));
     for want in &hits {
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
         assert_eq!(&state(&mut t), want, "forward after reverse");
     }
 }
@@ -156,7 +146,7 @@ fn reverse_continue_stops_before_the_previous_write_to_a_watched_word() {
     assert!(matches!(t.add_hw_watchpoint(DATA + 8, 8, WatchKind::Write), Ok(true)));
     let stop = Stop::Watch { tid: (), kind: WatchKind::Write, addr: DATA + 8 };
     for n in [8u64, 16, 24] {
-        assert_eq!(cont(&mut t), stop);
+        assert_eq!(cont(&mut t, 1000), stop);
         // a forward watch stop comes after the write
         assert_eq!(state(&mut t).data[8..16], n.to_le_bytes());
     }
@@ -175,7 +165,7 @@ fn output_played_back_is_not_printed_again() {
     t.hist.interval = 30;
     assert!(matches!(t.add_sw_breakpoint(MARK + 4, 4), Ok(true)));
     for _ in 0..4 {
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
     }
     assert_eq!(&*out.0.lock().unwrap(), b"AAA");
     assert_eq!(t.reverse_cont(), Ok(Stop::SwBreak(())));
@@ -183,10 +173,10 @@ fn output_played_back_is_not_printed_again() {
     assert_eq!(t.reverse_cont(), Ok(Stop::SwBreak(())));
     assert_eq!(t.d.hart.x[10], 8);
     for _ in 0..3 {
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
     }
     assert_eq!(&*out.0.lock().unwrap(), b"AAA", "replayed writes stay on the tape");
-    assert_eq!(cont(&mut t), Stop::SwBreak(()));
+    assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
     assert_eq!(&*out.0.lock().unwrap(), b"AAAA", "past the recorded end, output is live again");
     t.end();
     drop(t);
@@ -237,7 +227,7 @@ fn a_change_in_the_past_replaces_the_future() {
     t.hist.interval = 20;
     assert!(matches!(t.add_sw_breakpoint(MARK, 4), Ok(true)));
     for _ in 0..3 {
-        assert_eq!(cont(&mut t), Stop::SwBreak(()));
+        assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
     }
     assert_eq!(t.reverse_cont(), Ok(Stop::SwBreak(())));
     assert_eq!(t.d.hart.x[10], 16);
@@ -246,7 +236,7 @@ fn a_change_in_the_past_replaces_the_future() {
     b.copy_from_slice(&100u64.to_le_bytes());
     use gdbstub::target::ext::base::single_register_access::SingleRegisterAccess;
     assert!(t.write_register((), pltvm_gdb::arch::Reg::X(10), &b).is_ok());
-    assert_eq!(cont(&mut t), Stop::SwBreak(()));
+    assert_eq!(cont(&mut t, 1000), Stop::SwBreak(()));
     assert_eq!(t.d.hart.x[10], 104);
     // back: where the change was made (the guest stood on the breakpoint), then the history
     // before the change
@@ -256,91 +246,38 @@ fn a_change_in_the_past_replaces_the_future() {
     assert_eq!(t.d.hart.x[10], 8);
 }
 
-/// Undoes the protocol's run-length encoding: `X*n` is X repeated 1 + (n - 29) times.
-fn run_length_decode(body: &[u8]) -> String {
-    let mut out: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] == b'*' && i + 1 < body.len() {
-            let last = *out.last().unwrap();
-            out.extend(std::iter::repeat_n(last, (body[i + 1] - 29) as usize));
-            i += 2;
-        } else {
-            out.push(body[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A reply packet's body (acks skipped).
-fn reply(s: &mut TcpStream) -> String {
-    let mut body = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        s.read_exact(&mut b).unwrap();
-        if b[0] == b'$' {
-            break;
-        }
-    }
-    loop {
-        s.read_exact(&mut b).unwrap();
-        if b[0] == b'#' {
-            let mut sum = [0u8; 2];
-            s.read_exact(&mut sum).unwrap();
-            s.write_all(b"+").unwrap();
-            return run_length_decode(&body);
-        }
-        body.push(b[0]);
-    }
-}
-
-fn ask(s: &mut TcpStream, body: &str) -> String {
-    let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
-    s.write_all(format!("${body}#{sum:02x}").as_bytes()).unwrap();
-    reply(s)
-}
-
 #[test]
 fn bs_and_bc_packets() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut m, _) = machine();
-        let (conn, _) = listener.accept().unwrap();
-        serve(&mut m, conn, Box::new(|| false))
-    });
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let features = ask(&mut s, "qSupported:swbreak+;hwbreak+");
+    let (mut s, server) = session(|| machine().0);
+    let features = s.ask("qSupported:swbreak+;hwbreak+");
     assert!(features.contains("ReverseStep+") && features.contains("ReverseContinue+"), "{features}");
-    assert_eq!(ask(&mut s, &format!("Z0,{MARK:x},4")), "OK");
-    assert!(ask(&mut s, "c").starts_with("T05"));
-    assert!(ask(&mut s, "c").starts_with("T05"));
-    assert_eq!(ask(&mut s, "pa"), "1000000000000000", "a0 = 16 at the second hit");
-    assert!(ask(&mut s, "bc").starts_with("T05"));
-    assert_eq!(ask(&mut s, "pa"), "0800000000000000", "a0 = 8 at the first");
-    let r = ask(&mut s, "bs");
+    assert_eq!(s.ask(&format!("Z0,{MARK:x},4")), "OK");
+    assert!(s.ask("c").starts_with("T05"));
+    assert!(s.ask("c").starts_with("T05"));
+    assert_eq!(s.ask("pa"), "1000000000000000", "a0 = 16 at the second hit");
+    assert!(s.ask("bc").starts_with("T05"));
+    assert_eq!(s.ask("pa"), "0800000000000000", "a0 = 8 at the first");
+    let r = s.ask("bs");
     assert!(r.starts_with("T05") || r == "S05", "{r}");
-    assert_eq!(ask(&mut s, "p20"), "2800008000000000", "one step back from mark: the bnez before it");
-    assert!(ask(&mut s, "bc").contains("replaylog:begin"));
+    assert_eq!(s.ask("p20"), "2800008000000000", "one step back from mark: the bnez before it");
+    assert!(s.ask("bc").contains("replaylog:begin"));
     let hex: String = b"checkpoints".iter().map(|b| format!("{b:02x}")).collect();
-    let out = ask(&mut s, &format!("qRcmd,{hex}"));
+    let out = s.ask(&format!("qRcmd,{hex}"));
     assert!(out.starts_with('O'), "{out}");
-    let _ = reply(&mut s); // OK after the console output
-    s.write_all(b"$k#6b").unwrap();
+    let _ = s.reply(); // OK after the console output
+    s.0.write_all(b"$k#6b").unwrap();
     assert_eq!(server.join().unwrap(), Ok(Outcome::Killed));
 }
 
 /// `monitor` output as text (the O packets before the final OK).
-fn monitor(s: &mut TcpStream, cmd: &str) -> String {
+fn monitor(s: &mut Client, cmd: &str) -> String {
     let hex: String = cmd.bytes().map(|b| format!("{b:02x}")).collect();
     let mut text = String::new();
-    let mut r = ask(s, &format!("qRcmd,{hex}"));
+    let mut r = s.ask(format!("qRcmd,{hex}"));
     while r.starts_with('O') && r != "OK" {
         let bytes: Vec<u8> = (1..r.len()).step_by(2).map(|i| u8::from_str_radix(&r[i..i + 2], 16).unwrap()).collect();
         text.push_str(&String::from_utf8_lossy(&bytes));
-        r = reply(s);
+        r = s.reply();
     }
     assert_eq!(r, "OK");
     text
@@ -348,16 +285,8 @@ fn monitor(s: &mut TcpStream, cmd: &str) -> String {
 
 #[test]
 fn checkpoint_settings_refuse_hostile_values_and_extremes_still_step_back_exactly() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut m, _) = machine();
-        let (conn, _) = listener.accept().unwrap();
-        serve(&mut m, conn, Box::new(|| false))
-    });
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    ask(&mut s, "qSupported:swbreak+;hwbreak+");
+    let (mut s, server) = session(|| machine().0);
+    s.ask("qSupported:swbreak+;hwbreak+");
     for bad in ["0", "-1", "18446744073709551616", "1e6", "0x10", ""] {
         let out = monitor(&mut s, &format!("checkpoints interval {bad}"));
         assert!(out.contains("interval: a number of steps, at least 1") || bad.is_empty(), "{bad:?}: {out}");
@@ -372,17 +301,17 @@ fn checkpoint_settings_refuse_hostile_values_and_extremes_still_step_back_exactl
     assert_eq!(monitor(&mut s, "checkpoints cap 1"), "checkpoints hold at most 1 MiB\n");
     let mut pcs = Vec::new();
     for _ in 0..40 {
-        pcs.push(ask(&mut s, "p20"));
-        let r = ask(&mut s, "s");
+        pcs.push(s.ask("p20"));
+        let r = s.ask("s");
         assert!(r.starts_with("T05") || r == "S05", "{r}");
     }
     assert_eq!(monitor(&mut s, "checkpoints interval 18446744073709551615"), "a checkpoint every 18446744073709551615 steps\n");
     for want in pcs.iter().rev() {
-        let r = ask(&mut s, "bs");
+        let r = s.ask("bs");
         assert!(r.starts_with("T05") || r == "S05", "{r}");
-        assert_eq!(&ask(&mut s, "p20"), want);
+        assert_eq!(&s.ask("p20"), want);
     }
-    assert!(ask(&mut s, "bs").contains("replaylog:begin"));
-    s.write_all(b"$k#6b").unwrap();
+    assert!(s.ask("bs").contains("replaylog:begin"));
+    s.0.write_all(b"$k#6b").unwrap();
     assert_eq!(server.join().unwrap(), Ok(Outcome::Killed));
 }
