@@ -111,62 +111,9 @@ const F_NAMES: [&str; 32] = [
 
 /// The architectural name of CSR `n` (only called for CSRs that exist).
 pub fn csr_name(n: u16) -> String {
-    let fixed = match n {
-        0x001 => "fflags",
-        0x002 => "frm",
-        0x003 => "fcsr",
-        0x100 => "sstatus",
-        0x104 => "sie",
-        0x105 => "stvec",
-        0x106 => "scounteren",
-        0x10a => "senvcfg",
-        0x140 => "sscratch",
-        0x141 => "sepc",
-        0x142 => "scause",
-        0x143 => "stval",
-        0x144 => "sip",
-        0x180 => "satp",
-        0x300 => "mstatus",
-        0x301 => "misa",
-        0x302 => "medeleg",
-        0x303 => "mideleg",
-        0x304 => "mie",
-        0x305 => "mtvec",
-        0x306 => "mcounteren",
-        0x30a => "menvcfg",
-        0x320 => "mcountinhibit",
-        0x340 => "mscratch",
-        0x341 => "mepc",
-        0x342 => "mcause",
-        0x343 => "mtval",
-        0x344 => "mip",
-        0x7a0 => "tselect",
-        0x7a1 => "tdata1",
-        0x7a2 => "tdata2",
-        0x7a3 => "tdata3",
-        0x7a4 => "tinfo",
-        0xb00 => "mcycle",
-        0xb02 => "minstret",
-        0xc00 => "cycle",
-        0xc01 => "time",
-        0xc02 => "instret",
-        0xf11 => "mvendorid",
-        0xf12 => "marchid",
-        0xf13 => "mimpid",
-        0xf14 => "mhartid",
-        0xf15 => "mconfigptr",
-        _ => "",
-    };
-    if !fixed.is_empty() {
-        return fixed.to_string();
-    }
-    match n {
-        0x323..=0x33f => format!("mhpmevent{}", n - 0x320),
-        0x3a0..=0x3af => format!("pmpcfg{}", n - 0x3a0),
-        0x3b0..=0x3ef => format!("pmpaddr{}", n - 0x3b0),
-        0xb03..=0xb1f => format!("mhpmcounter{}", n - 0xb00),
-        0xc03..=0xc1f => format!("hpmcounter{}", n - 0xc00),
-        _ => format!("csr{n:#x}"),
+    match pltvm_core::isa::csr_name(n as u32) {
+        Some(name) => name.to_string(),
+        None => format!("csr{n:#x}"),
     }
 }
 

@@ -3,6 +3,8 @@ mod op;
 mod decode;
 mod disasm;
 mod compressed;
+mod csr_name;
 
+pub use csr_name::{csr_name, CsrName};
 pub use decode::decode;
 pub use op::{Insn, Op};
