@@ -248,6 +248,13 @@ impl Tx<'_> {
     }
 
     fn load(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) {
+        let v = self.load_value(k, i, delta, n, signed);
+        self.set(i.rd(), v);
+    }
+
+    /// The value an `n`-byte load (instruction `k`: base `rs1`, offset `imm`) reads, inline
+    /// through the TLB or through the helper (which may leave the region with a trap).
+    fn load_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) -> Value {
         let base = self.get(i.rs1());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
         let (hit, host) = self.tlb(va, n, false);
@@ -287,12 +294,18 @@ impl Tx<'_> {
 
         self.b.switch_to_block(join);
         self.b.seal_block(join);
-        self.set(i.rd(), v);
+        v
     }
 
     fn store(&mut self, k: usize, i: &Packed, delta: u64, n: u64) {
-        let base = self.get(i.rs1());
         let value = self.get(i.rs2());
+        self.store_value(k, i, delta, n, value);
+    }
+
+    /// An `n`-byte store of `value` (instruction `k`: base `rs1`, offset `imm`), inline through
+    /// the TLB or through the helper (which may leave the region with a trap).
+    fn store_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, value: Value) {
+        let base = self.get(i.rs1());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
         let (hit, host) = self.tlb(va, n, true);
         let fast = self.b.create_block();
