@@ -1,7 +1,10 @@
 //! MIPS of the interpreter and the compiling tier on user-mode ELFs (benches/build/*.elf),
 //! native Rust path (no Python): `cargo run --release -p pltvm-core --example jit_bench --
 //! [--engine interp|jit|both] ELF [ARGS...]`. Prints one line per engine: instructions, seconds,
-//! MIPS, blocks compiled, exit. Output of the guest goes to /dev/null. Not a test.
+//! MIPS, CPU seconds of the hart's thread, blocks compiled (taken on this thread, and in all,
+//! with wall-clock ms per compile and their share of the run; with the background compiler
+//! that time is spent on the worker, beside the run), exit. Output of the guest goes to
+//! /dev/null. Not a test. `PLTVM_JIT_BACKGROUND=0` compiles on the hart's thread instead.
 //! `--cov` (before ELF): with coverage and cmplog on, as a fuzzer runs (docs/jit.md).
 use pltvm_core::device::console::Console;
 use pltvm_core::jit::Engine;
@@ -48,6 +51,15 @@ fn load(bytes: &[u8], argv: &[Vec<u8>]) -> Machine {
     m
 }
 
+/// CPU seconds of the calling thread (the hart's): on a machine with a core to spare for the
+/// background compiler, about the wall time, and much less sensitive to other load.
+fn thread_cpu() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid out-pointer for clock_gettime.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut engines = vec![Engine::Interp, Engine::Jit];
@@ -73,16 +85,23 @@ fn main() {
             m.hart.set_coverage(Some(Coverage::with_cmplog(HitMap::new(1 << 16).unwrap(), EdgeIds::new())));
         }
         let before = pltvm_core::jit::compiled_on_this_thread();
-        let t = Instant::now();
+        let stats0 = pltvm_core::jit::stats();
+        let (t, cpu0) = (Instant::now(), thread_cpu());
         let exit = m.run(u64::MAX);
         let s = t.elapsed().as_secs_f64();
+        let cpu = thread_cpu() - cpu0;
         let n = m.hart.retired;
         let compiled = pltvm_core::jit::compiled_on_this_thread() - before;
+        let stats = pltvm_core::jit::stats();
+        let (blocks, nanos) = (stats.compiled - stats0.compiled, stats.compile_nanos - stats0.compile_nanos);
+        let (bg, waited) = (stats.background - stats0.background, stats.waited_insns - stats0.waited_insns);
         let name = std::path::Path::new(&path).file_name().unwrap().to_string_lossy().into_owned();
         println!(
-            "{name:14} {:6} {n:>13} insns {s:8.3} s {:8.1} MIPS  compiled {compiled:5}  {:?}",
+            "{name:14} {:6} {n:>13} insns {s:8.3} s {:8.1} MIPS  {cpu:.3} s cpu  compiled {compiled:5} ({blocks} in all, {:.2} ms/block, {:.1}% of the run, {bg} on the worker, {waited} insns waited)  {:?}",
             e.name(),
             n as f64 / s / 1e6,
+            if blocks > 0 { nanos as f64 / 1e6 / blocks as f64 } else { 0.0 },
+            nanos as f64 / 1e9 / s * 100.0,
             match exit {
                 Exit::Exited(c) => format!("exit {c}"),
                 other => format!("{other:?}"),

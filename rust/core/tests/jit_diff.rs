@@ -719,3 +719,44 @@ fn blocks_in_the_next_page_are_not_joined_to_a_region() {
     let (mut a, mut j) = pair(make);
     region_lockstep(&mut a, &mut j, &mut rng, 1000, 16, "pieces");
 }
+
+// --- Background compiles (jit/worker.rs): the code lands at a moment that depends on timing. ---
+
+#[test]
+fn background_compiles_match_synchronous_ones_and_the_interpreter_at_every_budget_cut() {
+    let s0 = jit::stats();
+    for seed in 1..=150u64 {
+        let mut rng = Rng(seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1);
+        let origin = if seed % 2 == 0 { CODE } else { CODE + 0x1000 - 4 * rng.below(100) };
+        let (code, x) = random_region_program(&mut rng, origin);
+        // a: interpreter; s: jit compiling on this thread at the threshold; j: jit with the
+        // compiles on the worker. j runs each piece first, so its regions are queued rather
+        // than found compiled by s; now and then the test waits for the worker, so code lands
+        // in the middle of the run (otherwise wherever the worker's timing puts it).
+        let (mut a, mut s) = pair(|e| region_machine(e, origin, &code, x));
+        let mut j = region_machine(Engine::Jit, origin, &code, x);
+        let mut done = 0;
+        while done < 6000 {
+            let piece = 1 + rng.below(64);
+            jit::set_background(true);
+            let ej = j.run(piece);
+            jit::set_background(false);
+            let (ea, es) = (a.run(piece), s.run(piece));
+            assert_eq!((ej, es), (ea, ea), "seed {seed}: exit after {done}+{piece}");
+            let sa = state(&mut a, &REGION_RANGES);
+            assert_eq!(state(&mut j, &REGION_RANGES), sa, "seed {seed}: background, after {done}+{piece} steps");
+            assert_eq!(state(&mut s, &REGION_RANGES), sa, "seed {seed}: synchronous, after {done}+{piece} steps");
+            if rng.below(6) == 0 {
+                jit::drain();
+            }
+            if ea != Exit::Budget {
+                break;
+            }
+            done += piece;
+        }
+    }
+    let s1 = jit::stats();
+    // The worker compiled regions and blocks waited for them interpreted, then took them.
+    let (background, waited) = (s1.background - s0.background, s1.waited_insns - s0.waited_insns);
+    assert!(!Engine::jit_supported() || (background > 300 && waited > 0), "{background} compiled on the worker, {waited} waited");
+}

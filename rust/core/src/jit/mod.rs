@@ -26,7 +26,11 @@ mod cov;
 mod exec_mem;
 mod helpers;
 mod region;
+mod thunk;
 mod translate;
+mod worker;
+
+pub use worker::{drain, pause as pause_worker, pending as pending_compiles, QUEUE_CAP};
 
 use crate::bus::Bus;
 use crate::hart::decode_cache::Block;
@@ -36,7 +40,7 @@ use crate::mmu::tlb::Entry;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use exec_mem::ExecMem;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 /// Which tier runs a hart's code. The default is [`Engine::HOST_DEFAULT`].
@@ -90,9 +94,58 @@ pub const THRESHOLD: u32 = 200;
 static THRESHOLD_NOW: AtomicU32 = AtomicU32::new(THRESHOLD);
 
 /// Sets the process-wide compile threshold (at least 1). Tests use 1, so that even short
-/// programs run nearly everything compiled; benches may try others.
+/// programs run nearly everything compiled; benches may try others. It also makes compiling
+/// synchronous (see [`set_background`]) on every thread that did not choose for itself: a test
+/// that sets the threshold counts compiles, and those counts must not depend on timing.
 pub fn set_threshold(n: u32) {
     THRESHOLD_NOW.store(n.max(1), Relaxed);
+    THRESHOLD_SET.store(true, Relaxed);
+}
+
+static THRESHOLD_SET: AtomicBool = AtomicBool::new(false);
+
+/// Whether blocks are compiled on a background thread by default ([`set_background`]): yes,
+/// see "Compile time" in docs/jit.md for the measurement. The environment variable
+/// `PLTVM_JIT_BACKGROUND=0` (or `1`) overrides it for the process.
+pub const BACKGROUND: bool = true;
+
+/// The process-wide choice: 0 not read yet, 1 synchronous, 2 background.
+static BACKGROUND_NOW: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    /// This thread's own choice ([`set_background`]): 0 none, 1 synchronous, 2 background.
+    static BACKGROUND_HERE: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
+
+/// Compile hot regions on a background thread (`true`: the hart keeps interpreting a block
+/// until its code is ready, then takes it; results are the same either way, only the speed
+/// differs) or on the hart's own thread when the block reaches the threshold (`false`:
+/// deterministic compile counts, for tests). Applies to harts run on the calling thread; the
+/// default is [`BACKGROUND`] (synchronous once [`set_threshold`] was called).
+pub fn set_background(on: bool) {
+    BACKGROUND_HERE.with(|c| c.set(1 + on as u8));
+}
+
+/// Whether harts on this thread compile in the background now.
+pub fn background() -> bool {
+    match BACKGROUND_HERE.with(|c| c.get()) {
+        0 => {}
+        here => return here == 2,
+    }
+    if THRESHOLD_SET.load(Relaxed) {
+        return false;
+    }
+    let mut now = BACKGROUND_NOW.load(Relaxed);
+    if now == 0 {
+        let on = match std::env::var("PLTVM_JIT_BACKGROUND").as_deref() {
+            Ok("0") => false,
+            Ok("1") => true,
+            _ => BACKGROUND,
+        };
+        now = 1 + on as u8;
+        BACKGROUND_NOW.store(now, Relaxed);
+    }
+    now == 2
 }
 
 /// What compiled code reads besides the hart: the TLB tables as of entry (helpers refresh
@@ -168,12 +221,23 @@ pub struct Slot {
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
     failed: bool,
+    /// `hits` when `job` was queued.
+    queued_at: u32,
+    /// The region's compile job on the background worker, until its code is taken; `region`
+    /// holds the region it was formed from. With `region` empty: the job of a region this
+    /// block is a later member of (see `Slot::tier_up`), which it waits for before queueing
+    /// its own.
+    job: Option<Arc<worker::Job>>,
 }
 
 /// A block that has run this many times looks for code another block with the same
 /// instructions already has (a fork finds its template's code long before it would compile
 /// its own); capped by the threshold.
 const PROBE: u32 = 8;
+
+/// Past the threshold, a block not compiled yet (its job pending on the worker, or the queue
+/// full) looks again every this many runs (every run under a lower threshold, as in tests).
+const POLL: u32 = 16;
 
 thread_local! {
     static COMPILED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -185,6 +249,8 @@ static COMPILED: AtomicU64 = AtomicU64::new(0);
 static COMPILED_INSNS: AtomicU64 = AtomicU64::new(0);
 static COMPILE_NANOS: AtomicU64 = AtomicU64::new(0);
 static REUSED: AtomicU64 = AtomicU64::new(0);
+static BACKGROUND_COMPILED: AtomicU64 = AtomicU64::new(0);
+static WAITED_INSNS: AtomicU64 = AtomicU64::new(0);
 
 /// Blocks compiled so far by harts running on this thread (for tests and benches: a test
 /// asserts that what it checks really ran compiled).
@@ -215,6 +281,12 @@ pub struct Stats {
     pub compile_nanos: u64,
     /// Blocks that reused code compiled for the same instructions.
     pub reused: u64,
+    /// Of `compiled`, those compiled on the background worker (their `compile_nanos` were
+    /// spent there, beside the run, not in it).
+    pub background: u64,
+    /// Guest instructions run interpreted in blocks whose code was queued and not ready yet
+    /// (counted when the code is taken).
+    pub waited_insns: u64,
 }
 
 pub fn stats() -> Stats {
@@ -223,7 +295,27 @@ pub fn stats() -> Stats {
         compiled_insns: COMPILED_INSNS.load(Relaxed),
         compile_nanos: COMPILE_NANOS.load(Relaxed),
         reused: REUSED.load(Relaxed),
+        background: BACKGROUND_COMPILED.load(Relaxed),
+        waited_insns: WAITED_INSNS.load(Relaxed),
     }
+}
+
+/// Compiles a region (members' offsets from the entry and instructions) to mapped code and
+/// counts it in [`stats`]; `background`: on the worker. None if Cranelift fails.
+fn build(members: &[(u64, &[crate::hart::packed::Packed])], instr: bool, background: bool) -> Option<Arc<Code>> {
+    let isa = isa()?;
+    let t0 = std::time::Instant::now();
+    let bytes = translate::compile(isa, members, instr)?;
+    let mem = ExecMem::new(&bytes)?;
+    // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
+    let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
+    COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
+    COMPILED.fetch_add(1, Relaxed);
+    COMPILED_INSNS.fetch_add(members.iter().map(|m| m.1.len() as u64).sum(), Relaxed);
+    if background {
+        BACKGROUND_COMPILED.fetch_add(1, Relaxed);
+    }
+    Some(Arc::new(Code { f, _mem: mem }))
 }
 
 fn isa() -> Option<&'static OwnedTargetIsa> {
@@ -242,56 +334,115 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
 }
 
 impl Slot {
-    /// Counts one interpreted run; true when it is time to look for code ([`PROBE`] runs) or
-    /// to compile (the threshold). A failed compile is not retried.
+    /// Counts one interpreted run; true when it is time to look for code ([`PROBE`] runs), to
+    /// compile (the threshold), or past it every [`POLL`] runs to look whether the worker's
+    /// code is ready. A failed compile is not retried.
     #[inline(always)]
     fn count(&mut self) -> bool {
         self.hits = self.hits.saturating_add(1);
         let threshold = THRESHOLD_NOW.load(Relaxed);
-        !self.failed && (self.hits == PROBE.min(threshold) || self.hits >= threshold)
+        !self.failed
+            && (self.hits == PROBE.min(threshold)
+                || (self.hits >= threshold && (self.hits - threshold) % POLL.min(threshold) == 0))
+    }
+
+    /// Takes `code` for `region`; `compiled`: this block is the one that compiled it (counted
+    /// as compiled on this thread, else as reused).
+    fn install(&mut self, code: Arc<Code>, region: Box<[region::Member]>, compiled: bool) {
+        JOINED_HERE.with(|c| c.set(c.get() + region.len() as u64 - 1));
+        if compiled {
+            COMPILED_HERE.with(|c| c.set(c.get() + 1));
+        } else {
+            REUSED.fetch_add(1, Relaxed);
+            REUSED_HERE.with(|c| c.set(c.get() + 1));
+        }
+        self.f = Some(code.f);
+        self.code = Some(code);
+        self.region = region;
+    }
+
+    /// The block's job is queued: takes its code if the worker is done.
+    fn poll(&mut self) {
+        let Some(job) = &self.job else { return };
+        let Some(outcome) = job.outcome() else {
+            if !worker::available() {
+                // Forked away from the worker: compile here at the next poll.
+                self.job = None;
+            }
+            return;
+        };
+        if self.region.is_empty() {
+            // The region that holds this block got its code (or failed): from now on this
+            // block counts and queues as any other.
+            self.job = None;
+            return;
+        }
+        let waited = (self.hits - self.queued_at) as u64 * self.region[0].insns().len() as u64;
+        WAITED_INSNS.fetch_add(waited, Relaxed);
+        match outcome.clone() {
+            Some(code) => {
+                let compiled = job.claim();
+                let region = std::mem::take(&mut self.region);
+                self.install(code, region, compiled);
+            }
+            None => {
+                self.failed = true;
+                self.region = Box::default();
+            }
+        }
+        self.job = None;
     }
 
     /// Takes the code compiled for the same region if there is any (`cache`); at the
-    /// threshold, compiles (and shares) it. `instr`: the hart has coverage on, so the code is
-    /// instrumented (`cov`) and the region is this block alone.
+    /// threshold, compiles it (and shares it): on the background worker if [`background`],
+    /// else here. `instr`: the hart has coverage on, so the code is instrumented (`cov`) and
+    /// the region is this block alone.
     #[cold]
     fn tier_up(&mut self, region: Vec<region::Member>, instr: bool) {
         let key = cache::key(&region, instr);
         if let Some(code) = cache::get(&key) {
-            self.f = Some(code.f);
-            self.code = Some(code);
-            JOINED_HERE.with(|c| c.set(c.get() + region.len() as u64 - 1));
-            self.region = region.into_boxed_slice();
-            REUSED.fetch_add(1, Relaxed);
-            REUSED_HERE.with(|c| c.set(c.get() + 1));
+            self.install(code, region.into_boxed_slice(), false);
             return;
         }
         if self.hits < THRESHOLD_NOW.load(Relaxed) {
             return;
         }
-        self.failed = true;
         if region::mostly_fp(region[0].insns()) {
+            self.failed = true;
             return;
         }
-        let Some(isa) = isa() else { return };
-        let t0 = std::time::Instant::now();
+        if background() {
+            match worker::submit(&key, &region, instr) {
+                Ok(job) => {
+                    // The later members wait for this region instead of queueing regions of
+                    // their own meanwhile: once it runs compiled, they mostly run inside it
+                    // and stop counting, as after a synchronous compile; without this, a hot
+                    // loop's blocks all reach the threshold while the entry's job waits and
+                    // each queues an overlapping region (lz: 49 compiles instead of 32).
+                    for m in &region[1..] {
+                        // SAFETY: as in `region::Member::insns`; these slots belong to this
+                        // hart (and thread), like `self`.
+                        let s = unsafe { &mut (*m.block).jit };
+                        if s.f.is_none() && s.job.is_none() {
+                            s.job = Some(job.clone());
+                            s.region = Box::default();
+                        }
+                    }
+                    self.job = Some(job);
+                    self.queued_at = self.hits;
+                    self.region = region.into_boxed_slice();
+                    return;
+                }
+                Err(worker::Refused::Later) => return,
+                Err(worker::Refused::NoWorker) => {}
+            }
+        }
+        self.failed = true;
         let members: Vec<(u64, &[crate::hart::packed::Packed])> = region.iter().map(|m| (m.delta, m.insns())).collect();
-        let Some(bytes) = translate::compile(isa, &members, instr) else { return };
-        let (insns, joined) = (members.iter().map(|m| m.1.len()).sum::<usize>(), members.len() - 1);
-        let Some(mem) = ExecMem::new(&bytes) else { return };
-        // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
-        let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
-        let code = Arc::new(Code { f, _mem: mem });
+        let Some(code) = build(&members, instr, false) else { return };
         cache::put(key, code.clone());
-        self.f = Some(f);
-        self.code = Some(code);
-        self.region = region.into_boxed_slice();
         self.failed = false;
-        COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
-        COMPILED.fetch_add(1, Relaxed);
-        COMPILED_INSNS.fetch_add(insns as u64, Relaxed);
-        COMPILED_HERE.with(|c| c.set(c.get() + 1));
-        JOINED_HERE.with(|c| c.set(c.get() + joined as u64));
+        self.install(code, region.into_boxed_slice(), true);
     }
 
     pub fn is_compiled(&self) -> bool {
@@ -395,6 +546,11 @@ impl Hart {
     #[cold]
     #[inline(never)]
     fn tier_up(&mut self, block: Block) {
+        // SAFETY: as in `jit_run`.
+        let slot = unsafe { &mut (*block).jit };
+        if slot.job.is_some() {
+            return slot.poll();
+        }
         let instr = self.cov.is_some();
         let page = self.code.page_holding(self.pc, block);
         let region = region::form(page, block, self.pc & 0xfff, instr);
