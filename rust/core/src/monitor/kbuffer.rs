@@ -11,6 +11,13 @@
 //! whose current frames are both in the class therefore still hold equal bytes, and a switch
 //! between them costs a few pointer compares. A party that wrote its page has a new frame, not
 //! in the class: that switch compares (and copies) as before and starts a new class.
+//!
+//! Finding a party's current print frame is a look-up in its memory (`PhysMem::get`, some 50
+//! host instructions), four per round trip. The class also remembers, for each party it found
+//! in it, the memory's generation ([`crate::mem::PhysMem::generation`]) at that moment: the
+//! generation is new whenever a frame of that memory is created, replaced or removed, and unique
+//! across memories, so while it is unchanged the party's print frame is the very frame found
+//! then, still in the class, and the look-up is skipped.
 use super::consts::{KBUFFER, PAGE};
 use super::enclave::Enclave;
 use super::ipc::write_phys;
@@ -19,6 +26,9 @@ use std::sync::Arc;
 
 /// Frames held at most; a longer chain starts the class again (a frame per party).
 const CLASS_MAX: usize = 8;
+/// Parties remembered at most (a party whose memory keeps changing elsewhere adds an entry per
+/// look-up; the list starts again when full).
+const SEEN_MAX: usize = 8;
 
 /// Print frames known to hold the same bytes (see the module comment). `None` stands for a
 /// frame not present in its memory, which reads as zeros (it becomes present only when
@@ -26,9 +36,44 @@ const CLASS_MAX: usize = 8;
 #[derive(Default)]
 pub(super) struct KbClass {
     frames: Vec<Option<Arc<Frame>>>,
+    /// `(memory generation, print page PA)` of parties whose print frame was in `frames` when
+    /// their memory had that generation (see the module comment).
+    seen: Vec<(u64, u64)>,
 }
 
 impl KbClass {
+    fn key(e: &Enclave) -> (u64, u64) {
+        (e.bus.mem.generation(), e.kbuffer_pa)
+    }
+
+    fn remember(&mut self, e: &Enclave) {
+        let k = Self::key(e);
+        if !self.seen.contains(&k) {
+            if self.seen.len() >= SEEN_MAX {
+                self.seen.clear();
+            }
+            self.seen.push(k);
+        }
+    }
+
+    /// Whether `e`'s current print frame is in the class.
+    fn member(&mut self, e: &Enclave) -> bool {
+        if self.seen.contains(&Self::key(e)) {
+            return true;
+        }
+        let yes = self.holds(e.bus.mem.get(e.kbuffer_pa >> 12));
+        if yes {
+            self.remember(e);
+        }
+        yes
+    }
+
+    /// Lets go of every frame (and what was remembered of them).
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.seen.clear();
+    }
+
     fn holds(&self, f: Option<&Arc<Frame>>) -> bool {
         self.frames.iter().any(|k| match (k, f) {
             (None, None) => true,
@@ -51,6 +96,7 @@ impl KbClass {
             e.hart.flush_tlb();
         }
         self.frames.push(f);
+        self.remember(e);
     }
 }
 
@@ -62,14 +108,14 @@ pub(super) fn copy_kbuffer(from: &mut Enclave, to: &mut Enclave, class: &mut KbC
     if src == 0 || dst == 0 {
         return;
     }
-    let from_known = class.holds(from.bus.mem.get(src >> 12));
-    if from_known && class.holds(to.bus.mem.get(dst >> 12)) {
+    let from_known = class.member(from);
+    if from_known && class.member(to) {
         return;
     }
     if !from_known || class.frames.len() >= CLASS_MAX {
         // `from` wrote its page since (or the class is full): it starts a new class. The frames
         // held so far are let go first, so `to`'s page is written in place below if it can be.
-        class.frames.clear();
+        class.clear();
         class.add(from);
     }
     let zero = |f: &Frame| f.iter().all(|&b| b == 0);
