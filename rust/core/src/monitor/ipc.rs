@@ -11,18 +11,19 @@
 //! flight (an OCALL inside a callee, a budget, a yield) it is kept in the monitor
 //! (`Ipc::chains`), and the host's next run of the top caller goes on in the innermost callee.
 //!
-//! Memory "moves" between enclaves by copying its pages into a fresh block of the receiver and
-//! giving the sender's block back: the sender can no longer reach it (an access faults), the
-//! receiver sees the same bytes. The secure pool's accounting moves with it.
+//! Memory "moves" between enclaves (ipc_move.rs); the argument is read and written by
+//! call_arg.rs, the print buffer carried by kbuffer.rs.
+pub use super::call_arg::{CallArg, CALL_ARG_SIZE};
 use super::consts::*;
 use super::ecall::{free_block, Ctx, Step};
-use super::enclave::{Enclave, Region};
+use super::enclave::Enclave;
+use super::ipc_move::{mmap_holding, mmap_place, move_mmap, move_relay};
+pub(super) use super::ipc_move::write_phys;
 use super::kbuffer::{copy_kbuffer, KbClass};
-use super::pt;
 use super::run::{Host, RunExit};
 use super::{EnclaveCell, Monitor, State};
 use crate::hart::trap::cause;
-use crate::hart::{Event, Hart};
+use crate::hart::Event;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::ops::{Deref, DerefMut};
@@ -32,108 +33,8 @@ use std::sync::{Arc, MutexGuard};
 const MINUS_ONE: u64 = u64::MAX;
 /// `-ESERVERBUSY`.
 pub const SERVER_BUSY: u64 = (-2i64) as u64;
-/// `call_enclave_arg_t`: req_arg, resp_val, req_vaddr, req_size, resp_vaddr, resp_size.
-pub const CALL_ARG_SIZE: usize = 48;
 /// Call records kept per top caller until the host reads them.
 const TRACE_LIMIT: usize = 4096;
-
-/// `call_enclave_arg_t` (six little-endian u64).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallArg {
-    pub req_arg: u64,
-    pub resp_val: u64,
-    pub req_vaddr: u64,
-    pub req_size: u64,
-    pub resp_vaddr: u64,
-    pub resp_size: u64,
-}
-
-/// The (at most two) physical pieces of a 48-byte argument at `va`: `(pa, len)` each, or
-/// `None` if a byte is unmapped or the range wraps. No allocation (a call's hot path).
-fn arg_pieces(e: &mut Enclave, va: u64) -> Option<[(u64, usize); 2]> {
-    let end = va.checked_add(CALL_ARG_SIZE as u64)?;
-    let first = ((PAGE - (va & (PAGE - 1))) as usize).min(CALL_ARG_SIZE);
-    let a = e.translate(va)?;
-    if first == CALL_ARG_SIZE {
-        return Some([(a, first), (0, 0)]);
-    }
-    let b = e.translate(end - (CALL_ARG_SIZE - first) as u64)?;
-    Some([(a, first), (b, CALL_ARG_SIZE - first)])
-}
-
-/// Where the 48-byte argument at `va` lies in host memory, when it sits in one page and the
-/// enclave's hart holds a TLB entry for that page (a read entry, or a write entry if `write`):
-/// the bytes the enclave's own load or store there would touch. The argument of a call was
-/// usually just written by the enclave, so this saves the monitor's page-table walk on most
-/// calls; on a miss the walk is made ([`arg_pieces`]). The hart's TLB is exact: entries are
-/// dropped whenever the page table changes or a frame is replaced or unmapped (and write
-/// entries whenever the page holds decoded code), as the enclave's own accesses rely on.
-/// Read entries exist only for readable pages and write entries only for writable ones, while
-/// the monitor reads and writes any mapped page: a page without those rights misses and goes
-/// the slow way, with the same result.
-fn arg_in_tlb(h: &Hart, va: u64, write: bool) -> Option<*mut u8> {
-    if (va & (PAGE - 1)) as usize + CALL_ARG_SIZE > PAGE as usize {
-        return None;
-    }
-    let vpn = va >> 12;
-    let e = if write { h.tlb.write_entry(vpn) } else { h.tlb.read_entry(vpn) };
-    (e.tag == h.tlb.tag(vpn)).then(|| va.wrapping_add(e.addend) as *mut u8)
-}
-
-impl CallArg {
-    pub fn read(e: &mut Enclave, va: u64) -> Option<CallArg> {
-        let mut b = [0u8; CALL_ARG_SIZE];
-        // The argument was usually just written by the enclave, which leaves a write entry
-        // (and maybe no read entry): a write entry maps the same frame (writable pages are
-        // readable), so it serves a read as well.
-        if let Some(p) = arg_in_tlb(&e.hart, va, false).or_else(|| arg_in_tlb(&e.hart, va, true)) {
-            // SAFETY: the entry maps the page to a live frame of this enclave and the 48 bytes
-            // lie inside it (checked above); nothing else accesses the enclave now (we hold it).
-            unsafe { std::ptr::copy_nonoverlapping(p as *const u8, b.as_mut_ptr(), CALL_ARG_SIZE) };
-            return Some(CallArg::from_bytes(&b));
-        }
-        let [(pa, n), (pb, m)] = arg_pieces(e, va)?;
-        if !e.bus.read(pa, &mut b[..n]) || (m > 0 && !e.bus.read(pb, &mut b[n..])) {
-            return None;
-        }
-        Some(CallArg::from_bytes(&b))
-    }
-
-    fn from_bytes(b: &[u8; CALL_ARG_SIZE]) -> CallArg {
-        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        CallArg { req_arg: w(0), resp_val: w(1), req_vaddr: w(2), req_size: w(3), resp_vaddr: w(4), resp_size: w(5) }
-    }
-
-    /// Writes the argument back to `va` in `e`; false (nothing written) if a byte is unmapped.
-    /// A data store: the hart's translations are dropped only when a frame was (re)created
-    /// (copy-on-write), decoded code of the page always.
-    pub fn write(self, e: &mut Enclave, va: u64) -> bool {
-        let b = self.to_bytes();
-        if let Some(p) = arg_in_tlb(&e.hart, va, true) {
-            // SAFETY: as in `read`; a write entry exists only for a frame private to this
-            // enclave that holds no decoded code, so a store there needs no invalidation (as a
-            // store of the enclave's own through the same entry).
-            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), p, CALL_ARG_SIZE) };
-            return true;
-        }
-        let Some([(pa, n), (pb, m)]) = arg_pieces(e, va) else { return false };
-        for (p, chunk) in [(pa, &b[..n]), (pb, &b[n..n + m])] {
-            if chunk.is_empty() {
-                continue;
-            }
-            write_phys(e, p, chunk);
-        }
-        true
-    }
-
-    pub fn to_bytes(self) -> [u8; CALL_ARG_SIZE] {
-        let mut b = [0u8; CALL_ARG_SIZE];
-        for (i, v) in [self.req_arg, self.resp_val, self.req_vaddr, self.req_size, self.resp_vaddr, self.resp_size].iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        b
-    }
-}
 
 /// What the caller handed over for the duration of one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,94 +239,6 @@ pub fn read_name(e: &mut Enclave, va: u64) -> Option<Vec<u8>> {
         n += 1;
     }
     Some(b[..n].to_vec())
-}
-
-/// Whether `[va, va + mapped)` is free mmap space of `e`: below `MMAP_BASE`, above the heap,
-/// clear of its mmap regions.
-fn mmap_slot_free(e: &Enclave, va: u64, bytes: u64) -> bool {
-    match va.checked_add(bytes) {
-        Some(end) => va >= e.heap_top && end <= MMAP_BASE && !e.mmaps.iter().any(|r| va < r.end() && r.va < end),
-        None => false,
-    }
-}
-
-/// Where a region of `bytes` lands in `e`'s mmap area: at `want` if free, else immediately
-/// below its lowest mmap region (or ending at `MMAP_BASE`).
-fn mmap_place(e: &Enclave, want: Option<u64>, bytes: u64) -> Option<u64> {
-    if let Some(w) = want.filter(|&w| mmap_slot_free(e, w, bytes)) {
-        return Some(w);
-    }
-    let lowest = e.mmaps.iter().map(|r| r.va).min().unwrap_or(MMAP_BASE);
-    lowest.checked_sub(bytes).filter(|&va| mmap_slot_free(e, va, bytes))
-}
-
-/// Copies block `r` of `src` into a fresh block of `dst` mapped at `va` (`mapped` pages,
-/// starting `skip` pages into the block) and gives `src`'s block back. Everything that can fail
-/// is checked before anything changes; `None` leaves both untouched.
-fn move_block(src: &mut Enclave, r: Region, dst: &mut Enclave, va: u64, skip: u64, mapped: u64) -> Option<Region> {
-    let bytes = r.pages * PAGE;
-    if pt::tables_needed(&mut dst.bus, dst.root, va, mapped) > dst.free_table_pages() {
-        return None;
-    }
-    let pa = dst.try_host_alloc(bytes)?;
-    let mut page = [0u8; PAGE as usize];
-    for i in 0..r.pages {
-        let from = r.pa + i * PAGE;
-        // Never-written frames read as zero in the fresh block too: copy only present ones.
-        if src.bus.mem.get(from >> 12).is_some() && src.bus.read(from, &mut page) {
-            dst.bus.write(pa + i * PAGE, &page);
-        }
-    }
-    let ok = dst.map(va, pa + skip * PAGE, mapped, PTE_DATA);
-    debug_assert!(ok, "tables were counted");
-    dst.hart.host_unmapped(pa, pa + bytes);
-    src.unmap(r.va, r.mapped);
-    src.host_free(r.pa, bytes);
-    Some(Region { va, pa, pages: r.pages, mapped })
-}
-
-/// Moves mmap region `i` of `src` to `dst` at `va`; the pool's accounting moves with it.
-fn move_mmap(src: &mut Enclave, i: usize, dst: &mut Enclave, va: u64) -> Option<Region> {
-    let r = src.mmaps[i];
-    let moved = move_block(src, r, dst, va, 1, r.mapped)?;
-    src.mmaps.remove(i);
-    src.secure_bytes -= r.pages * PAGE;
-    dst.secure_bytes += r.pages * PAGE;
-    dst.mmaps.push(moved);
-    Some(moved)
-}
-
-/// Moves the relay region of `src` at `MM_ARG_BASE` to `dst` at `MM_ARG_BASE`, `mapped` pages
-/// of it visible there.
-fn move_relay(src: &mut Enclave, dst: &mut Enclave, mapped: u64) -> bool {
-    let Some(i) = src.relay.iter().position(|r| r.va == MM_ARG_BASE) else { return false };
-    let r = src.relay[i];
-    if dst.relay.iter().any(|d| d.va < MM_ARG_BASE + mapped * PAGE && MM_ARG_BASE < d.end()) {
-        return false;
-    }
-    let Some(moved) = move_block(src, r, dst, MM_ARG_BASE, 0, mapped.min(r.pages)) else { return false };
-    src.relay.remove(i);
-    dst.relay.insert(0, moved);
-    true
-}
-
-/// The index of `e`'s mmap region holding all of `[va, va + size)`.
-fn mmap_holding(e: &Enclave, va: u64, size: u64) -> Option<usize> {
-    let end = va.checked_add(size)?;
-    e.mmaps.iter().position(|r| r.va <= va && end <= r.end())
-}
-
-/// A monitor store of `data` into one page of `e`'s memory at `pa`: the hart's translations are
-/// dropped only when the page's frame was (re)created (a TLB entry points at a frame, and a
-/// frame written in place stays where it is); its decoded code always.
-pub(super) fn write_phys(e: &mut Enclave, pa: u64, data: &[u8]) {
-    let ppn = pa >> 12;
-    let fresh = e.bus.mem.get(ppn).is_none() || e.bus.mem.is_shared(ppn);
-    e.bus.write(pa, data);
-    if fresh {
-        e.hart.flush_tlb();
-    }
-    e.hart.forget_code(ppn);
 }
 
 /// `acquire_enclave(name)` (97): the monitor eid of the server with that name, or -1.

@@ -14,11 +14,13 @@
 //! looks at it between instruction slices.
 mod adopt;
 pub mod attest;
+mod call_arg;
 pub mod consts;
 mod ecall;
 pub mod elf;
 pub mod enclave;
 pub mod ipc;
+mod ipc_move;
 mod kbuffer;
 pub mod keys;
 pub mod measure;
