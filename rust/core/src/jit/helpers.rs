@@ -30,8 +30,10 @@ pub const fn info(k: usize, len: u64, size: u64, signed: bool) -> u64 {
     (k as u64) << 16 | len << 8 | size | (signed as u64) << 4
 }
 
-/// The TLB may have been refilled, grown or flushed: compiled code reloads its view from ctx.
-/// Also records in `ctx.halt` whether the hart now wants the run loop to look at it.
+/// The TLB may have been refilled, grown or flushed: compiled code reads its view from ctx.
+/// Also records in `ctx.halt` whether the hart now wants the run loop to look at it, and then
+/// zeroes `ctx.limit`, the slice's end as compiled code sees it, so that no further member
+/// fits.
 #[inline(always)]
 fn refresh(ctx: &mut Ctx, h: &Hart) {
     let (r, w, mask, epoch) = h.tlb.raw();
@@ -43,6 +45,7 @@ fn refresh(ctx: &mut Ctx, h: &Hart) {
     // link back to it: no stop request and the decode cache unchanged (same epoch).
     if h.stop || h.code.epoch() != ctx.code_epoch {
         ctx.halt = 1;
+        ctx.limit = 0;
     }
 }
 

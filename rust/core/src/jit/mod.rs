@@ -171,6 +171,8 @@ pub(crate) struct Ctx {
     region: *const region::Member,
     /// Set by compiled code when it returns a pc: the member it left from.
     exit: u64,
+    /// A slow-path helper's status, stored by its thunk (`thunk`).
+    status: u64,
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
 }
@@ -179,25 +181,23 @@ pub(crate) struct Ctx {
 pub(crate) struct CtxOffsets {
     read: i32,
     write: i32,
-    mask: i32,
     epoch: i32,
     val: i32,
     base: i32,
     limit: i32,
-    halt: i32,
     exit: i32,
+    status: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     read: std::mem::offset_of!(Ctx, read) as i32,
     write: std::mem::offset_of!(Ctx, write) as i32,
-    mask: std::mem::offset_of!(Ctx, mask) as i32,
     epoch: std::mem::offset_of!(Ctx, epoch) as i32,
     val: std::mem::offset_of!(Ctx, val) as i32,
     base: std::mem::offset_of!(Ctx, base) as i32,
     limit: std::mem::offset_of!(Ctx, limit) as i32,
-    halt: std::mem::offset_of!(Ctx, halt) as i32,
     exit: std::mem::offset_of!(Ctx, exit) as i32,
+    status: std::mem::offset_of!(Ctx, status) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
@@ -496,6 +496,7 @@ impl Hart {
             code_epoch,
             region: b.jit.region.as_ptr(),
             exit: 0,
+            status: 0,
             cov: cov::CovCtx::new(self, block),
         };
         loop {

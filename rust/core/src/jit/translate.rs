@@ -8,7 +8,7 @@
 //!
 //! - Each member is a Cranelift block; a member goes to the next one directly when the run
 //!   loop would run that block next: the target is a member, the whole block fits before the
-//!   slice's end (`ctx.limit`) and no helper saw a stop request (`ctx.halt`). Otherwise the
+//!   slice's end (`ctx.limit`, which a helper that sees a stop request zeroes). Otherwise the
 //!   region returns the target pc and the chaining loop or the interpreter goes on from there,
 //!   so budgets end at exactly the interpreter's instruction.
 //! - Guest registers are loaded into SSA variables at entry, kept there across members, and
@@ -24,11 +24,12 @@
 //! - Instructions without a translation here (A, F/D, CSRs, system) call their interpreter
 //!   handler through `helpers::exec`, with registers written back before and reloaded after.
 use super::helpers::{self, info};
+use super::thunk::{self, Thunks};
 use super::CTX_BASE_OFFSETS;
 use crate::hart::packed::Packed;
 use crate::hart::Hart;
 use crate::isa::Op;
-use crate::mmu::tlb::EPOCH_SHIFT;
+use crate::mmu::tlb::RAW_MASK;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, SigRef, UserFuncName, Value};
 use cranelift_codegen::ir::{Function, Type};
@@ -48,6 +49,9 @@ struct Sigs {
     load: SigRef,
     store: SigRef,
     exec: SigRef,
+    /// The slow-path thunks (`thunk`) and their `PreserveAll` signatures, if they were built;
+    /// else slow paths call `helpers::load`/`store` directly.
+    thunks: Option<(&'static Thunks, SigRef, SigRef)>,
 }
 
 struct Tx<'a> {
@@ -65,12 +69,6 @@ struct Tx<'a> {
     sigs: Sigs,
     /// `retired` at the start of the member being translated.
     ret: Variable,
-    /// The slice's end (`ctx.limit`), or 0 once a helper saw a stop request or a decode-cache
-    /// change (`ctx.halt`): the region enters another member only if it fits before it.
-    limit: Variable,
-    /// The TLB's read and write tables, index mask and epoch (`ctx.read`, `write`, `mask`,
-    /// `epoch`), loaded at entry and after each helper call (which may refill or flush it).
-    tlb_vars: [Variable; 4],
     /// The member being translated (its index in the region).
     bi: usize,
     heads: Vec<cranelift_codegen::ir::Block>,
@@ -141,21 +139,12 @@ impl Tx<'_> {
         self.b.ins().store(flags(), ret, self.ctx, CTX_BASE_OFFSETS.base);
     }
 
-    /// After a helper call that carries on: if it saw a stop request or a decode-cache change,
-    /// no further member may be entered (the run loop would stop after this block); the TLB
-    /// may have changed.
-    fn after_call(&mut self) {
-        let o = CTX_BASE_OFFSETS;
-        for (var, off) in self.tlb_vars.into_iter().zip([o.read, o.write, o.mask, o.epoch]) {
-            let v = self.b.ins().load(I64, flags(), self.ctx, off);
-            self.b.def_var(var, v);
-        }
-        let halt = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.halt);
-        let lim = self.b.use_var(self.limit);
-        let zero = self.b.ins().iconst(I64, 0);
-        let lim = self.b.ins().select(halt, zero, lim);
-        self.b.def_var(self.limit, lim);
-    }
+    /// After a helper call that carries on. Nothing to reload: the TLB view (tables, epoch) and
+    /// the slice's end are read from ctx at each use (`tlb`, `goto`), and a helper that
+    /// refills or flushes the TLB, or sees a stop request or a decode-cache change (which
+    /// zeroes `ctx.limit`, see `helpers::refresh`), updates ctx. Keeping them in SSA values
+    /// instead cost four or five registers across every loop, i.e. spills in the hot path.
+    fn after_call(&mut self) {}
 
     /// Leaves the region after the current member: registers to the hart, `ctx.base` = the
     /// count after it, `ctx.exit` = which member it was, and `pc` returned.
@@ -177,7 +166,7 @@ impl Tx<'_> {
             return;
         };
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
-        let lim = self.b.use_var(self.limit);
+        let lim = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.limit);
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, lim);
         let go = self.b.create_block();
         let out = self.b.create_block();
@@ -211,6 +200,7 @@ impl Tx<'_> {
         self.b.ins().brif(status, exit, &[], cont, &[]);
         self.b.switch_to_block(exit);
         self.b.seal_block(exit);
+        self.b.set_cold_block(exit);
         let saved = self.dirty;
         self.flush();
         self.b.ins().return_(&[status]);
@@ -220,31 +210,54 @@ impl Tx<'_> {
     }
 
     /// The inline TLB check for an `n`-byte access at `va` in the read or write table:
-    /// returns (hit, host pointer when hit).
+    /// returns (hit, the entry). One compare checks the page, the epoch and the alignment
+    /// (`mmu::tlb`): the tag is `page | epoch` with bits 0..3 clear, so keeping the address's
+    /// low `n - 1` bits in the compared value makes a misaligned access miss. Aligned accesses
+    /// never cross the page; the others take the helper, which does exactly what the
+    /// interpreter does with them (split, trap or complete). Each load sits right before its
+    /// only use, so the backend folds it into that instruction (`or`, `add`, `cmp` with a
+    /// memory operand on x86-64): the check needs two scratch registers and no long-lived one.
     fn tlb(&mut self, va: Value, n: u64, write: bool) -> (Value, Value) {
-        let [read_v, write_v, mask_v, epoch_v] = self.tlb_vars;
+        let o = CTX_BASE_OFFSETS;
         let b = &mut self.b;
-        let vpn = b.ins().ushr_imm_s(va, 12);
-        let mask = b.use_var(mask_v);
-        let slot = b.ins().band(vpn, mask);
-        let off = b.ins().ishl_imm_s(slot, 4);
-        let tbl = b.use_var(if write { write_v } else { read_v });
+        let page = b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
+        let epoch = b.ins().load(I64, flags(), self.ctx, o.epoch);
+        let want = b.ins().bor(page, epoch);
+        // The entry's byte offset: page number times 16, masked (`Tlb::raw`: the tables compiled
+        // code sees always have `TLB_ENTRIES` entries).
+        let idx = b.ins().ushr_imm_s(va, 8);
+        let off = b.ins().band_imm_s(idx, RAW_MASK as i64);
+        let tbl = b.ins().load(I64, flags(), self.ctx, if write { o.write } else { o.read });
         let e = b.ins().iadd(tbl, off);
         let tag = b.ins().load(I64, flags(), e, 0);
-        let epoch = b.use_var(epoch_v);
-        let low = b.ins().band_imm_s(vpn, ((1u64 << EPOCH_SHIFT) - 1) as i64);
-        let want = b.ins().bor(low, epoch);
-        let mut hit = b.ins().icmp(IntCC::Equal, tag, want);
-        if n > 1 {
-            // Aligned accesses never cross the page; the others take the helper, which does
-            // exactly what the interpreter does with them (split, trap or complete).
-            let low = b.ins().band_imm_s(va, (n - 1) as i64);
-            let aligned = b.ins().icmp_imm_s(IntCC::Equal, low, 0);
-            hit = b.ins().band(hit, aligned);
+        let hit = b.ins().icmp(IntCC::Equal, tag, want);
+        (hit, e)
+    }
+
+    /// The host address of `va` through TLB entry `e` (after a hit).
+    fn host(&mut self, va: Value, e: Value) -> Value {
+        let addend = self.b.ins().load(I64, flags(), e, 8);
+        self.b.ins().iadd(va, addend)
+    }
+
+    /// Calls a load/store slow-path helper (`helper`, C convention, `sig`) or its thunk
+    /// (`thunk`: address and `PreserveAll` signature), `ctx.base` set first; returns its
+    /// status. The thunk clobbers no register, so the hot path around it keeps its values in
+    /// registers; it leaves the status in `ctx.status`.
+    fn slow_call(&mut self, helper: *const (), sig: SigRef, thunk: Option<(u64, SigRef)>, args: &[Value]) -> Value {
+        self.before_call();
+        match thunk {
+            Some((addr, tsig)) => {
+                let f = self.imm(addr as i64);
+                self.b.ins().call_indirect(tsig, f, args);
+                self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.status)
+            }
+            None => {
+                let f = self.imm(helper as i64);
+                let call = self.b.ins().call_indirect(sig, f, args);
+                self.b.inst_results(call)[0]
+            }
         }
-        let addend = b.ins().load(I64, flags(), e, 8);
-        let host = b.ins().iadd(va, addend);
-        (hit, host)
     }
 
     fn load(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) {
@@ -257,7 +270,7 @@ impl Tx<'_> {
     fn load_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) -> Value {
         let base = self.get(i.rs1());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, false);
+        let (hit, e) = self.tlb(va, n, false);
         let fast = self.b.create_block();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -266,6 +279,7 @@ impl Tx<'_> {
 
         self.b.switch_to_block(fast);
         self.b.seal_block(fast);
+        let host = self.host(va, e);
         let ins = self.b.ins();
         let x = match (n, signed) {
             (1, false) => ins.uload8(I64, guest_flags(), host, 0),
@@ -280,13 +294,12 @@ impl Tx<'_> {
 
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
+        self.b.set_cold_block(slow);
         let pc = self.pc(delta);
         let inf = self.imm(info(k, i.len(), n, signed) as i64);
-        let f = self.imm(helpers::load as *const () as i64);
         let args = [self.h, self.bus, self.ctx, va, pc, inf];
-        self.before_call();
-        let call = self.b.ins().call_indirect(self.sigs.load, f, &args);
-        let status = self.b.inst_results(call)[0];
+        let thunk = self.sigs.thunks.map(|(t, l, _)| (t.load, l));
+        let status = self.slow_call(helpers::load as *const (), self.sigs.load, thunk, &args);
         self.exit_if(status);
         self.after_call();
         let x = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.val);
@@ -307,7 +320,7 @@ impl Tx<'_> {
     fn store_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, value: Value) {
         let base = self.get(i.rs1());
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, true);
+        let (hit, e) = self.tlb(va, n, true);
         let fast = self.b.create_block();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -315,6 +328,7 @@ impl Tx<'_> {
 
         self.b.switch_to_block(fast);
         self.b.seal_block(fast);
+        let host = self.host(va, e);
         let ins = self.b.ins();
         match n {
             1 => ins.istore8(guest_flags(), value, host, 0),
@@ -326,13 +340,12 @@ impl Tx<'_> {
 
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
+        self.b.set_cold_block(slow);
         let pc = self.pc(delta);
         let inf = self.imm(info(k, i.len(), n, false) as i64);
-        let f = self.imm(helpers::store as *const () as i64);
         let args = [self.h, self.bus, self.ctx, va, value, pc, inf];
-        self.before_call();
-        let call = self.b.ins().call_indirect(self.sigs.store, f, &args);
-        let status = self.b.inst_results(call)[0];
+        let thunk = self.sigs.thunks.map(|(t, _, s)| (t.store, s));
+        let status = self.slow_call(helpers::store as *const (), self.sigs.store, thunk, &args);
         self.exit_if(status);
         self.after_call();
         self.b.ins().jump(join, &[]);
@@ -467,10 +480,15 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
         load: b.import_signature(helper_sig(isa, 6)),
         store: b.import_signature(helper_sig(isa, 7)),
         exec: b.import_signature(helper_sig(isa, 5)),
+        thunks: None,
     };
+    let thunks = thunk::get(isa).map(|t| {
+        let l = b.import_signature(thunk::signature(thunk::LOAD_PARAMS));
+        let s = b.import_signature(thunk::signature(thunk::STORE_PARAMS));
+        (t, l, s)
+    });
+    let sigs = Sigs { thunks, ..sigs };
     let ret = b.declare_var(I64);
-    let limit = b.declare_var(I64);
-    let tlb_vars = [b.declare_var(I64), b.declare_var(I64), b.declare_var(I64), b.declare_var(I64)];
     let heads = members.iter().map(|_| b.create_block()).collect();
     let shape = members.iter().map(|&(d, insns)| (d, insns.len() as u64)).collect();
     let mut tx = Tx {
@@ -484,8 +502,6 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
         written: 0,
         sigs,
         ret,
-        limit,
-        tlb_vars,
         bi: 0,
         heads,
         shape,
@@ -504,11 +520,6 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
     tx.reload();
     let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
     tx.b.def_var(ret, base);
-    let lim = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.limit);
-    tx.b.def_var(limit, lim);
-    // The TLB as of entry; and a stop seen earlier in this chain of regions (the chaining
-    // loop returns before that, but the rule costs one load here): run the entry member only.
-    tx.after_call();
     let head = tx.heads[0];
     tx.b.ins().jump(head, &[]);
     for (bi, &(start, insns)) in members.iter().enumerate() {

@@ -1,16 +1,26 @@
 //! The software TLB: virtual page -> host address, one table for reads and one for writes.
 //!
-//! Direct-mapped. A flush bumps an epoch kept in the tag's top bits instead of clearing the
-//! tables, so the frequent flushes (every trap and privilege change) cost nothing; the tables
-//! are really cleared once every 4096 flushes.
+//! Direct-mapped. A tag is the page's virtual address with an epoch in its low bits
+//! (`va & !0xfff | epoch`). A flush bumps the epoch instead of clearing the tables, so the
+//! frequent flushes (every trap and privilege change) cost next to nothing; the tables are
+//! really cleared once every 511 flushes.
+//!
+//! The epoch sits in bits 3..12 and bits 0..3 of a valid tag are zero, so a lookup for an
+//! `n`-byte access can compare the tag with `va & (!0xfff | (n - 1)) | epoch` (compiled code
+//! does, `jit::translate`): an address that is not `n`-aligned keeps a set bit below bit 3
+//! and matches no entry, so the one compare checks the page, the epoch and the alignment.
+//! Nothing is added to `va` there, so addresses near 2^64 cannot wrap into another page.
 //!
 //! The tables start as one empty entry and grow to full size on the first fill, and
 //! [`Tlb::release`] shrinks them again: an idle hart (one of thousands of forked enclave
 //! instances) then costs a few bytes here instead of 40 KiB.
 
 pub const TLB_ENTRIES: usize = 1024;
-pub(crate) const EPOCH_SHIFT: u32 = 52;
-const EPOCH_MASK: u64 = !((1 << EPOCH_SHIFT) - 1);
+/// The epoch's lowest bit; below it, the bits an aligned access of up to 8 bytes leaves clear.
+pub(crate) const EPOCH_SHIFT: u32 = 3;
+/// Bits 3..12: the epoch; the last value (all ones) is never used, so no tag is `INVALID`.
+const EPOCH_MASK: u64 = 0xfff & !((1 << EPOCH_SHIFT) - 1);
+/// Matches no lookup: its low three bits are set.
 const INVALID: u64 = u64::MAX;
 /// Read fills remembered between flushes (a short run touches fewer pages than this).
 const RECENT: usize = 32;
@@ -26,7 +36,7 @@ const UPPERS: usize = 8;
 /// place, even without `sfence.vma`, is seen as before.
 #[derive(Clone, Copy)]
 pub(crate) struct Upper {
-    /// `(va >> 21) | epoch`, or `INVALID`.
+    /// `tag(va >> 21)`, or `INVALID`.
     tag: u64,
     pub ptes: [(u64, u64); 2],
     pub table: u64,
@@ -38,13 +48,21 @@ const NO_UPPER: Upper = Upper { tag: INVALID, ptes: [(0, 0); 2], table: 0 };
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Entry {
-    /// `vpn | epoch`, or `INVALID`.
+    /// `vpn << 12 | epoch` ([`Tlb::tag`]), or `INVALID`.
     pub tag: u64,
     /// Host address of the page minus its virtual address: `host = va + addend`.
     pub addend: u64,
 }
 
 const EMPTY: Entry = Entry { tag: INVALID, addend: 0 };
+
+/// The byte offset mask of an entry in a table of [`TLB_ENTRIES`] (`Tlb::raw`); the lookup's
+/// `(va >> 8) & RAW_MASK` relies on 16-byte entries and 4 KiB pages.
+pub(crate) const RAW_MASK: u64 = ((TLB_ENTRIES - 1) * std::mem::size_of::<Entry>()) as u64;
+const _: () = assert!(std::mem::size_of::<Entry>() == 16 && TLB_ENTRIES.is_power_of_two());
+
+/// What compiled code looks up in while the tables are released: matches nothing.
+static EMPTY_TABLE: [Entry; TLB_ENTRIES] = [EMPTY; TLB_ENTRIES];
 
 pub struct Tlb {
     /// `mask + 1` entries each: 1 (never valid) while released, else `TLB_ENTRIES`.
@@ -59,7 +77,7 @@ pub struct Tlb {
     recent: [u16; RECENT],
     recent_n: usize,
     mask: usize,
-    /// Current epoch, pre-shifted into the tag's top bits; never all ones.
+    /// Current epoch, pre-shifted into the tag's bits 3..12; never all ones there.
     pub epoch: u64,
     /// Host addresses of the frames holding page tables the walker read, direct-mapped by
     /// physical page: `(ppn | epoch, base)`. They follow the read entries' rules (gone with a
@@ -131,10 +149,11 @@ impl Tlb {
         *self = Tlb { epoch: self.epoch, ..Tlb::default() };
     }
 
-    /// The tag a virtual page number has in the current epoch.
+    /// The tag a virtual page number (or a page-table frame's or 2 MiB region's number, for
+    /// the walker's caches; all below 2^52) has in the current epoch.
     #[inline(always)]
     pub fn tag(&self, vpn: u64) -> u64 {
-        (vpn & !EPOCH_MASK) | self.epoch
+        vpn << 12 | self.epoch
     }
 
     pub fn flush(&mut self) {
@@ -160,9 +179,15 @@ impl Tlb {
     }
 
     /// What compiled code needs for an inline lookup: the read and write tables, the slot mask
-    /// and the epoch (valid until the next fill, flush or release).
+    /// in bytes ([`RAW_MASK`]: an entry's byte offset is `(va >> 8) & RAW_MASK`) and the epoch
+    /// (valid until the next fill, flush or release). The tables always have [`TLB_ENTRIES`]
+    /// entries: a released TLB's are one shared table of empty entries, so compiled code needs
+    /// no mask register.
     pub(crate) fn raw(&self) -> (*const Entry, *const Entry, u64, u64) {
-        (self.read.as_ptr(), self.write.as_ptr(), self.mask as u64, self.epoch)
+        if self.mask == 0 {
+            return (EMPTY_TABLE.as_ptr(), EMPTY_TABLE.as_ptr(), RAW_MASK, self.epoch);
+        }
+        (self.read.as_ptr(), self.write.as_ptr(), RAW_MASK, self.epoch)
     }
 
     /// Drops the read entries for physical page `ppn` (its frame was replaced: created or
@@ -170,7 +195,7 @@ impl Tlb {
     /// are (more than [`RECENT`] fills since the last flush): the caller must flush.
     pub fn drop_reads_to(&mut self, ppn: u64) -> bool {
         let pt = &mut self.pt[ppn as usize % PT_FRAMES];
-        if pt.0 & !EPOCH_MASK == ppn {
+        if pt.0 >> 12 == ppn {
             *pt = (INVALID, 0);
         }
         // An upper walk may point into this frame (even one no longer in `pt`); which ones is
@@ -261,5 +286,45 @@ mod tests {
         t.fill_read(0x5000, 5, page.as_mut_ptr());
         t.release();
         assert_ne!(t.read_entry(5).tag, t.tag(5), "released entries are gone");
+    }
+
+    /// The compare compiled code makes (see the module comment): `n`-byte access at `va`.
+    fn jit_hit(t: &Tlb, va: u64, n: u64, write: bool) -> bool {
+        let (r, w, mask, epoch) = t.raw();
+        // SAFETY: the byte mask keeps the offset inside the table.
+        let e = unsafe { *(if write { w } else { r } as *const u8).add(((va >> 8) & mask) as usize).cast::<Entry>() };
+        e.tag == va & (!0xfff | (n - 1)) | epoch
+    }
+
+    #[test]
+    fn one_compare_checks_page_epoch_and_alignment_up_to_the_top_of_the_address_space() {
+        let mut t = Tlb::default();
+        let mut page = [0u8; 4096];
+        for flushes in 0..1100 {
+            for vpage in [0x5000u64, 0x3ff000, 1 << 40, (1 << 63) - 0x1000, 1 << 63, u64::MAX & !0xfff] {
+                // This page alone is valid (the flushes also wrap the epoch many times).
+                t.flush();
+                t.fill_read(vpage, 5, page.as_mut_ptr());
+                t.fill_write(vpage, 5, page.as_mut_ptr());
+                for write in [false, true] {
+                    for n in [1u64, 2, 4, 8] {
+                        for off in (0..16).chain(4080..4096) {
+                            let va = vpage + off;
+                            assert_eq!(jit_hit(&t, va, n, write), off % n == 0, "va {va:#x} n {n} write {write} flushes {flushes}");
+                            // Other pages in the same slot, and the neighbouring pages, miss.
+                            for other in [va ^ (1024 << 12), va.wrapping_add(0x1000), va.wrapping_sub(0x1000), va ^ (1 << 63)] {
+                                assert!(!jit_hit(&t, other, n, write), "va {other:#x} hit the entry of {vpage:#x}");
+                            }
+                        }
+                    }
+                }
+            }
+            t.flush();
+            for write in [false, true] {
+                assert!(!jit_hit(&t, 0x5000, 1, write) && !jit_hit(&t, u64::MAX & !0xfff, 1, write), "a flush drops every entry");
+            }
+        }
+        t.release();
+        assert!(!jit_hit(&t, 0x5000, 1, false) && !jit_hit(&t, 0, 1, true), "a released table matches nothing");
     }
 }

@@ -1,0 +1,85 @@
+//! Slow-path thunks: the load/store helpers behind a call that clobbers no register.
+//!
+//! A compiled region calls `helpers::load`/`helpers::store` on every TLB miss, misaligned
+//! access, MMIO or code-page store. Those are ordinary C-ABI functions, and a C call clobbers
+//! every caller-saved register, so a slow path inside a loop made the register allocator keep
+//! the loop's values (guest registers, `retired`, the slice limit, the TLB view) in stack
+//! slots around the whole loop, hot path included. A thunk is a tiny function compiled once
+//! per process with Cranelift's `PreserveAll` convention: a call to it clobbers nothing (on
+//! x86-64 and aarch64 alike, `get_regs_clobbered_by_call(PreserveAll, false)` is the empty
+//! set), and as a `PreserveAll` function it saves in its prologue every register it clobbers,
+//! including all that its own C call to the helper clobbers (full vector registers too), and
+//! restores them before returning. `PreserveAll` has no return values, so the thunk stores the
+//! helper's status in `ctx.status`, where compiled code reads it after the call. Arguments are
+//! passed as in the host's C convention, so the thunk forwards them unchanged.
+//!
+//! The thunks live in their own executable mappings for the whole process; if Cranelift
+//! cannot build them, compiled code calls the helpers directly, as before.
+use super::exec_mem::ExecMem;
+use super::{helpers, CTX_BASE_OFFSETS};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName};
+use cranelift_codegen::ir::Function;
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::{control::ControlPlane, Context};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use std::sync::OnceLock;
+
+/// Entry addresses of the thunks for `helpers::load` and `helpers::store`.
+pub(crate) struct Thunks {
+    pub load: u64,
+    pub store: u64,
+    _mem: [ExecMem; 2],
+}
+
+/// Arguments of `helpers::load` and `helpers::store` (all `u64`-sized).
+pub(crate) const LOAD_PARAMS: usize = 6;
+pub(crate) const STORE_PARAMS: usize = 7;
+
+/// The signature compiled code calls a thunk with: `params` 64-bit arguments (the helper's
+/// own), nothing returned, nothing clobbered.
+pub(crate) fn signature(params: usize) -> Signature {
+    let mut s = Signature::new(CallConv::PreserveAll);
+    s.params.extend((0..params).map(|_| AbiParam::new(types::I64)));
+    s
+}
+
+/// The process's thunks, built at first use; None if Cranelift could not build them.
+pub(crate) fn get(isa: &OwnedTargetIsa) -> Option<&'static Thunks> {
+    static THUNKS: OnceLock<Option<Thunks>> = OnceLock::new();
+    THUNKS
+        .get_or_init(|| {
+            let (load, lm) = build(isa, helpers::load as *const () as u64, LOAD_PARAMS)?;
+            let (store, sm) = build(isa, helpers::store as *const () as u64, STORE_PARAMS)?;
+            Some(Thunks { load, store, _mem: [lm, sm] })
+        })
+        .as_ref()
+}
+
+/// `thunk(args..) { ctx.status = helper(args..) }` with `PreserveAll` (ctx is argument 2).
+fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecMem)> {
+    let mut func = Function::with_name_signature(UserFuncName::user(1, params as u32), signature(params));
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let args = b.block_params(entry).to_vec();
+    let mut c = Signature::new(isa.default_call_conv());
+    c.params.extend((0..params).map(|_| AbiParam::new(types::I64)));
+    c.returns.push(AbiParam::new(types::I64));
+    let c = b.import_signature(c);
+    let f = b.ins().iconst(types::I64, helper as i64);
+    let call = b.ins().call_indirect(c, f, &args);
+    let status = b.inst_results(call)[0];
+    b.ins().store(MemFlagsData::trusted(), status, args[2], CTX_BASE_OFFSETS.status);
+    b.ins().return_(&[]);
+    b.finalize(isa.frontend_config());
+    let mut ctx = Context::for_function(func);
+    let code = ctx.compile(&**isa, &mut ControlPlane::default()).ok()?;
+    if !code.buffer.relocs().is_empty() {
+        return None;
+    }
+    let mem = ExecMem::new(code.code_buffer())?;
+    Some((mem.as_ptr() as u64, mem))
+}
