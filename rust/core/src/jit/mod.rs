@@ -407,10 +407,6 @@ impl Slot {
         if self.hits < THRESHOLD_NOW.load(Relaxed) {
             return;
         }
-        if region::mostly_fp(region[0].insns()) {
-            self.failed = true;
-            return;
-        }
         if background() {
             match worker::submit(&key, &region, instr) {
                 Ok(job) => {
@@ -557,30 +553,5 @@ impl Hart {
         let region = region::form(page, block, self.pc & 0xfff, instr);
         // SAFETY: as in `jit_run`.
         unsafe { (*block).jit.tier_up(region, instr) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::region::mostly_fp;
-    use crate::hart::packed::Packed;
-    use crate::isa::decode;
-
-    const FADD_D: u32 = 0x02b5_7553; // fadd.d fa0, fa0, fa1 (rm = dyn)
-    const FMUL_D: u32 = 0x12b5_7553; // fmul.d fa0, fa0, fa1
-    const ADDI: u32 = 0x0015_0513; // addi a0, a0, 1
-    const BNE: u32 = 0xfe05_1ee3; // bne a0, zero, -4
-
-    fn block(words: &[u32]) -> Vec<Packed> {
-        words.iter().map(|&w| Packed::new(decode(w))).collect()
-    }
-
-    #[test]
-    fn blocks_mostly_of_fp_instructions_stay_interpreted() {
-        assert!(decode(FADD_D).op.is_fp() && decode(FMUL_D).op.is_fp() && !decode(ADDI).op.is_fp());
-        assert!(mostly_fp(&block(&[FADD_D, FMUL_D, BNE])));
-        assert!(!mostly_fp(&block(&[FADD_D, ADDI, BNE])), "one F/D instruction in three compiles");
-        assert!(!mostly_fp(&block(&[FADD_D, ADDI])), "half and half compiles");
-        assert!(!mostly_fp(&block(&[ADDI, BNE])));
     }
 }

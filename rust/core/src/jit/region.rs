@@ -73,18 +73,10 @@ pub(crate) fn successors(insns: &[Packed], delta: u64) -> [Option<u64>; 2] {
         }
         Op::Jal => [Some(d.wrapping_add(imm)), None],
         Op::Jalr => [None, None],
-        op if translated(op) => [Some(d.wrapping_add(l.len())), None],
+        // F/D instructions are compiled too (`translate::fp`) and go on to the next one.
+        op if translated(op) || op.is_fp() => [Some(d.wrapping_add(l.len())), None],
         _ => [None, None],
     }
-}
-
-/// A block whose F/D instructions outnumber the rest stays interpreted: compiled code runs
-/// each F/D instruction through its interpreter handler with the cached registers stored
-/// before and reloaded after, which costs more than the interpreter's own dispatch (nbody-gc:
-/// 86 MIPS compiled against 238 interpreted). The interpreter is exact, so this changes speed
-/// only.
-pub(crate) fn mostly_fp(insns: &[Packed]) -> bool {
-    2 * insns.iter().filter(|i| i.op().is_fp()).count() > insns.len()
 }
 
 /// The region entered at `entry` (page offset `off0`): the entry first, then the blocks of
@@ -120,7 +112,7 @@ pub(crate) fn form(page: Option<&Page>, entry: Block, off0: u64, single: bool) -
             }
             let member = Member { delta: s, block: b };
             let n = member.insns().len();
-            if total + n > MAX_INSNS || mostly_fp(member.insns()) {
+            if total + n > MAX_INSNS {
                 continue;
             }
             total += n;

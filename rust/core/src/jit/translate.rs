@@ -21,8 +21,10 @@
 //! - Loads and stores check the hart's TLB inline (the same entries the interpreter's fast
 //!   path uses) and require natural alignment there; anything else calls the helper, which
 //!   runs the interpreter's own `Hart::load`/`Hart::store`.
-//! - Instructions without a translation here (A, F/D, CSRs, system) call their interpreter
-//!   handler through `helpers::exec`, with registers written back before and reloaded after.
+//! - F/D instructions are emitted by `fp` (inline where the host's answer is exactly the
+//!   interpreter's, else their handler). Instructions without a translation (A, CSRs, system)
+//!   call their interpreter handler through `helpers::exec`, with registers written back
+//!   before and reloaded after.
 use super::helpers::{self, info};
 use super::thunk::{self, Thunks};
 use super::CTX_BASE_OFFSETS;
@@ -36,6 +38,10 @@ use cranelift_codegen::ir::{Function, Type};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+
+// F/D emitters: a child module, so they reach `Tx` as this module's own code does.
+#[path = "fp.rs"]
+mod fp;
 
 const I64: Type = types::I64;
 const I32: Type = types::I32;
@@ -508,13 +514,20 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
         instr,
     };
     for i in members.iter().flat_map(|m| m.1.iter()) {
-        for r in [i.rd(), i.rs1(), i.rs2()] {
+        // An F/D instruction's other register fields name f registers (kept in the hart).
+        let (x, rd) = if i.op().is_fp() {
+            let [x_in, x_out] = fp::x_regs(i);
+            ([x_in, x_out, 0], x_out)
+        } else {
+            ([i.rd(), i.rs1(), i.rs2()], i.rd())
+        };
+        for r in x {
             if r != 0 && tx.vars[r].is_none() {
                 tx.vars[r] = Some(tx.b.declare_var(I64));
             }
         }
-        if i.rd() != 0 {
-            tx.written |= 1 << i.rd();
+        if rd != 0 {
+            tx.written |= 1 << rd;
         }
     }
     tx.reload();
@@ -659,6 +672,10 @@ impl Tx<'_> {
                 op @ (Op::Mul | Op::Mulh | Op::Mulhsu | Op::Mulhu | Op::Div | Op::Divu | Op::Rem | Op::Remu
                 | Op::Mulw | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw) => Some(tx.muldiv(op, a, bv)),
                 Op::Fence => None,
+                op if op.is_fp() => {
+                    fp::emit(tx, k, i, delta, &insns[..k]);
+                    None
+                }
                 op => {
                     debug_assert!(!super::region::translated(op), "{op:?} is translated above");
                     let n = tx.exec(k, delta);

@@ -1,0 +1,566 @@
+//! F/D instructions in compiled code (a child module of `translate`, whose `Tx` it extends).
+//!
+//! The interpreter's handlers (`hart/fpu`) are the reference, and stay the slow path: an
+//! instruction is done inline only in the cases where the host's answer is provably the
+//! interpreter's, decided at run time by a few compares on the operands, the result, `frm`,
+//! `fflags` and `mstatus.FS`; every other case calls the instruction's interpreter handler
+//! (`helpers::exec`). Results, `fflags`, `mstatus.FS` and traps are therefore the interpreter's
+//! in every case. The inline cases:
+//!
+//! - **FS.** Every F/D instruction is illegal with `mstatus.FS` = Off, and one that writes an f
+//!   register (or raises a flag) sets FS to Dirty. The inline code checks FS != Off and sets
+//!   Dirty as the interpreter does, except where FS is already known to be Dirty: after an
+//!   earlier instruction of the same member that writes an f register, with nothing between
+//!   them that can change `mstatus` (only instructions run by their handler can).
+//! - **Arithmetic** (`fadd`/`fsub`/`fmul`/`fdiv`/`fsqrt`, the four fused multiply-adds,
+//!   `fcvt.s.d`; single and double): when the rounding mode resolves to round-to-nearest-even,
+//!   `fflags.NX` has already accrued, and the host result is finite and above the smallest
+//!   normal number in magnitude, the only flag the operation can raise is NX (see
+//!   `hart::fpu::arith::quick_d`, the interpreter's own quick path under the same condition),
+//!   so the host's default arithmetic is the whole answer. Singles also need their operands
+//!   properly NaN-boxed (else they read as the canonical NaN).
+//! - **No rounding, no flags unless NaN:** `fmin`/`fmax`, `feq`/`flt`/`fle` with neither
+//!   operand a NaN; `fcvt.d.s` of a non-NaN; `fcvt.d.w`/`fcvt.d.wu` (always exact) and
+//!   `fcvt.d.l`/`fcvt.d.lu` of values within 2^53 (exact), with a valid rounding mode.
+//! - **Conversions to integers** with the static mode RTZ (what C casts compile to), when the
+//!   value is in the target's range: the host's truncation, NX accrued inline if inexact.
+//! - **Bit moves**: `fld`/`flw`/`fsd`/`fsw` (through the translator's own inline TLB path and
+//!   load/store helpers), `fmv.*`, `fsgnj*` (singles unboxed and reboxed as the spec says).
+//!
+//! F registers live in the hart (`h.fp.f`), loaded and stored per use: the handlers read and
+//! write them there, so the slow path needs no write-back, only the x register it reads (if
+//! any) stored and the one it writes (if any) reloaded.
+use super::super::helpers;
+use super::{flags, odd_status, x_offset, Tx, I32, I64};
+use crate::hart::csr::mstatus;
+use crate::hart::packed::Packed;
+use crate::hart::Hart;
+use crate::isa::Op;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use std::mem::offset_of;
+
+const F64: cranelift_codegen::ir::Type = types::F64;
+const F32: cranelift_codegen::ir::Type = types::F32;
+
+/// NaN-boxing: a single lives in the low half of an f register whose upper half is all ones.
+const BOX: u64 = 0xffff_ffff_0000_0000;
+const NX: i64 = 1;
+
+fn f_offset(r: usize) -> i32 {
+    (offset_of!(Hart, fp.f) + 8 * r) as i32
+}
+const MSTATUS: i32 = offset_of!(Hart, csr.mstatus) as i32;
+const FFLAGS: i32 = offset_of!(Hart, fp.fflags) as i32;
+const FRM: i32 = offset_of!(Hart, fp.frm) as i32;
+
+/// Whether Cranelift lowers `fma` to one host instruction here (else it would call a libm
+/// routine, a relocation `compile` refuses, so the region would not compile at all).
+fn native_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        cfg!(target_arch = "aarch64")
+    }
+}
+
+/// F/D ops that write an f register whenever they complete (and so leave FS Dirty).
+fn writes_f(op: Op) -> bool {
+    use Op::*;
+    op.is_fp()
+        && !matches!(
+            op,
+            Fsw | Fsd | FmvXW | FmvXD | FclassS | FclassD | FeqS | FltS | FleS | FeqD | FltD | FleD | FcvtWS
+                | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD
+        )
+}
+
+/// F/D ops that read x register `rs1` (an address base or the value moved/converted).
+fn reads_x(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Flw | Fsw | Fld | Fsd | FmvWX | FmvDX | FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL
+            | FcvtDLu
+    )
+}
+
+/// F/D ops that write x register `rd`.
+pub(super) fn writes_x(op: Op) -> bool {
+    op.is_fp() && !writes_f(op) && !matches!(op, Op::Fsw | Op::Fsd)
+}
+
+/// The x registers an F/D instruction names (0 for none): its other register fields are f
+/// registers, which compiled code keeps in the hart, not in variables.
+pub(super) fn x_regs(i: &Packed) -> [usize; 2] {
+    [if reads_x(i.op()) { i.rs1() } else { 0 }, if writes_x(i.op()) { i.rd() } else { 0 }]
+}
+
+/// Whether `mstatus.FS` is Dirty when the instruction after `before` (the earlier
+/// instructions of its member) starts: some earlier one wrote an f register (so it completed
+/// with FS Dirty, inline or through its handler), and none after it ran through an
+/// interpreter handler other than an F/D one (only those could write `mstatus`; the load and
+/// store helpers leave it alone or leave the region with a trap).
+fn fs_dirty_before(before: &[Packed]) -> bool {
+    for i in before.iter().rev() {
+        let op = i.op();
+        if writes_f(op) {
+            return true;
+        }
+        if !op.is_fp() && !super::super::region::translated(op) {
+            return false;
+        }
+    }
+    false
+}
+
+/// The instruction being translated.
+struct At {
+    k: usize,
+    delta: u64,
+    /// FS is known to be Dirty here (no check, nothing to set).
+    dirty: bool,
+}
+
+/// Emits F/D instruction `i` (instruction `k` of the current member, at `delta`; `before`:
+/// the member's instructions before it). Every F/D op is handled here, inline or through its
+/// handler.
+pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Packed]) {
+    use Op::*;
+    let at = At { k, delta, dirty: fs_dirty_before(before) };
+    let op = i.op();
+    let (rd, r1, r2) = (i.rd(), i.rs1(), i.rs2());
+    match op {
+        Fld | Flw => {
+            let n = if op == Fld { 8 } else { 4 };
+            guard(tx, &at, None, Some(r1), None, |tx| {
+                let v = tx.load_value(at.k, i, at.delta, n, false);
+                let v = if n == 4 { tx.b.ins().bor_imm_s(v, BOX as i64) } else { v };
+                tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+                set_dirty(tx, &at);
+            });
+        }
+        Fsd | Fsw => {
+            let n = if op == Fsd { 8 } else { 4 };
+            guard(tx, &at, None, Some(r1), None, |tx| {
+                let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r2));
+                tx.store_value(at.k, i, at.delta, n, v);
+            });
+        }
+        FmvXD | FmvXW => guard(tx, &at, None, None, Some(rd), |tx| {
+            let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r1));
+            let v = if op == FmvXW {
+                let w = tx.b.ins().ireduce(I32, v);
+                tx.b.ins().sextend(I64, w)
+            } else {
+                v
+            };
+            tx.set(rd, v);
+        }),
+        FmvDX | FmvWX => guard(tx, &at, None, Some(r1), None, |tx| {
+            let v = tx.get(r1);
+            let v = if op == FmvWX { box_low(tx, v) } else { v };
+            tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+            set_dirty(tx, &at);
+        }),
+        FsgnjD | FsgnjnD | FsgnjxD | FsgnjS | FsgnjnS | FsgnjxS => guard(tx, &at, None, None, None, |tx| {
+            let d = matches!(op, FsgnjD | FsgnjnD | FsgnjxD);
+            let (a, b) = if d {
+                (tx.b.ins().load(I64, flags(), tx.h, f_offset(r1)), tx.b.ins().load(I64, flags(), tx.h, f_offset(r2)))
+            } else {
+                (unbox(tx, r1), unbox(tx, r2))
+            };
+            let sign = if d { 1u64 << 63 } else { 1 << 31 };
+            let bs = tx.b.ins().band_imm_s(b, sign as i64);
+            let v = match op {
+                FsgnjD | FsgnjS | FsgnjnD | FsgnjnS => {
+                    let mag = tx.b.ins().band_imm_s(a, !sign as i64);
+                    let s = if matches!(op, FsgnjnD | FsgnjnS) { tx.b.ins().bxor_imm_s(bs, sign as i64) } else { bs };
+                    tx.b.ins().bor(mag, s)
+                }
+                _ => tx.b.ins().bxor(a, bs),
+            };
+            let v = if d { v } else { tx.b.ins().bor_imm_s(v, BOX as i64) };
+            tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+            set_dirty(tx, &at);
+        }),
+        FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddS | FsubS | FmulS
+        | FdivS | FsqrtS | FmaddS | FmsubS | FnmsubS | FnmaddS | FcvtSD => arith(tx, &at, i),
+        FminD | FmaxD | FminS | FmaxS => {
+            let d = matches!(op, FminD | FmaxD);
+            let (a, ba) = operand(tx, r1, d);
+            let (b, bb) = operand(tx, r2, d);
+            let mut ok = tx.b.ins().fcmp(FloatCC::Ordered, a, b);
+            for c in [ba, bb].into_iter().flatten() {
+                ok = tx.b.ins().band(ok, c);
+            }
+            // Cranelift's fmin/fmax order -0 below +0, as RISC-V does; NaNs take the handler.
+            let r = if matches!(op, FminD | FminS) { tx.b.ins().fmin(a, b) } else { tx.b.ins().fmax(a, b) };
+            guard(tx, &at, Some(ok), None, None, |tx| {
+                store_result(tx, rd, r, d);
+                set_dirty(tx, &at);
+            });
+        }
+        FeqD | FltD | FleD | FeqS | FltS | FleS => {
+            let d = matches!(op, FeqD | FltD | FleD);
+            let (a, ba) = operand(tx, r1, d);
+            let (b, bb) = operand(tx, r2, d);
+            let mut ok = tx.b.ins().fcmp(FloatCC::Ordered, a, b);
+            for c in [ba, bb].into_iter().flatten() {
+                ok = tx.b.ins().band(ok, c);
+            }
+            let cc = match op {
+                FeqD | FeqS => FloatCC::Equal,
+                FltD | FltS => FloatCC::LessThan,
+                _ => FloatCC::LessThanOrEqual,
+            };
+            let c = tx.b.ins().fcmp(cc, a, b);
+            let v = tx.b.ins().uextend(I64, c);
+            guard(tx, &at, Some(ok), None, Some(rd), |tx| tx.set(rd, v));
+        }
+        FcvtDS => {
+            let Some(rm_ok) = rm_valid(tx, i) else { return handler(tx, &at, None, None) };
+            let (a, boxed) = operand(tx, r1, false);
+            let ordered = tx.b.ins().fcmp(FloatCC::Ordered, a, a);
+            let mut ok = tx.b.ins().band(ordered, boxed.expect("a single has a boxing check"));
+            if let Some(c) = rm_ok {
+                ok = tx.b.ins().band(ok, c);
+            }
+            let r = tx.b.ins().fpromote(F64, a);
+            guard(tx, &at, Some(ok), None, None, |tx| {
+                store_result(tx, rd, r, true);
+                set_dirty(tx, &at);
+            });
+        }
+        FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => {
+            let Some(rm_ok) = rm_valid(tx, i) else { return handler(tx, &at, Some(r1), None) };
+            let x = tx.get(r1);
+            // Exact conversions (every int32, and int64 within 2^53) round the same in every
+            // mode and raise nothing.
+            let (r, exact) = match op {
+                FcvtDW => {
+                    let w = tx.b.ins().ireduce(I32, x);
+                    (tx.b.ins().fcvt_from_sint(F64, w), None)
+                }
+                FcvtDWu => {
+                    let w = tx.b.ins().ireduce(I32, x);
+                    (tx.b.ins().fcvt_from_uint(F64, w), None)
+                }
+                FcvtDL => {
+                    let s = tx.b.ins().iadd_imm_s(x, 1 << 53);
+                    let e = tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, s, 1 << 54);
+                    (tx.b.ins().fcvt_from_sint(F64, x), Some(e))
+                }
+                _ => {
+                    let e = tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, x, 1 << 53);
+                    (tx.b.ins().fcvt_from_uint(F64, x), Some(e))
+                }
+            };
+            let ok = and_opt(tx, rm_ok, exact);
+            guard(tx, &at, ok, Some(r1), None, |tx| {
+                store_result(tx, rd, r, true);
+                set_dirty(tx, &at);
+            });
+        }
+        FcvtWD | FcvtWuD | FcvtLD | FcvtLuD if i.imm() & 7 == 1 => to_int_rtz(tx, &at, i),
+        _ => {
+            let x_in = if reads_x(op) { Some(r1) } else { None };
+            let x_out = if writes_x(op) { Some(rd) } else { None };
+            handler(tx, &at, x_in, x_out);
+        }
+    }
+}
+
+/// `a && b` where either may be absent (always true).
+fn and_opt(tx: &mut Tx, a: Option<Value>, b: Option<Value>) -> Option<Value> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(tx.b.ins().band(a, b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Whether FS is not Off (None: known Dirty).
+fn fs_on(tx: &mut Tx, at: &At) -> Option<Value> {
+    if at.dirty {
+        return None;
+    }
+    let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+    let fs = tx.b.ins().band_imm_s(ms, mstatus::FS as i64);
+    Some(tx.b.ins().icmp_imm_s(IntCC::NotEqual, fs, 0))
+}
+
+/// `mstatus.FS = Dirty`, as the interpreter sets it when an f register is written.
+fn set_dirty(tx: &mut Tx, at: &At) {
+    if at.dirty {
+        return;
+    }
+    let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+    let ms = tx.b.ins().bor_imm_s(ms, mstatus::FS as i64);
+    tx.b.ins().store(flags(), ms, tx.h, MSTATUS);
+}
+
+/// Inline `fast` when `ok` (None: always) and FS is not Off, else the interpreter handler
+/// (which reads x register `x_in` and writes `x_out`, if any).
+fn guard<'a>(
+    tx: &mut Tx<'a>,
+    at: &At,
+    ok: Option<Value>,
+    x_in: Option<usize>,
+    x_out: Option<usize>,
+    fast: impl FnOnce(&mut Tx<'a>),
+) {
+    let fs = fs_on(tx, at);
+    let Some(ok) = and_opt(tx, ok, fs) else {
+        return fast(tx);
+    };
+    let fast_b = tx.b.create_block();
+    let slow_b = tx.b.create_block();
+    let join = tx.b.create_block();
+    tx.b.ins().brif(ok, fast_b, &[], slow_b, &[]);
+    let dirty = tx.dirty;
+
+    tx.b.switch_to_block(fast_b);
+    tx.b.seal_block(fast_b);
+    fast(tx);
+    tx.b.ins().jump(join, &[]);
+    let dirty_fast = tx.dirty;
+
+    tx.dirty = dirty;
+    tx.b.switch_to_block(slow_b);
+    tx.b.seal_block(slow_b);
+    handler(tx, at, x_in, x_out);
+    tx.b.ins().jump(join, &[]);
+
+    // A register either path may have left different from the hart's copy.
+    tx.dirty |= dirty_fast | dirty;
+    tx.b.switch_to_block(join);
+    tx.b.seal_block(join);
+}
+
+/// The instruction through its interpreter handler (`helpers::exec`). F/D handlers touch no x
+/// register but `x_in` (read) and `x_out` (written), so only those cross the call; on a trap
+/// the region leaves with every register written back (`exit_if`).
+fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
+    if let Some(r) = x_in.filter(|&r| r != 0 && tx.dirty & (1 << r) != 0) {
+        let v = tx.get(r);
+        tx.b.ins().store(flags(), v, tx.h, x_offset(r));
+    }
+    let pc = tx.pc(at.delta);
+    let kk = tx.imm(helpers::exec_index(tx.bi, at.k) as i64);
+    let f = tx.imm(helpers::exec as *const () as i64);
+    let args = [tx.h, tx.bus, tx.ctx, pc, kk];
+    tx.before_call();
+    let call = tx.b.ins().call_indirect(tx.sigs.exec, f, &args);
+    let next = tx.b.inst_results(call)[0];
+    let odd = tx.b.ins().band_imm_s(next, 1);
+    let status = odd_status(&mut tx.b, odd, next);
+    tx.exit_if(status);
+    tx.after_call();
+    if let Some(r) = x_out.filter(|&r| r != 0) {
+        let v = tx.b.ins().load(I64, flags(), tx.h, x_offset(r));
+        tx.set(r, v);
+    }
+}
+
+/// `BOX | low 32 bits of v`.
+fn box_low(tx: &mut Tx, v: Value) -> Value {
+    let w = tx.b.ins().ireduce(I32, v);
+    let w = tx.b.ins().uextend(I64, w);
+    tx.b.ins().bor_imm_s(w, BOX as i64)
+}
+
+/// Single operand `r` as its 32 bits in an I64: the low half if properly boxed, else the
+/// canonical NaN (as `FpState::s`).
+fn unbox(tx: &mut Tx, r: usize) -> Value {
+    let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r));
+    let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
+    let low = tx.b.ins().band_imm_s(v, 0xffff_ffff);
+    let canon = tx.imm(0x7fc0_0000);
+    tx.b.ins().select(boxed, low, canon)
+}
+
+/// Operand `r` as a float of the op's format; for a single, also whether it is properly
+/// boxed (an unboxed one is the canonical NaN: the caller sends it to the handler).
+fn operand(tx: &mut Tx, r: usize, d: bool) -> (Value, Option<Value>) {
+    if d {
+        return (tx.b.ins().load(F64, flags(), tx.h, f_offset(r)), None);
+    }
+    let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r));
+    let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
+    let w = tx.b.ins().ireduce(I32, v);
+    (tx.b.ins().bitcast(F32, MemFlagsData::new(), w), Some(boxed))
+}
+
+/// Stores float `r` to f register `rd` (a single NaN-boxed).
+fn store_result(tx: &mut Tx, rd: usize, r: Value, d: bool) {
+    let v = if d {
+        r
+    } else {
+        let w = tx.b.ins().bitcast(I32, MemFlagsData::new(), r);
+        let w = tx.b.ins().uextend(I64, w);
+        tx.b.ins().bor_imm_s(w, BOX as i64)
+    };
+    tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+}
+
+/// Whether the instruction's rounding mode field is usable: Some(None) for a static mode
+/// (0-4), Some(Some(frm <= 4)) for the dynamic one, None for 5 and 6 (always illegal: the
+/// handler traps).
+fn rm_valid(tx: &mut Tx, i: &Packed) -> Option<Option<Value>> {
+    match i.imm() & 7 {
+        0..=4 => Some(None),
+        7 => {
+            let frm = tx.b.ins().uload8(I64, flags(), tx.h, FRM);
+            Some(Some(tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, frm, 4)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the rounding mode resolves to nearest-even with NX already accrued (None: the
+/// static mode is another one, so never).
+fn rne_with_nx(tx: &mut Tx, i: &Packed) -> Option<Value> {
+    let rm = i.imm() & 7;
+    if rm != 0 && rm != 7 {
+        return None;
+    }
+    let fflags = tx.b.ins().uload8(I64, flags(), tx.h, FFLAGS);
+    let nx = tx.b.ins().band_imm_s(fflags, NX);
+    if rm == 0 {
+        return Some(tx.b.ins().icmp_imm_s(IntCC::NotEqual, nx, 0));
+    }
+    // frm == 0 && NX: (frm << 8 | fflags & NX) == NX.
+    let frm = tx.b.ins().uload8(I64, flags(), tx.h, FRM);
+    let frm = tx.b.ins().ishl_imm_s(frm, 8);
+    let both = tx.b.ins().bor(frm, nx);
+    Some(tx.b.ins().icmp_imm_s(IntCC::Equal, both, NX))
+}
+
+/// Whether float `r` is finite and larger in magnitude than the smallest normal number.
+fn normal_above_min(tx: &mut Tx, r: Value, d: bool) -> Value {
+    let (bits, min, inf) = if d {
+        (tx.b.ins().bitcast(I64, MemFlagsData::new(), r), 0x0010_0000_0000_0000i64, 0x7ff0_0000_0000_0000i64)
+    } else {
+        (tx.b.ins().bitcast(I32, MemFlagsData::new(), r), 0x0080_0000, 0x7f80_0000)
+    };
+    let sign_off = if d { i64::MAX } else { 0x7fff_ffff };
+    let mag = tx.b.ins().band_imm_s(bits, sign_off);
+    // MIN < mag < INF in one unsigned comparison.
+    let t = tx.b.ins().iadd_imm_s(mag, -(min + 1));
+    tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, t, inf - min - 1)
+}
+
+/// add/sub/mul/div/sqrt/fma (single or double) and fcvt.s.d: inline in nearest-even with NX
+/// accrued and a result finite and above the smallest normal; else the handler.
+fn arith(tx: &mut Tx, at: &At, i: &Packed) {
+    use Op::*;
+    let op = i.op();
+    let fma = matches!(op, FmaddD | FmsubD | FnmsubD | FnmaddD | FmaddS | FmsubS | FnmsubS | FnmaddS);
+    if fma && !native_fma() {
+        return handler(tx, at, None, None);
+    }
+    let Some(rne) = rne_with_nx(tx, i) else { return handler(tx, at, None, None) };
+    let d = matches!(op, FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD);
+    let (r1, r2, r3) = (i.rs1(), i.rs2(), (i.imm() >> 3) as usize & 31);
+    let mut ok = rne;
+    // fcvt.s.d reads a double and rounds it to a single.
+    let (a, ba) = operand(tx, r1, d || op == FcvtSD);
+    let mut boxes = [ba, None, None];
+    let r = match op {
+        FsqrtD | FsqrtS => tx.b.ins().sqrt(a),
+        FcvtSD => tx.b.ins().fdemote(F32, a),
+        _ => {
+            let (b, bb) = operand(tx, r2, d);
+            boxes[1] = bb;
+            match op {
+                FaddD | FaddS => tx.b.ins().fadd(a, b),
+                FsubD | FsubS => tx.b.ins().fsub(a, b),
+                FmulD | FmulS => tx.b.ins().fmul(a, b),
+                FdivD | FdivS => tx.b.ins().fdiv(a, b),
+                _ => {
+                    let (c, bc) = operand(tx, r3, d);
+                    boxes[2] = bc;
+                    // fmsub: a*b - c; fnmsub: -(a*b) + c; fnmadd: -(a*b) - c (signs flipped
+                    // on the operands' bits, as the interpreter does).
+                    let (na, nc) = match op {
+                        FmsubD | FmsubS => (false, true),
+                        FnmsubD | FnmsubS => (true, false),
+                        FnmaddD | FnmaddS => (true, true),
+                        _ => (false, false),
+                    };
+                    let a = if na { tx.b.ins().fneg(a) } else { a };
+                    let c = if nc { tx.b.ins().fneg(c) } else { c };
+                    tx.b.ins().fma(a, b, c)
+                }
+            }
+        }
+    };
+    for c in boxes.into_iter().flatten() {
+        ok = tx.b.ins().band(ok, c);
+    }
+    let rd_double = d;
+    let range = normal_above_min(tx, r, rd_double);
+    let ok = tx.b.ins().band(ok, range);
+    let rd = i.rd();
+    guard(tx, at, Some(ok), None, None, |tx| {
+        store_result(tx, rd, r, rd_double);
+        set_dirty(tx, at);
+    });
+}
+
+/// fcvt.{w,wu,l,lu}.d with the static mode RTZ: inline when the value truncates into the
+/// target's range (NaN never does), NX accrued when it was not an integer; else the handler.
+fn to_int_rtz(tx: &mut Tx, at: &At, i: &Packed) {
+    use Op::*;
+    let op = i.op();
+    let (rd, r1) = (i.rd(), i.rs1());
+    let (x, _) = operand(tx, r1, true);
+    // trunc(x) in [lo, hi) <=> lo_excl < x < hi (or lo <= x where lo is exact and nothing
+    // between lo - 1 and lo is a double).
+    let (lo, lo_cc, hi) = match op {
+        FcvtWD => (-2147483649.0, FloatCC::GreaterThan, 2147483648.0),
+        FcvtWuD | FcvtLuD => (-1.0, FloatCC::GreaterThan, if op == FcvtWuD { 4294967296.0 } else { 18446744073709551616.0 }),
+        _ => (-9223372036854775808.0, FloatCC::GreaterThanOrEqual, 9223372036854775808.0),
+    };
+    let lo = tx.b.ins().f64const(lo);
+    let hi = tx.b.ins().f64const(hi);
+    let above = tx.b.ins().fcmp(lo_cc, x, lo);
+    let below = tx.b.ins().fcmp(FloatCC::LessThan, x, hi);
+    let ok = tx.b.ins().band(above, below);
+    let signed = matches!(op, FcvtWD | FcvtLD);
+    let (n, back) = if signed {
+        let n = tx.b.ins().fcvt_to_sint_sat(I64, x);
+        (n, tx.b.ins().fcvt_from_sint(F64, n))
+    } else {
+        let n = tx.b.ins().fcvt_to_uint_sat(I64, x);
+        (n, tx.b.ins().fcvt_from_uint(F64, n))
+    };
+    // The W forms write the 32-bit result sign-extended.
+    let v = if op == FcvtWuD {
+        let w = tx.b.ins().ireduce(I32, n);
+        tx.b.ins().sextend(I64, w)
+    } else {
+        n
+    };
+    let inexact = tx.b.ins().fcmp(FloatCC::NotEqual, back, x);
+    guard(tx, at, Some(ok), None, Some(rd), |tx| {
+        tx.set(rd, v);
+        // fflags |= NX if inexact; a raised flag makes FS Dirty.
+        let ff = tx.b.ins().uload8(I64, flags(), tx.h, FFLAGS);
+        let nx = tx.b.ins().uextend(I64, inexact);
+        let ff = tx.b.ins().bor(ff, nx);
+        tx.b.ins().istore8(flags(), ff, tx.h, FFLAGS);
+        if !at.dirty {
+            let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+            let fs = tx.imm(mstatus::FS as i64);
+            let zero = tx.imm(0);
+            let add = tx.b.ins().select(inexact, fs, zero);
+            let ms = tx.b.ins().bor(ms, add);
+            tx.b.ins().store(flags(), ms, tx.h, MSTATUS);
+        }
+    });
+}
