@@ -6,6 +6,7 @@
 //! that time is spent on the worker, beside the run), exit. Output of the guest goes to
 //! /dev/null. Not a test. `PLTVM_JIT_BACKGROUND=0` compiles on the hart's thread instead.
 //! `--cov` (before ELF): with coverage and cmplog on, as a fuzzer runs (docs/jit.md).
+//! `--threshold N` (after `--engine`, before `--cov`): compile threshold instead of 200.
 use pltvm_core::device::console::Console;
 use pltvm_core::jit::Engine;
 use pltvm_core::machine::{Exit, Machine};
@@ -69,6 +70,14 @@ fn main() {
         if e != "both" {
             engines = vec![Engine::parse(&e).expect("interp, jit or both")];
         }
+    }
+    if args.first().is_some_and(|a| a == "--threshold") {
+        let n: u32 = args.get(1).and_then(|n| n.parse().ok()).expect("--threshold N");
+        args.drain(..2);
+        // set_threshold alone would make compiles synchronous (for tests): keep the mode.
+        let background = pltvm_core::jit::background();
+        pltvm_core::jit::set_threshold(n);
+        pltvm_core::jit::set_background(background);
     }
     let cov = args.first().is_some_and(|a| a == "--cov");
     if cov {
