@@ -59,11 +59,7 @@ unsigned long call_enclave(unsigned long handle, struct call_enclave_arg_t *arg)
 	return eapp_ecall(SYS_call_enclave, handle, (unsigned long)arg, 0, 0);
 }
 
-unsigned long SERVER_RETURN(struct call_enclave_arg_t *arg)
-{
-	eapp_flush();
-	return eapp_ecall(SYS_enclave_return, (unsigned long)arg, 0, 0, 0);
-}
+/* SERVER_RETURN is in print.c. */
 
 unsigned long asyn_enclave_call(char *name, struct call_enclave_arg_t *arg)
 {

@@ -51,6 +51,20 @@ void eapp_flush(void)
 	kflush();
 }
 
+/* Answers a call (ecall 95, a0 = &ret), after flushing pending text. Here rather than in
+ * calls.c so that the check for pending text is inlined, and only a0/a6/a7 are set: a server's
+ * empty call is some ten instructions shorter (docs/ipc.md, "Cost of a call"). */
+unsigned long SERVER_RETURN(struct call_enclave_arg_t *arg)
+{
+	if (kpos)
+		kflush();
+	register unsigned long a0 __asm__("a0") = (unsigned long)arg;
+	register unsigned long a6 __asm__("a6") = SBI_EXT_PENGLAI_ENCLAVE;
+	register unsigned long a7 __asm__("a7") = SYS_enclave_return;
+	__asm__ __volatile__("ecall" : "+r"(a0) : "r"(a6), "r"(a7) : "memory");
+	return a0;
+}
+
 void eapp_write(const char *text, unsigned long len)
 {
 	while (len--)
