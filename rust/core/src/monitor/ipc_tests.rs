@@ -580,3 +580,49 @@ fn a_repeated_call_starts_the_server_with_the_other_registers_zero() {
     assert_eq!(got, [(0, 0), (0, 0)], "both calls saw only zeros in the other registers");
     assert_eq!((word(&shm, 8), word(&shm, 9)), (s.eid as u64, 0));
 }
+
+/// A run remembers the server it called last (ipc.rs `Calls::server`) to skip the table; a
+/// server destroyed during the run and a new one created under the same eid must get the next
+/// call with that handle. The client calls, signals through a secure shm segment and waits
+/// there while this thread destroys the server and creates another with the same name (it
+/// takes the freed eid); then the client acquires and calls again.
+#[test]
+fn a_server_replaced_under_the_same_eid_during_a_run_gets_the_next_call() {
+    const GET: u64 = 1;
+    const ATTACH: u64 = 2;
+    const WAIT: u64 = 16;
+    let m = Monitor::new(Config { slice: 1000, ..Config::default() });
+    let peer_run = |steps: &[(u64, u64, u64)]| {
+        let c = m.create(PEER, &params("peer-host", NORMAL_ENCLAVE, Some(peer_shm(steps, false)))).unwrap();
+        let (out, _) = run(&m, &c, Entry::Start { relay: None }, None);
+        assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+        step_results(&out.shm.unwrap(), steps.len())
+    };
+    let va = peer_run(&[(GET, 6, PAGE)])[0];
+    assert!(va != M1 && va != 0);
+    // Each server answers with word 300 of its own shm.
+    let tagged_server = |tag: u64| {
+        let mut shm = peer_shm(&[(PEER_LOAD, SHM_BASE + 300 * 8, 0)], true);
+        shm[300 * 8..301 * 8].copy_from_slice(&tag.to_le_bytes());
+        m.create(PEER, &params("peer-server", SERVER_ENCLAVE, Some(shm))).unwrap()
+    };
+    let first = tagged_server(0x51);
+    let steps = [(ATTACH, 6, 0), (PEER_CALL, 1, 0), (PEER_STORE, va + 8, 1), (WAIT, va, 1), (PEER_CALL, 2, 0)];
+    let c = m.create(PEER, &params("peer", NORMAL_ENCLAVE, Some(peer_shm(&steps, false)))).unwrap();
+    let out = std::thread::scope(|sc| {
+        let client = sc.spawn(|| run(&m, &c, Entry::Start { relay: None }, None).0);
+        // The first call has ended once the client's store is in the segment.
+        while peer_run(&[(ATTACH, 6, 0), (PEER_LOAD, va + 8, 0)])[1] != 1 {
+            std::thread::yield_now();
+        }
+        assert_eq!(m.destroy(&first), 0, "the server is not in a call any more");
+        let second = tagged_server(0x52);
+        assert_eq!(second.eid, first.eid, "the new server took the freed eid");
+        peer_run(&[(ATTACH, 6, 0), (PEER_STORE, va, 1)]);
+        client.join().unwrap()
+    });
+    assert_eq!(out.exit, RunExit::Exited { retval: 0 });
+    let got: Vec<(u64, i64, u64)> = out.calls.iter().map(|r| (r.callee, r.result, r.resp_val)).collect();
+    let eid = first.eid as u64;
+    assert_eq!(got, [(eid, 0, 0x51), (eid, 0, 0x52)], "the second call reached the new server");
+}
