@@ -117,6 +117,16 @@ fn fs_dirty_before(before: &[Packed]) -> bool {
     false
 }
 
+/// A condition computed by an earlier instruction of the current member that still holds:
+/// `rm_dyn_nx` = (`frm` is nearest-even and NX has accrued), with the member and instruction
+/// that computed it. Only a CSR write can clear NX or change `frm`, and such an instruction
+/// runs through its handler (checked below, though it also ends the decoded block); F/D
+/// handlers only add flags. A stale "false" only sends an instruction to its handler.
+#[derive(Default)]
+pub(super) struct Known {
+    rm_dyn_nx: Option<(usize, usize, Value)>,
+}
+
 /// The instruction being translated.
 struct At {
     k: usize,
@@ -131,6 +141,14 @@ struct At {
 pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Packed]) {
     use Op::*;
     let at = At { k, delta, dirty: fs_dirty_before(before) };
+    if let Some((bi, k0, _)) = tx.fp.rm_dyn_nx {
+        let kept = bi == tx.bi
+            && k0 < k
+            && before[k0 + 1..].iter().all(|j| j.op().is_fp() || super::super::region::translated(j.op()));
+        if !kept {
+            tx.fp.rm_dyn_nx = None;
+        }
+    }
     let op = i.op();
     let (rd, r1, r2) = (i.rd(), i.rs1(), i.rs2());
     match op {
@@ -423,10 +441,13 @@ fn rm_valid(tx: &mut Tx, i: &Packed) -> Option<Option<Value>> {
 
 /// Whether the rounding mode resolves to nearest-even with NX already accrued (None: the
 /// static mode is another one, so never).
-fn rne_with_nx(tx: &mut Tx, i: &Packed) -> Option<Value> {
+fn rne_with_nx(tx: &mut Tx, k: usize, i: &Packed) -> Option<Value> {
     let rm = i.imm() & 7;
     if rm != 0 && rm != 7 {
         return None;
+    }
+    if let (7, Some((_, _, v))) = (rm, tx.fp.rm_dyn_nx) {
+        return Some(v);
     }
     let fflags = tx.b.ins().uload8(I64, flags(), tx.h, FFLAGS);
     let nx = tx.b.ins().band_imm_s(fflags, NX);
@@ -437,7 +458,9 @@ fn rne_with_nx(tx: &mut Tx, i: &Packed) -> Option<Value> {
     let frm = tx.b.ins().uload8(I64, flags(), tx.h, FRM);
     let frm = tx.b.ins().ishl_imm_s(frm, 8);
     let both = tx.b.ins().bor(frm, nx);
-    Some(tx.b.ins().icmp_imm_s(IntCC::Equal, both, NX))
+    let v = tx.b.ins().icmp_imm_s(IntCC::Equal, both, NX);
+    tx.fp.rm_dyn_nx = Some((tx.bi, k, v));
+    Some(v)
 }
 
 /// Whether float `r` is finite and larger in magnitude than the smallest normal number.
@@ -463,7 +486,7 @@ fn arith(tx: &mut Tx, at: &At, i: &Packed) {
     if fma && !native_fma() {
         return handler(tx, at, None, None);
     }
-    let Some(rne) = rne_with_nx(tx, i) else { return handler(tx, at, None, None) };
+    let Some(rne) = rne_with_nx(tx, at.k, i) else { return handler(tx, at, None, None) };
     let d = matches!(op, FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD);
     let (r1, r2, r3) = (i.rs1(), i.rs2(), (i.imm() >> 3) as usize & 31);
     let mut ok = rne;

@@ -82,6 +82,8 @@ struct Tx<'a> {
     shape: Vec<(u64, u64)>,
     /// Coverage and cmplog instrumentation (`jit::cov`); regions are single blocks then.
     instr: bool,
+    /// What the F/D emitters (`fp`) know at this point of the member.
+    fp: fp::Known,
 }
 
 /// How a member ends: into the member (or out of the region) at a known offset, a branch
@@ -507,6 +509,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
         heads,
         shape,
         instr,
+        fp: fp::Known::default(),
     };
     for i in members.iter().flat_map(|m| m.1.iter()) {
         // An F/D instruction's other register fields name f registers (kept in the hart).
