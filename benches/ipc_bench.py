@@ -14,7 +14,7 @@ first word in place; nothing moves in the call. The segment's word must equal N 
 
 Paths measured: pltvm.Device (public API: one Enclave.run of the client) and the native
 _core binding (one _core Enclave.run). Each call is a context switch inside one process:
-its cost is the monitor's bookkeeping plus the guest SDK's entry and return code (about 134
+its cost is the monitor's bookkeeping plus the guest SDK's entry and return code (85
 instructions per round trip with our C SDK, see `instructions/call`).
 """
 
