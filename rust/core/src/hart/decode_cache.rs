@@ -204,6 +204,15 @@ impl DecodeCache {
         (page.block_at(pc & 0xfff) == Some(b)).then_some(page)
     }
 
+    /// The decoded page that the current translation of virtual page `vpn` leads to, if the
+    /// index knows it (the jit: regions take blocks of the neighbouring page, and enter them
+    /// only while this still gives the same blocks).
+    pub(crate) fn page_of(&self, vpn: u64) -> Option<&Page> {
+        let e = if self.cur.vpn == vpn { self.cur } else { self.index[vpn as usize % INDEX] };
+        // SAFETY: index entries point to live pages (reset whenever pages go).
+        (e.vpn == vpn && !e.page.is_null()).then(|| unsafe { &*e.page })
+    }
+
     /// Makes the page for `vpn` current if the index knows its frame.
     pub fn select(&mut self, vpn: u64) -> bool {
         let e = self.index[vpn as usize % INDEX];
@@ -261,6 +270,15 @@ impl DecodeCache {
     pub fn straddler(&mut self, pc: u64) -> Option<Block> {
         match &mut self.straddlers[Self::straddler_slot(pc)] {
             (p, Some(b)) if *p == pc => Some(&mut **b),
+            _ => None,
+        }
+    }
+
+    /// [`DecodeCache::straddler`] without changing anything (the jit's region former and
+    /// its check that a region's foreign members are still current).
+    pub(crate) fn straddler_at(&self, pc: u64) -> Option<Block> {
+        match &self.straddlers[Self::straddler_slot(pc)] {
+            (p, Some(b)) if *p == pc => Some(&**b as *const BlockData as *mut BlockData),
             _ => None,
         }
     }
