@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 const MAX_ENTRIES: usize = 4096;
 
 /// What the translator reads of a region: the instrumentation mode, then per member its
-/// offset from the entry and length, then per instruction op, rd, rs1, rs2, length, immediate.
+/// offset from the entry, length and whether it is foreign (`region`), then per instruction op, rd, rs1, rs2, length, immediate.
 pub(super) type Key = Box<[u128]>;
 
 /// Marks the start of a member in a key (instruction words use bits 0..72 only).
@@ -32,7 +32,7 @@ pub(super) fn key(members: &[Member], instr: bool) -> Key {
     let mut k = Vec::with_capacity(1 + members.iter().map(|m| 1 + m.insns().len()).sum::<usize>());
     k.push(instr as u128);
     for m in members {
-        k.push(MEMBER | (m.delta as u128) << 8 | (m.insns().len() as u128) << 80);
+        k.push(MEMBER | m.foreign as u128 | (m.delta as u128) << 8 | (m.insns().len() as u128) << 80);
         k.extend(m.insns().iter().map(|p| {
             let i = p.unpack();
             (i.op as u8 as u128)

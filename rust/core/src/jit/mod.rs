@@ -33,7 +33,7 @@ mod worker;
 pub use worker::{drain, pause as pause_worker, pending as pending_compiles, QUEUE_CAP};
 
 use crate::bus::Bus;
-use crate::hart::decode_cache::Block;
+use crate::hart::decode_cache::{Block, DecodeCache};
 use crate::hart::trap::Trap;
 use crate::hart::Hart;
 use crate::mmu::tlb::Entry;
@@ -173,6 +173,8 @@ pub(crate) struct Ctx {
     exit: u64,
     /// A slow-path helper's status, stored by its thunk (`thunk`).
     status: u64,
+    /// Non-zero: the region's foreign members may be entered (`Slot::cross_ok`).
+    xok: u64,
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
 }
@@ -187,6 +189,7 @@ pub(crate) struct CtxOffsets {
     limit: i32,
     exit: i32,
     status: i32,
+    xok: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -198,6 +201,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     exit: std::mem::offset_of!(Ctx, exit) as i32,
     status: std::mem::offset_of!(Ctx, status) as i32,
+    xok: std::mem::offset_of!(Ctx, xok) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
@@ -228,6 +232,33 @@ pub struct Slot {
     /// block is a later member of (see `Slot::tier_up`), which it waits for before queueing
     /// its own.
     job: Option<Arc<worker::Job>>,
+    /// The region's foreign members, if it has any (see `region`).
+    cross: Option<Box<Cross>>,
+}
+
+/// What a region's foreign members were compiled from, and the last check that they are
+/// still what the decode cache gives at their pcs.
+struct Cross {
+    /// Per foreign member: its index in the region and its instructions.
+    members: Box<[(usize, Box<[crate::isa::Insn]>)]>,
+    /// The decode-cache epoch and entry pc of the last check, and its outcome.
+    epoch: u64,
+    pc: u64,
+    ok: bool,
+}
+
+impl Cross {
+    /// Copies the foreign members' instructions (`None`: the region has none). Call it while
+    /// the blocks are live (right after `region::form`).
+    fn new(region: &[region::Member]) -> Option<Box<Cross>> {
+        let members: Box<[_]> = region
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.foreign)
+            .map(|(k, m)| (k, m.insns().iter().map(|p| p.unpack()).collect()))
+            .collect();
+        (!members.is_empty()).then(|| Box::new(Cross { members, epoch: u64::MAX, pc: 0, ok: false }))
+    }
 }
 
 /// A block that has run this many times looks for code another block with the same
@@ -302,7 +333,7 @@ pub fn stats() -> Stats {
 
 /// Compiles a region (members' offsets from the entry and instructions) to mapped code and
 /// counts it in [`stats`]; `background`: on the worker. None if Cranelift fails.
-fn build(members: &[(u64, &[crate::hart::packed::Packed])], instr: bool, background: bool) -> Option<Arc<Code>> {
+fn build(members: &[(u64, bool, &[crate::hart::packed::Packed])], instr: bool, background: bool) -> Option<Arc<Code>> {
     let isa = isa()?;
     let t0 = std::time::Instant::now();
     let bytes = translate::compile(isa, members, instr)?;
@@ -311,7 +342,7 @@ fn build(members: &[(u64, &[crate::hart::packed::Packed])], instr: bool, backgro
     let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
     COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
     COMPILED.fetch_add(1, Relaxed);
-    COMPILED_INSNS.fetch_add(members.iter().map(|m| m.1.len() as u64).sum(), Relaxed);
+    COMPILED_INSNS.fetch_add(members.iter().map(|m| m.2.len() as u64).sum(), Relaxed);
     if background {
         BACKGROUND_COMPILED.fetch_add(1, Relaxed);
     }
@@ -399,6 +430,7 @@ impl Slot {
     /// the region is this block alone.
     #[cold]
     fn tier_up(&mut self, region: Vec<region::Member>, instr: bool) {
+        self.cross = Cross::new(&region);
         let key = cache::key(&region, instr);
         if let Some(code) = cache::get(&key) {
             self.install(code, region.into_boxed_slice(), false);
@@ -434,7 +466,8 @@ impl Slot {
             }
         }
         self.failed = true;
-        let members: Vec<(u64, &[crate::hart::packed::Packed])> = region.iter().map(|m| (m.delta, m.insns())).collect();
+        let members: Vec<(u64, bool, &[crate::hart::packed::Packed])> =
+            region.iter().map(|m| (m.delta, m.foreign, m.insns())).collect();
         let Some(code) = build(&members, instr, false) else { return };
         cache::put(key, code.clone());
         self.failed = false;
@@ -443,6 +476,45 @@ impl Slot {
 
     pub fn is_compiled(&self) -> bool {
         self.code.is_some()
+    }
+
+    /// `ctx.xok` for running the region from `pc` now: non-zero if it has foreign members and
+    /// the decode cache (`code`) still gives, at each one's pc, a block with the instructions
+    /// it was compiled from. Checked once per decode-cache epoch and entry pc: the epoch moves
+    /// whenever a block is added or dropped or translations change.
+    #[inline(always)]
+    fn cross_ok(&mut self, code: &DecodeCache, pc: u64) -> u64 {
+        match &self.cross {
+            None => 0,
+            Some(x) if x.epoch == code.epoch() && x.pc == pc => x.ok as u64,
+            Some(_) => self.check_cross(code, pc) as u64,
+        }
+    }
+
+    /// The check of [`Slot::cross_ok`]. Each foreign member takes the block found (the
+    /// chaining loop follows its links and `helpers::exec` runs its instructions), never
+    /// trusting the old pointer: that block may have been dropped and its memory reused.
+    #[cold]
+    #[inline(never)]
+    fn check_cross(&mut self, code: &DecodeCache, pc: u64) -> bool {
+        let Some(x) = self.cross.as_deref_mut() else { return false };
+        let mut ok = true;
+        for (k, insns) in x.members.iter() {
+            let m = &mut self.region[*k];
+            let at = pc.wrapping_add(m.delta);
+            // Where the run loop would find the block at `at`: its page, else the straddlers.
+            let found = code.page_of(at >> 12).and_then(|p| p.block_at(at & 0xfff)).or_else(|| code.straddler_at(at));
+            match found {
+                // SAFETY: a block the decode cache holds now.
+                Some(b) if unsafe { (*b).insns.iter().map(|p| p.unpack()).eq(insns.iter().copied()) } => m.block = b,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        (x.epoch, x.pc, x.ok) = (code.epoch(), pc, ok);
+        ok
     }
 }
 
@@ -493,6 +565,7 @@ impl Hart {
             region: b.jit.region.as_ptr(),
             exit: 0,
             status: 0,
+            xok: b.jit.cross_ok(&self.code, self.pc),
             cov: cov::CovCtx::new(self, block),
         };
         loop {
@@ -531,6 +604,8 @@ impl Hart {
                     cov::chain(self, &mut ctx, to, edge);
                     f = g;
                     ctx.region = t.jit.region.as_ptr();
+                    // SAFETY: as above.
+                    ctx.xok = unsafe { (*to).jit.cross_ok(&self.code, next) };
                     block = to;
                 }
                 _ => return Some((Ok(()), block, from)),
@@ -550,7 +625,18 @@ impl Hart {
         }
         let instr = self.cov.is_some();
         let page = self.code.page_holding(self.pc, block);
-        let region = region::form(page, block, self.pc & 0xfff, instr);
+        let vpn = self.pc >> 12;
+        let near = [vpn.checked_sub(1).and_then(|v| self.code.page_of(v)), self.code.page_of(vpn + 1)];
+        // Instructions straddling the end of the previous, this or the next page.
+        let mut straddlers = [(0, std::ptr::null_mut()); 3];
+        let mut n = 0;
+        for end in [(vpn << 12).wrapping_sub(2), (vpn << 12) + 0xffe, (vpn << 12) + 0x1ffe] {
+            if let Some(b) = self.code.straddler_at(end) {
+                straddlers[n] = (end.wrapping_sub(self.pc), b);
+                n += 1;
+            }
+        }
+        let region = region::form(page, near, &straddlers[..n], block, self.pc & 0xfff, instr);
         // SAFETY: as in `jit_run`.
         unsafe { (*block).jit.tier_up(region, instr) };
     }

@@ -9,6 +9,12 @@
 //! blocks, so its code stays shareable by content (`cache`): the key is the members' offsets
 //! from the entry and their instructions.
 //!
+//! A region may also take blocks of the neighbouring virtual pages (*foreign* members: loops
+//! and functions that cross a page boundary). Their page can be dropped or remapped while the
+//! entry's lives on, so the region enters a foreign member only while the chaining loop has
+//! checked, for the current decode-cache epoch and entry pc, that the decode cache still gives
+//! a block with the same instructions at that pc (`Slot::cross_ok`); otherwise it leaves there.
+//!
 //! With coverage or cmplog on, regions are single blocks (the instrumentation counts edges
 //! between blocks outside compiled code).
 use crate::hart::decode_cache::{Block, Page};
@@ -25,6 +31,9 @@ pub(crate) const MAX_INSNS: usize = 256;
 pub(crate) struct Member {
     pub delta: u64,
     pub block: Block,
+    /// In the page before or after the entry's (see the module comment): `block` is only
+    /// valid while the chaining loop's check holds.
+    pub foreign: bool,
 }
 
 impl Member {
@@ -80,10 +89,19 @@ pub(crate) fn successors(insns: &[Packed], delta: u64) -> [Option<u64>; 2] {
 }
 
 /// The region entered at `entry` (page offset `off0`): the entry first, then the blocks of
-/// `page` reachable from it, breadth first. `page` is None (or `single` set) for a one-block
-/// region.
-pub(crate) fn form(page: Option<&Page>, entry: Block, off0: u64, single: bool) -> Vec<Member> {
-    let mut members = vec![Member { delta: 0, block: entry }];
+/// `page` reachable from it, breadth first, and those of the neighbouring virtual pages
+/// (`near`: the page before and the page after, as the decode cache maps them now), and the
+/// blocks of instructions that straddle one of those page boundaries (`straddlers`, by offset
+/// from the entry). `page` is None (or `single` set) for a one-block region.
+pub(crate) fn form(
+    page: Option<&Page>,
+    near: [Option<&Page>; 2],
+    straddlers: &[(u64, Block)],
+    entry: Block,
+    off0: u64,
+    single: bool,
+) -> Vec<Member> {
+    let mut members = vec![Member { delta: 0, block: entry, foreign: false }];
     let Some(page) = page else { return members };
     if single {
         return members;
@@ -100,17 +118,29 @@ pub(crate) fn form(page: Option<&Page>, entry: Block, off0: u64, single: bool) -
             if members.len() >= MAX_BLOCKS || members.iter().any(|m| m.delta == s) {
                 continue;
             }
-            // In the same page: the target's page offset, computed without wrapping past it.
-            let off = off0.wrapping_add(s);
-            if off >= 0x1000 {
-                continue;
-            }
-            let Some(b) = page.block_at(off) else { continue };
+            // The target's offset from the entry's page start, without wrapping: in that page,
+            // or in the one before or after it.
+            let off = (off0 as i64).wrapping_add(s as i64);
+            let (pg, off, foreign) = match off {
+                0..0x1000 => (Some(page), off, false),
+                0x1000..0x2000 => (near[1], off - 0x1000, true),
+                -0x1000..0 => (near[0], off + 0x1000, true),
+                _ => continue,
+            };
+            // A straddling instruction is no page's block: it depends on two frames, so it is
+            // a foreign member wherever it is.
+            let (b, foreign) = match pg.and_then(|p| p.block_at(off as u64)) {
+                Some(b) => (b, foreign),
+                None => match straddlers.iter().find(|x| x.0 == s) {
+                    Some(&(_, b)) => (b, true),
+                    None => continue,
+                },
+            };
             // SAFETY: as in `Member::insns`.
             if 8 * unsafe { (*b).jit.hits } as u64 <= entry_hits.saturating_sub(1) {
                 continue;
             }
-            let member = Member { delta: s, block: b };
+            let member = Member { delta: s, block: b, foreign };
             let n = member.insns().len();
             if total + n > MAX_INSNS {
                 continue;

@@ -78,8 +78,11 @@ struct Tx<'a> {
     /// The member being translated (its index in the region).
     bi: usize,
     heads: Vec<cranelift_codegen::ir::Block>,
-    /// Each member's offset from the entry and length.
-    shape: Vec<(u64, u64)>,
+    /// Each member's offset from the entry, length, and whether it is foreign (`region`).
+    shape: Vec<(u64, u64, bool)>,
+    /// `ctx.xok` at entry (non-zero: the chaining loop found the foreign members still
+    /// current), if the region has foreign members.
+    xok: Option<Value>,
     /// Coverage and cmplog instrumentation (`jit::cov`); regions are single blocks then.
     instr: bool,
     /// What the F/D emitters (`fp`) know at this point of the member.
@@ -169,12 +172,17 @@ impl Tx<'_> {
     /// whole member fits before the slice's end, no stop seen), else out of the region.
     fn goto(&mut self, delta: u64, end: Value) {
         let pc = self.pc(delta);
-        let Some(j) = self.shape.iter().position(|&(d, _)| d == delta) else {
+        let Some(j) = self.shape.iter().position(|&(d, _, _)| d == delta) else {
             self.leave(pc, end);
             return;
         };
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
-        let lim = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.limit);
+        let mut lim = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.limit);
+        if let (true, Some(xok)) = (self.shape[j].2, self.xok) {
+            // A block of the neighbouring page: only while the chaining loop's check holds.
+            let zero = self.b.ins().iconst(I64, 0);
+            lim = self.b.ins().select(xok, lim, zero);
+        }
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, lim);
         let go = self.b.create_block();
         let out = self.b.create_block();
@@ -464,11 +472,11 @@ fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
     s
 }
 
-/// Machine code for a region (its members' offsets from the entry and instructions; the
-/// entry first), or None if Cranelift fails or the code would need relocations (we place it
+/// Machine code for a region (its members' offsets from the entry, whether they are foreign
+/// (`region`), and instructions; the entry first), or None if Cranelift fails or the code would need relocations (we place it
 /// ourselves, so it must be position-independent as it is). `instr`: instrumented for
 /// coverage (`cov`; single-block regions only).
-pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) -> Option<Vec<u8>> {
+pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: bool) -> Option<Vec<u8>> {
     debug_assert!(!members.is_empty() && (!instr || members.len() == 1));
     let sig = helper_sig(isa, 4);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
@@ -493,7 +501,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
     let sigs = Sigs { thunks, ..sigs };
     let ret = b.declare_var(I64);
     let heads = members.iter().map(|_| b.create_block()).collect();
-    let shape = members.iter().map(|&(d, insns)| (d, insns.len() as u64)).collect();
+    let shape = members.iter().map(|&(d, foreign, insns)| (d, insns.len() as u64, foreign)).collect();
     let mut tx = Tx {
         b,
         h: p[0],
@@ -508,10 +516,11 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
         bi: 0,
         heads,
         shape,
+        xok: None,
         instr,
         fp: fp::Known::default(),
     };
-    for i in members.iter().flat_map(|m| m.1.iter()) {
+    for i in members.iter().flat_map(|m| m.2.iter()) {
         // An F/D instruction's other register fields name f registers (kept in the hart).
         let (x, rd) = if i.op().is_fp() {
             let [x_in, x_out] = fp::x_regs(i);
@@ -531,9 +540,12 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, &[Packed])], instr: bool) 
     tx.reload();
     let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
     tx.b.def_var(ret, base);
+    if members.iter().any(|m| m.1) {
+        tx.xok = Some(tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.xok));
+    }
     let head = tx.heads[0];
     tx.b.ins().jump(head, &[]);
-    for (bi, &(start, insns)) in members.iter().enumerate() {
+    for (bi, &(start, _, insns)) in members.iter().enumerate() {
         tx.member(bi, start, insns);
     }
     tx.b.seal_all_blocks();

@@ -36,7 +36,7 @@ pub const QUEUE_CAP: usize = 64;
 /// One region to compile: a copy of what the translator reads, and the code once compiled.
 pub(crate) struct Job {
     key: Key,
-    members: Box<[(u64, Box<[Packed]>)]>,
+    members: Box<[(u64, bool, Box<[Packed]>)]>,
     instr: bool,
     /// Set once by the worker: the code, or None if compiling failed.
     done: OnceLock<Option<Arc<Code>>>,
@@ -112,7 +112,7 @@ fn run(w: &'static Worker) {
                 q = w.work.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let members: Vec<(u64, &[Packed])> = job.members.iter().map(|(d, i)| (*d, &i[..])).collect();
+        let members: Vec<(u64, bool, &[Packed])> = job.members.iter().map(|(d, f, i)| (*d, *f, &i[..])).collect();
         // A panic inside Cranelift must not take the worker (and every pending job) with it:
         // the region then stays interpreted, as after a failed compile.
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::build(&members, job.instr, true)))
@@ -152,7 +152,7 @@ pub(super) fn submit(key: &Key, members: &[Member], instr: bool) -> Result<Arc<J
     }
     let job = Arc::new(Job {
         key: key.clone(),
-        members: members.iter().map(|m| (m.delta, m.insns().into())).collect(),
+        members: members.iter().map(|m| (m.delta, m.foreign, m.insns().into())).collect(),
         instr,
         done: OnceLock::new(),
         claimed: AtomicBool::new(false),
