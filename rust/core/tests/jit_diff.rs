@@ -689,12 +689,13 @@ fn a_store_into_the_regions_own_page_takes_effect_at_the_next_block() {
 }
 
 #[test]
-fn blocks_in_the_next_page_are_not_joined_to_a_region() {
+fn a_block_in_the_next_page_rewritten_there_runs_its_new_code() {
     // The loop's first two blocks end the page at 0x1000; its third block starts the next page
-    // and is rewritten there (a store through x9 when x5 == 30). A region joining the third
-    // block to the first two would keep its stale code: the rewrite drops only the second page.
-    // The program starts at the first page's offset 0 with a jal to the loop, so a former
-    // that wrapped the third block's offset into the first page would find that block there.
+    // and is rewritten there (a store through x9 when x5 == 30). The third block joins the
+    // region as a foreign member; the rewrite drops only the second page, so the region must
+    // stop entering its stale code (ctx.xok) and run the new instructions. The program starts
+    // at the first page's offset 0 with a jal to the loop, so a former that wrapped the third
+    // block's offset into the first page would find that block there.
     let mut code = three_block_loop(false);
     let origin = CODE + 0x1000 - 7 * 4; // the third block at CODE + 0x1000
     code[1] = b(8, 13, 5, 1); // bne x5, x13, +8: skip the store unless x5 == 30
