@@ -7,46 +7,22 @@
 use pltvm_core::hart::cov::{Cmp, Coverage, EdgeIds, HitMap, CMPLOG_CAP};
 use pltvm_core::hart::csr::num;
 use pltvm_core::jit::{self, Engine};
-use pltvm_core::machine::{Exit, Machine, RAM_BASE};
+use pltvm_core::machine::{Exit, Machine};
 
 mod support;
+use support::bare::*;
 use support::rng::Rng;
 
 // --- Encodings (RV64I and the two compressed branches). ---
-fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    ((imm as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn b(off: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
-    let o = off as u32;
-    (o >> 12 & 1) << 31 | (o >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (o >> 1 & 0xf) << 8 | (o >> 11 & 1) << 7 | 0x63
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x13)
-}
 /// `c.beqz`/`c.bnez` rs1' (x8..x15), forward offset < 256.
 fn cb(bnez: bool, rs1: u32, off: u32) -> u16 {
     let f3 = if bnez { 7 } else { 6 };
     (f3 << 13 | (off >> 8 & 1) << 12 | (off >> 3 & 3) << 10 | (rs1 - 8) << 7 | (off >> 6 & 3) << 5 | (off >> 1 & 3) << 3 | (off >> 5 & 1) << 2 | 1) as u16
 }
-fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 2 << 12 | rd << 7 | 0x73
-}
-fn csrrw(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 1 << 12 | rd << 7 | 0x73
-}
-const MRET: u32 = 0x3020_0073;
-const SPIN: u32 = 0x0000_006f;
 
-const CODE: u64 = RAM_BASE;
-const HANDLER: u64 = RAM_BASE + 0x3000;
-const DATA: u64 = RAM_BASE + 0x8000;
 const DATA_REG: u32 = 20;
 const OUTER: u32 = 21;
 const INNER: u32 = 18;
-const RAM: u64 = 0x10000;
 const MAP: usize = 1 << 12;
 
 /// One piece of the loop body: its bytes, or a forward branch over the next `skip` pieces.

@@ -3,7 +3,6 @@
 //! end and at every budget boundary of a run cut into random pieces (so budgets that end
 //! inside compiled blocks are covered at every offset). The compile threshold is 1 here, so
 //! a block runs compiled from its second execution on.
-use pltvm_core::device::console::Console;
 use pltvm_core::hart::csr::num;
 use pltvm_core::jit::{self, Engine};
 use pltvm_core::machine::{Exit, Machine, RAM_BASE};
@@ -11,18 +10,8 @@ use pltvm_core::monitor::elf;
 use std::path::{Path, PathBuf};
 
 mod support;
+use support::bare::*;
 use support::rng::Rng;
-
-struct NullConsole;
-
-impl Console for NullConsole {
-    fn write(&mut self, _fd: u64, data: &[u8]) -> i64 {
-        data.len() as i64
-    }
-    fn read(&mut self, _fd: u64, _buf: &mut [u8]) -> i64 {
-        0
-    }
-}
 
 #[derive(Debug, PartialEq, Eq)]
 struct State {
@@ -53,42 +42,13 @@ fn pair(make: impl Fn(Engine) -> Machine) -> (Machine, Machine) {
 }
 
 // --- A small assembler for the generated programs (RV64I/M/A encodings). ---
-fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    ((imm as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn s(imm: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
-    let imm = imm as u32;
-    (imm >> 5 & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (imm & 0x1f) << 7 | 0x23
-}
-fn b(off: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
-    let o = off as u32;
-    (o >> 12 & 1) << 31 | (o >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (o >> 1 & 0xf) << 8 | (o >> 11 & 1) << 7 | 0x63
-}
 fn jal(off: i32, rd: u32) -> u32 {
     let o = off as u32;
     (o >> 20 & 1) << 31 | (o >> 1 & 0x3ff) << 21 | (o >> 11 & 1) << 20 | (o >> 12 & 0xff) << 12 | rd << 7 | 0x6f
 }
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x13)
-}
-fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 2 << 12 | rd << 7 | 0x73
-}
-fn csrrw(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 1 << 12 | rd << 7 | 0x73
-}
-const MRET: u32 = 0x3020_0073;
-const SPIN: u32 = 0x0000_006f; // jal x0, 0
 
-const CODE: u64 = RAM_BASE;
-const HANDLER: u64 = RAM_BASE + 0x3000;
-const DATA: u64 = RAM_BASE + 0x8000;
 const DATA_REG: u32 = 20;
 const COUNT_REG: u32 = 21;
-const RAM: u64 = 0x10000;
 
 /// One random instruction of the loop body at word `k` of `n`, writing only x1..x19.
 fn random_insn(rng: &mut Rng, k: usize, n: usize) -> u32 {

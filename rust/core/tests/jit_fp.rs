@@ -11,24 +11,13 @@
 //! also clears `fflags` and switches `mstatus.FS` between Off, Initial, Clean and Dirty in the
 //! middle of its blocks. The compile threshold is 1, so blocks run compiled from their
 //! second execution on.
-use pltvm_core::device::console::Console;
 use pltvm_core::hart::csr::num;
 use pltvm_core::jit::{self, Engine};
-use pltvm_core::machine::{Exit, Machine, RAM_BASE};
+use pltvm_core::machine::{Exit, Machine};
 
 mod support;
+use support::bare::*;
 use support::rng::Rng;
-
-struct NullConsole;
-
-impl Console for NullConsole {
-    fn write(&mut self, _fd: u64, data: &[u8]) -> i64 {
-        data.len() as i64
-    }
-    fn read(&mut self, _fd: u64, _buf: &mut [u8]) -> i64 {
-        0
-    }
-}
 
 #[derive(Debug, PartialEq, Eq)]
 struct State {
@@ -55,23 +44,6 @@ fn state(m: &mut Machine) -> State {
 }
 
 // --- Encodings. ---
-fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    ((imm as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn s(imm: i32, rs2: u32, rs1: u32, f3: u32, op: u32) -> u32 {
-    let imm = imm as u32;
-    (imm >> 5 & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (imm & 0x1f) << 7 | op
-}
-fn bne(off: i32, rs2: u32, rs1: u32) -> u32 {
-    let o = off as u32;
-    (o >> 12 & 1) << 31 | (o >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | 1 << 12 | (o >> 1 & 0xf) << 8 | (o >> 11 & 1) << 7 | 0x63
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x13)
-}
-fn csr(f3: u32, rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 0x73
-}
 /// OP-FP: funct5, fmt (0 single, 1 double), rs2, rs1, rm, rd.
 fn fp(f5: u32, fmt: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
     (f5 << 2 | fmt) << 25 | rs2 << 20 | rs1 << 15 | rm << 12 | rd << 7 | 0x53
@@ -79,20 +51,14 @@ fn fp(f5: u32, fmt: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
 fn fma(op: u32, fmt: u32, rs3: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
     rs3 << 27 | fmt << 25 | rs2 << 20 | rs1 << 15 | rm << 12 | rd << 7 | op
 }
-const MRET: u32 = 0x3020_0073;
-const SPIN: u32 = 0x0000_006f;
 const FSBITS: u64 = 3 << 13;
 
-const CODE: u64 = RAM_BASE;
-const HANDLER: u64 = RAM_BASE + 0x3000;
-const DATA: u64 = RAM_BASE + 0x8000;
 const DATA_REG: u32 = 20;
 const COUNT_REG: u32 = 21;
 /// Holds mstatus.FS's mask for the csrrs/csrrc that switch FS.
 const FS_REG: u32 = 22;
 /// Holds FS = Initial (for csrrs after a csrrc).
 const FS_INIT_REG: u32 = 23;
-const RAM: u64 = 0x10000;
 
 /// Doubles that reach every case: specials, NaNs with payloads, subnormals, the normal range's
 /// ends, values whose sums/products round or are exact, near overflow and underflow.
@@ -179,7 +145,7 @@ fn random_insn(rng: &mut Rng) -> u32 {
         79..=84 => {
             let base = if rng.below(16) == 0 { xs } else { DATA_REG };
             let off = if rng.below(8) == 0 { rng.below(2048) as i32 } else { (rng.below(256) * 8) as i32 };
-            s(off, rs2, base, 2 + fmt, 0x27)
+            s_op(off, rs2, base, 2 + fmt, 0x27)
         }
         85..=86 => csr(1, xd, 0x001, if rng.below(2) == 0 { 0 } else { xs }), // fflags <- x (or clear)
         87..=88 => {

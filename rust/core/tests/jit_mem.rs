@@ -5,54 +5,16 @@
 //! wrap), with misaligned accesses allowed and trapping; and a TLB flush (a `satp` write and
 //! `sfence.vma`) between two accesses of one compiled block, with the mapping changed by it.
 //! The compile threshold is 1, so blocks run compiled from their second execution on.
-use pltvm_core::device::console::Console;
 use pltvm_core::hart::csr::num;
 use pltvm_core::jit::{self, Engine};
 use pltvm_core::machine::{Exit, Machine, RAM_BASE};
 
 mod support;
+use support::bare::*;
 use support::rng::Rng;
 
-struct NullConsole;
-
-impl Console for NullConsole {
-    fn write(&mut self, _fd: u64, data: &[u8]) -> i64 {
-        data.len() as i64
-    }
-    fn read(&mut self, _fd: u64, _buf: &mut [u8]) -> i64 {
-        0
-    }
-}
-
-fn i(imm: i32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    ((imm as u32) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn s(imm: i32, rs2: u32, rs1: u32, f3: u32) -> u32 {
-    let imm = imm as u32;
-    (imm >> 5 & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (imm & 0x1f) << 7 | 0x23
-}
-fn r(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
-    f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
-}
-fn bne(off: i32, rs2: u32, rs1: u32) -> u32 {
-    let o = off as u32;
-    (o >> 12 & 1) << 31 | (o >> 5 & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | 1 << 12 | (o >> 1 & 0xf) << 8 | (o >> 11 & 1) << 7 | 0x63
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x13)
-}
-fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 2 << 12 | rd << 7 | 0x73
-}
-fn csrrw(rd: u32, csr: u32, rs1: u32) -> u32 {
-    csr << 20 | rs1 << 15 | 1 << 12 | rd << 7 | 0x73
-}
-const MRET: u32 = 0x3020_0073;
 const SFENCE_VMA: u32 = 0x1200_0073;
-const SPIN: u32 = 0x0000_006f;
 
-const CODE: u64 = RAM_BASE;
-const HANDLER: u64 = RAM_BASE + 0x3000;
 /// 64 KiB of RAM: its last page ends at `RAM_BASE + RAM`, where nothing follows.
 const RAM: u64 = 0x10000;
 

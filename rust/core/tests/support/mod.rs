@@ -1,10 +1,12 @@
 //! Shared by the integration tests: a small RV64 assembler (what hand-written enclaves need,
-//! nothing more), an ELF64 writer for one RWX segment, enclave parameters, and (`rng`) the
-//! deterministic random stream of the random-program and sweep tests.
+//! nothing more), an ELF64 writer for one RWX segment, enclave parameters, (`rng`) the
+//! deterministic random stream of the random-program and sweep tests, and (`bare`) the raw
+//! encodings and machine layout of the jit's differential tests.
 //!
 //! Each test file includes this with `mod support;`, so not every file uses every helper.
 #![allow(dead_code)]
 
+pub mod bare;
 pub mod rng;
 
 use pltvm_core::monitor::consts::{DEFAULT_STACK_SIZE, NORMAL_ENCLAVE, SBI_EXT_PENGLAI_ENCLAVE, SHADOW_ENCLAVE};
