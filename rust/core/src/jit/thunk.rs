@@ -20,7 +20,6 @@ use super::{helpers, CTX_BASE_OFFSETS};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName};
 use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
-use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use std::sync::OnceLock;
 
@@ -65,21 +64,13 @@ fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecM
     b.switch_to_block(entry);
     b.seal_block(entry);
     let args = b.block_params(entry).to_vec();
-    let mut c = Signature::new(isa.default_call_conv());
-    c.params.extend((0..params).map(|_| AbiParam::new(types::I64)));
-    c.returns.push(AbiParam::new(types::I64));
-    let c = b.import_signature(c);
+    let c = b.import_signature(super::translate::helper_sig(isa, params));
     let f = b.ins().iconst(types::I64, helper as i64);
     let call = b.ins().call_indirect(c, f, &args);
     let status = b.inst_results(call)[0];
     b.ins().store(MemFlagsData::trusted(), status, args[2], CTX_BASE_OFFSETS.status);
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
-    let mut ctx = Context::for_function(func);
-    let code = ctx.compile(&**isa, &mut ControlPlane::default()).ok()?;
-    if !code.buffer.relocs().is_empty() {
-        return None;
-    }
-    let mem = ExecMem::new(code.code_buffer())?;
+    let mem = ExecMem::new(&super::translate::machine_code(isa, func)?)?;
     Some((mem.as_ptr() as u64, mem))
 }

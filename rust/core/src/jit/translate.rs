@@ -465,7 +465,9 @@ fn odd_status(b: &mut FunctionBuilder, odd: Value, next: Value) -> Value {
     b.ins().select(odd, next, zero)
 }
 
-fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
+/// `params` i64 arguments, one i64 result, the host's C convention: how compiled code and the
+/// thunks call the Rust helpers.
+pub(super) fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
     let mut s = Signature::new(isa.default_call_conv());
     s.params.extend((0..params).map(|_| AbiParam::new(I64)));
     s.returns.push(AbiParam::new(I64));
@@ -551,6 +553,12 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     tx.b.seal_all_blocks();
     tx.b.finalize(isa.frontend_config());
 
+    machine_code(isa, func)
+}
+
+/// `func` compiled for the host, or None if Cranelift fails or the code would need relocations
+/// (we place it ourselves, so it must be position-independent as it is).
+pub(super) fn machine_code(isa: &OwnedTargetIsa, func: Function) -> Option<Vec<u8>> {
     let mut ctx = Context::for_function(func);
     let code = ctx.compile(&**isa, &mut ControlPlane::default()).ok()?;
     if !code.buffer.relocs().is_empty() {
