@@ -58,29 +58,29 @@ impl Hart {
         }
     }
 
-    /// The common TLB refill under Sv39 in a few dozen host instructions, or `None` for
+    /// The common TLB refill under Sv39 in about thirty host instructions, or `None` for
     /// [`Hart::walk`] to decide. It applies when the last walk of `va`'s 2 MiB region is
     /// remembered (`tlb::Upper`) and its two pointer PTEs still hold the values read then (so
     /// a full walk would reach the same leaf table; a PTE changed in place, even without
-    /// `sfence.vma`, is seen as before), the leaf table's frame is cached, PMP is off, and the
-    /// leaf PTE is a plain valid 4 KiB leaf granting the access. Anything else (every fault
-    /// included) takes the full walk, which remains the one definition of the result.
+    /// `sfence.vma`, is seen as before), PMP is off, and the leaf PTE is a plain valid 4 KiB
+    /// leaf granting the access. Anything else (every fault included) takes the full walk, which
+    /// remains the one definition of the result. A non-canonical `va` matches no remembered
+    /// region (see `tlb::Upper`), so it always takes the full walk and faults there.
     #[inline(always)]
     fn walk_fast(&self, va: u64, access: Access, prv: Priv) -> Option<u64> {
-        if self.pmp.enforce || ((va as i64) << 25 >> 25) as u64 != va {
+        if self.pmp.enforce {
             return None;
         }
         let u = self.tlb.upper(va >> 21)?;
-        // SAFETY: the remembered PTE addresses point into page-table frames, which stay live
-        // while the entry's tag matches (flushes and frame changes drop it with them).
-        let same = u.ptes.iter().all(|&(at, v)| u64::from_le(unsafe { (at as *const u64).read() }) == v);
-        if !same {
+        // SAFETY: the remembered PTE addresses and leaf table point into page-table frames,
+        // which stay live while the entry's tag matches (flushes and frame changes drop it).
+        let read = |at: u64| u64::from_le(unsafe { (at as *const u64).read() });
+        if read(u.ptes[0].0) != u.ptes[0].1 || read(u.ptes[1].0) != u.ptes[1].1 {
             return None;
         }
-        let pte_pa = u.table + ((va >> 12) & 0x1ff) * 8;
-        let base = self.tlb.pt_frame(pte_pa >> PAGE_SHIFT)?;
-        // SAFETY: a cached page-table frame (as above); the aligned word lies inside it.
-        let pte = u64::from_le(unsafe { (base.add((pte_pa & PAGE_MASK) as usize) as *const u64).read() });
+        let pte = read(u.leaf + ((va >> 12) & 0x1ff) * 8);
+        // The bits that must be set (from U-mode the U bit too): a clear one, or a reserved bit
+        // set, is left to the full walk. One mask and one compare per privilege.
         let need = sv39::PTE_V
             | sv39::PTE_A
             | match access {
@@ -88,16 +88,22 @@ impl Hart {
                 Access::Store => sv39::PTE_R | sv39::PTE_W | sv39::PTE_D,
                 Access::Fetch => sv39::PTE_X,
             };
-        if pte & need != need || pte & sv39::PTE_RESERVED != 0 || pte & (sv39::PTE_R | sv39::PTE_W) == sv39::PTE_W {
+        if prv == Priv::U {
+            let need = need | sv39::PTE_U;
+            if pte & (need | sv39::PTE_RESERVED) != need {
+                return None;
+            }
+        } else if pte & (need | sv39::PTE_RESERVED) != need
+            // S-mode on a user page: only loads and stores, and only with SUM.
+            || (pte & sv39::PTE_U != 0 && (access == Access::Fetch || self.csr.mstatus & mstatus::SUM == 0))
+        {
             return None;
         }
-        let user_page = pte & sv39::PTE_U != 0;
-        let ok = if prv == Priv::U {
-            user_page
-        } else {
-            !user_page || (self.csr.mstatus & mstatus::SUM != 0 && access != Access::Fetch)
-        };
-        ok.then(|| sv39::next_table(pte) | (va & PAGE_MASK))
+        // Loads and stores required R; a fetch may see the reserved W-without-R encoding.
+        if access == Access::Fetch && pte & (sv39::PTE_R | sv39::PTE_W) == sv39::PTE_W {
+            return None;
+        }
+        Some(sv39::next_table(pte) | (va & PAGE_MASK))
     }
 
     /// The Sv39 walk of `va` at effective privilege `prv` (S or U), through the TLB's cache of
@@ -143,8 +149,10 @@ impl Hart {
         };
         let r = sv39::walk(va, access, regime, read_pte);
         if reads == 3 {
-            // Three reads: the first two were pointers to the leaf table.
-            self.tlb.fill_upper(va >> 21, [seen[0], seen[1]], sv39::next_table(seen[1].1));
+            // Three reads: the first two were pointers to the leaf table, the third read the
+            // leaf table at `va`'s index.
+            let leaf = seen[2].0 - ((va >> 12) & 0x1ff) * 8;
+            self.tlb.fill_upper(va >> 21, [seen[0], seen[1]], leaf);
         }
         r.map(|leaf| leaf.pa).map_err(|c| Trap::new(c, va))
     }

@@ -30,19 +30,25 @@ const PT_FRAMES: usize = 16;
 const UPPERS: usize = 8;
 
 /// The two pointer PTEs (levels 2 and 1) a walk of some 2 MiB virtual region read: where they
-/// are (host address of each PTE word), the values read, and the leaf table they lead to. A
-/// later walk in the region re-reads both words and, if they still hold these values, goes
-/// straight to the leaf table: the same PTE values give the same walk, so a PTE changed in
-/// place, even without `sfence.vma`, is seen as before.
+/// are (host address of each PTE word), the values read, and the host address of the leaf
+/// table they lead to. A later walk in the region re-reads both words and, if they still hold
+/// these values, reads the leaf PTE straight from that table: the same PTE values give the
+/// same walk, so a PTE changed in place, even without `sfence.vma`, is seen as before.
+///
+/// The tag holds all of `va`'s bits 63..21 (`(va >> 21) << 12` keeps them: 43 bits shifted by
+/// 12), and only a walk of a canonical address fills an entry, so a non-canonical address never
+/// matches one: the fast path needs no canonical check of its own.
 #[derive(Clone, Copy)]
 pub(crate) struct Upper {
     /// `tag(va >> 21)`, or `INVALID`.
     tag: u64,
     pub ptes: [(u64, u64); 2],
-    pub table: u64,
+    /// Host address of the leaf table's first PTE (its frame is live as long as the PTE
+    /// addresses' frames are: same lifetime rules).
+    pub leaf: u64,
 }
 
-const NO_UPPER: Upper = Upper { tag: INVALID, ptes: [(0, 0); 2], table: 0 };
+const NO_UPPER: Upper = Upper { tag: INVALID, ptes: [(0, 0); 2], leaf: 0 };
 
 /// `repr(C)`: compiled code (`jit`) reads `tag` at offset 0 and `addend` at offset 8.
 #[derive(Clone, Copy)]
@@ -233,10 +239,12 @@ impl Tlb {
         (u.tag == self.tag(region)).then_some(u)
     }
 
-    /// Caches a walk's two pointer PTEs `(host address, value)` for region `region`; `table`
-    /// is the leaf table they lead to. Their frames must be in the page-table frame cache.
-    pub(crate) fn fill_upper(&mut self, region: u64, ptes: [(u64, u64); 2], table: u64) {
-        self.upper[region as usize % UPPERS] = Upper { tag: self.tag(region), ptes, table };
+    /// Caches a walk's two pointer PTEs `(host address, value)` for region `region` (`va >> 21`
+    /// of a canonical `va`); `leaf` is the host address of the leaf table they lead to. All
+    /// three frames must have been read through the page-table frame cache since the last
+    /// flush (so `drop_reads_to` and flushes drop this entry with them).
+    pub(crate) fn fill_upper(&mut self, region: u64, ptes: [(u64, u64); 2], leaf: u64) {
+        self.upper[region as usize % UPPERS] = Upper { tag: self.tag(region), ptes, leaf };
     }
 
     #[inline]

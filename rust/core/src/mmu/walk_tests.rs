@@ -147,3 +147,36 @@ fn refills_across_many_pages_match_a_hart_without_history() {
         }
     }
 }
+
+/// Addresses that differ from a remembered 2 MiB region only above bit 38 (not a sign
+/// extension of bit 38) are not Sv39 addresses: a refill of one faults, as the full walk
+/// does, even right after a walk of the canonical address with the same low bits remembered
+/// its upper levels (the fast path has no canonical check of its own; the region tag keeps
+/// every bit above 21, `tlb::Upper`).
+#[test]
+fn a_non_canonical_alias_of_a_remembered_region_faults() {
+    use crate::hart::trap::cause;
+    let (mut h, mut bus) = machine();
+    let high = 0xffff_ffc0_0000_0000u64; // bits 63..38 set: canonical, VPN[2] = 256
+    for alias in [1u64 << 39, 1 << 40, 1 << 52, 1 << 62, 1 << 63, high & !(1 << 38), high ^ (1 << 45)] {
+        for access in [Access::Load, Access::Store, Access::Fetch] {
+            h.flush_tlb();
+            assert_eq!(h.translate(0x1008, Access::Load, &mut bus), Ok(DATA + 4096 + 8), "warms region 0");
+            assert_eq!(h.translate(0x2008, Access::Load, &mut bus), Ok(DATA + 2 * 4096 + 8), "through the fast path");
+            let va = 0x2008 | alias;
+            let want = reference(&h, &mut bus, va, access, Priv::U);
+            let code = match access {
+                Access::Load => cause::LOAD_PAGE_FAULT,
+                Access::Store => cause::STORE_PAGE_FAULT,
+                Access::Fetch => cause::FETCH_PAGE_FAULT,
+            };
+            assert_eq!(want, Err(Trap::new(code, va)));
+            assert_eq!(h.translate(va, access, &mut bus), want, "va {va:#x} {access:?}");
+        }
+    }
+    // The loads and stores themselves (through the TLB refill path) fault the same way.
+    assert_eq!(h.load::<8>(&mut bus, 0x3008), Ok(3));
+    assert_eq!(h.load::<8>(&mut bus, 0x4008 | 1 << 40), Err(Trap::new(cause::LOAD_PAGE_FAULT, 0x4008 | 1 << 40)));
+    assert_eq!(h.store::<8>(&mut bus, 0x4008 | 1 << 63, 5), Err(Trap::new(cause::STORE_PAGE_FAULT, 0x4008 | 1 << 63)));
+    assert_eq!(h.load::<8>(&mut bus, 0x4008), Ok(4), "the store above wrote nothing");
+}
