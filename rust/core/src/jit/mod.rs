@@ -175,6 +175,9 @@ pub(crate) struct Ctx {
     status: u64,
     /// Non-zero: the region's foreign members may be entered (`Slot::cross_ok`).
     xok: u64,
+    /// The member the region is entered at (`Slot::entry`); the pc argument is then the
+    /// region's entry pc, that member's pc minus its offset.
+    entry: u64,
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
 }
@@ -190,6 +193,7 @@ pub(crate) struct CtxOffsets {
     exit: i32,
     status: i32,
     xok: i32,
+    entry: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -202,6 +206,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     exit: std::mem::offset_of!(Ctx, exit) as i32,
     status: std::mem::offset_of!(Ctx, status) as i32,
     xok: std::mem::offset_of!(Ctx, xok) as i32,
+    entry: std::mem::offset_of!(Ctx, entry) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
@@ -219,9 +224,14 @@ pub struct Slot {
     /// two dependent ones (through the `Arc`).
     f: Option<Compiled>,
     code: Option<Arc<Code>>,
-    /// The blocks `code` was compiled from, this block first (see `region`): blocks of this
+    /// The blocks `code` was compiled from, its entry first (see `region`): blocks of this
     /// block's decoded page, which lives as long as this block.
     region: Box<[region::Member]>,
+    /// This block's index in `region` (0: its entry) and its offset from the entry: any
+    /// member of the entry's own page runs the region's code from its own start
+    /// ([`Slot::install`]).
+    entry: u32,
+    delta: u64,
     hits: u32,
     /// Compiling failed once; the block stays interpreted.
     failed: bool,
@@ -238,6 +248,7 @@ pub struct Slot {
 
 /// What a region's foreign members were compiled from, and the last check that they are
 /// still what the decode cache gives at their pcs.
+#[derive(Clone)]
 struct Cross {
     /// Per foreign member: its index in the region and its instructions.
     members: Box<[(usize, Box<[crate::isa::Insn]>)]>,
@@ -387,9 +398,27 @@ impl Slot {
             REUSED.fetch_add(1, Relaxed);
             REUSED_HERE.with(|c| c.set(c.get() + 1));
         }
+        // Every other member of the entry's page runs this code from its own start too, so a
+        // loop entered at another of its blocks (after a call, a return, a trap) does not
+        // compile an overlapping region of its own: lz compiled 32 regions, ~10 distinct.
+        // The members live as long as this block (same page); foreign ones do not.
+        for (j, m) in region.iter().enumerate().skip(1).filter(|(_, m)| !m.foreign) {
+            // SAFETY: as in `region::Member::insns`; these slots belong to this hart (and
+            // thread), like `self`, and are other blocks than this one (other offsets).
+            let s = unsafe { &mut (*m.block).jit };
+            if s.f.is_none() {
+                s.f = Some(code.f);
+                s.code = Some(code.clone());
+                s.region = region.clone();
+                (s.entry, s.delta) = (j as u32, m.delta);
+                s.cross = self.cross.clone();
+                s.job = None;
+            }
+        }
         self.f = Some(code.f);
         self.code = Some(code);
         self.region = region;
+        (self.entry, self.delta) = (0, 0);
     }
 
     /// The block's job is queued: takes its code if the worker is done.
@@ -484,6 +513,7 @@ impl Slot {
     /// whenever a block is added or dropped or translations change.
     #[inline(always)]
     fn cross_ok(&mut self, code: &DecodeCache, pc: u64) -> u64 {
+        let pc = pc.wrapping_sub(self.delta);
         match &self.cross {
             None => 0,
             Some(x) if x.epoch == code.epoch() && x.pc == pc => x.ok as u64,
@@ -541,8 +571,8 @@ impl Hart {
         if n != b.insns.len() || self.trig.is_some() {
             return None;
         }
-        let mut f = match b.jit.f {
-            Some(f) => f,
+        let (mut f, mut entry, mut delta) = match b.jit.f {
+            Some(f) => (f, b.jit.entry, b.jit.delta),
             None => {
                 if b.jit.count() {
                     self.tier_up(block);
@@ -566,6 +596,7 @@ impl Hart {
             exit: 0,
             status: 0,
             xok: b.jit.cross_ok(&self.code, self.pc),
+            entry: 0,
             cov: cov::CovCtx::new(self, block),
         };
         loop {
@@ -573,9 +604,11 @@ impl Hart {
             // `code_epoch` and `halt` still hold: a helper that saw the epoch move or a stop
             // set `halt`, and then the loop below has already returned.
             ctx.base = self.retired;
+            ctx.entry = entry as u64;
+            let pc0 = pc.wrapping_sub(delta);
             // SAFETY: compiled from this block's region for this host; it touches the hart, the
             // bus and ctx only as the interpreter would (see `translate`).
-            let next = unsafe { f(self, bus, &mut ctx, pc) };
+            let next = unsafe { f(self, bus, &mut ctx, pc0) };
             if next & 1 != 0 {
                 let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
                 return Some((r, block, pc));
@@ -585,7 +618,7 @@ impl Hart {
             // block's, allocated until the next `collect`.
             let m = unsafe { *ctx.region.add(ctx.exit as usize) };
             block = m.block;
-            let from = pc.wrapping_add(m.delta);
+            let from = pc0.wrapping_add(m.delta);
             self.pc = next;
             self.retired = ctx.base;
             // The run loop's own condition for running another block.
@@ -602,7 +635,7 @@ impl Hart {
             match t.jit.f {
                 Some(g) if t.insns.len() as u64 <= self.slice_end - self.retired => {
                     cov::chain(self, &mut ctx, to, edge);
-                    f = g;
+                    (f, entry, delta) = (g, t.jit.entry, t.jit.delta);
                     ctx.region = t.jit.region.as_ptr();
                     // SAFETY: as above.
                     ctx.xok = unsafe { (*to).jit.cross_ok(&self.code, next) };

@@ -1,7 +1,9 @@
 //! A region of decoded blocks (`region`) to host code through Cranelift.
 //!
-//! The compiled function is `fn(hart, bus, ctx, pc) -> u64` and does what the run loop does
-//! with `Hart::run_block` for the region's blocks, one after the other: it returns the next pc
+//! The compiled function is `fn(hart, bus, ctx, pc) -> u64`, `pc` being the entry's pc, and
+//! does what the run loop does with `Hart::run_block` for the region's blocks, one after the
+//! other, starting at member `ctx.entry` (the entry, or a later member of the entry's page
+//! run from its own start, see `Slot::install`): it returns the next pc
 //! (even) after the last block it ran, with `ctx.base` = `retired` after it and `ctx.exit` =
 //! which member that was, or an odd exit status from a helper (see `helpers`), in which case
 //! the helper already set `pc`, `retired` and the trap.
@@ -34,7 +36,7 @@ use crate::isa::Op;
 use crate::mmu::tlb::RAW_MASK;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, SigRef, UserFuncName, Value};
-use cranelift_codegen::ir::{Function, Type};
+use cranelift_codegen::ir::{Function, JumpTableData, Type};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -545,8 +547,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     if members.iter().any(|m| m.1) {
         tx.xok = Some(tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.xok));
     }
-    let head = tx.heads[0];
-    tx.b.ins().jump(head, &[]);
+    tx.dispatch(members);
     for (bi, &(start, _, insns)) in members.iter().enumerate() {
         tx.member(bi, start, insns);
     }
@@ -568,6 +569,31 @@ pub(super) fn machine_code(isa: &OwnedTargetIsa, func: Function) -> Option<Vec<u
 }
 
 impl Tx<'_> {
+    /// Goes to the member the run starts at: `ctx.entry`, the entry (0) or a later member of
+    /// the entry's own page (`Slot::install`); foreign members are never entries.
+    fn dispatch(&mut self, members: &[(u64, bool, &[Packed])]) {
+        let head = self.heads[0];
+        if members.iter().skip(1).all(|m| m.1) {
+            self.b.ins().jump(head, &[]);
+            return;
+        }
+        // The entry itself first, without the table: it is the common case.
+        let entry = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.entry);
+        let table = self.b.create_block();
+        self.b.ins().brif(entry, table, &[], head, &[]);
+        self.b.switch_to_block(table);
+        self.b.seal_block(table);
+        let index = self.b.ins().ireduce(I32, entry);
+        let def = self.b.func.dfg.block_call(head, &[]);
+        let calls: Vec<_> = members
+            .iter()
+            .zip(&self.heads)
+            .map(|(m, &h)| self.b.func.dfg.block_call(if m.1 { head } else { h }, &[]))
+            .collect();
+        let jt = self.b.create_jump_table(JumpTableData::new(def, &calls));
+        self.b.ins().br_table(index, jt);
+    }
+
     /// Member `bi` (starting `start` bytes after the entry): its instructions, then where it
     /// goes (`goto`, `leave`).
     fn member(&mut self, bi: usize, start: u64, insns: &[Packed]) {
