@@ -69,11 +69,13 @@ struct Tx<'a> {
     ctx: Value,
     pc0: Value,
     vars: [Option<Variable>; 32],
-    /// Registers that may differ from the hart's copy: every register the region writes at
-    /// the start of a member (it may be entered from several paths), then tracked.
+    /// Registers that may differ from the hart's copy: at the start of a member those of
+    /// `head_dirty`, then tracked.
     dirty: u32,
     /// Every register some instruction of the region writes.
     written: u32,
+    /// Per member, the registers that may be dirty at its head (`head_dirty`).
+    head_dirty: Vec<u32>,
     sigs: Sigs,
     /// `retired` at the start of the member being translated.
     ret: Variable,
@@ -178,6 +180,7 @@ impl Tx<'_> {
             self.leave(pc, end);
             return;
         };
+        debug_assert_eq!(self.dirty & !self.head_dirty[j], 0, "an edge head_dirty missed: member {} -> {j}", self.bi);
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
         let mut lim = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.limit);
         if let (true, Some(xok)) = (self.shape[j].2, self.xok) {
@@ -515,6 +518,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         vars: [None; 32],
         dirty: 0,
         written: 0,
+        head_dirty: head_dirty(members),
         sigs,
         ret,
         bi: 0,
@@ -600,9 +604,10 @@ impl Tx<'_> {
         self.bi = bi;
         let head = self.heads[bi];
         self.b.switch_to_block(head);
-        // Entered from the function's entry or from other members: any register the region
-        // writes may differ from the hart's copy here.
-        self.dirty = self.written;
+        // Entered from the function's entry (every register just loaded) or from other
+        // members: what `head_dirty` found may differ from the hart's copy here.
+        self.dirty = self.head_dirty[bi];
+        debug_assert_eq!(self.dirty & !self.written, 0);
         let tx = self;
         let mut delta = start;
         let last = insns.len() - 1;
@@ -754,6 +759,54 @@ impl Tx<'_> {
                 tx.b.seal_block(f);
                 tx.goto(fall, after);
             }
+        }
+    }
+}
+
+/// Per member, the registers that may differ from the hart's copy at its head: those written
+/// on some path from the function's entry (which loads every register, whichever member it
+/// enters at) through other members to it. A union over the region's edges to a fixed point:
+/// a member may leave dirty what was dirty at its head plus what it writes (a handler call in
+/// it cleans everything, which this ignores: a superset is safe). A member's successors are
+/// where `Tx::member` ends it (`goto`): the offset after its last instruction (following
+/// `jal`s inside it) and a last branch's target (a dynamic end adds an edge for nothing).
+/// A register clean at a head is stored at no exit before its first write, and its value is
+/// not kept live to those exits: exits are most of a region's IR and of regalloc's work.
+fn head_dirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
+    let mut edges = Vec::with_capacity(members.len());
+    for &(start, _, insns) in members {
+        let (mut delta, mut writes, mut taken) = (start, 0u32, None);
+        for (k, i) in insns.iter().enumerate() {
+            // As `compile`'s declaration loop: F/D register fields name f registers.
+            writes |= 1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() };
+            let imm = i.imm() as i64 as u64;
+            match i.op() {
+                Op::Jal => delta = delta.wrapping_add(imm),
+                op => {
+                    let branch = matches!(op, Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu);
+                    if branch && k == insns.len() - 1 {
+                        taken = Some(delta.wrapping_add(imm));
+                    }
+                    delta = delta.wrapping_add(i.len());
+                }
+            }
+        }
+        edges.push((writes & !1, [Some(delta), taken]));
+    }
+    let mut head = vec![0u32; members.len()];
+    loop {
+        let mut changed = false;
+        for (i, (writes, succ)) in edges.iter().enumerate() {
+            let out = head[i] | writes;
+            for (j, m) in members.iter().enumerate() {
+                if succ.contains(&Some(m.0)) && head[j] | out != head[j] {
+                    head[j] |= out;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return head;
         }
     }
 }
