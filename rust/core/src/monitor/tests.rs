@@ -185,3 +185,45 @@ fn destroy_racing_the_end_of_a_run_always_returns() {
     }
     assert_eq!(m.secure_memory_used(), 0);
 }
+
+/// The monitor changes an enclave's page tables between two accesses in one 2 MiB region:
+/// a page mapped after the region's upper walk levels were remembered is reached (its new leaf
+/// PTE is read), and a page unmapped after the enclave used it faults at once (its old
+/// translation is gone from the TLB). The guest checks the first itself (exit values 1-3 are
+/// its failures); the run must end with a load page fault at the last load.
+#[test]
+fn page_table_changes_by_the_monitor_are_seen_at_the_next_access() {
+    let bne = |rs1, rs2, off| beq(rs1, rs2, off) | (1 << 12);
+    let srli21 = |rd, rs1| i_type(21, rs1, 5, rd, 0x13);
+    let mmap_a0 = [addi(17, 0, 98), addi(10, 0, 1), addi(11, 0, 0), lui(12, 1), ECALL];
+    let mut c = vec![lui(16, 0x100), addi(16, 16, 0x101)];
+    c.extend(mmap_a0);
+    c.extend([addi(9, 10, 0), addi(5, 0, 0x11), sd(5, 0, 9)]); // A = mmap(4096); A[0] = 0x11
+    c.extend(mmap_a0);
+    c.push(addi(18, 10, 0)); // B = mmap(4096), after the flush of A's mapping
+    // A again (a full walk remembers the region's upper levels), then B through them.
+    c.extend([ld(6, 0, 9), sd(6, 8, 18), ld(7, 8, 18), addi(5, 0, 0x11)]);
+    let exit_at = |c: &Vec<u32>, target: usize| ((target - c.len()) * 4) as i32;
+    const EXIT: usize = 36;
+    c.push(addi(10, 0, 1));
+    c.push(bne(7, 5, exit_at(&c, EXIT))); // B[1] != 0x11
+    c.extend([srli21(5, 9), srli21(6, 18), addi(10, 0, 2)]);
+    c.push(bne(5, 6, exit_at(&c, EXIT))); // A and B in different 2 MiB regions: no test
+    c.extend([addi(17, 0, 98), addi(10, 0, 2), addi(11, 9, 0), lui(12, 1), ECALL]); // unmap(A)
+    c.extend([addi(5, 10, 0), addi(10, 0, 3)]);
+    c.push(bne(5, 0, exit_at(&c, EXIT))); // unmap failed
+    let fault_pc = 0x1000 + 4 * c.len() as u64;
+    c.extend([ld(5, 0, 9), addi(10, 0, 4)]); // must fault
+    assert_eq!(c.len(), EXIT);
+    c.extend([lui(16, 0x100), addi(16, 16, 0x101), addi(17, 0, 99), ECALL]);
+    let m = Monitor::new(Config::default());
+    let cell = m.create(&elf(&c), &params("remap", None)).unwrap();
+    let out = m.run(&cell, RunRequest::start(), &mut BufferHost::default());
+    match out.exit {
+        RunExit::Fault { cause, tval, pc, ecall: None } => {
+            assert_eq!((cause, pc), (crate::hart::trap::cause::LOAD_PAGE_FAULT, fault_pc), "tval {tval:#x}");
+            assert!(tval & (PAGE - 1) == 0 && tval < MMAP_BASE, "tval {tval:#x} is A");
+        }
+        x => panic!("expected a load page fault at {fault_pc:#x}, got {x:?}"),
+    }
+}
