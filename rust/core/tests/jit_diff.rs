@@ -523,24 +523,6 @@ fn random_region_programs_match_the_interpreter_at_every_budget_boundary() {
     assert!(!Engine::jit_supported() || (compiled > 1000 && joined > 1000), "{compiled} regions, {joined} joined blocks");
 }
 
-/// A loop of three blocks in one page: x5 counts rounds, x6 = 2 x5 + 100, the first block's
-/// branch always skips `addi x7`, and the third block loads through x10 (see the tests).
-fn three_block_loop(load: bool) -> Vec<u32> {
-    vec![
-        addi(5, 5, 1),
-        b(8, 0, 5, 1), // bne x5, x0, +8: always taken (block 1 ends)
-        addi(7, 7, 1),
-        addi(6, 5, 100), // block 2
-        r(0, 5, 6, 0, 6, 0x33), // add x6, x6, x5
-        b(8, 6, 0, 1), // bne x0, x6, +8: always taken (block 2 ends)
-        addi(7, 7, 1),
-        if load { i(0, 10, 3, 11, 0x03) } else { addi(11, 11, 1) }, // block 3: ld x11, 0(x10)
-        addi(12, 12, 1),
-        r(0, 14, 10, 0, 10, 0x33), // add x10, x10, x14
-        b(-40, 0, 0, 0), // beq x0, x0, loop
-    ]
-}
-
 #[test]
 fn a_fault_in_a_later_block_of_a_region_is_precise() {
     // The third block's load walks a page further each round until it leaves RAM; the handler

@@ -1,6 +1,7 @@
-//! What the compiling tier's differential tests (jit_diff, jit_cov, jit_fp, jit_mem) share:
-//! raw RV64 encodings and the layout of their bare machines. Fields are masked to their width,
-//! not checked, because the random program generators rely on that.
+//! What the compiling tier's differential tests (jit_diff, jit_cov, jit_fp, jit_mem, jit_entry)
+//! share: raw RV64 encodings, the layout of their bare machines, and a three-block loop.
+//! Fields are masked to their width, not checked, because the random program generators rely
+//! on that.
 use pltvm_core::device::console::Console;
 use pltvm_core::machine::RAM_BASE;
 
@@ -61,3 +62,21 @@ pub const CODE: u64 = RAM_BASE;
 pub const HANDLER: u64 = RAM_BASE + 0x3000;
 pub const DATA: u64 = RAM_BASE + 0x8000;
 pub const RAM: u64 = 0x10000;
+
+/// A loop of three blocks in one page: x5 counts rounds, x6 = 2 x5 + 100, the first block's
+/// branch always skips `addi x7`, and the third block loads through x10 (see the tests).
+pub fn three_block_loop(load: bool) -> Vec<u32> {
+    vec![
+        addi(5, 5, 1),
+        b(8, 0, 5, 1), // bne x5, x0, +8: always taken (block 1 ends)
+        addi(7, 7, 1),
+        addi(6, 5, 100), // block 2
+        r(0, 5, 6, 0, 6, 0x33), // add x6, x6, x5
+        b(8, 6, 0, 1), // bne x0, x6, +8: always taken (block 2 ends)
+        addi(7, 7, 1),
+        if load { i(0, 10, 3, 11, 0x03) } else { addi(11, 11, 1) }, // block 3: ld x11, 0(x10)
+        addi(12, 12, 1),
+        r(0, 14, 10, 0, 10, 0x33), // add x10, x10, x14
+        b(-40, 0, 0, 0), // beq x0, x0, loop
+    ]
+}
