@@ -768,31 +768,19 @@ impl Tx<'_> {
 /// enters at) through other members to it. A union over the region's edges to a fixed point:
 /// a member may leave dirty what was dirty at its head plus what it writes (a handler call in
 /// it cleans everything, which this ignores: a superset is safe). A member's successors are
-/// where `Tx::member` ends it (`goto`): the offset after its last instruction (following
-/// `jal`s inside it) and a last branch's target (a dynamic end adds an edge for nothing).
+/// where `Tx::member` ends it with `goto`: the offsets the region former follows
+/// (`region::successors`).
 /// A register clean at a head is stored at no exit before its first write, and its value is
 /// not kept live to those exits: exits are most of a region's IR and of regalloc's work.
 fn head_dirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
-    let mut edges = Vec::with_capacity(members.len());
-    for &(start, _, insns) in members {
-        let (mut delta, mut writes, mut taken) = (start, 0u32, None);
-        for (k, i) in insns.iter().enumerate() {
+    let edges: Vec<_> = members
+        .iter()
+        .map(|&(start, _, insns)| {
             // As `compile`'s declaration loop: F/D register fields name f registers.
-            writes |= 1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() };
-            let imm = i.imm() as i64 as u64;
-            match i.op() {
-                Op::Jal => delta = delta.wrapping_add(imm),
-                op => {
-                    let branch = matches!(op, Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu);
-                    if branch && k == insns.len() - 1 {
-                        taken = Some(delta.wrapping_add(imm));
-                    }
-                    delta = delta.wrapping_add(i.len());
-                }
-            }
-        }
-        edges.push((writes & !1, [Some(delta), taken]));
-    }
+            let writes = insns.iter().fold(0u32, |w, i| w | 1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() });
+            (writes & !1, super::region::successors(insns, start))
+        })
+        .collect();
     let mut head = vec![0u32; members.len()];
     loop {
         let mut changed = false;
