@@ -100,11 +100,12 @@ pub(crate) fn chain(_h: &Hart, ctx: &mut Ctx, to: Block, edge: u32) {
 /// First self-loop round of an entry: the edge id the run loop would count here (the block's
 /// link to itself at `pc`, created with a freshly interned edge if missing), as the address of
 /// its hit-map cell. Compiled code increments the cell.
-pub(crate) extern "C" fn back_edge(h: *mut Hart, ctx: *mut Ctx, pc: u64) -> u64 {
-    // SAFETY: compiled code passes the hart and context its caller gave it, live and unaliased
-    // for the duration of the block; `ctx.cov.block` is the block being run, allocated until
-    // the run loop's next `collect`.
-    let (h, ctx) = unsafe { (&mut *h, &mut *ctx) };
+pub(crate) extern "C" fn back_edge(ctx: *mut Ctx) -> u64 {
+    // SAFETY: compiled code passes the context its caller gave it, whose hart is live and
+    // unaliased for the duration of the block; `ctx.cov.block` is the block being run,
+    // allocated until the run loop's next `collect`.
+    let ctx = unsafe { &mut *ctx };
+    let (h, pc) = unsafe { (&mut *ctx.hart, ctx.pc0) };
     let b = unsafe { &mut *ctx.cov.block };
     let epoch = h.code.epoch();
     // Instrumented code runs only on harts with coverage (switching it drops all code); were
@@ -130,9 +131,10 @@ pub(crate) extern "C" fn back_edge(h: *mut Hart, ctx: *mut Ctx, pc: u64) -> u64 
 
 /// Logs one comparison, as the interpreter's logging handler does; clears `ctx.cov.cmp_room`
 /// once the log is full.
-pub(crate) extern "C" fn cmp(h: *mut Hart, ctx: *mut Ctx, pc: u64, a: u64, b: u64) -> u64 {
+pub(crate) extern "C" fn cmp(ctx: *mut Ctx, delta: u64, a: u64, b: u64) -> u64 {
     // SAFETY: as in `back_edge`.
-    let (h, ctx) = unsafe { (&mut *h, &mut *ctx) };
+    let ctx = unsafe { &mut *ctx };
+    let (h, pc) = unsafe { (&mut *ctx.hart, ctx.pc0.wrapping_add(delta)) };
     if let Some(c) = h.cov.as_deref_mut() {
         c.log_cmp(pc, a, b);
         if c.cmps().len() >= CMPLOG_CAP {
@@ -159,8 +161,8 @@ fn flags() -> MemFlagsData {
 }
 
 /// One round of a self-loop is about to start (the run loop would follow the back edge now):
-/// count the edge block -> block. `h`, `ctx` and `pc0` are the compiled function's arguments.
-pub(crate) fn emit_back_edge(b: &mut FunctionBuilder, h: Value, ctx: Value, pc0: Value) {
+/// count the edge block -> block. `ctx` is the compiled function's argument.
+pub(crate) fn emit_back_edge(b: &mut FunctionBuilder, ctx: Value) {
     let cell = b.ins().load(I64, flags(), ctx, loop_cell_offset());
     let slow = b.create_block();
     let bump = b.create_block();
@@ -169,9 +171,9 @@ pub(crate) fn emit_back_edge(b: &mut FunctionBuilder, h: Value, ctx: Value, pc0:
     b.switch_to_block(slow);
     b.seal_block(slow);
     b.set_cold_block(slow);
-    let s = b.import_signature(sig(b, 3));
+    let s = b.import_signature(sig(b, 1));
     let f = b.ins().iconst(I64, back_edge as *const () as i64);
-    let call = b.ins().call_indirect(s, f, &[h, ctx, pc0]);
+    let call = b.ins().call_indirect(s, f, &[ctx]);
     let cell = b.inst_results(call)[0];
     b.ins().jump(bump, &[cell.into()]);
     b.switch_to_block(bump);
@@ -184,8 +186,9 @@ pub(crate) fn emit_back_edge(b: &mut FunctionBuilder, h: Value, ctx: Value, pc0:
     b.ins().istore8(flags(), v, at, 0);
 }
 
-/// A logged comparison of `x` and `y` by the instruction at `pc` (before it executes).
-pub(crate) fn emit_cmp(b: &mut FunctionBuilder, h: Value, ctx: Value, pc: Value, x: Value, y: Value) {
+/// A logged comparison of `x` and `y` by the instruction `delta` bytes after the region's entry
+/// pc (before it executes).
+pub(crate) fn emit_cmp(b: &mut FunctionBuilder, ctx: Value, delta: u64, x: Value, y: Value) {
     let room = b.ins().load(I64, flags(), ctx, cmp_room_offset());
     let log = b.create_block();
     let cont = b.create_block();
@@ -193,9 +196,10 @@ pub(crate) fn emit_cmp(b: &mut FunctionBuilder, h: Value, ctx: Value, pc: Value,
     b.switch_to_block(log);
     b.seal_block(log);
     b.set_cold_block(log);
-    let s = b.import_signature(sig(b, 5));
+    let s = b.import_signature(sig(b, 4));
     let f = b.ins().iconst(I64, cmp as *const () as i64);
-    b.ins().call_indirect(s, f, &[h, ctx, pc, x, y]);
+    let delta = b.ins().iconst(I64, delta as i64);
+    b.ins().call_indirect(s, f, &[ctx, delta, x, y]);
     b.ins().jump(cont, &[]);
     b.switch_to_block(cont);
     b.seal_block(cont);

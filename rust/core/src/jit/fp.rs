@@ -157,19 +157,22 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
             guard(tx, &at, None, Some(r1), None, |tx| {
                 let v = tx.load_value(at.k, i, at.delta, n, false);
                 let v = if n == 4 { tx.b.ins().bor_imm_s(v, BOX as i64) } else { v };
-                tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+                let hv = tx.hart();
+                tx.b.ins().store(flags(), v, hv, f_offset(rd));
                 set_dirty(tx, &at);
             });
         }
         Fsd | Fsw => {
             let n = if op == Fsd { 8 } else { 4 };
             guard(tx, &at, None, Some(r1), None, |tx| {
-                let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r2));
+                let hv = tx.hart();
+                let v = tx.b.ins().load(I64, flags(), hv, f_offset(r2));
                 tx.store_value(at.k, i, at.delta, n, v);
             });
         }
         FmvXD | FmvXW => guard(tx, &at, None, None, Some(rd), |tx| {
-            let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r1));
+            let hv = tx.hart();
+            let v = tx.b.ins().load(I64, flags(), hv, f_offset(r1));
             let v = if op == FmvXW {
                 let w = tx.b.ins().ireduce(I32, v);
                 tx.b.ins().sextend(I64, w)
@@ -181,13 +184,15 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
         FmvDX | FmvWX => guard(tx, &at, None, Some(r1), None, |tx| {
             let v = tx.get(r1);
             let v = if op == FmvWX { box_low(tx, v) } else { v };
-            tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+            let hv = tx.hart();
+            tx.b.ins().store(flags(), v, hv, f_offset(rd));
             set_dirty(tx, &at);
         }),
         FsgnjD | FsgnjnD | FsgnjxD | FsgnjS | FsgnjnS | FsgnjxS => guard(tx, &at, None, None, None, |tx| {
             let d = matches!(op, FsgnjD | FsgnjnD | FsgnjxD);
             let (a, b) = if d {
-                (tx.b.ins().load(I64, flags(), tx.h, f_offset(r1)), tx.b.ins().load(I64, flags(), tx.h, f_offset(r2)))
+                let hv = tx.hart();
+                (tx.b.ins().load(I64, flags(), hv, f_offset(r1)), tx.b.ins().load(I64, flags(), hv, f_offset(r2)))
             } else {
                 (unbox(tx, r1), unbox(tx, r2))
             };
@@ -202,7 +207,8 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
                 _ => tx.b.ins().bxor(a, bs),
             };
             let v = if d { v } else { tx.b.ins().bor_imm_s(v, BOX as i64) };
-            tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+            let hv = tx.hart();
+            tx.b.ins().store(flags(), v, hv, f_offset(rd));
             set_dirty(tx, &at);
         }),
         FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddS | FsubS | FmulS
@@ -306,7 +312,8 @@ fn fs_on(tx: &mut Tx, at: &At) -> Option<Value> {
     if at.dirty {
         return None;
     }
-    let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+    let hv = tx.hart();
+    let ms = tx.b.ins().load(I64, flags(), hv, MSTATUS);
     let fs = tx.b.ins().band_imm_s(ms, mstatus::FS as i64);
     Some(tx.b.ins().icmp_imm_s(IntCC::NotEqual, fs, 0))
 }
@@ -316,9 +323,11 @@ fn set_dirty(tx: &mut Tx, at: &At) {
     if at.dirty {
         return;
     }
-    let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+    let hv = tx.hart();
+    let ms = tx.b.ins().load(I64, flags(), hv, MSTATUS);
     let ms = tx.b.ins().bor_imm_s(ms, mstatus::FS as i64);
-    tx.b.ins().store(flags(), ms, tx.h, MSTATUS);
+    let hv = tx.hart();
+    tx.b.ins().store(flags(), ms, hv, MSTATUS);
 }
 
 /// Inline `fast` when `ok` (None: always) and FS is not Off, else the interpreter handler
@@ -365,12 +374,13 @@ fn guard<'a>(
 fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
     if let Some(r) = x_in.filter(|&r| r != 0 && tx.dirty & (1 << r) != 0) {
         let v = tx.get(r);
-        tx.b.ins().store(flags(), v, tx.h, x_offset(r));
+        let hv = tx.hart();
+        tx.b.ins().store(flags(), v, hv, x_offset(r));
     }
     let pc = tx.pc(at.delta);
     let kk = tx.imm(helpers::exec_index(tx.bi, at.k) as i64);
     let f = tx.imm(helpers::exec as *const () as i64);
-    let args = [tx.h, tx.bus, tx.ctx, pc, kk];
+    let args = [tx.ctx, pc, kk];
     tx.before_call();
     let call = tx.b.ins().call_indirect(tx.sigs.exec, f, &args);
     let next = tx.b.inst_results(call)[0];
@@ -379,7 +389,8 @@ fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
     tx.exit_if(status);
     tx.after_call();
     if let Some(r) = x_out.filter(|&r| r != 0) {
-        let v = tx.b.ins().load(I64, flags(), tx.h, x_offset(r));
+        let hv = tx.hart();
+        let v = tx.b.ins().load(I64, flags(), hv, x_offset(r));
         tx.set(r, v);
     }
 }
@@ -394,7 +405,8 @@ fn box_low(tx: &mut Tx, v: Value) -> Value {
 /// Single operand `r` as its 32 bits in an I64: the low half if properly boxed, else the
 /// canonical NaN (as `FpState::s`).
 fn unbox(tx: &mut Tx, r: usize) -> Value {
-    let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r));
+    let hv = tx.hart();
+    let v = tx.b.ins().load(I64, flags(), hv, f_offset(r));
     let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
     let low = tx.b.ins().band_imm_s(v, 0xffff_ffff);
     let canon = tx.imm(0x7fc0_0000);
@@ -405,9 +417,11 @@ fn unbox(tx: &mut Tx, r: usize) -> Value {
 /// boxed (an unboxed one is the canonical NaN: the caller sends it to the handler).
 fn operand(tx: &mut Tx, r: usize, d: bool) -> (Value, Option<Value>) {
     if d {
-        return (tx.b.ins().load(F64, flags(), tx.h, f_offset(r)), None);
+        let hv = tx.hart();
+        return (tx.b.ins().load(F64, flags(), hv, f_offset(r)), None);
     }
-    let v = tx.b.ins().load(I64, flags(), tx.h, f_offset(r));
+    let hv = tx.hart();
+    let v = tx.b.ins().load(I64, flags(), hv, f_offset(r));
     let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
     let w = tx.b.ins().ireduce(I32, v);
     (tx.b.ins().bitcast(F32, MemFlagsData::new(), w), Some(boxed))
@@ -422,7 +436,8 @@ fn store_result(tx: &mut Tx, rd: usize, r: Value, d: bool) {
         let w = tx.b.ins().uextend(I64, w);
         tx.b.ins().bor_imm_s(w, BOX as i64)
     };
-    tx.b.ins().store(flags(), v, tx.h, f_offset(rd));
+    let hv = tx.hart();
+    tx.b.ins().store(flags(), v, hv, f_offset(rd));
 }
 
 /// Whether the instruction's rounding mode field is usable: Some(None) for a static mode
@@ -432,7 +447,8 @@ fn rm_valid(tx: &mut Tx, i: &Packed) -> Option<Option<Value>> {
     match i.imm() & 7 {
         0..=4 => Some(None),
         7 => {
-            let frm = tx.b.ins().uload8(I64, flags(), tx.h, FRM);
+            let hv = tx.hart();
+            let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
             Some(Some(tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, frm, 4)))
         }
         _ => None,
@@ -449,13 +465,15 @@ fn rne_with_nx(tx: &mut Tx, k: usize, i: &Packed) -> Option<Value> {
     if let (7, Some((_, _, v))) = (rm, tx.fp.rm_dyn_nx) {
         return Some(v);
     }
-    let fflags = tx.b.ins().uload8(I64, flags(), tx.h, FFLAGS);
+    let hv = tx.hart();
+    let fflags = tx.b.ins().uload8(I64, flags(), hv, FFLAGS);
     let nx = tx.b.ins().band_imm_s(fflags, NX);
     if rm == 0 {
         return Some(tx.b.ins().icmp_imm_s(IntCC::NotEqual, nx, 0));
     }
     // frm == 0 && NX: (frm << 8 | fflags & NX) == NX.
-    let frm = tx.b.ins().uload8(I64, flags(), tx.h, FRM);
+    let hv = tx.hart();
+    let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
     let frm = tx.b.ins().ishl_imm_s(frm, 8);
     let both = tx.b.ins().bor(frm, nx);
     let v = tx.b.ins().icmp_imm_s(IntCC::Equal, both, NX);
@@ -573,17 +591,21 @@ fn to_int_rtz(tx: &mut Tx, at: &At, i: &Packed) {
     guard(tx, at, Some(ok), None, Some(rd), |tx| {
         tx.set(rd, v);
         // fflags |= NX if inexact; a raised flag makes FS Dirty.
-        let ff = tx.b.ins().uload8(I64, flags(), tx.h, FFLAGS);
+        let hv = tx.hart();
+        let ff = tx.b.ins().uload8(I64, flags(), hv, FFLAGS);
         let nx = tx.b.ins().uextend(I64, inexact);
         let ff = tx.b.ins().bor(ff, nx);
-        tx.b.ins().istore8(flags(), ff, tx.h, FFLAGS);
+        let hv = tx.hart();
+        tx.b.ins().istore8(flags(), ff, hv, FFLAGS);
         if !at.dirty {
-            let ms = tx.b.ins().load(I64, flags(), tx.h, MSTATUS);
+            let hv = tx.hart();
+            let ms = tx.b.ins().load(I64, flags(), hv, MSTATUS);
             let fs = tx.imm(mstatus::FS as i64);
             let zero = tx.imm(0);
             let add = tx.b.ins().select(inexact, fs, zero);
             let ms = tx.b.ins().bor(ms, add);
-            tx.b.ins().store(flags(), ms, tx.h, MSTATUS);
+            let hv = tx.hart();
+            tx.b.ins().store(flags(), ms, hv, MSTATUS);
         }
     });
 }

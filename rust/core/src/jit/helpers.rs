@@ -24,10 +24,28 @@ pub const EXIT_TRAP: u64 = 1;
 /// breakpoint): `pc` and `retired` are set.
 pub const EXIT_OK: u64 = 3;
 
-/// `info` packs the instruction's index in the block (bits 16..), its length (bits 8..16),
-/// and for loads the access size in bytes (bits 0..4) and whether it sign-extends (bit 4).
-pub const fn info(k: usize, len: u64, size: u64, signed: bool) -> u64 {
-    (k as u64) << 16 | len << 8 | size | (signed as u64) << 4
+/// `info` packs the instruction's offset from the region's entry pc (bits 32..64, signed), its
+/// index in the block (bits 16..32), its length (bits 8..16), and for loads the access size in
+/// bytes (bits 0..4) and whether it sign-extends (bit 4).
+pub const fn info(delta: u64, k: usize, len: u64, size: u64, signed: bool) -> u64 {
+    // A region spans three pages and a block fewer than 2^16 instructions.
+    debug_assert!(delta as i64 == delta as i32 as i64 && k < 1 << 16);
+    (delta as i32 as u32 as u64) << 32 | (k as u64) << 16 | len << 8 | size | (signed as u64) << 4
+}
+
+/// The hart, the bus and the context of a call from compiled code.
+///
+/// # Safety
+/// `ctx` is the context compiled code was called with: its hart and bus are live and
+/// unaliased for the duration of the call.
+unsafe fn parts<'a>(ctx: *mut Ctx) -> (&'a mut Hart, &'a mut Bus, &'a mut Ctx) {
+    let ctx = &mut *ctx;
+    (&mut *ctx.hart, &mut *ctx.bus, ctx)
+}
+
+/// The pc of the instruction `info` describes.
+fn pc_of(ctx: &Ctx, info: u64) -> u64 {
+    ctx.pc0.wrapping_add((info as i64 >> 32) as u64)
 }
 
 /// The TLB may have been refilled, grown or flushed: compiled code reads its view from ctx.
@@ -68,12 +86,14 @@ fn finish(h: &mut Hart, ctx: &Ctx, t: Trap, pc: u64, k: u64, len: u64) -> u64 {
     EXIT_TRAP
 }
 
-/// A load that missed the inline TLB check; the value goes to `ctx.val`.
-pub extern "C" fn load(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, pc: u64, info: u64) -> u64 {
-    // SAFETY: compiled code passes the hart, bus and context its caller gave it, all live and
-    // unaliased for the duration of the block.
-    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
-    let k = info >> 16;
+/// A load (at `ctx.va`, `ctx.info`) that missed the inline TLB check; the value goes to
+/// `ctx.val` as loaded (zero-extended: compiled code then reads it from there with the
+/// instruction's own width and extension, as it reads guest memory on a hit).
+pub extern "C" fn load(ctx: *mut Ctx) -> u64 {
+    // SAFETY: compiled code passes the context its caller gave it (`parts`).
+    let (h, bus, ctx) = unsafe { parts(ctx) };
+    let (va, info, pc) = (ctx.va, ctx.info, pc_of(ctx, ctx.info));
+    let k = (info >> 16) & 0xffff;
     h.retired = ctx.base + k;
     let r = match info & 15 {
         1 => h.load::<1>(bus, va),
@@ -84,23 +104,20 @@ pub extern "C" fn load(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, pc: 
     refresh(ctx, h);
     match r {
         Ok(v) => {
-            ctx.val = match (info & 15, info & 16 != 0) {
-                (1, true) => v as i8 as i64 as u64,
-                (2, true) => v as i16 as i64 as u64,
-                (4, true) => v as i32 as i64 as u64,
-                _ => v,
-            };
+            ctx.val = v;
             CONTINUE
         }
         Err(t) => finish(h, ctx, t, pc, k, (info >> 8) & 0xff),
     }
 }
 
-/// A store that missed the inline TLB check (or goes to a page holding code, MMIO or HTIF).
-pub extern "C" fn store(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, va: u64, value: u64, pc: u64, info: u64) -> u64 {
+/// A store (of `ctx.val` at `ctx.va`, `ctx.info`) that missed the inline TLB check (or goes to
+/// a page holding code, MMIO or HTIF).
+pub extern "C" fn store(ctx: *mut Ctx) -> u64 {
     // SAFETY: as in `load`.
-    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
-    let k = info >> 16;
+    let (h, bus, ctx) = unsafe { parts(ctx) };
+    let (va, value, info, pc) = (ctx.va, ctx.val, ctx.info, pc_of(ctx, ctx.info));
+    let k = (info >> 16) & 0xffff;
     h.retired = ctx.base + k;
     let r = match info & 15 {
         1 => h.store::<1>(bus, va, value),
@@ -123,9 +140,9 @@ pub const fn exec_index(member: usize, k: usize) -> u64 {
 /// Runs instruction `exec_index(m, k)` of the region (`ctx.region`) through its interpreter
 /// handler. Compiled code has written every register back before the call and reloads them
 /// after it. Returns the next pc (even), or an exit status (odd).
-pub extern "C" fn exec(h: *mut Hart, bus: *mut Bus, ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
+pub extern "C" fn exec(ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
     // SAFETY: as in `load`.
-    let (h, bus, ctx) = unsafe { (&mut *h, &mut *bus, &mut *ctx) };
+    let (h, bus, ctx) = unsafe { parts(ctx) };
     let k = index & 0xffff;
     // SAFETY: `ctx.region` holds the members of the region being run, compiled from the same
     // instructions (so the member and `k` are in it); they stay allocated until the run loop's

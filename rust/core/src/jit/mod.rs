@@ -148,16 +148,27 @@ pub fn background() -> bool {
     now == 2
 }
 
-/// What compiled code reads besides the hart: the TLB tables as of entry (helpers refresh
-/// them), the slice's `retired` at block entry, and a helper's loaded value.
+/// Compiled code's one argument: the hart, the bus and the entry pc (read from here where
+/// they are used, so they take no register across a region's loops), the TLB tables as of
+/// entry (helpers refresh them), the slice's `retired` at block entry, and a helper's loaded
+/// value.
 #[repr(C)]
 pub(crate) struct Ctx {
+    hart: *mut Hart,
+    bus: *mut Bus,
+    /// The region's entry pc for this call: every pc in it is this plus a constant.
+    pc0: u64,
     read: *const Entry,
     write: *const Entry,
     mask: u64,
     epoch: u64,
     base: u64,
+    /// A slow-path load's value, as loaded; a slow-path store's value.
     val: u64,
+    /// A slow path's address and `helpers::info`, stored by compiled code before the call
+    /// (in memory, so the call pins no hot value to an argument register).
+    va: u64,
+    info: u64,
     /// The slice's end (`Hart::slice_end`): a self-loop goes round again only if the whole
     /// block fits before it.
     limit: u64,
@@ -184,10 +195,14 @@ pub(crate) struct Ctx {
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
 pub(crate) struct CtxOffsets {
+    hart: i32,
+    pc0: i32,
     read: i32,
     write: i32,
     epoch: i32,
     val: i32,
+    va: i32,
+    info: i32,
     base: i32,
     limit: i32,
     exit: i32,
@@ -197,10 +212,14 @@ pub(crate) struct CtxOffsets {
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
+    hart: std::mem::offset_of!(Ctx, hart) as i32,
+    pc0: std::mem::offset_of!(Ctx, pc0) as i32,
     read: std::mem::offset_of!(Ctx, read) as i32,
     write: std::mem::offset_of!(Ctx, write) as i32,
     epoch: std::mem::offset_of!(Ctx, epoch) as i32,
     val: std::mem::offset_of!(Ctx, val) as i32,
+    va: std::mem::offset_of!(Ctx, va) as i32,
+    info: std::mem::offset_of!(Ctx, info) as i32,
     base: std::mem::offset_of!(Ctx, base) as i32,
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     exit: std::mem::offset_of!(Ctx, exit) as i32,
@@ -209,7 +228,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     entry: std::mem::offset_of!(Ctx, entry) as i32,
 };
 
-type Compiled = unsafe extern "C" fn(*mut Hart, *mut Bus, *mut Ctx, u64) -> u64;
+type Compiled = unsafe extern "C" fn(*mut Ctx) -> u64;
 
 /// One block's host code, shared by every decoded block with the same instructions.
 pub(crate) struct Code {
@@ -583,12 +602,17 @@ impl Hart {
         let (read, write, mask, epoch) = self.tlb.raw();
         let code_epoch = self.code.epoch();
         let mut ctx = Ctx {
+            hart: std::ptr::null_mut(),
+            bus: std::ptr::null_mut(),
+            pc0: 0,
             read,
             write,
             mask,
             epoch,
             base: self.retired,
             val: 0,
+            va: 0,
+            info: 0,
             limit: self.slice_end,
             halt: 0,
             code_epoch,
@@ -606,9 +630,13 @@ impl Hart {
             ctx.base = self.retired;
             ctx.entry = entry as u64;
             let pc0 = pc.wrapping_sub(delta);
+            // Fresh pointers for each call: `self` and `bus` are used directly in between.
+            ctx.hart = self;
+            ctx.bus = bus;
+            ctx.pc0 = pc0;
             // SAFETY: compiled from this block's region for this host; it touches the hart, the
             // bus and ctx only as the interpreter would (see `translate`).
-            let next = unsafe { f(self, bus, &mut ctx, pc0) };
+            let next = unsafe { f(&mut ctx) };
             if next & 1 != 0 {
                 let r = if next == helpers::EXIT_TRAP { Err(self.trapped) } else { Ok(()) };
                 return Some((r, block, pc));

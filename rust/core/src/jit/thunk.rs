@@ -30,9 +30,9 @@ pub(crate) struct Thunks {
     _mem: [ExecMem; 2],
 }
 
-/// Arguments of `helpers::load` and `helpers::store` (all `u64`-sized).
-pub(crate) const LOAD_PARAMS: usize = 6;
-pub(crate) const STORE_PARAMS: usize = 7;
+/// Arguments of `helpers::load` and `helpers::store` (all `u64`-sized): the context alone.
+pub(crate) const LOAD_PARAMS: usize = 1;
+pub(crate) const STORE_PARAMS: usize = 1;
 
 /// The signature compiled code calls a thunk with: `params` 64-bit arguments (the helper's
 /// own), nothing returned, nothing clobbered.
@@ -54,7 +54,7 @@ pub(crate) fn get(isa: &OwnedTargetIsa) -> Option<&'static Thunks> {
         .as_ref()
 }
 
-/// `thunk(args..) { ctx.status = helper(args..) }` with `PreserveAll` (ctx is argument 2).
+/// `thunk(args..) { ctx.status = helper(args..) }` with `PreserveAll` (ctx is argument 0).
 fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecMem)> {
     let mut func = Function::with_name_signature(UserFuncName::user(1, params as u32), signature(params));
     let mut fctx = FunctionBuilderContext::new();
@@ -68,7 +68,7 @@ fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecM
     let f = b.ins().iconst(types::I64, helper as i64);
     let call = b.ins().call_indirect(c, f, &args);
     let status = b.inst_results(call)[0];
-    b.ins().store(MemFlagsData::trusted(), status, args[2], CTX_BASE_OFFSETS.status);
+    b.ins().store(MemFlagsData::trusted(), status, args[0], CTX_BASE_OFFSETS.status);
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
     let mem = ExecMem::new(&super::translate::machine_code(isa, func)?)?;

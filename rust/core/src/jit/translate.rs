@@ -64,10 +64,13 @@ struct Sigs {
 
 struct Tx<'a> {
     b: FunctionBuilder<'a>,
-    h: Value,
-    bus: Value,
+    /// The function's one argument (`jit::Ctx`). The hart and the entry pc are read from it
+    /// where they are used (`hart`, `pc`), not kept in registers: outside F/D code they are
+    /// used only on exits and slow paths, and holding them cost spills in hot loops.
     ctx: Value,
-    pc0: Value,
+    /// The hart, loaded at the head of a member with F/D instructions (they read and write f
+    /// registers in the hart throughout).
+    hv: Option<Value>,
     vars: [Option<Variable>; 32],
     /// Registers that may differ from the hart's copy: at the start of a member those of
     /// `head_dirty`, then tracked.
@@ -127,21 +130,34 @@ impl Tx<'_> {
         self.dirty |= 1 << r;
     }
 
+    /// The hart (`ctx.hart`).
+    fn hart(&mut self) -> Value {
+        match self.hv {
+            Some(h) => h,
+            None => self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.hart),
+        }
+    }
+
     /// Stores the registers written since the last flush.
     fn flush(&mut self) {
+        if self.dirty & !1 == 0 {
+            return;
+        }
+        let h = self.hart();
         for r in 1..32 {
             if self.dirty & (1 << r) != 0 {
                 let v = self.get(r);
-                self.b.ins().store(flags(), v, self.h, x_offset(r));
+                self.b.ins().store(flags(), v, h, x_offset(r));
             }
         }
     }
 
     /// Loads every register the region uses from the hart (at entry and after a handler call).
     fn reload(&mut self) {
+        let h = self.hart();
         for r in 1..32 {
             if let Some(var) = self.vars[r] {
-                let v = self.b.ins().load(I64, flags(), self.h, x_offset(r));
+                let v = self.b.ins().load(I64, flags(), h, x_offset(r));
                 self.b.def_var(var, v);
             }
         }
@@ -175,8 +191,8 @@ impl Tx<'_> {
     /// the member starting there if there is one and the run loop would run it next (the
     /// whole member fits before the slice's end, no stop seen), else out of the region.
     fn goto(&mut self, delta: u64, end: Value) {
-        let pc = self.pc(delta);
         let Some(j) = self.shape.iter().position(|&(d, _, _)| d == delta) else {
+            let pc = self.pc(delta);
             self.leave(pc, end);
             return;
         };
@@ -198,16 +214,19 @@ impl Tx<'_> {
         if self.instr {
             // Coverage regions are single blocks: this is the self-loop's back edge, which the
             // run loop would count when following the block's link to itself.
-            super::cov::emit_back_edge(&mut self.b, self.h, self.ctx, self.pc0);
+            super::cov::emit_back_edge(&mut self.b, self.ctx);
         }
         self.b.ins().jump(self.heads[j], &[]);
         self.b.switch_to_block(out);
         self.b.seal_block(out);
+        let pc = self.pc(delta);
         self.leave(pc, end);
     }
 
+    /// The pc `delta` bytes after the region's entry pc (`ctx.pc0`).
     fn pc(&mut self, delta: u64) -> Value {
-        self.b.ins().iadd_imm_s(self.pc0, delta as i64)
+        let pc0 = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.pc0);
+        self.b.ins().iadd_imm_s(pc0, delta as i64)
     }
 
     fn imm(&mut self, v: i64) -> Value {
@@ -249,11 +268,13 @@ impl Tx<'_> {
         let tbl = b.ins().load(I64, flags(), self.ctx, if write { o.write } else { o.read });
         let e = b.ins().iadd(tbl, off);
         let tag = b.ins().load(I64, flags(), e, 0);
-        let page = b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
+        let addend = b.ins().load(I64, flags(), e, 8);
+        // Loaded last, right before its one use, so that it folds into the `or` (one register
+        // fewer in the hot path).
         let epoch = b.ins().load(I64, flags(), self.ctx, o.epoch);
+        let page = b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
         let want = b.ins().bor(page, epoch);
         let hit = b.ins().icmp(IntCC::Equal, tag, want);
-        let addend = b.ins().load(I64, flags(), e, 8);
         let host = b.ins().iadd(va, addend);
         (hit, host)
     }
@@ -286,19 +307,9 @@ impl Tx<'_> {
     /// The value an `n`-byte load (instruction `k`: base `rs1`, offset `imm`) reads, inline
     /// through the TLB or through the helper (which may leave the region with a trap).
     fn load_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) -> Value {
-        let base = self.get(i.rs1());
-        let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, false);
-        let fast = self.b.create_block();
-        let slow = self.b.create_block();
-        let join = self.b.create_block();
-        let v = self.b.append_block_param(join, I64);
-        self.b.ins().brif(hit, fast, &[], slow, &[]);
-
-        self.b.switch_to_block(fast);
-        self.b.seal_block(fast);
+        let host = self.access(k, i, delta, n, signed, None);
         let ins = self.b.ins();
-        let x = match (n, signed) {
+        match (n, signed) {
             (1, false) => ins.uload8(I64, guest_flags(), host, 0),
             (1, true) => ins.sload8(I64, guest_flags(), host, 0),
             (2, false) => ins.uload16(I64, guest_flags(), host, 0),
@@ -306,25 +317,7 @@ impl Tx<'_> {
             (4, false) => ins.uload32(guest_flags(), host, 0),
             (4, true) => ins.sload32(guest_flags(), host, 0),
             _ => ins.load(I64, guest_flags(), host, 0),
-        };
-        self.b.ins().jump(join, &[x.into()]);
-
-        self.b.switch_to_block(slow);
-        self.b.seal_block(slow);
-        self.b.set_cold_block(slow);
-        let pc = self.pc(delta);
-        let inf = self.imm(info(k, i.len(), n, signed) as i64);
-        let args = [self.h, self.bus, self.ctx, va, pc, inf];
-        let thunk = self.sigs.thunks.map(|(t, l, _)| (t.load, l));
-        let status = self.slow_call(helpers::load as *const (), self.sigs.load, thunk, &args);
-        self.exit_if(status);
-        self.after_call();
-        let x = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.val);
-        self.b.ins().jump(join, &[x.into()]);
-
-        self.b.switch_to_block(join);
-        self.b.seal_block(join);
-        v
+        }
     }
 
     fn store(&mut self, k: usize, i: &Packed, delta: u64, n: u64) {
@@ -335,16 +328,7 @@ impl Tx<'_> {
     /// An `n`-byte store of `value` (instruction `k`: base `rs1`, offset `imm`), inline through
     /// the TLB or through the helper (which may leave the region with a trap).
     fn store_value(&mut self, k: usize, i: &Packed, delta: u64, n: u64, value: Value) {
-        let base = self.get(i.rs1());
-        let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, true);
-        let fast = self.b.create_block();
-        let slow = self.b.create_block();
-        let join = self.b.create_block();
-        self.b.ins().brif(hit, fast, &[], slow, &[]);
-
-        self.b.switch_to_block(fast);
-        self.b.seal_block(fast);
+        let host = self.access(k, i, delta, n, false, Some(value));
         let ins = self.b.ins();
         match n {
             1 => ins.istore8(guest_flags(), value, host, 0),
@@ -352,22 +336,53 @@ impl Tx<'_> {
             4 => ins.istore32(guest_flags(), value, host, 0),
             _ => ins.store(guest_flags(), value, host, 0),
         };
-        self.b.ins().jump(join, &[]);
+    }
+
+    /// Where an `n`-byte load (`store`: None) or store of a value (instruction `k`: base `rs1`,
+    /// offset `imm`) goes: on a TLB hit the guest's bytes in host memory; on a miss the helper
+    /// does the whole access (or leaves the region with a trap) and the address is `ctx.val`,
+    /// which holds a load's value as loaded (and takes a store's bytes harmlessly). So the
+    /// access itself, and the value stored, are emitted once, after both paths join: the slow
+    /// path is a side branch out of straight-line code, and nothing the hot path computes is
+    /// computed again after the join.
+    fn access(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool, store: Option<Value>) -> Value {
+        let base = self.get(i.rs1());
+        let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
+        let (hit, host) = self.tlb(va, n, store.is_some());
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let at = self.b.append_block_param(join, I64);
+        self.b.ins().brif(hit, join, &[host.into()], slow, &[]);
 
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
         self.b.set_cold_block(slow);
-        let pc = self.pc(delta);
-        let inf = self.imm(info(k, i.len(), n, false) as i64);
-        let args = [self.h, self.bus, self.ctx, va, value, pc, inf];
-        let thunk = self.sigs.thunks.map(|(t, _, s)| (t.store, s));
-        let status = self.slow_call(helpers::store as *const (), self.sigs.store, thunk, &args);
+        // The helper's arguments go through ctx: a call argument would pin `va` (and the value)
+        // to an argument register, and the hot path's allocation with it.
+        let o = CTX_BASE_OFFSETS;
+        self.b.ins().store(flags(), va, self.ctx, o.va);
+        let inf = self.imm(info(delta, k, i.len(), n, signed) as i64);
+        self.b.ins().store(flags(), inf, self.ctx, o.info);
+        let thunks = self.sigs.thunks;
+        let args = [self.ctx];
+        let status = match store {
+            None => self.slow_call(helpers::load as *const (), self.sigs.load, thunks.map(|(t, l, _)| (t.load, l)), &args),
+            Some(value) => {
+                self.b.ins().store(flags(), value, self.ctx, o.val);
+                self.slow_call(helpers::store as *const (), self.sigs.store, thunks.map(|(t, _, s)| (t.store, s)), &args)
+            }
+        };
         self.exit_if(status);
+        // The rest of the slow path is cold too (`exit_if` made a new block).
+        let cont = self.b.current_block().expect("exit_if leaves a block to go on in");
+        self.b.set_cold_block(cont);
         self.after_call();
-        self.b.ins().jump(join, &[]);
+        let val = self.b.ins().iadd_imm_s(self.ctx, CTX_BASE_OFFSETS.val as i64);
+        self.b.ins().jump(join, &[val.into()]);
 
         self.b.switch_to_block(join);
         self.b.seal_block(join);
+        at
     }
 
     /// Instruction `k` of the current member through its interpreter handler (found at run
@@ -378,7 +393,7 @@ impl Tx<'_> {
         let pc = self.pc(delta);
         let kk = self.imm(helpers::exec_index(self.bi, k) as i64);
         let f = self.imm(helpers::exec as *const () as i64);
-        let args = [self.h, self.bus, self.ctx, pc, kk];
+        let args = [self.ctx, pc, kk];
         self.before_call();
         let call = self.b.ins().call_indirect(self.sigs.exec, f, &args);
         let next = self.b.inst_results(call)[0];
@@ -485,7 +500,7 @@ pub(super) fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
 /// coverage (`cov`; single-block regions only).
 pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: bool) -> Option<Vec<u8>> {
     debug_assert!(!members.is_empty() && (!instr || members.len() == 1));
-    let sig = helper_sig(isa, 4);
+    let sig = helper_sig(isa, 1);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
@@ -495,9 +510,9 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     b.seal_block(entry);
     let p = b.block_params(entry).to_vec();
     let sigs = Sigs {
-        load: b.import_signature(helper_sig(isa, 6)),
-        store: b.import_signature(helper_sig(isa, 7)),
-        exec: b.import_signature(helper_sig(isa, 5)),
+        load: b.import_signature(helper_sig(isa, thunk::LOAD_PARAMS)),
+        store: b.import_signature(helper_sig(isa, thunk::STORE_PARAMS)),
+        exec: b.import_signature(helper_sig(isa, 3)),
         thunks: None,
     };
     let thunks = thunk::get(isa).map(|t| {
@@ -511,10 +526,8 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     let shape = members.iter().map(|&(d, foreign, insns)| (d, insns.len() as u64, foreign)).collect();
     let mut tx = Tx {
         b,
-        h: p[0],
-        bus: p[1],
-        ctx: p[2],
-        pc0: p[3],
+        ctx: p[0],
+        hv: None,
         vars: [None; 32],
         dirty: 0,
         written: 0,
@@ -608,6 +621,10 @@ impl Tx<'_> {
         // members: what `head_dirty` found may differ from the hart's copy here.
         self.dirty = self.head_dirty[bi];
         debug_assert_eq!(self.dirty & !self.written, 0);
+        self.hv = None;
+        if insns.iter().any(|i| i.op().is_fp()) {
+            self.hv = Some(self.hart());
+        }
         let tx = self;
         let mut delta = start;
         let last = insns.len() - 1;
@@ -619,9 +636,8 @@ impl Tx<'_> {
             let bv = tx.get(i.rs2());
             if tx.instr && super::cov::logged(i.op()) {
                 // Cmplog, as the interpreter's logging handler: before the compare executes.
-                let pc = tx.pc(delta);
                 let y = if matches!(i.op(), Op::Slti | Op::Sltiu) { tx.imm(imm) } else { bv };
-                super::cov::emit_cmp(&mut tx.b, tx.h, tx.ctx, pc, a, y);
+                super::cov::emit_cmp(&mut tx.b, tx.ctx, delta, a, y);
             }
             let v: Option<Value> = match i.op() {
                 Op::Lui => Some(tx.imm(imm)),
