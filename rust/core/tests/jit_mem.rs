@@ -203,3 +203,90 @@ fn a_satp_write_and_sfence_between_two_accesses_of_a_compiled_block_take_effect_
     assert_eq!(seen[..2], seen[2..], "stores went to the same frames under both engines");
     assert_eq!(seen[..2], [1, 2], "round k stores x21 through the mapping it switched to");
 }
+
+#[test]
+fn a_load_after_a_store_that_copied_its_page_reads_the_copy() {
+    // Compiled code remembers, per base register, the page an access found in the TLB (its
+    // page slot) until the next helper call. Each round loads 0(x10) and 8(x10) (the second hits
+    // the TLB the first refilled, and records the page), adds one to the first word and
+    // stores it back. After a checkpoint the page is shared with it, so that store copies the
+    // page first: the next round's load must read the copy, not the checkpoint's frame, which
+    // the slot named before the store.
+    let code = [
+        addi(21, 0, 100),
+        i(0, 10, 3, 5, 0x03),   // ld x5, 0(x10)
+        i(8, 10, 3, 6, 0x03),   // ld x6, 8(x10)
+        addi(5, 5, 1),
+        s(0, 5, 10, 3),         // sd x5, 0(x10)
+        addi(21, 21, -1),
+        bne(-20, 0, 21),
+        SPIN,
+    ];
+    let mut finals = Vec::new();
+    for engine in [Engine::Interp, Engine::Jit] {
+        let before = jit::compiled_on_this_thread();
+        let mut x = [0u64; 32];
+        x[10] = DATA;
+        let mut m = machine(engine, &code, x, false);
+        m.load_segment(DATA, &[0; 16], 16).unwrap();
+        // Warm up: the loop block runs compiled from its second round on.
+        assert_eq!(m.run(30), Exit::Budget);
+        let mut checkpoints = Vec::new();
+        while m.hart.pc != CODE + 28 {
+            checkpoints.push(m.checkpoint().expect("a bare machine takes checkpoints"));
+            assert_eq!(m.run(17), Exit::Budget);
+        }
+        let mut word = [0u8; 8];
+        assert!(m.mem_read(DATA, &mut word));
+        assert_eq!((u64::from_le_bytes(word), m.hart.x[5]), (100, 100), "{engine:?}");
+        // The first checkpoint kept the word of its time (both engines stop at the same points).
+        m.restore(&checkpoints[0]);
+        assert!(m.mem_read(DATA, &mut word));
+        finals.push((u64::from_le_bytes(word), checkpoints.len()));
+        let compiled = jit::compiled_on_this_thread() - before;
+        assert_eq!(compiled > 0, engine == Engine::Jit && Engine::jit_supported(), "{engine:?}: {compiled} compiled");
+    }
+    assert_eq!(finals[0], finals[1]);
+}
+
+#[test]
+fn a_load_from_another_page_forgets_the_page_a_store_through_the_same_register_found() {
+    // x10 points 8 bytes before the end of page A: each round stores to 8(x10) and 16(x10)
+    // (the start of page B) around a load from 0(x10) (page A), all through x10. After a checkpoint B is written to a copy, at another host address
+    // than A's page and B's old frame: the load's page slot must not leave the store's
+    // recorded page (B) paired with A's host address, or the second store would write B's
+    // old frame, which the checkpoint keeps.
+    let code = [
+        addi(21, 0, 100),
+        s(8, 21, 10, 3),           // sd x21, 8(x10)
+        i(0, 10, 3, 6, 0x03),      // ld x6, 0(x10)
+        s(16, 21, 10, 3),          // sd x21, 16(x10)
+        addi(21, 21, -1),
+        bne(-16, 0, 21),
+        SPIN,
+    ];
+    let mut seen = Vec::new();
+    for engine in [Engine::Interp, Engine::Jit] {
+        let before = jit::compiled_on_this_thread();
+        let mut x = [0u64; 32];
+        x[10] = DATA + 4096 - 8;
+        let mut m = machine(engine, &code, x, false);
+        assert_eq!(m.run(40), Exit::Budget);
+        let cp = m.checkpoint().expect("a bare machine takes checkpoints");
+        let mut at_cp = [0u8; 16];
+        assert!(m.mem_read(DATA + 4096, &mut at_cp));
+        assert_eq!(m.run(10_000), Exit::Budget);
+        assert_eq!(m.hart.pc, CODE + 24, "{engine:?}: the loop ran out");
+        let mut live = [0u8; 16];
+        assert!(m.mem_read(DATA + 4096, &mut live));
+        assert_eq!(live, [[1u8, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]].concat()[..], "{engine:?}: last round's stores");
+        m.restore(&cp);
+        let mut kept = [0u8; 16];
+        assert!(m.mem_read(DATA + 4096, &mut kept));
+        assert_eq!(kept, at_cp, "{engine:?}: the checkpoint's copy of page B changed");
+        let compiled = jit::compiled_on_this_thread() - before;
+        assert_eq!(compiled > 0, engine == Engine::Jit && Engine::jit_supported(), "{engine:?}: {compiled} compiled");
+        seen.push(at_cp);
+    }
+    assert_eq!(seen[0], seen[1]);
+}

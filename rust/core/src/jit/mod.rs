@@ -191,7 +191,36 @@ pub(crate) struct Ctx {
     entry: u64,
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
+    /// Per x register: the page an access through it last found in the TLB (`translate`'s
+    /// `access`). Only valid between helper calls: every helper clears them (`helpers::refresh`).
+    slots: [PageSlot; 32],
 }
+
+/// What compiled code last found in the TLB for accesses through one base register: the page
+/// (the address with the offset bits cleared) readable, and writable, at `va + addend`.
+/// `NO_PAGE` matches no access (an access's compared value has bits 3..12 clear).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct PageSlot {
+    read: u64,
+    write: u64,
+    addend: u64,
+}
+
+impl PageSlot {
+    /// Byte offsets in [`Ctx`] of x register `r`'s slot: (read, write, addend).
+    pub(crate) const fn offsets(r: usize) -> (i32, i32, i32) {
+        let s = CTX_BASE_OFFSETS.slots + (r * std::mem::size_of::<PageSlot>()) as i32;
+        (
+            s + std::mem::offset_of!(PageSlot, read) as i32,
+            s + std::mem::offset_of!(PageSlot, write) as i32,
+            s + std::mem::offset_of!(PageSlot, addend) as i32,
+        )
+    }
+}
+
+pub(crate) const NO_PAGE: u64 = u64::MAX;
+pub(crate) const NO_SLOTS: [PageSlot; 32] = [PageSlot { read: NO_PAGE, write: NO_PAGE, addend: 0 }; 32];
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
 pub(crate) struct CtxOffsets {
@@ -209,6 +238,7 @@ pub(crate) struct CtxOffsets {
     status: i32,
     xok: i32,
     entry: i32,
+    slots: i32,
 }
 
 pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
@@ -226,6 +256,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     status: std::mem::offset_of!(Ctx, status) as i32,
     xok: std::mem::offset_of!(Ctx, xok) as i32,
     entry: std::mem::offset_of!(Ctx, entry) as i32,
+    slots: std::mem::offset_of!(Ctx, slots) as i32,
 };
 
 type Compiled = unsafe extern "C" fn(*mut Ctx) -> u64;
@@ -622,6 +653,7 @@ impl Hart {
             xok: b.jit.cross_ok(&self.code, self.pc),
             entry: 0,
             cov: cov::CovCtx::new(self, block),
+            slots: NO_SLOTS,
         };
         loop {
             let pc = self.pc;

@@ -29,7 +29,7 @@
 //!   before and reloaded after.
 use super::helpers::{self, info};
 use super::thunk::{self, Thunks};
-use super::CTX_BASE_OFFSETS;
+use super::{PageSlot, CTX_BASE_OFFSETS};
 use crate::hart::packed::Packed;
 use crate::hart::Hart;
 use crate::isa::Op;
@@ -258,7 +258,9 @@ impl Tx<'_> {
     /// from ctx here (L1 hits) rather than kept in registers across the region. (Loading the
     /// addend only after the branch, with the epoch compare first, measured 2-3% more host
     /// instructions on sieve and matmul.)
-    fn tlb(&mut self, va: Value, n: u64, write: bool) -> (Value, Value) {
+    /// Returns (hit, page, addend): `page` is the address with the low bits cleared but those
+    /// that make a misaligned access miss, `addend` the host address minus the guest's.
+    fn tlb(&mut self, va: Value, n: u64, write: bool) -> (Value, Value, Value) {
         let o = CTX_BASE_OFFSETS;
         let b = &mut self.b;
         // The entry's byte offset: page number times 16, masked (`Tlb::raw`: the tables compiled
@@ -275,8 +277,7 @@ impl Tx<'_> {
         let page = b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
         let want = b.ins().bor(page, epoch);
         let hit = b.ins().icmp(IntCC::Equal, tag, want);
-        let host = b.ins().iadd(va, addend);
-        (hit, host)
+        (hit, page, addend)
     }
 
     /// Calls a load/store slow-path helper (`helper`, C convention, `sig`) or its thunk
@@ -339,27 +340,65 @@ impl Tx<'_> {
     }
 
     /// Where an `n`-byte load (`store`: None) or store of a value (instruction `k`: base `rs1`,
-    /// offset `imm`) goes: on a TLB hit the guest's bytes in host memory; on a miss the helper
+    /// offset `imm`) goes: on a hit the guest's bytes in host memory; on a miss the helper
     /// does the whole access (or leaves the region with a trap) and the address is `ctx.val`,
     /// which holds a load's value as loaded (and takes a store's bytes harmlessly). So the
-    /// access itself, and the value stored, are emitted once, after both paths join: the slow
-    /// path is a side branch out of straight-line code, and nothing the hot path computes is
-    /// computed again after the join.
+    /// access itself, and the value stored, are emitted once, after the paths join, and
+    /// nothing the hot path computes is computed again after the join.
+    ///
+    /// The hot path checks the base register's page slot (`jit::PageSlot`): the page an
+    /// earlier access through the same register found in the TLB since the last helper call
+    /// (helpers clear the slots: only they change the TLB or mappings), one compare against
+    /// memory instead of the TLB lookup. A slot miss does the full TLB check out of line and
+    /// records the page; a TLB miss calls the helper.
     fn access(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool, store: Option<Value>) -> Value {
-        let base = self.get(i.rs1());
+        let o = CTX_BASE_OFFSETS;
+        let r = i.rs1();
+        let write = store.is_some();
+        let base = self.get(r);
         let va = self.b.ins().iadd_imm_s(base, i.imm() as i64);
-        let (hit, host) = self.tlb(va, n, store.is_some());
-        let slow = self.b.create_block();
         let join = self.b.create_block();
+        // The addend: host address = va + addend (so the access folds the add into its address).
         let at = self.b.append_block_param(join, I64);
-        self.b.ins().brif(hit, join, &[host.into()], slow, &[]);
+        let (read_off, write_off, add_off) = PageSlot::offsets(r);
+        let tag_off = if write { write_off } else { read_off };
+
+        let want = self.b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
+        let tag = self.b.ins().load(I64, flags(), self.ctx, tag_off);
+        let same = self.b.ins().icmp(IntCC::Equal, want, tag);
+        let near = self.b.create_block();
+        let full = self.b.create_block();
+        self.b.ins().brif(same, near, &[], full, &[]);
+        self.b.switch_to_block(near);
+        self.b.seal_block(near);
+        let addend = self.b.ins().load(I64, flags(), self.ctx, add_off);
+        self.b.ins().jump(join, &[addend.into()]);
+
+        // Not this slot's page: the TLB.
+        self.b.switch_to_block(full);
+        self.b.seal_block(full);
+        self.b.set_cold_block(full);
+        let (hit, page, addend) = self.tlb(va, n, write);
+        let record = self.b.create_block();
+        let slow = self.b.create_block();
+        self.b.ins().brif(hit, record, &[], slow, &[]);
+        self.b.switch_to_block(record);
+        self.b.seal_block(record);
+        self.b.set_cold_block(record);
+        // A write hit allows reads of the page too (W implies R, and the write table leaves out
+        // code pages only); a read hit clears the write tag, which may name another page whose
+        // addend this one replaces.
+        let none = self.imm(super::NO_PAGE as i64);
+        self.b.ins().store(flags(), page, self.ctx, read_off);
+        self.b.ins().store(flags(), if write { page } else { none }, self.ctx, write_off);
+        self.b.ins().store(flags(), addend, self.ctx, add_off);
+        self.b.ins().jump(join, &[addend.into()]);
 
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
         self.b.set_cold_block(slow);
         // The helper's arguments go through ctx: a call argument would pin `va` (and the value)
         // to an argument register, and the hot path's allocation with it.
-        let o = CTX_BASE_OFFSETS;
         self.b.ins().store(flags(), va, self.ctx, o.va);
         let inf = self.imm(info(delta, k, i.len(), n, signed) as i64);
         self.b.ins().store(flags(), inf, self.ctx, o.info);
@@ -377,12 +416,13 @@ impl Tx<'_> {
         let cont = self.b.current_block().expect("exit_if leaves a block to go on in");
         self.b.set_cold_block(cont);
         self.after_call();
-        let val = self.b.ins().iadd_imm_s(self.ctx, CTX_BASE_OFFSETS.val as i64);
-        self.b.ins().jump(join, &[val.into()]);
+        let val = self.b.ins().iadd_imm_s(self.ctx, o.val as i64);
+        let addend = self.b.ins().isub(val, va);
+        self.b.ins().jump(join, &[addend.into()]);
 
         self.b.switch_to_block(join);
         self.b.seal_block(join);
-        at
+        self.b.ins().iadd(va, at)
     }
 
     /// Instruction `k` of the current member through its interpreter handler (found at run
