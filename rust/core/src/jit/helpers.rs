@@ -66,6 +66,7 @@ fn refresh(ctx: &mut Ctx, h: &Hart) {
     if h.stop || h.code.epoch() != ctx.code_epoch {
         ctx.halt = 1;
         ctx.limit = 0;
+        ctx.xlimit = 0;
     }
 }
 

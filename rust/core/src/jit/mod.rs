@@ -184,8 +184,9 @@ pub(crate) struct Ctx {
     exit: u64,
     /// A slow-path helper's status, stored by its thunk (`thunk`).
     status: u64,
-    /// Non-zero: the region's foreign members may be entered (`Slot::cross_ok`).
-    xok: u64,
+    /// The slice's end for entering the region's foreign members: `limit` if the chaining loop
+    /// found them still current (`Slot::cross_ok`), else 0 (so none fits); zeroed with `limit`.
+    xlimit: u64,
     /// The member the region is entered at (`Slot::entry`); the pc argument is then the
     /// region's entry pc, that member's pc minus its offset.
     entry: u64,
@@ -236,7 +237,7 @@ pub(crate) struct CtxOffsets {
     limit: i32,
     exit: i32,
     status: i32,
-    xok: i32,
+    xlimit: i32,
     entry: i32,
     slots: i32,
 }
@@ -254,7 +255,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     exit: std::mem::offset_of!(Ctx, exit) as i32,
     status: std::mem::offset_of!(Ctx, status) as i32,
-    xok: std::mem::offset_of!(Ctx, xok) as i32,
+    xlimit: std::mem::offset_of!(Ctx, xlimit) as i32,
     entry: std::mem::offset_of!(Ctx, entry) as i32,
     slots: std::mem::offset_of!(Ctx, slots) as i32,
 };
@@ -557,17 +558,17 @@ impl Slot {
         self.code.is_some()
     }
 
-    /// `ctx.xok` for running the region from `pc` now: non-zero if it has foreign members and
+    /// Whether the region's foreign members may be entered from `pc` now: true if it has some and
     /// the decode cache (`code`) still gives, at each one's pc, a block with the instructions
     /// it was compiled from. Checked once per decode-cache epoch and entry pc: the epoch moves
     /// whenever a block is added or dropped or translations change.
     #[inline(always)]
-    fn cross_ok(&mut self, code: &DecodeCache, pc: u64) -> u64 {
+    fn cross_ok(&mut self, code: &DecodeCache, pc: u64) -> bool {
         let pc = pc.wrapping_sub(self.delta);
         match &self.cross {
-            None => 0,
-            Some(x) if x.epoch == code.epoch() && x.pc == pc => x.ok as u64,
-            Some(_) => self.check_cross(code, pc) as u64,
+            None => false,
+            Some(x) if x.epoch == code.epoch() && x.pc == pc => x.ok,
+            Some(_) => self.check_cross(code, pc),
         }
     }
 
@@ -650,7 +651,7 @@ impl Hart {
             region: b.jit.region.as_ptr(),
             exit: 0,
             status: 0,
-            xok: b.jit.cross_ok(&self.code, self.pc),
+            xlimit: if b.jit.cross_ok(&self.code, self.pc) { self.slice_end } else { 0 },
             entry: 0,
             cov: cov::CovCtx::new(self, block),
             slots: NO_SLOTS,
@@ -698,7 +699,7 @@ impl Hart {
                     (f, entry, delta) = (g, t.jit.entry, t.jit.delta);
                     ctx.region = t.jit.region.as_ptr();
                     // SAFETY: as above.
-                    ctx.xok = unsafe { (*to).jit.cross_ok(&self.code, next) };
+                    ctx.xlimit = if unsafe { (*to).jit.cross_ok(&self.code, next) } { ctx.limit } else { 0 };
                     block = to;
                 }
                 _ => return Some((Ok(()), block, from)),

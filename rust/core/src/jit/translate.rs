@@ -87,9 +87,6 @@ struct Tx<'a> {
     heads: Vec<cranelift_codegen::ir::Block>,
     /// Each member's offset from the entry, length, and whether it is foreign (`region`).
     shape: Vec<(u64, u64, bool)>,
-    /// `ctx.xok` at entry (non-zero: the chaining loop found the foreign members still
-    /// current), if the region has foreign members.
-    xok: Option<Value>,
     /// Coverage and cmplog instrumentation (`jit::cov`); regions are single blocks then.
     instr: bool,
     /// What the F/D emitters (`fp`) know at this point of the member.
@@ -198,12 +195,9 @@ impl Tx<'_> {
         };
         debug_assert_eq!(self.dirty & !self.head_dirty[j], 0, "an edge head_dirty missed: member {} -> {j}", self.bi);
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
-        let mut lim = self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.limit);
-        if let (true, Some(xok)) = (self.shape[j].2, self.xok) {
-            // A block of the neighbouring page: only while the chaining loop's check holds.
-            let zero = self.b.ins().iconst(I64, 0);
-            lim = self.b.ins().select(xok, lim, zero);
-        }
+        // A block of the neighbouring page only while the chaining loop's check holds (`xlimit`).
+        let o = CTX_BASE_OFFSETS;
+        let lim = self.b.ins().load(I64, flags(), self.ctx, if self.shape[j].2 { o.xlimit } else { o.limit });
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, lim);
         let go = self.b.create_block();
         let out = self.b.create_block();
@@ -577,7 +571,6 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         bi: 0,
         heads,
         shape,
-        xok: None,
         instr,
         fp: fp::Known::default(),
     };
@@ -601,9 +594,6 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     tx.reload();
     let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
     tx.b.def_var(ret, base);
-    if members.iter().any(|m| m.1) {
-        tx.xok = Some(tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.xok));
-    }
     tx.dispatch(members);
     for (bi, &(start, _, insns)) in members.iter().enumerate() {
         tx.member(bi, start, insns);
