@@ -1,7 +1,7 @@
 //! A region of decoded blocks (`region`) to host code through Cranelift.
 //!
-//! The compiled function is `fn(hart, bus, ctx, pc) -> u64`, `pc` being the entry's pc, and
-//! does what the run loop does with `Hart::run_block` for the region's blocks, one after the
+//! The compiled function is `fn(ctx) -> u64` (`jit::Ctx`: the hart, the bus, `ctx.pc0` the
+//! entry's pc, and what else helpers and the chaining loop share with the code), and does what the run loop does with `Hart::run_block` for the region's blocks, one after the
 //! other, starting at member `ctx.entry` (the entry, or a later member of the entry's page
 //! run from its own start, see `Slot::install`): it returns the next pc
 //! (even) after the last block it ran, with `ctx.base` = `retired` after it and `ctx.exit` =
@@ -20,9 +20,10 @@
 //!   `ctx.base`, stored before each call, and count their instruction from it.
 //! - Every pc is the entry pc plus a constant: the same frame may be mapped at several virtual
 //!   addresses, and the interpreter computes `auipc`, links and targets from the run-time pc.
-//! - Loads and stores check the hart's TLB inline (the same entries the interpreter's fast
-//!   path uses) and require natural alignment there; anything else calls the helper, which
-//!   runs the interpreter's own `Hart::load`/`Hart::store`.
+//! - Loads and stores check the base register's page slot (`jit::PageSlot`), then the hart's
+//!   TLB (the same entries the interpreter's fast path uses), and require natural alignment
+//!   there; anything else calls the helper, which runs the interpreter's own
+//!   `Hart::load`/`Hart::store`.
 //! - F/D instructions are emitted by `fp` (inline where the host's answer is exactly the
 //!   interpreter's, else their handler). Instructions without a translation (A, CSRs, system)
 //!   call their interpreter handler through `helpers::exec`, with registers written back
