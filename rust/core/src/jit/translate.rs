@@ -83,6 +83,10 @@ struct Tx<'a> {
     sigs: Sigs,
     /// `retired` at the start of the member being translated.
     ret: Variable,
+    /// `ctx.limit` and `ctx.xlimit` (if the region has foreign members), reloaded after every
+    /// helper call (a helper that sees a stop request zeroes them).
+    lim: Variable,
+    xlim: Option<Variable>,
     /// The member being translated (its index in the region).
     bi: usize,
     heads: Vec<cranelift_codegen::ir::Block>,
@@ -173,7 +177,19 @@ impl Tx<'_> {
     /// refills or flushes the TLB, or sees a stop request or a decode-cache change (which
     /// zeroes `ctx.limit`, see `helpers::refresh`), updates ctx. Keeping them in SSA values
     /// instead cost four or five registers across every loop, i.e. spills in the hot path.
-    fn after_call(&mut self) {}
+    fn after_call(&mut self) {
+        self.load_limits();
+    }
+
+    fn load_limits(&mut self) {
+        let o = CTX_BASE_OFFSETS;
+        let v = self.b.ins().load(I64, flags(), self.ctx, o.limit);
+        self.b.def_var(self.lim, v);
+        if let Some(x) = self.xlim {
+            let v = self.b.ins().load(I64, flags(), self.ctx, o.xlimit);
+            self.b.def_var(x, v);
+        }
+    }
 
     /// Leaves the region after the current member: registers to the hart, `ctx.base` = the
     /// count after it, `ctx.exit` = which member it was, and `pc` returned.
@@ -197,8 +213,10 @@ impl Tx<'_> {
         debug_assert_eq!(self.dirty & !self.head_dirty[j], 0, "an edge head_dirty missed: member {} -> {j}", self.bi);
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
         // A block of the neighbouring page only while the chaining loop's check holds (`xlimit`).
-        let o = CTX_BASE_OFFSETS;
-        let lim = self.b.ins().load(I64, flags(), self.ctx, if self.shape[j].2 { o.xlimit } else { o.limit });
+        let lim = match (self.shape[j].2, self.xlim) {
+            (true, Some(x)) => self.b.use_var(x),
+            _ => self.b.use_var(self.lim),
+        };
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, lim);
         let go = self.b.create_block();
         let out = self.b.create_block();
@@ -557,6 +575,8 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     });
     let sigs = Sigs { thunks, ..sigs };
     let ret = b.declare_var(I64);
+    let lim = b.declare_var(I64);
+    let xlim = members.iter().any(|m| m.1).then(|| b.declare_var(I64));
     let heads = members.iter().map(|_| b.create_block()).collect();
     let shape = members.iter().map(|&(d, foreign, insns)| (d, insns.len() as u64, foreign)).collect();
     let mut tx = Tx {
@@ -569,6 +589,8 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         head_dirty: head_dirty(members),
         sigs,
         ret,
+        lim,
+        xlim,
         bi: 0,
         heads,
         shape,
@@ -595,6 +617,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     tx.reload();
     let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
     tx.b.def_var(ret, base);
+    tx.load_limits();
     tx.dispatch(members);
     for (bi, &(start, _, insns)) in members.iter().enumerate() {
         tx.member(bi, start, insns);
