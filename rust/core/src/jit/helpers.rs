@@ -60,7 +60,7 @@ fn refresh(ctx: &mut Ctx, h: &Hart) {
     ctx.mask = mask;
     ctx.epoch = epoch;
     // The TLB or a mapping may have changed (a refill, a flush, a frame copied on write).
-    ctx.slots = super::NO_SLOTS;
+    ctx.slots.clear();
     // A block that loops on itself goes round again only where the run loop would follow its
     // link back to it: no stop request and the decode cache unchanged (same epoch).
     if h.stop || h.code.epoch() != ctx.code_epoch {

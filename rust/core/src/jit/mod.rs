@@ -194,34 +194,39 @@ pub(crate) struct Ctx {
     cov: cov::CovCtx,
     /// Per x register: the page an access through it last found in the TLB (`translate`'s
     /// `access`). Only valid between helper calls: every helper clears them (`helpers::refresh`).
-    slots: [PageSlot; 32],
+    slots: PageSlots,
 }
 
-/// What compiled code last found in the TLB for accesses through one base register: the page
-/// (the address with the offset bits cleared) readable, and writable, at `va + addend`.
-/// `NO_PAGE` matches no access (an access's compared value has bits 3..12 clear).
-#[derive(Clone, Copy)]
+/// What compiled code last found in the TLB for accesses through each base register (x0..x31):
+/// the page (the address with the offset bits cleared) readable, and writable, at
+/// `va + addend`. `NO_PAGE` matches no access (an access's compared value has bits 3..11
+/// clear), and an addend is read only after its page matched, so clearing touches the tags
+/// alone (512 bytes of 0xff, a memset: jit_run clears them at every entry from the run loop).
 #[repr(C)]
-pub(crate) struct PageSlot {
-    read: u64,
-    write: u64,
-    addend: u64,
-}
-
-impl PageSlot {
-    /// Byte offsets in [`Ctx`] of x register `r`'s slot: (read, write, addend).
-    pub(crate) const fn offsets(r: usize) -> (i32, i32, i32) {
-        let s = CTX_BASE_OFFSETS.slots + (r * std::mem::size_of::<PageSlot>()) as i32;
-        (
-            s + std::mem::offset_of!(PageSlot, read) as i32,
-            s + std::mem::offset_of!(PageSlot, write) as i32,
-            s + std::mem::offset_of!(PageSlot, addend) as i32,
-        )
-    }
+pub(crate) struct PageSlots {
+    /// [read page, write page] per register.
+    tags: [[u64; 2]; 32],
+    addends: std::mem::MaybeUninit<[u64; 32]>,
 }
 
 pub(crate) const NO_PAGE: u64 = u64::MAX;
-pub(crate) const NO_SLOTS: [PageSlot; 32] = [PageSlot { read: NO_PAGE, write: NO_PAGE, addend: 0 }; 32];
+
+impl PageSlots {
+    fn new() -> PageSlots {
+        PageSlots { tags: [[NO_PAGE; 2]; 32], addends: std::mem::MaybeUninit::uninit() }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.tags = [[NO_PAGE; 2]; 32];
+    }
+
+    /// Byte offsets in [`Ctx`] of x register `r`'s read page, write page and addend.
+    pub(crate) const fn offsets(r: usize) -> (i32, i32, i32) {
+        let s = CTX_BASE_OFFSETS.slots;
+        let tags = s + std::mem::offset_of!(PageSlots, tags) as i32 + 16 * r as i32;
+        (tags, tags + 8, s + std::mem::offset_of!(PageSlots, addends) as i32 + 8 * r as i32)
+    }
+}
 
 /// Byte offsets of [`Ctx`] fields, for the translator.
 pub(crate) struct CtxOffsets {
@@ -654,7 +659,7 @@ impl Hart {
             xlimit: if b.jit.cross_ok(&self.code, self.pc) { self.slice_end } else { 0 },
             entry: 0,
             cov: cov::CovCtx::new(self, block),
-            slots: NO_SLOTS,
+            slots: PageSlots::new(),
         };
         loop {
             let pc = self.pc;

@@ -20,7 +20,7 @@
 //!   `ctx.base`, stored before each call, and count their instruction from it.
 //! - Every pc is the entry pc plus a constant: the same frame may be mapped at several virtual
 //!   addresses, and the interpreter computes `auipc`, links and targets from the run-time pc.
-//! - Loads and stores check the base register's page slot (`jit::PageSlot`), then the hart's
+//! - Loads and stores check the base register's page slot (`jit::PageSlots`), then the hart's
 //!   TLB (the same entries the interpreter's fast path uses), and require natural alignment
 //!   there; anything else calls the helper, which runs the interpreter's own
 //!   `Hart::load`/`Hart::store`.
@@ -30,7 +30,7 @@
 //!   before and reloaded after.
 use super::helpers::{self, info};
 use super::thunk::{self, Thunks};
-use super::{PageSlot, CTX_BASE_OFFSETS};
+use super::{PageSlots, CTX_BASE_OFFSETS};
 use crate::hart::packed::Packed;
 use crate::hart::Hart;
 use crate::isa::Op;
@@ -359,7 +359,7 @@ impl Tx<'_> {
     /// access itself, and the value stored, are emitted once, after the paths join, and
     /// nothing the hot path computes is computed again after the join.
     ///
-    /// The hot path checks the base register's page slot (`jit::PageSlot`): the page an
+    /// The hot path checks the base register's page slot (`jit::PageSlots`): the page an
     /// earlier access through the same register found in the TLB since the last helper call
     /// (helpers clear the slots: only they change the TLB or mappings), one compare against
     /// memory instead of the TLB lookup. A slot miss does the full TLB check out of line and
@@ -373,7 +373,7 @@ impl Tx<'_> {
         let join = self.b.create_block();
         // The addend: host address = va + addend (so the access folds the add into its address).
         let at = self.b.append_block_param(join, I64);
-        let (read_off, write_off, add_off) = PageSlot::offsets(r);
+        let (read_off, write_off, add_off) = PageSlots::offsets(r);
         let tag_off = if write { write_off } else { read_off };
 
         let want = self.b.ins().band_imm_s(va, !0xfff | (n as i64 - 1));
