@@ -323,3 +323,55 @@ fn fs_off_traps_at_the_right_instruction_in_compiled_code() {
         assert_eq!(m.hart.csr.mstatus & FSBITS, 0, "{engine:?}: FS stays Off");
     }
 }
+
+/// F registers live in variables within a compiled region (`jit/fp.rs`), so the hart sees them
+/// only where compiled code stores them. A loop whose first block writes f3 inline, runs an
+/// instruction through its interpreter handler that reads f3 and writes f5 (a directed
+/// rounding mode), reads f5 inline, then traps (an `fld` from an address with no memory; the
+/// handler skips it and `mret`s into the middle of the block), and whose second block starts
+/// with FS Clean (a `csrrc` before it): compared with the interpreter at random budget cuts
+/// (f registers, fcsr, mstatus, memory), this needs f3, f5 and f6 stored at the trap's exit,
+/// f3 stored before the handler call, f5 reloaded after it, and FS set Dirty again by the
+/// second block's first f write.
+#[test]
+fn f_registers_in_variables_reach_the_hart_at_exits_and_handler_calls() {
+    const BAD_REG: u32 = 9;
+    const FS_CLEAN_REG: u32 = 24;
+    let fadd = |rd, rs1, rs2, rm| fp(0, 1, rs2, rs1, rm, rd);
+    let fmul = |rd, rs1, rs2, rm| fp(2, 1, rs2, rs1, rm, rd);
+    let code = [
+        addi(5, 5, 1),
+        fadd(3, 3, 2, 7),                    // inline: f3 += 0.1
+        fadd(5, 3, 2, 3),                    // RUP: the handler, reading f3
+        fmul(6, 5, 1, 7),                    // inline, reading the handler's f5
+        i(0, BAD_REG, 3, 4, 0x07),           // fld f4, 0(x9): access fault, skipped
+        s_op(0, 6, DATA_REG, 3, 0x27),       // fsd f6, 0(x20)
+        csr(3, 0, 0x300, FS_CLEAN_REG),      // csrrc mstatus: FS Dirty -> Clean (ends the block)
+        fmul(7, 7, 1, 7),                    // inline: f7 *= 1.5, FS Dirty again
+        s_op(8, 3, DATA_REG, 3, 0x27),       // fsd f3, 8(x20)
+        addi(6, 6, 1),
+        bne(-40, 0, 8),
+        SPIN,
+    ];
+    let mut x = [0u64; 32];
+    x[8] = 1;
+    x[BAD_REG as usize] = 8;
+    x[DATA_REG as usize] = DATA;
+    x[FS_CLEAN_REG as usize] = 1 << 13;
+    let mut f = [0u64; 32];
+    f[1] = 1.5f64.to_bits();
+    f[2] = 0.1f64.to_bits();
+    f[3] = 1.0f64.to_bits();
+    f[7] = 1.0e-300f64.to_bits();
+    // FS Clean, NX accrued, frm nearest-even: the inline cases.
+    let make = |e| machine(e, &code, x, f, 2 << 13, 1, 0, &[0; 4096]);
+    jit::set_threshold(1);
+    let before = jit::compiled_on_this_thread();
+    let (mut a, mut j) = (make(Engine::Interp), make(Engine::Jit));
+    let mut rng = Rng(11);
+    lockstep(&mut a, &mut j, &mut rng, 4000, "f registers in variables");
+    assert!(!Engine::jit_supported() || jit::compiled_on_this_thread() > before, "nothing ran compiled");
+    let rd = |m: &mut Machine, c| m.hart.csr_read(c, &m.bus).unwrap();
+    assert_eq!(rd(&mut j, num::MCAUSE), 5, "the fld faults");
+    assert!(j.hart.x[6] > 100, "rounds: {}", j.hart.x[6]);
+}

@@ -27,9 +27,14 @@
 //! - **Bit moves**: `fld`/`flw`/`fsd`/`fsw` (through the translator's own inline TLB path and
 //!   load/store helpers), `fmv.*`, `fsgnj*` (singles unboxed and reboxed as the spec says).
 //!
-//! F registers live in the hart (`h.fp.f`), loaded and stored per use: the handlers read and
-//! write them there, so the slow path needs no write-back, only the x register it reads (if
-//! any) stored and the one it writes (if any) reloaded.
+//! F registers live in F64 SSA variables (`fget`/`fset`) within a region, as x registers do:
+//! loaded from the hart (`h.fp.f`) at entry and after an `exec` call, stored at every exit
+//! (those that may differ from the hart's copy: `Tx::fdirty`, `head_fdirty`). The handlers
+//! read and write them in the hart, so before a handler call the f registers it names that
+//! may be dirty are stored (its operands, and its destination, so that an exit after the
+//! call stores nothing over what the handler wrote), and after it the destination is
+//! reloaded; likewise the x register it reads (if any) is stored and the one it writes (if
+//! any) reloaded.
 use super::super::helpers;
 use super::{flags, odd_status, x_offset, Tx, I32, I64};
 use crate::hart::csr::mstatus;
@@ -99,6 +104,106 @@ pub(super) fn x_regs(i: &Packed) -> [usize; 2] {
     [if reads_x(i.op()) { i.rs1() } else { 0 }, if writes_x(i.op()) { i.rd() } else { 0 }]
 }
 
+/// The f registers instruction `i` names (reads or writes) and those it writes (a mask each).
+pub(super) fn f_regs(i: &Packed) -> (u32, u32) {
+    use Op::*;
+    let op = i.op();
+    if !op.is_fp() {
+        return (0, 0);
+    }
+    let (rd, r1, r2, r3) = (i.rd(), i.rs1(), i.rs2(), (i.imm() >> 3) as usize & 31);
+    let fma = matches!(op, FmaddD | FmsubD | FnmsubD | FnmaddD | FmaddS | FmsubS | FnmsubS | FnmaddS);
+    let mut named = 0u32;
+    if !reads_x(op) {
+        named |= 1 << r1;
+    }
+    if matches!(op, Fsw | Fsd) || (!reads_x(op) && !matches!(op, FsqrtD | FsqrtS | FcvtSD | FcvtDS) && !unary_x(op)) {
+        named |= 1 << r2;
+    }
+    if fma {
+        named |= 1 << r3;
+    }
+    let writes = if writes_f(op) { 1 << rd } else { 0 };
+    (named | writes, writes)
+}
+
+/// F/D ops with one f operand (rs1) whose result goes to an x register (their rs2 field
+/// selects the op).
+fn unary_x(op: Op) -> bool {
+    use Op::*;
+    matches!(op, FmvXW | FmvXD | FclassS | FclassD | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD)
+}
+
+/// Per member, the f registers that may differ from the hart's copy at its head (as
+/// `translate::head_dirty` for x registers).
+pub(super) fn head_fdirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
+    let edges: Vec<_> = members
+        .iter()
+        .map(|&(start, _, insns)| {
+            let writes = insns.iter().fold(0u32, |w, i| w | f_regs(i).1);
+            (writes, super::super::region::successors(insns, start))
+        })
+        .collect();
+    let mut head = vec![0u32; members.len()];
+    loop {
+        let mut changed = false;
+        for (i, (writes, succ)) in edges.iter().enumerate() {
+            let out = head[i] | writes;
+            for (j, m) in members.iter().enumerate() {
+                if succ.contains(&Some(m.0)) && head[j] | out != head[j] {
+                    head[j] |= out;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return head;
+        }
+    }
+}
+
+/// F register `r`'s value (F64, raw bits).
+fn fget(tx: &mut Tx, r: usize) -> Value {
+    let var = tx.fvars[r].expect("every f register the region names has a variable");
+    tx.b.use_var(var)
+}
+
+/// F register `r`'s value as its 64 bits.
+fn fget_bits(tx: &mut Tx, r: usize) -> Value {
+    let v = fget(tx, r);
+    tx.b.ins().bitcast(I64, MemFlagsData::new(), v)
+}
+
+/// Writes f register `r` (an F64, or an I64 of its bits).
+fn fset(tx: &mut Tx, r: usize, v: Value) {
+    let v = if tx.b.func.dfg.value_type(v) == I64 { tx.b.ins().bitcast(F64, MemFlagsData::new(), v) } else { v };
+    let var = tx.fvars[r].expect("every f register the region names has a variable");
+    tx.b.def_var(var, v);
+    tx.fdirty |= 1 << r;
+}
+
+/// Stores the f registers of `mask` (to the hart `h`).
+pub(super) fn flush(tx: &mut Tx, h: Value, mask: u32) {
+    for r in 0..32 {
+        if mask & (1 << r) != 0 {
+            let v = fget(tx, r);
+            tx.b.ins().store(flags(), v, h, f_offset(r));
+        }
+    }
+}
+
+/// Loads the f registers of `mask` that the region names from the hart `h`, and marks them
+/// clean.
+pub(super) fn reload(tx: &mut Tx, h: Value, mask: u32) {
+    for r in 0..32 {
+        if let (true, Some(var)) = (mask & (1 << r) != 0, tx.fvars[r]) {
+            let v = tx.b.ins().load(F64, flags(), h, f_offset(r));
+            tx.b.def_var(var, v);
+            tx.fdirty &= !(1 << r);
+        }
+    }
+}
+
 /// Whether `mstatus.FS` is Dirty when the instruction after `before` (the earlier
 /// instructions of its member) starts: some earlier one wrote an f register (so it completed
 /// with FS Dirty, inline or through its handler), and none after it ran through an
@@ -117,18 +222,24 @@ fn fs_dirty_before(before: &[Packed]) -> bool {
     false
 }
 
-/// A condition computed by an earlier instruction of the current member that still holds:
-/// `rm_dyn_nx` = (`frm` is nearest-even and NX has accrued), with the member and instruction
-/// that computed it. Only a CSR write can clear NX or change `frm`, and such an instruction
-/// runs through its handler (checked below, though it also ends the decoded block); F/D
-/// handlers only add flags. A stale "false" only sends an instruction to its handler.
+/// Conditions computed by an earlier instruction of the current member that still hold, as
+/// `gate` values (see `gate`; kept in `ctx.fgate`, the member and instruction that computed
+/// them here):
+/// `rm_dyn_nx` for the dynamic rounding mode (`frm` is nearest-even and NX has accrued),
+/// `rne_nx` for the static nearest-even mode (NX has accrued). Only a CSR write can clear NX
+/// or change `frm`, and such an instruction runs through its handler (checked below, though
+/// it also ends the decoded block); F/D handlers only add flags. A stale "false" only sends
+/// an instruction to its handler.
 #[derive(Default)]
 pub(super) struct Known {
-    rm_dyn_nx: Option<(usize, usize, Value)>,
+    rm_dyn_nx: Option<(usize, usize)>,
+    rne_nx: Option<(usize, usize)>,
 }
 
 /// The instruction being translated.
-struct At {
+struct At<'i> {
+    /// The instruction.
+    i: &'i Packed,
     k: usize,
     delta: u64,
     /// FS is known to be Dirty here (no check, nothing to set).
@@ -140,13 +251,15 @@ struct At {
 /// handler.
 pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Packed]) {
     use Op::*;
-    let at = At { k, delta, dirty: fs_dirty_before(before) };
-    if let Some((bi, k0, _)) = tx.fp.rm_dyn_nx {
-        let kept = bi == tx.bi
-            && k0 < k
-            && before[k0 + 1..].iter().all(|j| j.op().is_fp() || super::super::region::translated(j.op()));
-        if !kept {
-            tx.fp.rm_dyn_nx = None;
+    let at = At { i, k, delta, dirty: fs_dirty_before(before) };
+    for known in [&mut tx.fp.rm_dyn_nx, &mut tx.fp.rne_nx] {
+        if let Some((bi, k0)) = *known {
+            let kept = bi == tx.bi
+                && k0 < k
+                && before[k0 + 1..].iter().all(|j| j.op().is_fp() || super::super::region::translated(j.op()));
+            if !kept {
+                *known = None;
+            }
         }
     }
     let op = i.op();
@@ -157,22 +270,19 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
             guard(tx, &at, None, Some(r1), None, |tx| {
                 let v = tx.load_value(at.k, i, at.delta, n, false);
                 let v = if n == 4 { tx.b.ins().bor_imm_s(v, BOX as i64) } else { v };
-                let hv = tx.hart();
-                tx.b.ins().store(flags(), v, hv, f_offset(rd));
+                fset(tx, rd, v);
                 set_dirty(tx, &at);
             });
         }
         Fsd | Fsw => {
             let n = if op == Fsd { 8 } else { 4 };
             guard(tx, &at, None, Some(r1), None, |tx| {
-                let hv = tx.hart();
-                let v = tx.b.ins().load(I64, flags(), hv, f_offset(r2));
+                let v = if n == 8 { fget(tx, r2) } else { fget_bits(tx, r2) };
                 tx.store_value(at.k, i, at.delta, n, v);
             });
         }
         FmvXD | FmvXW => guard(tx, &at, None, None, Some(rd), |tx| {
-            let hv = tx.hart();
-            let v = tx.b.ins().load(I64, flags(), hv, f_offset(r1));
+            let v = fget_bits(tx, r1);
             let v = if op == FmvXW {
                 let w = tx.b.ins().ireduce(I32, v);
                 tx.b.ins().sextend(I64, w)
@@ -184,15 +294,13 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
         FmvDX | FmvWX => guard(tx, &at, None, Some(r1), None, |tx| {
             let v = tx.get(r1);
             let v = if op == FmvWX { box_low(tx, v) } else { v };
-            let hv = tx.hart();
-            tx.b.ins().store(flags(), v, hv, f_offset(rd));
+            fset(tx, rd, v);
             set_dirty(tx, &at);
         }),
         FsgnjD | FsgnjnD | FsgnjxD | FsgnjS | FsgnjnS | FsgnjxS => guard(tx, &at, None, None, None, |tx| {
             let d = matches!(op, FsgnjD | FsgnjnD | FsgnjxD);
             let (a, b) = if d {
-                let hv = tx.hart();
-                (tx.b.ins().load(I64, flags(), hv, f_offset(r1)), tx.b.ins().load(I64, flags(), hv, f_offset(r2)))
+                (fget_bits(tx, r1), fget_bits(tx, r2))
             } else {
                 (unbox(tx, r1), unbox(tx, r2))
             };
@@ -207,8 +315,7 @@ pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Pack
                 _ => tx.b.ins().bxor(a, bs),
             };
             let v = if d { v } else { tx.b.ins().bor_imm_s(v, BOX as i64) };
-            let hv = tx.hart();
-            tx.b.ins().store(flags(), v, hv, f_offset(rd));
+            fset(tx, rd, v);
             set_dirty(tx, &at);
         }),
         FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddS | FsubS | FmulS
@@ -348,22 +455,28 @@ fn guard<'a>(
     let slow_b = tx.b.create_block();
     let join = tx.b.create_block();
     tx.b.ins().brif(ok, fast_b, &[], slow_b, &[]);
-    let dirty = tx.dirty;
+    let (dirty, fdirty) = (tx.dirty, tx.fdirty);
 
     tx.b.switch_to_block(fast_b);
     tx.b.seal_block(fast_b);
     fast(tx);
     tx.b.ins().jump(join, &[]);
-    let dirty_fast = tx.dirty;
+    let (dirty_fast, fdirty_fast) = (tx.dirty, tx.fdirty);
 
     tx.dirty = dirty;
+    tx.fdirty = fdirty;
     tx.b.switch_to_block(slow_b);
     tx.b.seal_block(slow_b);
+    tx.b.set_cold_block(slow_b);
     handler(tx, at, x_in, x_out);
+    // The rest of the slow path (`exit_if` made a new block) is cold too.
+    let cont = tx.b.current_block().expect("handler leaves a block to go on in");
+    tx.b.set_cold_block(cont);
     tx.b.ins().jump(join, &[]);
 
     // A register either path may have left different from the hart's copy.
     tx.dirty |= dirty_fast | dirty;
+    tx.fdirty |= fdirty_fast | fdirty;
     tx.b.switch_to_block(join);
     tx.b.seal_block(join);
 }
@@ -377,13 +490,24 @@ fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
         let hv = tx.hart();
         tx.b.ins().store(flags(), v, hv, x_offset(r));
     }
+    // The f registers it reads, and the one it writes: stored if they may be dirty (so that
+    // the exit below, if taken, stores none of them over the handler's write).
+    let (named, writes) = f_regs(at.i);
+    let store = named & tx.fdirty;
+    let hv = tx.hart();
+    flush(tx, hv, store);
+    tx.fdirty &= !store;
+    // Through the `PreserveAll` thunk (pc and index in ctx): the call clobbers no register,
+    // so the values the region keeps in registers (f registers above all: a C call clobbers
+    // every vector register) stay there across it.
     let pc = tx.pc(at.delta);
+    let o = super::CTX_BASE_OFFSETS;
+    tx.b.ins().store(flags(), pc, tx.ctx, o.va);
     let kk = tx.imm(helpers::exec_index(tx.bi, at.k) as i64);
-    let f = tx.imm(helpers::exec as *const () as i64);
-    let args = [tx.ctx, pc, kk];
-    tx.before_call();
-    let call = tx.b.ins().call_indirect(tx.sigs.exec, f, &args);
-    let next = tx.b.inst_results(call)[0];
+    tx.b.ins().store(flags(), kk, tx.ctx, o.info);
+    let thunks = tx.sigs.thunks;
+    let args = [tx.ctx];
+    let next = tx.slow_call(helpers::exec_ctx as *const (), tx.sigs.load, thunks.map(|(t, l, _)| (t.exec, l)), &args);
     let odd = tx.b.ins().band_imm_s(next, 1);
     let status = odd_status(&mut tx.b, odd, next);
     tx.exit_if(status);
@@ -393,6 +517,8 @@ fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
         let v = tx.b.ins().load(I64, flags(), hv, x_offset(r));
         tx.set(r, v);
     }
+    let hv = tx.hart();
+    reload(tx, hv, writes);
 }
 
 /// `BOX | low 32 bits of v`.
@@ -405,8 +531,7 @@ fn box_low(tx: &mut Tx, v: Value) -> Value {
 /// Single operand `r` as its 32 bits in an I64: the low half if properly boxed, else the
 /// canonical NaN (as `FpState::s`).
 fn unbox(tx: &mut Tx, r: usize) -> Value {
-    let hv = tx.hart();
-    let v = tx.b.ins().load(I64, flags(), hv, f_offset(r));
+    let v = fget_bits(tx, r);
     let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
     let low = tx.b.ins().band_imm_s(v, 0xffff_ffff);
     let canon = tx.imm(0x7fc0_0000);
@@ -417,11 +542,9 @@ fn unbox(tx: &mut Tx, r: usize) -> Value {
 /// boxed (an unboxed one is the canonical NaN: the caller sends it to the handler).
 fn operand(tx: &mut Tx, r: usize, d: bool) -> (Value, Option<Value>) {
     if d {
-        let hv = tx.hart();
-        return (tx.b.ins().load(F64, flags(), hv, f_offset(r)), None);
+        return (fget(tx, r), None);
     }
-    let hv = tx.hart();
-    let v = tx.b.ins().load(I64, flags(), hv, f_offset(r));
+    let v = fget_bits(tx, r);
     let boxed = tx.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, v, BOX as i64);
     let w = tx.b.ins().ireduce(I32, v);
     (tx.b.ins().bitcast(F32, MemFlagsData::new(), w), Some(boxed))
@@ -436,8 +559,7 @@ fn store_result(tx: &mut Tx, rd: usize, r: Value, d: bool) {
         let w = tx.b.ins().uextend(I64, w);
         tx.b.ins().bor_imm_s(w, BOX as i64)
     };
-    let hv = tx.hart();
-    tx.b.ins().store(flags(), v, hv, f_offset(rd));
+    fset(tx, rd, v);
 }
 
 /// Whether the instruction's rounding mode field is usable: Some(None) for a static mode
@@ -455,48 +577,71 @@ fn rm_valid(tx: &mut Tx, i: &Packed) -> Option<Option<Value>> {
     }
 }
 
-/// Whether the rounding mode resolves to nearest-even with NX already accrued (None: the
-/// static mode is another one, so never).
-fn rne_with_nx(tx: &mut Tx, k: usize, i: &Packed) -> Option<Value> {
+/// The gate of the inline arithmetic (None: the static mode is another one than
+/// nearest-even, so never inline): an I64 that is -2 when the rounding mode resolves to
+/// nearest-even and NX has already accrued, and at least 0x1000 - 2 otherwise, so that
+/// `in_range` can fold the condition into its one comparison. Computed once per member and
+/// mode (`Known`) and kept in `ctx.fgate` (the uses load it there as a memory operand of
+/// their add: as a value it took a register, or a spill slot, across the member).
+fn gate(tx: &mut Tx, k: usize, i: &Packed) -> Option<i32> {
     let rm = i.imm() & 7;
     if rm != 0 && rm != 7 {
         return None;
     }
-    if let (7, Some((_, _, v))) = (rm, tx.fp.rm_dyn_nx) {
-        return Some(v);
+    let slot = super::CTX_BASE_OFFSETS.fgate + if rm == 0 { 0 } else { 8 };
+    let known = if rm == 0 { tx.fp.rne_nx } else { tx.fp.rm_dyn_nx };
+    if known.is_some() {
+        return Some(slot);
     }
     let hv = tx.hart();
     let fflags = tx.b.ins().uload8(I64, flags(), hv, FFLAGS);
     let nx = tx.b.ins().band_imm_s(fflags, NX);
+    // both == NX exactly when the mode is nearest-even (frm == 0 for dyn) and NX is set.
+    let both = if rm == 0 {
+        nx
+    } else {
+        let hv = tx.hart();
+        let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
+        let frm = tx.b.ins().ishl_imm_s(frm, 8);
+        tx.b.ins().bor(frm, nx)
+    };
+    // ((both ^ NX) << 12) - 2: -2 when both == NX, else at least 0x1000 - 2 (both < 2^11).
+    let off = tx.b.ins().bxor_imm_s(both, NX);
+    let off = tx.b.ins().ishl_imm_s(off, 12);
+    let g = tx.b.ins().iadd_imm_s(off, -2);
+    tx.b.ins().store(flags(), g, tx.ctx, slot);
     if rm == 0 {
-        return Some(tx.b.ins().icmp_imm_s(IntCC::NotEqual, nx, 0));
+        tx.fp.rne_nx = Some((tx.bi, k));
+    } else {
+        tx.fp.rm_dyn_nx = Some((tx.bi, k));
     }
-    // frm == 0 && NX: (frm << 8 | fflags & NX) == NX.
-    let hv = tx.hart();
-    let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
-    let frm = tx.b.ins().ishl_imm_s(frm, 8);
-    let both = tx.b.ins().bor(frm, nx);
-    let v = tx.b.ins().icmp_imm_s(IntCC::Equal, both, NX);
-    tx.fp.rm_dyn_nx = Some((tx.bi, k, v));
-    Some(v)
+    Some(slot)
 }
 
-/// Whether float `r` is finite and larger in magnitude than the smallest normal number.
-fn normal_above_min(tx: &mut Tx, r: Value, d: bool) -> Value {
-    let (bits, min, inf) = if d {
-        (tx.b.ins().bitcast(I64, MemFlagsData::new(), r), 0x0010_0000_0000_0000i64, 0x7ff0_0000_0000_0000i64)
+/// Whether float `r` is finite with a biased exponent of at least 2 (so at least twice the
+/// smallest normal number in magnitude, which leaves out every result that is or might have
+/// been rounded from a tiny one) and `gate` is -2 (see `gate`): `e + gate` unsigned below
+/// `max_e - 1`, `e` the biased exponent and `max_e` that of infinity, in one comparison.
+fn in_range(tx: &mut Tx, r: Value, d: bool, gate: i32) -> Value {
+    let (e, limit) = if d {
+        let bits = tx.b.ins().bitcast(I64, MemFlagsData::new(), r);
+        let e = tx.b.ins().ushr_imm_s(bits, 52);
+        (tx.b.ins().band_imm_s(e, 0x7ff), 0x7fd)
     } else {
-        (tx.b.ins().bitcast(I32, MemFlagsData::new(), r), 0x0080_0000, 0x7f80_0000)
+        let bits = tx.b.ins().bitcast(I32, MemFlagsData::new(), r);
+        let bits = tx.b.ins().uextend(I64, bits);
+        let e = tx.b.ins().ushr_imm_s(bits, 23);
+        (tx.b.ins().band_imm_s(e, 0xff), 0xfd)
     };
-    let sign_off = if d { i64::MAX } else { 0x7fff_ffff };
-    let mag = tx.b.ins().band_imm_s(bits, sign_off);
-    // MIN < mag < INF in one unsigned comparison.
-    let t = tx.b.ins().iadd_imm_s(mag, -(min + 1));
-    tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, t, inf - min - 1)
+    // e in [2, max_e - 1] <=> e - 2 in [0, max_e - 3]; with gate >= 0x1000 - 2, never.
+    let gate = tx.b.ins().load(I64, flags(), tx.ctx, gate);
+    let t = tx.b.ins().iadd(e, gate);
+    tx.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, t, limit)
 }
 
 /// add/sub/mul/div/sqrt/fma (single or double) and fcvt.s.d: inline in nearest-even with NX
-/// accrued and a result finite and above the smallest normal; else the handler.
+/// accrued and a result finite and at least twice the smallest normal (`in_range`); else the
+/// handler.
 fn arith(tx: &mut Tx, at: &At, i: &Packed) {
     use Op::*;
     let op = i.op();
@@ -504,10 +649,9 @@ fn arith(tx: &mut Tx, at: &At, i: &Packed) {
     if fma && !native_fma() {
         return handler(tx, at, None, None);
     }
-    let Some(rne) = rne_with_nx(tx, at.k, i) else { return handler(tx, at, None, None) };
+    let Some(g) = gate(tx, at.k, i) else { return handler(tx, at, None, None) };
     let d = matches!(op, FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD);
     let (r1, r2, r3) = (i.rs1(), i.rs2(), (i.imm() >> 3) as usize & 31);
-    let mut ok = rne;
     // fcvt.s.d reads a double and rounds it to a single.
     let (a, ba) = operand(tx, r1, d || op == FcvtSD);
     let mut boxes = [ba, None, None];
@@ -540,12 +684,11 @@ fn arith(tx: &mut Tx, at: &At, i: &Packed) {
             }
         }
     };
+    let rd_double = d;
+    let mut ok = in_range(tx, r, rd_double, g);
     for c in boxes.into_iter().flatten() {
         ok = tx.b.ins().band(ok, c);
     }
-    let rd_double = d;
-    let range = normal_above_min(tx, r, rd_double);
-    let ok = tx.b.ins().band(ok, range);
     let rd = i.rd();
     guard(tx, at, Some(ok), None, None, |tx| {
         store_result(tx, rd, r, rd_double);

@@ -160,3 +160,12 @@ pub extern "C" fn exec(ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
     }
     next
 }
+
+/// `exec` with its pc and instruction index in `ctx.va` and `ctx.info`: what F/D slow paths
+/// call, through their `PreserveAll` thunk (`thunk`), so that the f and x registers a region
+/// keeps in host registers stay there across the call.
+pub extern "C" fn exec_ctx(ctx: *mut Ctx) -> u64 {
+    // SAFETY: as in `load`; the pointer is only read here and handed on.
+    let (pc, index) = unsafe { ((*ctx).va, (*ctx).info) };
+    exec(ctx, pc, index)
+}

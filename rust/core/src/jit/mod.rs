@@ -190,6 +190,10 @@ pub(crate) struct Ctx {
     /// The member the region is entered at (`Slot::entry`); the pc argument is then the
     /// region's entry pc, that member's pc minus its offset.
     entry: u64,
+    /// The F/D arithmetic gates (`translate`'s `fp::gate`) for the static nearest-even mode
+    /// and the dynamic one, stored where a member computes them and read by its later
+    /// arithmetic (a memory operand of the range check's add, so they take no register).
+    fgate: [u64; 2],
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
     /// Per x register: the page an access through it last found in the TLB (`translate`'s
@@ -244,6 +248,7 @@ pub(crate) struct CtxOffsets {
     status: i32,
     xlimit: i32,
     entry: i32,
+    fgate: i32,
     slots: i32,
 }
 
@@ -262,6 +267,7 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     status: std::mem::offset_of!(Ctx, status) as i32,
     xlimit: std::mem::offset_of!(Ctx, xlimit) as i32,
     entry: std::mem::offset_of!(Ctx, entry) as i32,
+    fgate: std::mem::offset_of!(Ctx, fgate) as i32,
     slots: std::mem::offset_of!(Ctx, slots) as i32,
 };
 
@@ -658,6 +664,7 @@ impl Hart {
             status: 0,
             xlimit: if b.jit.cross_ok(&self.code, self.pc) { self.slice_end } else { 0 },
             entry: 0,
+            fgate: [0; 2],
             cov: cov::CovCtx::new(self, block),
             slots: PageSlots::new(),
         };

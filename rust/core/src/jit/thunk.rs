@@ -23,11 +23,13 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use std::sync::OnceLock;
 
-/// Entry addresses of the thunks for `helpers::load` and `helpers::store`.
+/// Entry addresses of the thunks for `helpers::load`, `helpers::store` and
+/// `helpers::exec_ctx` (F/D slow paths).
 pub(crate) struct Thunks {
     pub load: u64,
     pub store: u64,
-    _mem: [ExecMem; 2],
+    pub exec: u64,
+    _mem: [ExecMem; 3],
 }
 
 /// Arguments of `helpers::load` and `helpers::store` (all `u64`-sized): the context alone.
@@ -49,7 +51,8 @@ pub(crate) fn get(isa: &OwnedTargetIsa) -> Option<&'static Thunks> {
         .get_or_init(|| {
             let (load, lm) = build(isa, helpers::load as *const () as u64, LOAD_PARAMS)?;
             let (store, sm) = build(isa, helpers::store as *const () as u64, STORE_PARAMS)?;
-            Some(Thunks { load, store, _mem: [lm, sm] })
+            let (exec, em) = build(isa, helpers::exec_ctx as *const () as u64, 1)?;
+            Some(Thunks { load, store, exec, _mem: [lm, sm, em] })
         })
         .as_ref()
 }

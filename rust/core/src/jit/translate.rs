@@ -80,6 +80,14 @@ struct Tx<'a> {
     written: u32,
     /// Per member, the registers that may be dirty at its head (`head_dirty`).
     head_dirty: Vec<u32>,
+    /// The f registers the region names, as F64 variables (raw bits: loads, stores and moves
+    /// of F64 values keep NaN payloads), loaded at entry and after an `exec` call, stored at
+    /// exits like the x registers (`fp::fget`/`fset`).
+    fvars: [Option<Variable>; 32],
+    /// The f registers that may differ from the hart's copy (as `dirty`).
+    fdirty: u32,
+    /// Per member, the f registers that may be dirty at its head.
+    head_fdirty: Vec<u32>,
     sigs: Sigs,
     /// `retired` at the start of the member being translated.
     ret: Variable,
@@ -140,9 +148,9 @@ impl Tx<'_> {
         }
     }
 
-    /// Stores the registers written since the last flush.
+    /// Stores the registers (x and f) written since the last flush.
     fn flush(&mut self) {
-        if self.dirty & !1 == 0 {
+        if self.dirty & !1 == 0 && self.fdirty == 0 {
             return;
         }
         let h = self.hart();
@@ -152,9 +160,11 @@ impl Tx<'_> {
                 self.b.ins().store(flags(), v, h, x_offset(r));
             }
         }
+        fp::flush(self, h, self.fdirty);
     }
 
-    /// Loads every register the region uses from the hart (at entry and after a handler call).
+    /// Loads every register (x and f) the region uses from the hart (at entry and after a
+    /// handler call).
     fn reload(&mut self) {
         let h = self.hart();
         for r in 1..32 {
@@ -164,6 +174,7 @@ impl Tx<'_> {
             }
         }
         self.dirty = 0;
+        fp::reload(self, h, u32::MAX);
     }
 
     /// Before a helper call: helpers count `retired` from `ctx.base` (the member's start).
@@ -211,6 +222,7 @@ impl Tx<'_> {
             return;
         };
         debug_assert_eq!(self.dirty & !self.head_dirty[j], 0, "an edge head_dirty missed: member {} -> {j}", self.bi);
+        debug_assert_eq!(self.fdirty & !self.head_fdirty[j], 0, "an edge head_dirty missed (f): member {} -> {j}", self.bi);
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
         // A block of the neighbouring page only while the chaining loop's check holds (`xlimit`).
         let lim = match (self.shape[j].2, self.xlim) {
@@ -324,6 +336,7 @@ impl Tx<'_> {
         let host = self.access(k, i, delta, n, signed, None);
         let ins = self.b.ins();
         match (n, signed) {
+            (8, _) if i.op() == Op::Fld => ins.load(types::F64, guest_flags(), host, 0),
             (1, false) => ins.uload8(I64, guest_flags(), host, 0),
             (1, true) => ins.sload8(I64, guest_flags(), host, 0),
             (2, false) => ins.uload16(I64, guest_flags(), host, 0),
@@ -443,6 +456,7 @@ impl Tx<'_> {
     fn exec(&mut self, k: usize, delta: u64) -> Value {
         self.flush();
         self.dirty = 0;
+        self.fdirty = 0;
         let pc = self.pc(delta);
         let kk = self.imm(helpers::exec_index(self.bi, k) as i64);
         let f = self.imm(helpers::exec as *const () as i64);
@@ -587,6 +601,9 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         dirty: 0,
         written: 0,
         head_dirty: head_dirty(members),
+        fvars: [None; 32],
+        fdirty: 0,
+        head_fdirty: fp::head_fdirty(members),
         sigs,
         ret,
         lim,
@@ -612,6 +629,14 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         }
         if rd != 0 {
             tx.written |= 1 << rd;
+        }
+        if i.op().is_fp() {
+            let (fr, _) = fp::f_regs(i);
+            for r in 0..32 {
+                if fr & (1 << r) != 0 && tx.fvars[r].is_none() {
+                    tx.fvars[r] = Some(tx.b.declare_var(types::F64));
+                }
+            }
         }
     }
     tx.reload();
@@ -674,6 +699,7 @@ impl Tx<'_> {
         // Entered from the function's entry (every register just loaded) or from other
         // members: what `head_dirty` found may differ from the hart's copy here.
         self.dirty = self.head_dirty[bi];
+        self.fdirty = self.head_fdirty[bi];
         debug_assert_eq!(self.dirty & !self.written, 0);
         self.hv = None;
         if insns.iter().any(|i| i.op().is_fp()) {
