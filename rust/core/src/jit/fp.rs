@@ -690,10 +690,33 @@ fn arith(tx: &mut Tx, at: &At, i: &Packed) {
         ok = tx.b.ins().band(ok, c);
     }
     let rd = i.rd();
-    guard(tx, at, Some(ok), None, None, |tx| {
-        store_result(tx, rd, r, rd_double);
-        set_dirty(tx, at);
-    });
+    if !at.dirty {
+        return guard(tx, at, Some(ok), None, None, |tx| {
+            store_result(tx, rd, r, rd_double);
+            set_dirty(tx, at);
+        });
+    }
+    // FS known Dirty: the fast path only defines rd, so it is done before the branch (one
+    // block fewer per instruction); the slow path puts rd's variable and dirty bit back first.
+    let var = tx.fvars[rd].expect("every f register the region names has a variable");
+    let (old, fdirty) = (tx.b.use_var(var), tx.fdirty);
+    store_result(tx, rd, r, rd_double);
+    let fdirty_fast = tx.fdirty;
+    let slow_b = tx.b.create_block();
+    let join = tx.b.create_block();
+    tx.b.ins().brif(ok, join, &[], slow_b, &[]);
+    tx.b.switch_to_block(slow_b);
+    tx.b.seal_block(slow_b);
+    tx.b.set_cold_block(slow_b);
+    tx.b.def_var(var, old);
+    tx.fdirty = fdirty;
+    handler(tx, at, None, None);
+    let cont = tx.b.current_block().expect("handler leaves a block to go on in");
+    tx.b.set_cold_block(cont);
+    tx.b.ins().jump(join, &[]);
+    tx.fdirty |= fdirty_fast;
+    tx.b.switch_to_block(join);
+    tx.b.seal_block(join);
 }
 
 /// fcvt.{w,wu,l,lu}.d with the static mode RTZ: inline when the value truncates into the
