@@ -222,18 +222,12 @@ fn fs_dirty_before(before: &[Packed]) -> bool {
     false
 }
 
-/// Conditions computed by an earlier instruction of the current member that still hold, as
-/// `gate` values (see `gate`; kept in `ctx.fgate`, the member and instruction that computed
-/// them here):
-/// `rm_dyn_nx` for the dynamic rounding mode (`frm` is nearest-even and NX has accrued),
-/// `rne_nx` for the static nearest-even mode (NX has accrued). Only a CSR write can clear NX
-/// or change `frm`, and such an instruction runs through its handler (checked below, though
-/// it also ends the decoded block); F/D handlers only add flags. A stale "false" only sends
-/// an instruction to its handler.
+/// What the F/D emitters know about the region: whether some inline arithmetic reads the
+/// gates in `ctx.fgate` (`gate`), which are then stored at entry and wherever `frm` or
+/// `fflags` may have changed (`store_gates`).
 #[derive(Default)]
 pub(super) struct Known {
-    rm_dyn_nx: Option<(usize, usize)>,
-    rne_nx: Option<(usize, usize)>,
+    pub(super) gates: bool,
 }
 
 /// The instruction being translated.
@@ -252,16 +246,6 @@ struct At<'i> {
 pub(super) fn emit(tx: &mut Tx, k: usize, i: &Packed, delta: u64, before: &[Packed]) {
     use Op::*;
     let at = At { i, k, delta, dirty: fs_dirty_before(before) };
-    for known in [&mut tx.fp.rm_dyn_nx, &mut tx.fp.rne_nx] {
-        if let Some((bi, k0)) = *known {
-            let kept = bi == tx.bi
-                && k0 < k
-                && before[k0 + 1..].iter().all(|j| j.op().is_fp() || super::super::region::translated(j.op()));
-            if !kept {
-                *known = None;
-            }
-        }
-    }
     let op = i.op();
     let (rd, r1, r2) = (i.rd(), i.rs1(), i.rs2());
     match op {
@@ -577,45 +561,56 @@ fn rm_valid(tx: &mut Tx, i: &Packed) -> Option<Option<Value>> {
     }
 }
 
-/// The gate of the inline arithmetic (None: the static mode is another one than
-/// nearest-even, so never inline): an I64 that is -2 when the rounding mode resolves to
-/// nearest-even and NX has already accrued, and at least 0x1000 - 2 otherwise, so that
-/// `in_range` can fold the condition into its one comparison. Computed once per member and
-/// mode (`Known`) and kept in `ctx.fgate` (the uses load it there as a memory operand of
-/// their add: as a value it took a register, or a spill slot, across the member).
-fn gate(tx: &mut Tx, k: usize, i: &Packed) -> Option<i32> {
-    let rm = i.imm() & 7;
-    if rm != 0 && rm != 7 {
-        return None;
+/// Whether `i` is arithmetic done inline in some case, which reads a gate (`gate`).
+pub(super) fn uses_gate(i: &Packed) -> bool {
+    use Op::*;
+    let fma = matches!(i.op(), FmaddD | FmsubD | FnmsubD | FnmaddD | FmaddS | FmsubS | FnmsubS | FnmaddS);
+    let arith = fma
+        || matches!(
+            i.op(),
+            FaddD | FsubD | FmulD | FdivD | FsqrtD | FaddS | FsubS | FmulS | FdivS | FsqrtS | FcvtSD
+        );
+    arith && (!fma || native_fma()) && matches!(i.imm() & 7, 0 | 7)
+}
+
+/// The gate an inline arithmetic instruction reads (None: its static mode is another one
+/// than nearest-even, so never inline): the offset in ctx of an I64 that is -2 when the
+/// rounding mode resolves to nearest-even and NX has already accrued, and at least
+/// 0x1000 - 2 otherwise, so that `in_range` folds the condition into its one comparison (as
+/// a memory operand of its add: a value kept in a register, or a spill slot, cost more).
+fn gate(i: &Packed) -> Option<i32> {
+    match i.imm() & 7 {
+        0 => Some(super::CTX_BASE_OFFSETS.fgate),
+        7 => Some(super::CTX_BASE_OFFSETS.fgate + 8),
+        _ => None,
     }
-    let slot = super::CTX_BASE_OFFSETS.fgate + if rm == 0 { 0 } else { 8 };
-    let known = if rm == 0 { tx.fp.rne_nx } else { tx.fp.rm_dyn_nx };
-    if known.is_some() {
-        return Some(slot);
+}
+
+/// Stores both gates (static nearest-even, dynamic) in `ctx.fgate` from the hart's `frm` and
+/// `fflags` at region entry, if the region has inline arithmetic (as `helpers::fp_gates`
+/// computes them). Within the region, `frm` can change and NX be cleared only by an
+/// instruction run through its handler (a CSR write), and `helpers::exec` stores the gates
+/// again after every handler (F/D ones too, which may raise NX). Inline code only ever adds
+/// NX (`to_int_rtz`): a gate left stale then only sends arithmetic to its handler, which
+/// brings it up to date.
+pub(super) fn store_gates(tx: &mut Tx) {
+    if !tx.fp.gates {
+        return;
     }
     let hv = tx.hart();
     let fflags = tx.b.ins().uload8(I64, flags(), hv, FFLAGS);
     let nx = tx.b.ins().band_imm_s(fflags, NX);
+    let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
+    let frm = tx.b.ins().ishl_imm_s(frm, 8);
     // both == NX exactly when the mode is nearest-even (frm == 0 for dyn) and NX is set.
-    let both = if rm == 0 {
-        nx
-    } else {
-        let hv = tx.hart();
-        let frm = tx.b.ins().uload8(I64, flags(), hv, FRM);
-        let frm = tx.b.ins().ishl_imm_s(frm, 8);
-        tx.b.ins().bor(frm, nx)
-    };
-    // ((both ^ NX) << 12) - 2: -2 when both == NX, else at least 0x1000 - 2 (both < 2^11).
-    let off = tx.b.ins().bxor_imm_s(both, NX);
-    let off = tx.b.ins().ishl_imm_s(off, 12);
-    let g = tx.b.ins().iadd_imm_s(off, -2);
-    tx.b.ins().store(flags(), g, tx.ctx, slot);
-    if rm == 0 {
-        tx.fp.rne_nx = Some((tx.bi, k));
-    } else {
-        tx.fp.rm_dyn_nx = Some((tx.bi, k));
+    let both = tx.b.ins().bor(frm, nx);
+    for (k, v) in [nx, both].into_iter().enumerate() {
+        // ((v ^ NX) << 12) - 2: -2 when v == NX, else at least 0x1000 - 2 (v < 2^11).
+        let off = tx.b.ins().bxor_imm_s(v, NX);
+        let off = tx.b.ins().ishl_imm_s(off, 12);
+        let g = tx.b.ins().iadd_imm_s(off, -2);
+        tx.b.ins().store(flags(), g, tx.ctx, super::CTX_BASE_OFFSETS.fgate + 8 * k as i32);
     }
-    Some(slot)
 }
 
 /// Whether float `r` is finite with a biased exponent of at least 2 (so at least twice the
@@ -649,7 +644,7 @@ fn arith(tx: &mut Tx, at: &At, i: &Packed) {
     if fma && !native_fma() {
         return handler(tx, at, None, None);
     }
-    let Some(g) = gate(tx, at.k, i) else { return handler(tx, at, None, None) };
+    let Some(g) = gate(i) else { return handler(tx, at, None, None) };
     let d = matches!(op, FaddD | FsubD | FmulD | FdivD | FsqrtD | FmaddD | FmsubD | FnmsubD | FnmaddD);
     let (r1, r2, r3) = (i.rs1(), i.rs2(), (i.imm() >> 3) as usize & 31);
     // fcvt.s.d reads a double and rounds it to a single.

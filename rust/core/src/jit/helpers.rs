@@ -154,11 +154,22 @@ pub extern "C" fn exec(ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
     h.retired = ctx.base + k;
     let next = (insn.handler)(h, bus, insn, pc);
     refresh(ctx, h);
+    // The handler may have written frm or fflags (a CSR write, an F/D instruction's flags).
+    ctx.fgate = fp_gates(h);
     if next == TRAPPED {
         let t = h.trapped;
         return finish(h, ctx, t, pc, k, insn.len());
     }
     next
+}
+
+/// The F/D arithmetic's gates for the static nearest-even mode and the dynamic one (see
+/// `translate`'s `fp::gate`, and `fp::store_gates`, which computes the same in compiled code):
+/// -2 when the mode is nearest-even and NX has accrued, at least 0x1000 - 2 otherwise.
+pub(crate) fn fp_gates(h: &Hart) -> [u64; 2] {
+    let nx = (h.fp.fflags & 1) as u64;
+    let both = (h.fp.frm as u64) << 8 | nx;
+    [nx, both].map(|v| ((v ^ 1) << 12).wrapping_sub(2))
 }
 
 /// `exec` with its pc and instruction index in `ctx.va` and `ctx.info`: what F/D slow paths

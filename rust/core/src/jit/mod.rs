@@ -191,8 +191,9 @@ pub(crate) struct Ctx {
     /// region's entry pc, that member's pc minus its offset.
     entry: u64,
     /// The F/D arithmetic gates (`translate`'s `fp::gate`) for the static nearest-even mode
-    /// and the dynamic one, stored where a member computes them and read by its later
-    /// arithmetic (a memory operand of the range check's add, so they take no register).
+    /// and the dynamic one, stored at region entry and wherever `frm` or `fflags` may have
+    /// changed (`fp::store_gates`), read by the arithmetic (a memory operand of the range
+    /// check's add, so they take no register).
     fgate: [u64; 2],
     /// Coverage/cmplog state of instrumented code (`cov`).
     cov: cov::CovCtx,
@@ -664,7 +665,8 @@ impl Hart {
             status: 0,
             xlimit: if b.jit.cross_ok(&self.code, self.pc) { self.slice_end } else { 0 },
             entry: 0,
-            fgate: [0; 2],
+            // Closed (never -2) until a region with inline F/D arithmetic stores them.
+            fgate: [1 << 12; 2],
             cov: cov::CovCtx::new(self, block),
             slots: PageSlots::new(),
         };

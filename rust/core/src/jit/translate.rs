@@ -639,7 +639,9 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
             }
         }
     }
+    tx.fp.gates = members.iter().flat_map(|m| m.2.iter()).any(fp::uses_gate);
     tx.reload();
+    fp::store_gates(&mut tx);
     let base = tx.b.ins().load(I64, flags(), tx.ctx, CTX_BASE_OFFSETS.base);
     tx.b.def_var(ret, base);
     tx.load_limits();
