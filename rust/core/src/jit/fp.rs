@@ -18,7 +18,9 @@
 //!   normal number in magnitude, the only flag the operation can raise is NX (see
 //!   `hart::fpu::arith::quick_d`, the interpreter's own quick path under the same condition),
 //!   so the host's default arithmetic is the whole answer. Singles also need their operands
-//!   properly NaN-boxed (else they read as the canonical NaN).
+//!   properly NaN-boxed (else they read as the canonical NaN). The check is one compare per
+//!   result: its biased exponent plus a gate kept in `ctx.fgate` (mode and NX, `gate`) must
+//!   fall in [2, max - 1], a subset of "finite and above the smallest normal".
 //! - **No rounding, no flags unless NaN:** `fmin`/`fmax`, `feq`/`flt`/`fle` with neither
 //!   operand a NaN; `fcvt.d.s` of a non-NaN; `fcvt.d.w`/`fcvt.d.wu` (always exact) and
 //!   `fcvt.d.l`/`fcvt.d.lu` of values within 2^53 (exact), with a valid rounding mode.
@@ -99,7 +101,7 @@ pub(super) fn writes_x(op: Op) -> bool {
 }
 
 /// The x registers an F/D instruction names (0 for none): its other register fields are f
-/// registers, which compiled code keeps in the hart, not in variables.
+/// registers (`f_regs`), which have variables of their own (`Tx::fvars`).
 pub(super) fn x_regs(i: &Packed) -> [usize; 2] {
     [if reads_x(i.op()) { i.rs1() } else { 0 }, if writes_x(i.op()) { i.rd() } else { 0 }]
 }

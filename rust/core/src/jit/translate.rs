@@ -615,7 +615,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         fp: fp::Known::default(),
     };
     for i in members.iter().flat_map(|m| m.2.iter()) {
-        // An F/D instruction's other register fields name f registers (kept in the hart).
+        // An F/D instruction's other register fields name f registers (`fvars`, below).
         let (x, rd) = if i.op().is_fp() {
             let [x_in, x_out] = fp::x_regs(i);
             ([x_in, x_out, 0], x_out)
