@@ -139,29 +139,7 @@ fn unary_x(op: Op) -> bool {
 /// Per member, the f registers that may differ from the hart's copy at its head (as
 /// `translate::head_dirty` for x registers).
 pub(super) fn head_fdirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
-    let edges: Vec<_> = members
-        .iter()
-        .map(|&(start, _, insns)| {
-            let writes = insns.iter().fold(0u32, |w, i| w | f_regs(i).1);
-            (writes, super::super::region::successors(insns, start))
-        })
-        .collect();
-    let mut head = vec![0u32; members.len()];
-    loop {
-        let mut changed = false;
-        for (i, (writes, succ)) in edges.iter().enumerate() {
-            let out = head[i] | writes;
-            for (j, m) in members.iter().enumerate() {
-                if succ.contains(&Some(m.0)) && head[j] | out != head[j] {
-                    head[j] |= out;
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            return head;
-        }
-    }
+    super::head_dirty_by(members, |i| f_regs(i).1)
 }
 
 /// F register `r`'s value (F64, raw bits).

@@ -871,13 +871,16 @@ impl Tx<'_> {
 /// A register clean at a head is stored at no exit before its first write, and its value is
 /// not kept live to those exits: exits are most of a region's IR and of regalloc's work.
 fn head_dirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
+    // As `compile`'s declaration loop: F/D register fields name f registers.
+    head_dirty_by(members, |i| (1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() }) & !1)
+}
+
+/// `head_dirty` for the registers each instruction writes by `writes` (a mask): x registers
+/// here, f registers in `fp::head_fdirty`.
+fn head_dirty_by(members: &[(u64, bool, &[Packed])], writes: impl Fn(&Packed) -> u32) -> Vec<u32> {
     let edges: Vec<_> = members
         .iter()
-        .map(|&(start, _, insns)| {
-            // As `compile`'s declaration loop: F/D register fields name f registers.
-            let writes = insns.iter().fold(0u32, |w, i| w | 1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() });
-            (writes & !1, super::region::successors(insns, start))
-        })
+        .map(|&(start, _, insns)| (insns.iter().fold(0u32, |w, i| w | writes(i)), super::region::successors(insns, start)))
         .collect();
     let mut head = vec![0u32; members.len()];
     loop {
