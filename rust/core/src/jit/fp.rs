@@ -464,14 +464,8 @@ fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
     // Through the `PreserveAll` thunk (pc and index in ctx): the call clobbers no register,
     // so the values the region keeps in registers (f registers above all: a C call clobbers
     // every vector register) stay there across it.
-    let pc = tx.pc(at.delta);
-    let o = super::CTX_BASE_OFFSETS;
-    tx.b.ins().store(flags(), pc, tx.ctx, o.va);
-    let kk = tx.imm(helpers::exec_index(tx.bi, at.k) as i64);
-    tx.b.ins().store(flags(), kk, tx.ctx, o.info);
-    let thunks = tx.sigs.thunks;
-    let args = [tx.ctx];
-    let next = tx.slow_call(helpers::exec_ctx as *const (), tx.sigs.load, thunks.map(|(t, l, _)| (t.exec, l)), &args);
+    tx.exec_args(at.k, at.delta);
+    let next = tx.slow_call(helpers::exec, |t| t.exec);
     let odd = tx.b.ins().band_imm_s(next, 1);
     let status = odd_status(&mut tx.b, odd, next);
     tx.exit_if(status);

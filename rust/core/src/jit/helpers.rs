@@ -140,12 +140,13 @@ pub const fn exec_index(member: usize, k: usize) -> u64 {
     (member as u64) << 16 | k as u64
 }
 
-/// Runs instruction `exec_index(m, k)` of the region (`ctx.region`) through its interpreter
-/// handler. Compiled code has written every register back before the call and reloads them
+/// Runs instruction `ctx.info` (`exec_index(m, k)`) of the region (`ctx.region`), at pc
+/// `ctx.va`, through its interpreter handler. Compiled code has written every register back before the call and reloads them
 /// after it. Returns the next pc (even), or an exit status (odd).
-pub extern "C" fn exec(ctx: *mut Ctx, pc: u64, index: u64) -> u64 {
+pub extern "C" fn exec(ctx: *mut Ctx) -> u64 {
     // SAFETY: as in `load`.
     let (h, bus, ctx) = unsafe { parts(ctx) };
+    let (pc, index) = (ctx.va, ctx.info);
     let k = index & 0xffff;
     // SAFETY: `ctx.region` holds the members of the region being run, compiled from the same
     // instructions (so the member and `k` are in it); they stay allocated until the run loop's
@@ -170,13 +171,4 @@ pub(crate) fn fp_gates(h: &Hart) -> [u64; 2] {
     let nx = (h.fp.fflags & 1) as u64;
     let both = (h.fp.frm as u64) << 8 | nx;
     [nx, both].map(|v| ((v ^ 1) << 12).wrapping_sub(2))
-}
-
-/// `exec` with its pc and instruction index in `ctx.va` and `ctx.info`: what F/D slow paths
-/// call, through their `PreserveAll` thunk (`thunk`), so that the f and x registers a region
-/// keeps in host registers stay there across the call.
-pub extern "C" fn exec_ctx(ctx: *mut Ctx) -> u64 {
-    // SAFETY: as in `load`; the pointer is only read here and handed on.
-    let (pc, index) = unsafe { ((*ctx).va, (*ctx).info) };
-    exec(ctx, pc, index)
 }

@@ -165,8 +165,9 @@ pub(crate) struct Ctx {
     base: u64,
     /// A slow-path load's value, as loaded; a slow-path store's value.
     val: u64,
-    /// A slow path's address and `helpers::info`, stored by compiled code before the call
-    /// (in memory, so the call pins no hot value to an argument register).
+    /// A slow path's address and `helpers::info` (for `helpers::exec`: the instruction's pc
+    /// and `helpers::exec_index`), stored by compiled code before the call (in memory, so the
+    /// call pins no hot value to an argument register).
     va: u64,
     info: u64,
     /// The slice's end (`Hart::slice_end`): a self-loop goes round again only if the whole

@@ -10,8 +10,8 @@
 //! set), and as a `PreserveAll` function it saves in its prologue every register it clobbers,
 //! including all that its own C call to the helper clobbers (full vector registers too), and
 //! restores them before returning. `PreserveAll` has no return values, so the thunk stores the
-//! helper's status in `ctx.status`, where compiled code reads it after the call. Arguments are
-//! passed as in the host's C convention, so the thunk forwards them unchanged.
+//! helper's status in `ctx.status`, where compiled code reads it after the call. Its one
+//! argument, the context, is passed as in the host's C convention and forwarded unchanged.
 //!
 //! The thunks live in their own executable mappings for the whole process; if Cranelift
 //! cannot build them, compiled code calls the helpers directly, as before.
@@ -23,8 +23,9 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use std::sync::OnceLock;
 
-/// Entry addresses of the thunks for `helpers::load`, `helpers::store` and
-/// `helpers::exec_ctx` (F/D slow paths).
+/// Entry addresses of the thunks for `helpers::load`, `helpers::store` and `helpers::exec`
+/// (F/D slow paths: handler calls in integer code are C calls, with every register written
+/// back and reloaded around them anyway).
 pub(crate) struct Thunks {
     pub load: u64,
     pub store: u64,
@@ -32,15 +33,11 @@ pub(crate) struct Thunks {
     _mem: [ExecMem; 3],
 }
 
-/// Arguments of `helpers::load` and `helpers::store` (all `u64`-sized): the context alone.
-pub(crate) const LOAD_PARAMS: usize = 1;
-pub(crate) const STORE_PARAMS: usize = 1;
-
-/// The signature compiled code calls a thunk with: `params` 64-bit arguments (the helper's
-/// own), nothing returned, nothing clobbered.
-pub(crate) fn signature(params: usize) -> Signature {
+/// The signature compiled code calls a thunk with: the context (the helpers' one argument),
+/// nothing returned, nothing clobbered.
+pub(crate) fn signature() -> Signature {
     let mut s = Signature::new(CallConv::PreserveAll);
-    s.params.extend((0..params).map(|_| AbiParam::new(types::I64)));
+    s.params.push(AbiParam::new(types::I64));
     s
 }
 
@@ -49,17 +46,17 @@ pub(crate) fn get(isa: &OwnedTargetIsa) -> Option<&'static Thunks> {
     static THUNKS: OnceLock<Option<Thunks>> = OnceLock::new();
     THUNKS
         .get_or_init(|| {
-            let (load, lm) = build(isa, helpers::load as *const () as u64, LOAD_PARAMS)?;
-            let (store, sm) = build(isa, helpers::store as *const () as u64, STORE_PARAMS)?;
-            let (exec, em) = build(isa, helpers::exec_ctx as *const () as u64, 1)?;
+            let (load, lm) = build(isa, helpers::load as *const () as u64)?;
+            let (store, sm) = build(isa, helpers::store as *const () as u64)?;
+            let (exec, em) = build(isa, helpers::exec as *const () as u64)?;
             Some(Thunks { load, store, exec, _mem: [lm, sm, em] })
         })
         .as_ref()
 }
 
-/// `thunk(args..) { ctx.status = helper(args..) }` with `PreserveAll` (ctx is argument 0).
-fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecMem)> {
-    let mut func = Function::with_name_signature(UserFuncName::user(1, params as u32), signature(params));
+/// `thunk(ctx) { ctx.status = helper(ctx) }` with `PreserveAll`.
+fn build(isa: &OwnedTargetIsa, helper: u64) -> Option<(u64, ExecMem)> {
+    let mut func = Function::with_name_signature(UserFuncName::user(1, 1), signature());
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
     let entry = b.create_block();
@@ -67,7 +64,7 @@ fn build(isa: &OwnedTargetIsa, helper: u64, params: usize) -> Option<(u64, ExecM
     b.switch_to_block(entry);
     b.seal_block(entry);
     let args = b.block_params(entry).to_vec();
-    let c = b.import_signature(super::translate::helper_sig(isa, params));
+    let c = b.import_signature(super::translate::helper_sig(isa));
     let f = b.ins().iconst(types::I64, helper as i64);
     let call = b.ins().call_indirect(c, f, &args);
     let status = b.inst_results(call)[0];

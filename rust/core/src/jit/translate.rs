@@ -54,13 +54,13 @@ fn x_offset(r: usize) -> i32 {
     (std::mem::offset_of!(Hart, x) + 8 * r) as i32
 }
 
+/// Every helper compiled code calls is `fn(ctx) -> u64` (its other arguments go through ctx).
 struct Sigs {
-    load: SigRef,
-    store: SigRef,
-    exec: SigRef,
-    /// The slow-path thunks (`thunk`) and their `PreserveAll` signatures, if they were built;
-    /// else slow paths call `helpers::load`/`store` directly.
-    thunks: Option<(&'static Thunks, SigRef, SigRef)>,
+    /// The C convention: direct calls.
+    helper: SigRef,
+    /// The slow-path thunks (`thunk`) and their `PreserveAll` signature, if they were built;
+    /// else slow paths call the helpers directly.
+    thunks: Option<(&'static Thunks, SigRef)>,
 }
 
 struct Tx<'a> {
@@ -305,24 +305,34 @@ impl Tx<'_> {
         (hit, page, addend)
     }
 
-    /// Calls a load/store slow-path helper (`helper`, C convention, `sig`) or its thunk
-    /// (`thunk`: address and `PreserveAll` signature), `ctx.base` set first; returns its
-    /// status. The thunk clobbers no register, so the hot path around it keeps its values in
-    /// registers; it leaves the status in `ctx.status`.
-    fn slow_call(&mut self, helper: *const (), sig: SigRef, thunk: Option<(u64, SigRef)>, args: &[Value]) -> Value {
+    /// Calls a slow-path helper through its thunk (`thunk` picks it from the process's
+    /// `Thunks`), or `helper` directly if there are no thunks, `ctx.base` set first; returns
+    /// its status. The thunk clobbers no register, so the hot path around it keeps its values
+    /// in registers; it leaves the status in `ctx.status`.
+    fn slow_call(&mut self, helper: extern "C" fn(*mut super::Ctx) -> u64, thunk: fn(&Thunks) -> u64) -> Value {
         self.before_call();
-        match thunk {
-            Some((addr, tsig)) => {
-                let f = self.imm(addr as i64);
-                self.b.ins().call_indirect(tsig, f, args);
+        match self.sigs.thunks {
+            Some((t, tsig)) => {
+                let f = self.imm(thunk(t) as i64);
+                self.b.ins().call_indirect(tsig, f, &[self.ctx]);
                 self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.status)
             }
             None => {
-                let f = self.imm(helper as i64);
-                let call = self.b.ins().call_indirect(sig, f, args);
+                let f = self.imm(helper as *const () as i64);
+                let call = self.b.ins().call_indirect(self.sigs.helper, f, &[self.ctx]);
                 self.b.inst_results(call)[0]
             }
         }
+    }
+
+    /// `helpers::exec`'s arguments for instruction `k` (at `delta`) of the current member: its
+    /// pc in `ctx.va` and its index in `ctx.info`.
+    fn exec_args(&mut self, k: usize, delta: u64) {
+        let o = CTX_BASE_OFFSETS;
+        let pc = self.pc(delta);
+        self.b.ins().store(flags(), pc, self.ctx, o.va);
+        let kk = self.imm(helpers::exec_index(self.bi, k) as i64);
+        self.b.ins().store(flags(), kk, self.ctx, o.info);
     }
 
     fn load(&mut self, k: usize, i: &Packed, delta: u64, n: u64, signed: bool) {
@@ -428,13 +438,11 @@ impl Tx<'_> {
         self.b.ins().store(flags(), va, self.ctx, o.va);
         let inf = self.imm(info(delta, k, i.len(), n, signed) as i64);
         self.b.ins().store(flags(), inf, self.ctx, o.info);
-        let thunks = self.sigs.thunks;
-        let args = [self.ctx];
         let status = match store {
-            None => self.slow_call(helpers::load as *const (), self.sigs.load, thunks.map(|(t, l, _)| (t.load, l)), &args),
+            None => self.slow_call(helpers::load, |t| t.load),
             Some(value) => {
                 self.b.ins().store(flags(), value, self.ctx, o.val);
-                self.slow_call(helpers::store as *const (), self.sigs.store, thunks.map(|(t, _, s)| (t.store, s)), &args)
+                self.slow_call(helpers::store, |t| t.store)
             }
         };
         self.exit_if(status);
@@ -457,12 +465,10 @@ impl Tx<'_> {
         self.flush();
         self.dirty = 0;
         self.fdirty = 0;
-        let pc = self.pc(delta);
-        let kk = self.imm(helpers::exec_index(self.bi, k) as i64);
+        self.exec_args(k, delta);
         let f = self.imm(helpers::exec as *const () as i64);
-        let args = [self.ctx, pc, kk];
         self.before_call();
-        let call = self.b.ins().call_indirect(self.sigs.exec, f, &args);
+        let call = self.b.ins().call_indirect(self.sigs.helper, f, &[self.ctx]);
         let next = self.b.inst_results(call)[0];
         // Odd: an exit status; registers are already in the hart (flushed before the call).
         let odd = self.b.ins().band_imm_s(next, 1);
@@ -552,11 +558,11 @@ fn odd_status(b: &mut FunctionBuilder, odd: Value, next: Value) -> Value {
     b.ins().select(odd, next, zero)
 }
 
-/// `params` i64 arguments, one i64 result, the host's C convention: how compiled code and the
+/// `fn(ctx) -> u64` in the host's C convention: compiled functions, and how they and the
 /// thunks call the Rust helpers.
-pub(super) fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
+pub(super) fn helper_sig(isa: &OwnedTargetIsa) -> Signature {
     let mut s = Signature::new(isa.default_call_conv());
-    s.params.extend((0..params).map(|_| AbiParam::new(I64)));
+    s.params.push(AbiParam::new(I64));
     s.returns.push(AbiParam::new(I64));
     s
 }
@@ -567,7 +573,7 @@ pub(super) fn helper_sig(isa: &OwnedTargetIsa, params: usize) -> Signature {
 /// coverage (`cov`; single-block regions only).
 pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: bool) -> Option<Vec<u8>> {
     debug_assert!(!members.is_empty() && (!instr || members.len() == 1));
-    let sig = helper_sig(isa, 1);
+    let sig = helper_sig(isa);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
@@ -576,18 +582,9 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     b.switch_to_block(entry);
     b.seal_block(entry);
     let p = b.block_params(entry).to_vec();
-    let sigs = Sigs {
-        load: b.import_signature(helper_sig(isa, thunk::LOAD_PARAMS)),
-        store: b.import_signature(helper_sig(isa, thunk::STORE_PARAMS)),
-        exec: b.import_signature(helper_sig(isa, 3)),
-        thunks: None,
-    };
-    let thunks = thunk::get(isa).map(|t| {
-        let l = b.import_signature(thunk::signature(thunk::LOAD_PARAMS));
-        let s = b.import_signature(thunk::signature(thunk::STORE_PARAMS));
-        (t, l, s)
-    });
-    let sigs = Sigs { thunks, ..sigs };
+    let helper = b.import_signature(helper_sig(isa));
+    let thunks = thunk::get(isa).map(|t| (t, b.import_signature(thunk::signature())));
+    let sigs = Sigs { helper, thunks };
     let ret = b.declare_var(I64);
     let lim = b.declare_var(I64);
     let xlim = members.iter().any(|m| m.1).then(|| b.declare_var(I64));
