@@ -430,8 +430,9 @@ fn random_run(rng: &mut Rng, code: &mut Vec<u32>, at_least: u64, more: u64) {
     }
 }
 
-/// Nested loops, a jump over dead code, a call (sometimes two) and return, and (sometimes) a store that
-/// rewrites one of the program's own instructions once per outer round: branches between
+/// Nested loops, a jump over dead code, a call (sometimes two or three) and return, and
+/// (sometimes) a store that rewrites one of the program's own instructions once per outer
+/// round: branches between
 /// blocks of one page, loops spanning several blocks, exits by `jalr`. Returns the code and the
 /// registers; the code's address is `origin` (0x1000-aligned pages, the program may cross
 /// one).
@@ -445,12 +446,15 @@ fn random_region_program(rng: &mut Rng, origin: u64) -> (Vec<u32>, [u64; 32]) {
     c.push(addi(INNER_REG, INNER_REG, -1));
     c.push(b(-4 * (c.len() - inner) as i32, 0, INNER_REG, 1));
     random_run(rng, &mut c, 0, 8);
-    // Sometimes a second call of the function, so that its return has two return points in
-    // the region to choose between (`translate`'s `jalr`).
-    let call2 = (rng.below(2) == 0).then(|| {
-        c.push(0); // jal LINK_REG, func (patched below)
-        c.len() - 1
-    });
+    // Sometimes a second and a third call of the function, so that its return has several
+    // return points in the region to choose between (`translate`'s `jalr`), more than a block
+    // keeps links for (the chaining loop then finds the next block itself, `Hart::relink`).
+    let calls: Vec<usize> = (0..rng.below(3))
+        .map(|_| {
+            c.push(0); // jal LINK_REG, func (patched below)
+            c.len() - 1
+        })
+        .collect();
     let smc = rng.below(3) == 0;
     if smc {
         c.push(s(0, SMC_WORD, SMC_ADDR, 2));
@@ -467,7 +471,7 @@ fn random_region_program(rng: &mut Rng, origin: u64) -> (Vec<u32>, [u64; 32]) {
     random_run(rng, &mut c, 1, 12);
     c.push(jalr(0, LINK_REG, 0));
     c[call] = jal(4 * (func - call) as i32, LINK_REG);
-    if let Some(k) = call2 {
+    for &k in &calls {
         c[k] = jal(4 * (func - k) as i32, LINK_REG);
     }
     let (_, mut x) = random_program(rng);
@@ -475,7 +479,7 @@ fn random_region_program(rng: &mut Rng, origin: u64) -> (Vec<u32>, [u64; 32]) {
     // arithmetic: the program's structure stays) and its new form writes x1..x19 only.
     let victim = loop {
         let k = rng.below(c.len() as u64) as usize;
-        if c[k] & 0x7f != 0x63 && c[k] & 0x7f != 0x6f && c[k] & 0x7f != 0x67 && k != 0 && k != call && Some(k) != call2 {
+        if c[k] & 0x7f != 0x63 && c[k] & 0x7f != 0x6f && c[k] & 0x7f != 0x67 && k != 0 && k != call && !calls.contains(&k) {
             if c[k] >> 7 & 31 != COUNT_REG && c[k] >> 7 & 31 != INNER_REG {
                 break k;
             }

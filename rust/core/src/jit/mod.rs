@@ -703,7 +703,8 @@ impl Hart {
             }
             // SAFETY: as above; a link is only followed while its epoch holds, so it leads to a
             // live block.
-            let Some((to, edge)) = (unsafe { (*block).follow_edge(next, self.code.epoch()) }) else {
+            let linked = unsafe { (*block).follow_edge(next, self.code.epoch()) };
+            let Some((to, edge)) = linked.or_else(|| if ctx.halt == 0 { self.relink(block, next) } else { None }) else {
                 return Some((Ok(()), block, from));
             };
             // SAFETY: as above.
@@ -720,6 +721,23 @@ impl Hart {
                 _ => return Some((Ok(()), block, from)),
             }
         }
+    }
+
+    /// No link of `block` leads to `next`: the block the run loop would find there without
+    /// decoding or translating (the decode cache's page for `next`, if its index knows it),
+    /// linked from `block` as the run loop would link it. Only while no helper saw a stop or
+    /// a decode-cache change (`ctx.halt`); else the run loop goes on with a fresh `Ctx`.
+    /// Returns do not stay linked (more callers than links), and going back to the run loop
+    /// for each cost nbody a `Ctx` per return. Not with coverage: the run loop counts edges.
+    #[inline(never)]
+    fn relink(&mut self, block: Block, next: u64) -> Option<(Block, u32)> {
+        if self.cov.is_some() || !(self.code.lookup(next).is_some() || self.code.select(next >> 12)) {
+            return None;
+        }
+        let to = self.code.lookup(next)?;
+        // SAFETY: as in `jit_run`: `block` is live until the next `collect`.
+        unsafe { (*block).link(next, to, self.code.epoch(), 0) };
+        Some((to, 0))
     }
 
     /// `block` (at `self.pc`) has run often enough to look for or compile code: forms its
