@@ -80,6 +80,8 @@ struct Tx<'a> {
     written: u32,
     /// Per member, the registers that may be dirty at its head (`head_dirty`).
     head_dirty: Vec<u32>,
+    /// The region's loops (`Loop`): an edge out of one reloads what it does not use.
+    loops: Vec<Loop>,
     /// The f registers the region names, as F64 variables (raw bits: loads, stores and moves
     /// of F64 values keep NaN payloads), loaded at entry and after an `exec` call, stored at
     /// exits like the x registers (`fp::fget`/`fset`).
@@ -154,13 +156,18 @@ impl Tx<'_> {
             return;
         }
         let h = self.hart();
+        self.store_x(h, self.dirty);
+        fp::flush(self, h, self.fdirty);
+    }
+
+    /// Stores the x registers of `mask` to the hart `h`.
+    fn store_x(&mut self, h: Value, mask: u32) {
         for r in 1..32 {
-            if self.dirty & (1 << r) != 0 {
+            if mask & (1 << r) != 0 {
                 let v = self.get(r);
                 self.b.ins().store(flags(), v, h, x_offset(r));
             }
         }
-        fp::flush(self, h, self.fdirty);
     }
 
     /// Loads every register (x and f) the region uses from the hart (at entry and after a
@@ -221,7 +228,7 @@ impl Tx<'_> {
             self.leave(pc, end);
             return;
         };
-        debug_assert_eq!(self.dirty & !self.head_dirty[j], 0, "an edge head_dirty missed: member {} -> {j}", self.bi);
+        debug_assert_eq!(self.dirty & !self.written, 0);
         debug_assert_eq!(self.fdirty & !self.head_fdirty[j], 0, "an edge head_dirty missed (f): member {} -> {j}", self.bi);
         let need = self.b.ins().iadd_imm_s(end, self.shape[j].1 as i64);
         // A block of the neighbouring page only while the chaining loop's check holds (`xlimit`).
@@ -235,6 +242,25 @@ impl Tx<'_> {
         self.b.ins().brif(fits, go, &[], out, &[]);
         self.b.switch_to_block(go);
         self.b.seal_block(go);
+        // Registers member j takes as clean (`head_dirty`: entering a loop that does not
+        // write them) are stored on the way.
+        let clean = self.dirty & !self.head_dirty[j];
+        // Leaving a loop: registers clean here that it does not use are read again from the
+        // hart, which holds their value, so their old values are not live through the loop.
+        let (from, to) = (self.shape[self.bi].0 as i64, self.shape[j].0 as i64);
+        let unused = self.loops.iter().filter(|l| l.holds(from) && !l.holds(to)).fold(0, |m, l| m | !l.uses);
+        let declared = (1..32).filter(|&r| self.vars[r].is_some()).fold(0u32, |m, r| m | 1 << r);
+        let reload = unused & declared & !(self.dirty & self.head_dirty[j]);
+        if clean | reload != 0 {
+            let h = self.hart();
+            self.store_x(h, clean);
+            for r in 1..32 {
+                if reload & (1 << r) != 0 {
+                    let v = self.b.ins().load(I64, flags(), h, x_offset(r));
+                    self.b.def_var(self.vars[r].expect("declared"), v);
+                }
+            }
+        }
         self.b.def_var(self.ret, end);
         if self.instr {
             // Coverage regions are single blocks: this is the self-loop's back edge, which the
@@ -590,6 +616,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     let xlim = members.iter().any(|m| m.1).then(|| b.declare_var(I64));
     let heads = members.iter().map(|_| b.create_block()).collect();
     let shape = members.iter().map(|&(d, foreign, insns)| (d, insns.len() as u64, foreign)).collect();
+    let loops = loops(members);
     let mut tx = Tx {
         b,
         ctx: p[0],
@@ -597,7 +624,8 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
         vars: [None; 32],
         dirty: 0,
         written: 0,
-        head_dirty: head_dirty(members),
+        head_dirty: head_dirty(members, &loops),
+        loops,
         fvars: [None; 32],
         fdirty: 0,
         head_fdirty: fp::head_fdirty(members),
@@ -867,9 +895,72 @@ impl Tx<'_> {
 /// (`region::successors`).
 /// A register clean at a head is stored at no exit before its first write, and its value is
 /// not kept live to those exits: exits are most of a region's IR and of regalloc's work.
-fn head_dirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
-    // As `compile`'s declaration loop: F/D register fields name f registers.
-    head_dirty_by(members, |i| (1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() }) & !1)
+///
+/// Then, inside a loop, only the registers the loop writes stay dirty: the edge into the loop
+/// stores the others (`Tx::goto` stores whatever its target takes as clean).
+fn head_dirty(members: &[(u64, bool, &[Packed])], loops: &[Loop]) -> Vec<u32> {
+    let mut head = head_dirty_by(members, x_writes);
+    for (j, h) in head.iter_mut().enumerate() {
+        let at = members[j].0 as i64;
+        if let Some(l) = loops.iter().filter(|l| l.holds(at)).min_by_key(|l| l.hi - l.lo) {
+            *h &= l.writes;
+        }
+    }
+    head
+}
+
+/// The x register an instruction writes, as a mask (as `compile`'s declaration loop: F/D
+/// register fields name f registers).
+fn x_writes(i: &Packed) -> u32 {
+    (1 << if i.op().is_fp() { fp::x_regs(i)[1] } else { i.rd() }) & !1
+}
+
+/// The x registers an instruction reads or writes.
+fn x_uses(i: &Packed) -> u32 {
+    let [a, b, c] = if i.op().is_fp() {
+        let [x_in, x_out] = fp::x_regs(i);
+        [x_in, x_out, 0]
+    } else {
+        [i.rd(), i.rs1(), i.rs2()]
+    };
+    (1 << a | 1 << b | 1 << c) & !1
+}
+
+/// A loop of the region: a backward edge's span, the members from its target's offset to its
+/// source's (offsets signed: a foreign member of the page before is below the entry), and the
+/// x registers its members write and use.
+///
+/// Inside sieve's inner loop, the outer loop's registers were dirty, so every exit of the
+/// inner loop stored them: live through it, they took host registers and regalloc moved them
+/// around in the loop (two reloads and three spills per round of a 4-instruction loop). Now
+/// the edge into a loop stores what it does not write (`head_dirty`) and an edge out of it
+/// reloads what it does not use (`Tx::goto`), so those values are not live inside at all.
+struct Loop {
+    lo: i64,
+    hi: i64,
+    writes: u32,
+    uses: u32,
+}
+
+impl Loop {
+    fn holds(&self, at: i64) -> bool {
+        self.lo <= at && at <= self.hi
+    }
+}
+
+fn loops(members: &[(u64, bool, &[Packed])]) -> Vec<Loop> {
+    let mut loops = Vec::new();
+    for &(start, _, insns) in members {
+        for to in super::region::successors(insns, start).into_iter().flatten() {
+            if (to as i64) <= start as i64 && members.iter().any(|m| m.0 == to) {
+                let (lo, hi) = (to as i64, start as i64);
+                let body = members.iter().filter(|m| lo <= m.0 as i64 && m.0 as i64 <= hi).flat_map(|m| m.2.iter());
+                let (writes, uses) = body.fold((0, 0), |(w, u), i| (w | x_writes(i), u | x_uses(i)));
+                loops.push(Loop { lo, hi, writes, uses });
+            }
+        }
+    }
+    loops
 }
 
 /// `head_dirty` for the registers each instruction writes by `writes` (a mask): x registers
