@@ -37,7 +37,6 @@
 //! call stores nothing over what the handler wrote), and after it the destination is
 //! reloaded; likewise the x register it reads (if any) is stored and the one it writes (if
 //! any) reloaded.
-use super::super::helpers;
 use super::{flags, odd_status, x_offset, Tx, I32, I64};
 use crate::hart::csr::mstatus;
 use crate::hart::packed::Packed;
@@ -465,7 +464,7 @@ fn handler(tx: &mut Tx, at: &At, x_in: Option<usize>, x_out: Option<usize>) {
     // so the values the region keeps in registers (f registers above all: a C call clobbers
     // every vector register) stay there across it.
     tx.exec_args(at.k, at.delta);
-    let next = tx.slow_call(helpers::exec, |t| t.exec);
+    let next = tx.slow_call(super::Call::Exec);
     let odd = tx.b.ins().band_imm_s(next, 1);
     let status = odd_status(&mut tx.b, odd, next);
     tx.exit_if(status);

@@ -201,6 +201,12 @@ pub(crate) struct Ctx {
     /// Per x register: the page an access through it last found in the TLB (`translate`'s
     /// `access`). Only valid between helper calls: every helper clears them (`helpers::refresh`).
     slots: PageSlots,
+    /// What compiled code calls (`thunk::calls`) and the address of `val`: loaded where used.
+    /// As constants, Cranelift's egraph merged the copies of every slow path into one value
+    /// at the function's entry, which then stayed live through every loop (matmul's inner
+    /// loop reloaded two such values from the stack and spilled them back each round).
+    calls: [u64; 4],
+    val_at: u64,
 }
 
 /// What compiled code last found in the TLB for accesses through each base register (x0..x31):
@@ -248,6 +254,8 @@ pub(crate) struct CtxOffsets {
     limit: i32,
     exit: i32,
     status: i32,
+    calls: i32,
+    val_at: i32,
     xlimit: i32,
     entry: i32,
     fgate: i32,
@@ -267,6 +275,8 @@ pub(crate) const CTX_BASE_OFFSETS: CtxOffsets = CtxOffsets {
     limit: std::mem::offset_of!(Ctx, limit) as i32,
     exit: std::mem::offset_of!(Ctx, exit) as i32,
     status: std::mem::offset_of!(Ctx, status) as i32,
+    calls: std::mem::offset_of!(Ctx, calls) as i32,
+    val_at: std::mem::offset_of!(Ctx, val_at) as i32,
     xlimit: std::mem::offset_of!(Ctx, xlimit) as i32,
     entry: std::mem::offset_of!(Ctx, entry) as i32,
     fgate: std::mem::offset_of!(Ctx, fgate) as i32,
@@ -664,6 +674,8 @@ impl Hart {
             region: b.jit.region.as_ptr(),
             exit: 0,
             status: 0,
+            calls: thunk::calls(),
+            val_at: 0,
             xlimit: if b.jit.cross_ok(&self.code, self.pc) { self.slice_end } else { 0 },
             entry: 0,
             // Closed (never -2) until a region with inline F/D arithmetic stores them.
@@ -671,6 +683,7 @@ impl Hart {
             cov: cov::CovCtx::new(self, block),
             slots: PageSlots::new(),
         };
+        ctx.val_at = std::ptr::addr_of_mut!(ctx.val) as u64;
         loop {
             let pc = self.pc;
             // `code_epoch` and `halt` still hold: a helper that saw the epoch move or a stop

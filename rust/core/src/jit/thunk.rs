@@ -54,6 +54,30 @@ pub(crate) fn get(isa: &OwnedTargetIsa) -> Option<&'static Thunks> {
         .as_ref()
 }
 
+/// Which entry of `Ctx::calls` a call site uses.
+#[derive(Clone, Copy)]
+pub(crate) enum Call {
+    /// The slow paths: through the thunks if there are any, else the helpers themselves.
+    Load = 0,
+    Store = 1,
+    Exec = 2,
+    /// `helpers::exec` by a C call (integer code writes every register back around it).
+    ExecC = 3,
+}
+
+/// The addresses of `Call`'s entries for this process, the same for every compile: compiled
+/// code calls through the thunks exactly when `get` built them.
+pub(crate) fn calls() -> [u64; 4] {
+    static CALLS: OnceLock<[u64; 4]> = OnceLock::new();
+    *CALLS.get_or_init(|| {
+        let exec = helpers::exec as *const () as u64;
+        match super::isa().and_then(get) {
+            Some(t) => [t.load, t.store, t.exec, exec],
+            None => [helpers::load as *const () as u64, helpers::store as *const () as u64, exec, exec],
+        }
+    })
+}
+
 /// `thunk(ctx) { ctx.status = helper(ctx) }` with `PreserveAll`.
 fn build(isa: &OwnedTargetIsa, helper: u64) -> Option<(u64, ExecMem)> {
     let mut func = Function::with_name_signature(UserFuncName::user(1, 1), signature());

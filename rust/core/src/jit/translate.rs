@@ -29,7 +29,7 @@
 //!   call their interpreter handler through `helpers::exec`, with registers written back
 //!   before and reloaded after.
 use super::helpers::{self, info};
-use super::thunk::{self, Thunks};
+use super::thunk::{self, Call};
 use super::{PageSlots, CTX_BASE_OFFSETS};
 use crate::hart::packed::Packed;
 use crate::hart::Hart;
@@ -58,9 +58,9 @@ fn x_offset(r: usize) -> i32 {
 struct Sigs {
     /// The C convention: direct calls.
     helper: SigRef,
-    /// The slow-path thunks (`thunk`) and their `PreserveAll` signature, if they were built;
-    /// else slow paths call the helpers directly.
-    thunks: Option<(&'static Thunks, SigRef)>,
+    /// The `PreserveAll` signature of the slow-path thunks (`thunk`), if the process has
+    /// them; else slow paths call the helpers directly (`thunk::calls` says which).
+    thunks: Option<SigRef>,
 }
 
 struct Tx<'a> {
@@ -331,24 +331,28 @@ impl Tx<'_> {
         (hit, page, addend)
     }
 
-    /// Calls a slow-path helper through its thunk (`thunk` picks it from the process's
-    /// `Thunks`), or `helper` directly if there are no thunks, `ctx.base` set first; returns
-    /// its status. The thunk clobbers no register, so the hot path around it keeps its values
-    /// in registers; it leaves the status in `ctx.status`.
-    fn slow_call(&mut self, helper: extern "C" fn(*mut super::Ctx) -> u64, thunk: fn(&Thunks) -> u64) -> Value {
+    /// Calls a slow-path helper (`Call::Load`, `Store` or `Exec`) through its thunk if the
+    /// process has thunks, else directly, `ctx.base` set first; returns its status. The thunk
+    /// clobbers no register, so the hot path around it keeps its values in registers; it
+    /// leaves the status in `ctx.status`.
+    fn slow_call(&mut self, which: Call) -> Value {
         self.before_call();
+        let f = self.callee(which);
         match self.sigs.thunks {
-            Some((t, tsig)) => {
-                let f = self.imm(thunk(t) as i64);
+            Some(tsig) => {
                 self.b.ins().call_indirect(tsig, f, &[self.ctx]);
                 self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.status)
             }
             None => {
-                let f = self.imm(helper as *const () as i64);
                 let call = self.b.ins().call_indirect(self.sigs.helper, f, &[self.ctx]);
                 self.b.inst_results(call)[0]
             }
         }
+    }
+
+    /// The address a call site calls, from `ctx.calls` (not a constant: see `Ctx::calls`).
+    fn callee(&mut self, which: Call) -> Value {
+        self.b.ins().load(I64, flags(), self.ctx, CTX_BASE_OFFSETS.calls + 8 * which as i32)
     }
 
     /// `helpers::exec`'s arguments for instruction `k` (at `delta`) of the current member: its
@@ -465,10 +469,10 @@ impl Tx<'_> {
         let inf = self.imm(info(delta, k, i.len(), n, signed) as i64);
         self.b.ins().store(flags(), inf, self.ctx, o.info);
         let status = match store {
-            None => self.slow_call(helpers::load, |t| t.load),
+            None => self.slow_call(Call::Load),
             Some(value) => {
                 self.b.ins().store(flags(), value, self.ctx, o.val);
-                self.slow_call(helpers::store, |t| t.store)
+                self.slow_call(Call::Store)
             }
         };
         self.exit_if(status);
@@ -476,7 +480,7 @@ impl Tx<'_> {
         let cont = self.b.current_block().expect("exit_if leaves a block to go on in");
         self.b.set_cold_block(cont);
         self.after_call();
-        let val = self.b.ins().iadd_imm_s(self.ctx, o.val as i64);
+        let val = self.b.ins().load(I64, flags(), self.ctx, o.val_at);
         let addend = self.b.ins().isub(val, va);
         self.b.ins().jump(join, &[addend.into()]);
 
@@ -492,7 +496,7 @@ impl Tx<'_> {
         self.dirty = 0;
         self.fdirty = 0;
         self.exec_args(k, delta);
-        let f = self.imm(helpers::exec as *const () as i64);
+        let f = self.callee(Call::ExecC);
         self.before_call();
         let call = self.b.ins().call_indirect(self.sigs.helper, f, &[self.ctx]);
         let next = self.b.inst_results(call)[0];
@@ -609,7 +613,7 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
     b.seal_block(entry);
     let p = b.block_params(entry).to_vec();
     let helper = b.import_signature(helper_sig(isa));
-    let thunks = thunk::get(isa).map(|t| (t, b.import_signature(thunk::signature())));
+    let thunks = thunk::get(isa).map(|_| b.import_signature(thunk::signature()));
     let sigs = Sigs { helper, thunks };
     let ret = b.declare_var(I64);
     let lim = b.declare_var(I64);
