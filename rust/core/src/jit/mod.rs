@@ -25,6 +25,7 @@ mod cache;
 mod cov;
 mod exec_mem;
 mod helpers;
+mod layout;
 mod region;
 mod thunk;
 mod translate;
@@ -421,10 +422,11 @@ pub fn stats() -> Stats {
 fn build(members: &[(u64, bool, &[crate::hart::packed::Packed])], instr: bool, background: bool) -> Option<Arc<Code>> {
     let isa = isa()?;
     let t0 = std::time::Instant::now();
-    let bytes = translate::compile(isa, members, instr)?;
+    let (bytes, entry) = translate::compile(isa, members, instr)?;
     let mem = ExecMem::new(&bytes)?;
-    // SAFETY: `mem` holds a function Cranelift compiled with this signature for this host.
-    let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr()) };
+    // SAFETY: `mem` holds, at `entry`, a function Cranelift compiled with this signature for
+    // this host.
+    let f: Compiled = unsafe { std::mem::transmute::<*const u8, Compiled>(mem.as_ptr().add(entry)) };
     COMPILE_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
     COMPILED.fetch_add(1, Relaxed);
     COMPILED_INSNS.fetch_add(members.iter().map(|m| m.2.len() as u64).sum(), Relaxed);
@@ -444,6 +446,8 @@ fn isa() -> Option<&'static OwnedTargetIsa> {
         f.set("opt_level", "speed").ok()?;
         // The verifier checks our IR on every compile; tests keep it, release builds skip it.
         f.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).ok()?;
+        // Block starts and edges, for where to place the code (`layout`).
+        f.set("machine_code_cfg_info", "true").ok()?;
         cranelift_native::builder().ok()?.finish(settings::Flags::new(f)).ok()
     })
     .as_ref()

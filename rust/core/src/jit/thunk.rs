@@ -95,6 +95,7 @@ fn build(isa: &OwnedTargetIsa, helper: u64) -> Option<(u64, ExecMem)> {
     b.ins().store(MemFlagsData::trusted(), status, args[0], CTX_BASE_OFFSETS.status);
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
-    let mem = ExecMem::new(&super::translate::machine_code(isa, func)?)?;
-    Some((mem.as_ptr() as u64, mem))
+    let (bytes, entry) = super::translate::machine_code(isa, func)?;
+    let mem = ExecMem::new(&bytes)?;
+    Some((mem.as_ptr() as u64 + entry as u64, mem))
 }

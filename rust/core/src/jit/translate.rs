@@ -601,7 +601,7 @@ pub(super) fn helper_sig(isa: &OwnedTargetIsa) -> Signature {
 /// (`region`), and instructions; the entry first), or None if Cranelift fails or the code would need relocations (we place it
 /// ourselves, so it must be position-independent as it is). `instr`: instrumented for
 /// coverage (`cov`; single-block regions only).
-pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: bool) -> Option<Vec<u8>> {
+pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: bool) -> Option<(Vec<u8>, usize)> {
     debug_assert!(!members.is_empty() && (!instr || members.len() == 1));
     let sig = helper_sig(isa);
     let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
@@ -685,14 +685,19 @@ pub fn compile(isa: &OwnedTargetIsa, members: &[(u64, bool, &[Packed])], instr: 
 }
 
 /// `func` compiled for the host, or None if Cranelift fails or the code would need relocations
-/// (we place it ourselves, so it must be position-independent as it is).
-pub(super) fn machine_code(isa: &OwnedTargetIsa, func: Function) -> Option<Vec<u8>> {
+/// (we place it ourselves, so it must be position-independent as it is). The bytes start with
+/// padding (`int3`) up to the function's entry, at the offset returned (`layout`).
+pub(super) fn machine_code(isa: &OwnedTargetIsa, func: Function) -> Option<(Vec<u8>, usize)> {
     let mut ctx = Context::for_function(func);
     let code = ctx.compile(&**isa, &mut ControlPlane::default()).ok()?;
     if !code.buffer.relocs().is_empty() {
         return None;
     }
-    Some(code.code_buffer().to_vec())
+    let body = code.code_buffer();
+    let pad = if cfg!(target_arch = "x86_64") { super::layout::offset(&code.bb_starts, &code.bb_edges, body.len()) } else { 0 };
+    let mut bytes = vec![0xcc; pad];
+    bytes.extend_from_slice(body);
+    Some((bytes, pad))
 }
 
 impl Tx<'_> {
