@@ -479,7 +479,8 @@ fn random_region_program(rng: &mut Rng, origin: u64) -> (Vec<u32>, [u64; 32]) {
     // arithmetic: the program's structure stays) and its new form writes x1..x19 only.
     let victim = loop {
         let k = rng.below(c.len() as u64) as usize;
-        if c[k] & 0x7f != 0x63 && c[k] & 0x7f != 0x6f && c[k] & 0x7f != 0x67 && k != 0 && k != call && !calls.contains(&k) {
+        let control = matches!(c[k] & 0x7f, 0x63 | 0x6f | 0x67);
+        if !control && k != 0 && k != call && !calls.contains(&k) {
             if c[k] >> 7 & 31 != COUNT_REG && c[k] >> 7 & 31 != INNER_REG {
                 break k;
             }

@@ -138,7 +138,7 @@ fn unary_x(op: Op) -> bool {
 /// Per member, the f registers that may differ from the hart's copy at its head (as
 /// `translate::head_dirty` for x registers).
 pub(super) fn head_fdirty(members: &[(u64, bool, &[Packed])]) -> Vec<u32> {
-    super::head_dirty_by(members, |i| f_regs(i).1)
+    super::flow::head_dirty_by(members, |i| f_regs(i).1)
 }
 
 /// F register `r`'s value (F64, raw bits).
