@@ -748,10 +748,14 @@ impl Hart {
     /// for each cost nbody a `Ctx` per return. Not with coverage: the run loop counts edges.
     #[inline(never)]
     fn relink(&mut self, block: Block, next: u64) -> Option<(Block, u32)> {
-        if self.cov.is_some() || !(self.code.lookup(next).is_some() || self.code.select(next >> 12)) {
+        if self.cov.is_some() {
             return None;
         }
-        let to = self.code.lookup(next)?;
+        let to = match self.code.lookup(next) {
+            Some(b) => b,
+            None if self.code.select(next >> 12) => self.code.lookup(next)?,
+            None => return None,
+        };
         // SAFETY: as in `jit_run`: `block` is live until the next `collect`.
         unsafe { (*block).link(next, to, self.code.epoch(), 0) };
         Some((to, 0))

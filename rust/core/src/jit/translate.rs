@@ -178,14 +178,19 @@ impl Tx<'_> {
     /// handler call).
     fn reload(&mut self) {
         let h = self.hart();
+        self.load_x(h, u32::MAX);
+        self.dirty = 0;
+        fp::reload(self, h, u32::MAX);
+    }
+
+    /// Loads the x registers of `mask` that the region uses from the hart `h`.
+    fn load_x(&mut self, h: Value, mask: u32) {
         for r in 1..32 {
-            if let Some(var) = self.vars[r] {
+            if let Some(var) = self.vars[r].filter(|_| mask & (1 << r) != 0) {
                 let v = self.b.ins().load(I64, flags(), h, x_offset(r));
                 self.b.def_var(var, v);
             }
         }
-        self.dirty = 0;
-        fp::reload(self, h, u32::MAX);
     }
 
     /// Before a helper call: helpers count `retired` from `ctx.base` (the member's start).
@@ -258,12 +263,7 @@ impl Tx<'_> {
         if clean | reload != 0 {
             let h = self.hart();
             self.store_x(h, clean);
-            for r in 1..32 {
-                if reload & (1 << r) != 0 {
-                    let v = self.b.ins().load(I64, flags(), h, x_offset(r));
-                    self.b.def_var(self.vars[r].expect("declared"), v);
-                }
-            }
+            self.load_x(h, reload);
         }
         self.b.def_var(self.ret, end);
         if self.instr {
